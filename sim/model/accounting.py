@@ -1,0 +1,47 @@
+"""Drop reasons and global counters: every frame in is forwarded, punted or dropped for a reason.
+
+The identity the counters prove (GUIDE invariant 3):
+    rx_plain + rx_cipher + rx_host == tx_plain + tx_cipher + punted + sum(drops)
+"""
+
+from collections import Counter
+from enum import Enum
+
+
+class Reason(Enum):
+    MALFORMED = "malformed"  # runt, bad IPv4 header, truncated or misaligned ESP, double VLAN tag
+    POLICY = "policy"  # discarded by policy, cleartext that must be protected, inner/selector mismatch
+    NO_SA = "no-sa"  # unknown SPI, or protect policy naming a missing SA
+    SA_EXPIRED = "sa-expired"  # hard lifetime reached or sequence numbers exhausted
+    REPLAY = "replay"  # duplicate or older than the window (RFC 4303 §3.4.3)
+    AUTH_FAIL = "auth-fail"  # ICV did not verify
+    BAD_PAD = "bad-pad"  # pad length or pad bytes wrong (RFC 4303 §2.4)
+    DUMMY = "dummy"  # next header 59, a TFC dummy packet (RFC 4303 §2.6)
+    KEEPALIVE = "keepalive"  # NAT-keepalive absorbed (RFC 3948 §2.3)
+    TOO_BIG = "too-big"  # protected packet would exceed the ciphertext side's MTU
+
+
+class Drop(Exception):
+    def __init__(self, reason: Reason):
+        super().__init__(reason.value)
+        self.reason = reason
+
+
+class GlobalCounters:
+    def __init__(self):
+        self.rx_plain = self.rx_cipher = self.rx_host = 0
+        self.tx_plain = self.tx_cipher = self.punted = 0
+        self.drops: Counter[Reason] = Counter()
+
+    @property
+    def received(self) -> int:
+        return self.rx_plain + self.rx_cipher + self.rx_host
+
+    @property
+    def accounted(self) -> int:
+        return self.tx_plain + self.tx_cipher + self.punted + sum(self.drops.values())
+
+    def as_dict(self) -> dict[str, int]:
+        d = {k: getattr(self, k) for k in ("rx_plain", "rx_cipher", "rx_host", "tx_plain", "tx_cipher", "punted")}
+        d.update({f"drop_{r.value}": self.drops[r] for r in Reason})
+        return d
