@@ -1,0 +1,244 @@
+"""The appliance's behaviour around ESP: layer 2, policies, IKE/NAT-T punting, malformed input,
+lifetimes, sequence exhaustion, SA lifecycle and the accounting identity."""
+
+import random
+import struct
+
+import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Dot1Q, Ether
+
+from espline.sim.model import Appliance, Event, Lifetime, Policy, Port, Reason, SecurityAssociation, Selector
+from espline.sim.sites import ADDR_A, ADDR_B, HOST_A, HOST_B, SPI_AB, hosts, two_sites
+from espline.sim.traffic import arp_frame, ethernet, ip_packet
+
+
+def accounted(*appliances):
+    return all(x.counters.received == x.counters.accounted for x in appliances)
+
+
+def test_round_trip_keeps_layer_2_and_vlan():
+    a, b = two_sites()
+    inner = ip_packet(200, HOST_A, HOST_B)
+    frame = ethernet(inner, vlan=42)
+    wire = a.process(Port.PLAIN, frame)
+    assert wire.port is Port.CIPHER and wire.frame[:18] == frame[:18]
+    back = b.process(Port.CIPHER, wire.frame)
+    assert back.port is Port.PLAIN and back.frame == frame
+    assert accounted(a, b)
+
+
+def test_non_ip_passes_both_ways_and_ipv6_follows_its_setting():
+    a, _ = two_sites()
+    arp = arp_frame()
+    assert a.process(Port.PLAIN, arp) == (Port.CIPHER, arp, None)
+    assert a.process(Port.CIPHER, arp) == (Port.PLAIN, arp, None)
+    v6 = bytes(Ether(type=0x86DD)) + bytes(40)
+    assert a.process(Port.PLAIN, v6).reason is Reason.POLICY
+    assert Appliance(ipv6="bypass").process(Port.PLAIN, v6).port is Port.CIPHER
+
+
+def test_outer_header_follows_the_sa():
+    a, _ = two_sites(ttl=17)
+    inner = ip_packet(100, HOST_A, HOST_B, tos=0xB8 | 1, df=True)
+    outer = IP(a.process(Port.PLAIN, ethernet(inner)).frame[14:])
+    assert (outer.src, outer.dst, outer.ttl, outer.tos, outer.flags.DF) == (ADDR_A, ADDR_B, 17, 0xB9, True)
+    assert IP(bytes(outer)).chksum == outer.chksum  # checksum valid as scapy computes it
+
+
+def bad_ipv4_frames():
+    good = ip_packet(60, HOST_A, HOST_B)
+    def edit(offset, value):
+        p = bytearray(good)
+        p[offset] = value
+        return bytes(p)
+    return {
+        "runt": bytes(10),
+        "vlan-runt": bytes(12) + b"\x81\x00\x00",
+        "double-tag": bytes(Ether() / Dot1Q(type=0x8100) / Dot1Q(type=0x0800)) + good,
+        "bad-checksum": ethernet(edit(10, good[10] ^ 1)),
+        "version-6-in-ipv4": ethernet(edit(0, 0x65)),
+        "ihl-4": ethernet(edit(0, 0x44)),
+        "length-beyond-frame": ethernet(good[:40]),
+        "empty-ip": ethernet(b""),
+    }
+
+
+@pytest.mark.parametrize("port", [Port.PLAIN, Port.CIPHER])
+@pytest.mark.parametrize("name", bad_ipv4_frames())
+def test_malformed_frames_are_dropped(port, name):
+    a, _ = two_sites()
+    assert a.process(port, bad_ipv4_frames()[name]).reason is Reason.MALFORMED
+
+
+def test_policies_in_priority_order_with_port_ranges():
+    sa = SecurityAssociation(spi=0x100, dir="out", src=ADDR_A, dst=ADDR_B, mode="tunnel", key=bytes(20))
+    policies = [
+        Policy("out", Selector(dst="10.2.0.0/16", proto=6, dport=(80, 89)), "bypass", priority=1),
+        Policy("out", Selector(dst="10.2.0.0/16"), "protect", 0x100, priority=2),
+        Policy("out", Selector(dst="10.2.9.0/24"), "discard", priority=0),
+    ]
+    a = Appliance([sa], policies, default_policy="bypass")
+    def verdict(dst, proto="tcp", dport=80):
+        return a.process(Port.PLAIN, ethernet(ip_packet(60, HOST_A, dst, proto, dport=dport)))
+    assert verdict("10.2.9.1").reason is Reason.POLICY
+    assert verdict("10.2.0.1").frame[14 + 9] == 6  # bypassed: still TCP
+    assert verdict("10.2.0.1", dport=90).frame[14 + 9] == 50
+    assert verdict("10.2.0.1", "udp").frame[14 + 9] == 50
+    assert verdict("10.3.0.1").frame[14 + 9] == 6  # default bypass
+    fragment = IP(ip_packet(60, HOST_A, "10.2.0.1", "tcp"))
+    fragment.frag, fragment.chksum = 100, None
+    assert a.process(Port.PLAIN, ethernet(bytes(IP(bytes(fragment))))).frame[14 + 9] == 50  # no ports: protected
+
+
+def test_ike_is_punted_keepalives_absorbed_and_host_frames_sent():
+    a, _ = two_sites()
+    def udp(dport, payload, sport=4500):
+        return ethernet(bytes(IP(src=ADDR_B, dst=ADDR_A) / UDP(sport=sport, dport=dport) / payload))
+    ike = udp(500, b"IKE...", sport=500)
+    assert a.process(Port.CIPHER, ike) == (Port.HOST, ike, None)
+    marker = udp(4500, bytes(4) + b"IKE...")
+    assert a.process(Port.CIPHER, marker) == (Port.HOST, marker, None)
+    assert a.process(Port.CIPHER, udp(4500, b"\xff")).reason is Reason.KEEPALIVE
+    assert a.process(Port.CIPHER, udp(4500, b"\1\2\3")).reason is Reason.MALFORMED  # too short for ESP
+    assert a.process(Port.HOST, ike) == (Port.CIPHER, ike, None)
+    assert (a.counters.punted, a.counters.drops[Reason.KEEPALIVE]) == (2, 1)
+
+
+def test_cleartext_that_must_be_protected_is_dropped():
+    a, _ = two_sites()
+    cleartext = ethernet(ip_packet(80, HOST_B, HOST_A))
+    assert a.process(Port.CIPHER, cleartext).reason is Reason.POLICY
+
+
+def test_unknown_spi_wrong_encapsulation_and_selector_mismatch():
+    a, b = two_sites()
+    wire = a.process(Port.PLAIN, ethernet(ip_packet(80, HOST_A, HOST_B))).frame
+    unknown = bytearray(wire)
+    unknown[14 + 20 : 14 + 24] = (0xDEAD).to_bytes(4, "big")
+    assert b.process(Port.CIPHER, bytes(unknown)).reason is Reason.NO_SA
+    # the same SA but inside UDP/4500: the SA does not use NAT-T
+    ip = IP(wire[14:])
+    natt = IP(src=ip.src, dst=ip.dst) / UDP(sport=4500, dport=4500) / bytes(ip.payload)
+    assert b.process(Port.CIPHER, ethernet(bytes(natt))).reason is Reason.POLICY
+    # an authentic packet whose inner addresses are outside the SA's selectors
+    a.spd.policies[0] = Policy("out", Selector(), "protect", SPI_AB)
+    stray = a.process(Port.PLAIN, ethernet(ip_packet(80, HOST_A, "10.9.9.9"))).frame
+    assert b.process(Port.CIPHER, stray).reason is Reason.POLICY
+    assert b.sad.get("in", SPI_AB).counters.packets == 1  # it did authenticate
+
+
+def sealed_frame(sa, payload_and_trailer: bytes, seq=1):
+    """An authentic ESP packet with an arbitrary plaintext (to test trailer checks), sealed with
+    `cryptography` directly."""
+    iv = seq.to_bytes(8, "big")
+    head = struct.pack("!II", sa.spi, seq)
+    sealed = AESGCM(sa.key[:-4]).encrypt(sa.key[-4:] + iv, payload_and_trailer, head)
+    return ethernet(bytes(IP(src=sa.src, dst=sa.dst, proto=50) / (head + iv + sealed)))
+
+
+@pytest.mark.parametrize("trailer,reason", [
+    (b"\x01\x03\x03\x04", Reason.BAD_PAD),  # pad bytes must be 1, 2, 3
+    (b"\x01\x02\xff\x04", Reason.BAD_PAD),  # pad length beyond the payload
+    (b"\x00\x00\x00\x3b", Reason.DUMMY),  # next header 59
+    (b"\x00\x00\x00\x11", Reason.MALFORMED),  # tunnel mode carries IPv4 (4), not UDP
+])
+def test_trailer_checks(trailer, reason):
+    _, b = two_sites()
+    sa = b.sad.get("in", SPI_AB)
+    assert b.process(Port.CIPHER, sealed_frame(sa, b"\x45\x00\x00\x00" + trailer)).reason is reason
+
+
+def test_tfc_padding_after_the_inner_packet_is_removed():
+    _, b = two_sites()
+    sa = b.sad.get("in", SPI_AB)
+    inner = ip_packet(60, HOST_A, HOST_B)
+    frame = sealed_frame(sa, inner + bytes(30) + b"\x00\x04")
+    assert b.process(Port.CIPHER, frame).frame[14:] == inner
+
+
+@pytest.mark.parametrize("cut", [1, 4, 20, 30])
+def test_truncated_esp_is_malformed_or_fails_authentication(cut):
+    a, b = two_sites()
+    wire = IP(a.process(Port.PLAIN, ethernet(ip_packet(40, HOST_A, HOST_B))).frame[14:])
+    short = IP(src=wire.src, dst=wire.dst, proto=50) / bytes(wire.payload)[:-cut]
+    assert b.process(Port.CIPHER, ethernet(bytes(short))).reason in (Reason.MALFORMED, Reason.AUTH_FAIL)
+
+
+def test_lifetimes_raise_events_and_stop_the_sa():
+    a, _ = two_sites(lifetime=Lifetime(soft_packets=3, hard_packets=5, soft_bytes=10**9, hard_bytes=10**9))
+    sa = a.sad.get("out", SPI_AB)
+    verdicts = [a.process(Port.PLAIN, ethernet(ip_packet(64, HOST_A, HOST_B))) for _ in range(7)]
+    assert [v.port is Port.CIPHER for v in verdicts] == [True] * 5 + [False] * 2
+    assert verdicts[-1].reason is Reason.SA_EXPIRED
+    assert [e for e, s in a.events if s is sa] == [Event.SOFT_LIFETIME, Event.HARD_LIFETIME]
+
+
+def test_byte_lifetime_counts_protected_bytes():
+    a, _ = two_sites(lifetime=Lifetime(hard_bytes=300))
+    sent = [a.process(Port.PLAIN, ethernet(ip_packet(100, HOST_A, HOST_B))).port for _ in range(4)]
+    assert sent == [Port.CIPHER] * 3 + [None]
+
+
+@pytest.mark.parametrize("esn", [False, True])
+def test_sequence_numbers_never_wrap(esn):
+    a, b = two_sites(esn=esn)
+    out_sa, in_sa = a.sad.get("out", SPI_AB), b.sad.get("in", SPI_AB)
+    out_sa.seq = in_sa.window.top = out_sa.seq_max - 2
+    frames = [a.process(Port.PLAIN, ethernet(ip_packet(64, HOST_A, HOST_B))) for _ in range(3)]
+    assert [f.port for f in frames] == [Port.CIPHER, Port.CIPHER, None]
+    assert (Event.SEQ_EXHAUSTED, out_sa) in a.events and out_sa.seq == out_sa.seq_max
+    assert [b.process(Port.CIPHER, f.frame).port for f in frames[:2]] == [Port.PLAIN] * 2
+
+
+def test_sa_lifecycle_zeroizes_keys():
+    a, _ = two_sites()
+    old = a.sad.get("out", SPI_AB)
+    key = old.key
+    with pytest.raises(ValueError, match="already exists"):
+        a.sad.add(old)
+    new = SecurityAssociation(spi=SPI_AB, dir="out", src=ADDR_A, dst=ADDR_B, mode="tunnel", key=bytes(20))
+    a.sad.update(new)
+    assert old.key == bytes(len(key)) and a.sad.get("out", SPI_AB) is new
+    a.sad.delete("out", SPI_AB)
+    assert new.key == bytes(20) and a.sad.get("out", SPI_AB) is None
+    assert a.process(Port.PLAIN, ethernet(ip_packet(64, HOST_A, HOST_B))).reason is Reason.NO_SA
+    a.sad.flush()
+    assert len(a.sad) == 0
+    with pytest.raises(KeyError, match="spi"):
+        a.sad.delete("out", SPI_AB)
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("spi", 0, "spi"), ("spi", 255, "spi"), ("mode", "beet", "mode"), ("key", bytes(24), "key"),
+    ("icv_bits", 32, "icv"), ("src", "10.0.0", "src"), ("dir", "fwd", "dir"), ("replay_window", 0, "replay-window"),
+])
+def test_bad_sa_parameters_are_refused_by_name(field, value, message):
+    params = dict(spi=0x100, dir="out", src=ADDR_A, dst=ADDR_B, mode="tunnel", key=bytes(20))
+    params[field] = value
+    with pytest.raises(ValueError, match=message):
+        SecurityAssociation(**params)
+
+
+def test_garbage_never_crashes_and_every_frame_is_accounted():
+    a, b = two_sites()
+    rng = random.Random(7)
+    good = [a.process(Port.PLAIN, ethernet(ip_packet(rng.randint(28, 1500), HOST_A, HOST_B))).frame
+            for _ in range(50)]
+    for _ in range(3000):
+        kind = rng.random()
+        if kind < 0.3:
+            frame = rng.randbytes(rng.randint(0, 200))
+        elif kind < 0.6:  # a valid header followed by garbage
+            frame = ethernet(bytes(IP(src=ADDR_B, dst=ADDR_A, proto=rng.choice((50, 17, 6)))
+                                   / rng.randbytes(rng.randint(0, 100))))
+        else:  # a good packet, possibly cut or with random bytes changed
+            frame = bytearray(rng.choice(good))
+            for _ in range(rng.randint(0, 3)):
+                frame[rng.randrange(len(frame))] = rng.randrange(256)
+            frame = bytes(frame[: rng.randint(0, len(frame))] if rng.random() < 0.3 else frame)
+        b.process(rng.choice(list(Port)), frame)
+    assert accounted(a, b) and b.counters.received == 3000
+    assert b.process(Port.CIPHER, a.process(Port.PLAIN, ethernet(ip_packet(99, *hosts("tunnel")))).frame).port \
+        is Port.PLAIN
