@@ -1,0 +1,1 @@
+"""`make bench`: measured figures (cycle-exact from simulation, wall-clock ratios from one run)."""
