@@ -12,7 +12,7 @@ reflect back.  ``gf128_mul_ref`` is a plain transcription of Algorithm 1 of §6.
 build test expectations; the tests check it (and the gateware) against ``cryptography``'s GCM.
 """
 
-from amaranth.hdl import Module, Value
+from amaranth.hdl import Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -52,10 +52,14 @@ def ghash_ref(h, blocks):
     return y
 
 
-# --- Gateware helpers (return Amaranth expressions) ----------------------------------------------
+# --- Gateware helpers (add logic to a Module, return Signals) -------------------------------------
+#
+# Every intermediate result is a named Signal: Amaranth walks expressions as trees, so sharing a
+# large sub-expression (the reduction uses the high half four times) without a Signal in between
+# multiplies elaboration and simulation cost.
 
 def reflect(value):
-    """Reverse the bit order of ``value`` (block-integer convention ↔ polynomial order)."""
+    """Reverse the bit order of ``value`` (block-integer convention <-> polynomial order)."""
     return Value.cast(value)[::-1]
 
 
@@ -69,49 +73,60 @@ def _xor_tree(terms):
     return terms[0]
 
 
-def clmul(a, b):
+def clmul(m, a, b, *, name="clmul"):
     """Carry-less product of ``a`` and ``b`` in polynomial order (bit i is the coefficient of x^i).
 
-    Width ``len(a) + len(b) - 1``: schoolbook, one AND row per bit of ``a``.
+    Returns a Signal of width ``len(a) + len(b) - 1``: schoolbook, one AND row per bit of ``a``.
     """
     a, b = Value.cast(a), Value.cast(b)
-    rows = [(b & a[i].replicate(len(b))) << i for i in range(len(a))]
-    return _xor_tree(rows)[:len(a) + len(b) - 1]
+    p = Signal(len(a) + len(b) - 1, name=name)
+    m.d.comb += p.eq(_xor_tree(Mux(a[i], b, 0) << i for i in range(len(a))))
+    return p
 
 
-def poly_reduce(p):
-    """Reduce a polynomial-order value modulo x^128 + x^7 + x^2 + x + 1 (result: 128 bits).
+def poly_reduce(m, p, *, name="reduce"):
+    """Reduce a polynomial-order value modulo x^128 + x^7 + x^2 + x + 1 (returns a 128-bit Signal).
 
-    x^128 ≡ x^7 + x^2 + x + 1, so the part above bit 127 is folded back as hi·(1 + x + x^2 + x^7);
+    x^128 = x^7 + x^2 + x + 1, so the part above bit 127 is folded back as hi*(1 + x + x^2 + x^7);
     two folds suffice for any product of two 128-bit operands.
     """
     p = Value.cast(p)
-    width = len(p)
-    while width > 128:
-        lo, hi = p[:128], p[128:width]
-        p = lo ^ hi ^ (hi << 1) ^ (hi << 2) ^ (hi << 7)
-        width = max(128, len(hi) + 7)
-        p = p[:width]
-    return p[:128]
+    fold = 0
+    while len(p) > 128:
+        hi = Signal(len(p) - 128, name=f"{name}_hi{fold}")
+        m.d.comb += hi.eq(p[128:])
+        q = Signal(max(128, len(hi) + 7), name=f"{name}_f{fold}")
+        m.d.comb += q.eq(p[:128] ^ hi ^ (hi << 1) ^ (hi << 2) ^ (hi << 7))
+        p, fold = q, fold + 1
+    if isinstance(p, Signal) and len(p) == 128:
+        return p
+    r = Signal(128, name=name)
+    m.d.comb += r.eq(p)
+    return r
 
 
-def gf128_mul(x, y):
-    """X·Y in GF(2^128), operands and result in the block-integer convention (combinational)."""
-    return reflect(poly_reduce(clmul(reflect(x), reflect(y))))
+def gf128_mul(m, x, y, *, name="gfmul"):
+    """X*Y in GF(2^128), operands and result in the block-integer convention (combinational)."""
+    xr, yr = Signal(128, name=f"{name}_xr"), Signal(128, name=f"{name}_yr")
+    m.d.comb += [xr.eq(reflect(x)), yr.eq(reflect(y))]
+    pr = poly_reduce(m, clmul(m, xr, yr, name=f"{name}_clmul"), name=f"{name}_red")
+    z = Signal(128, name=name)
+    m.d.comb += z.eq(reflect(pr))
+    return z
 
 
-def horner_step(z, d, h):
-    """One digit-serial step in polynomial order: (z·x^D + d·h) mod P, D = ``len(d)``.
+def horner_step(m, z, d, h, *, name="horner"):
+    """One digit-serial step in polynomial order: (z*x^D + d*h) mod P, D = ``len(d)``.
 
-    Processing the digits of X from the highest-degree coefficients down gives X·H after
-    128/D steps starting from z = 0 (Horner's rule).  The D-bit overflow of z·x^D and the
-    (D-1)-bit overflow of d·h share one fold, so the step costs D·128 ANDs plus a short
-    XOR tree.
+    Processing the digits of X from the highest-degree coefficients down gives X*H after
+    128/D steps starting from z = 0 (Horner's rule).  The D-bit overflow of z*x^D and the
+    (D-1)-bit overflow of d*h share one fold, so a step costs D*128 ANDs plus a short XOR tree.
     """
     z, d, h = Value.cast(z), Value.cast(d), Value.cast(h)
     assert len(z) == 128 and len(h) == 128 and 1 <= len(d) <= 120
-    t = (z << len(d)) ^ clmul(d, h)  # 128 + D bits
-    return poly_reduce(t[:128 + len(d)])
+    t = Signal(128 + len(d), name=f"{name}_t")
+    m.d.comb += t.eq((z << len(d)) ^ clmul(m, d, h, name=f"{name}_clmul"))
+    return poly_reduce(m, t, name=f"{name}_red")
 
 
 # --- Component -----------------------------------------------------------------------------------
@@ -129,6 +144,6 @@ class GF128Mul(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.d.comb += self.z.eq(gf128_mul(self.x, self.y))
+        m.d.comb += self.z.eq(gf128_mul(m, self.x, self.y))
         return m
 

@@ -70,8 +70,7 @@ class GHASH(wiring.Component):
 
         y = Signal(128)  # Y_{i-1} of the current packet (block-integer convention)
         x = Mux(i.payload.first, 0, y) ^ i.payload.block
-        y_next = Signal(128)
-        m.d.comb += y_next.eq(gf128_mul(x, i.payload.h))
+        y_next = gf128_mul(m, x, i.payload.h, name="y_next")
 
         # Only a last block needs room in the output register.
         m.d.comb += i.ready.eq(~i.payload.last | ~o.valid | o.ready)
@@ -96,8 +95,7 @@ class GHASH(wiring.Component):
         x = Signal(128)  # Y_{i-1} ⊕ X_i, consumed from the top (highest degree) digit down
         h = Signal(128)
 
-        step = Signal(128)
-        m.d.comb += step.eq(horner_step(z, x[128 - d:], h))
+        step = horner_step(m, z, x[128 - d:], h, name="step")
 
         done = busy & (cnt == n - 1)
         retire_ok = ~last | ~o.valid | o.ready
