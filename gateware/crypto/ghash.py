@@ -46,10 +46,12 @@ class GHASH(wiring.Component):
     """
 
     def __init__(self, config="wide", *, digit=16):
+        self._MustUse__silence = True  # no "never used" warning if we raise below
         if config not in ("wide", "compact"):
             raise ValueError(f"config must be 'wide' or 'compact', not {config!r}")
         if config == "compact" and (digit not in (1, 2, 4, 8, 16, 32, 64)):
             raise ValueError(f"digit must be a power of two from 1 to 64, not {digit!r}")
+        self._MustUse__silence = False
         self.config = config
         self.digit = digit if config == "compact" else 128
         #: Sustained cycles per 128-bit block (the throughput contract).
