@@ -1,0 +1,63 @@
+"""Data layouts derived from the register map: a staging area or counter block as a `StructLayout`.
+
+A register file becomes a struct of its registers; a register with the single field `value`
+becomes that field's width, any other register a struct of its fields; arrays become
+`ArrayLayout`s. So the SA table entry is `sa_stage` as the map declares it, field for field.
+"""
+
+from amaranth.hdl import unsigned
+from amaranth.lib import data
+from systemrdl.node import RegNode
+
+
+def _element(node):
+    if isinstance(node, RegNode):
+        fields = list(node.fields())
+        if [f.inst_name for f in fields] == ["value"]:
+            return unsigned(fields[0].width)
+        return data.StructLayout({f.inst_name: f.width for f in fields})
+    return layout_of(node)
+
+
+def layout_of(node):
+    """The layout of a register map node (a register file or a register)."""
+    if isinstance(node, RegNode):
+        return _element(node)
+    members = {}
+    for child in node.children(unroll=False):
+        shape = _element(child)
+        members[child.inst_name] = data.ArrayLayout(shape, *child.array_dimensions) if child.is_array else shape
+    return data.StructLayout(members)
+
+
+def leaves(view, port, node):
+    """(view of one register, its `hw` sub-port, its node) for every register below `node`.
+
+    `view` has `layout_of(node)`; `port` is the register file's `hw` port of `node`.
+    """
+    if isinstance(node, RegNode):
+        yield view, port, node
+        return
+    for child in node.children(unroll=False):
+        if child.is_array:
+            pairs = [(view[child.inst_name][i], getattr(port, child.inst_name)[i])
+                     for i in range(child.array_dimensions[0])]
+        else:
+            pairs = [(getattr(view, child.inst_name), getattr(port, child.inst_name))]
+        for v, p in pairs:
+            if isinstance(child, RegNode):
+                yield v, p, child
+            else:
+                yield from leaves(v, p, child)
+
+
+def from_registers(view, port, node) -> list:
+    """Statements that drive `view` from the hardware-readable fields of the registers below `node`."""
+    statements = []
+    for v, p, reg in leaves(view, port, node):
+        names = [f.inst_name for f in reg.fields()]
+        if names == ["value"]:
+            statements.append(v.eq(p.value))
+        else:
+            statements += [getattr(v, n).eq(getattr(p, n)) for n in names]
+    return statements

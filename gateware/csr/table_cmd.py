@@ -1,0 +1,72 @@
+"""Commit / delete / flush of a configuration table (SA table, SPD table) as whole-entry writes.
+
+The host fills a staging area register by register, then writes the command register. Commit
+copies the staging area, whole, into the `write` stream's payload in one clock edge, so later
+staging writes cannot reach the entry being written: the table only ever sees complete
+entries (GUIDE §2, "an SA never used half-written"). Delete writes an entry of zeros
+(`valid` 0, key zeroed: GUIDE invariant 2); flush deletes every index in turn. The table's
+owner takes the write when it is safe (`ready`); until then the command is `busy`, and a
+command written while busy is refused with error `busy`, as is an index beyond the table.
+"""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from espline.host import regmap as rm
+
+
+def write_layout(entry: data.Layout, depth: int) -> data.StructLayout:
+    """The payload of a table write: the entry, whether it is valid, and its index."""
+    return data.StructLayout({"index": range(depth), "valid": 1, "entry": entry})
+
+
+class TableCommand(wiring.Component):
+    """Runs the commands of one table; `op`, `index`, `start` and `staged` come from the register file.
+
+    `ops` and `errors` are the encodings of the map's `cmd_op_e` and `cmd_err_e` (field `values`).
+    """
+
+    def __init__(self, entry: data.Layout, depth: int, ops: dict, errors: dict):
+        self.depth, self.ops, self.errors = depth, ops, errors
+        super().__init__({
+            "op": In(2), "index": In(16), "start": In(1), "staged": In(entry),
+            "busy": Out(1), "error": Out(2),
+            "write": Out(stream.Signature(write_layout(entry, depth))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        w = self.write
+        flushing = Signal()
+        m.d.comb += self.busy.eq(w.valid)
+        with m.If(w.valid & w.ready):
+            with m.If(flushing & (w.payload.index != self.depth - 1)):
+                m.d.sync += w.payload.index.eq(w.payload.index + 1)
+            with m.Else():
+                m.d.sync += [w.valid.eq(0), flushing.eq(0)]
+        with m.If(self.start):
+            with m.If(w.valid):
+                m.d.sync += self.error.eq(self.errors["busy"])
+            with m.Elif((self.op != self.ops["flush"]) & (self.op != self.ops["nop"]) & (self.index >= self.depth)):
+                m.d.sync += self.error.eq(self.errors["index"])
+            with m.Else():
+                m.d.sync += self.error.eq(self.errors["ok"])
+                with m.Switch(self.op):
+                    with m.Case(self.ops["commit"]):
+                        m.d.sync += [w.valid.eq(1), w.payload.index.eq(self.index), w.payload.valid.eq(1),
+                                     w.payload.entry.eq(self.staged)]
+                    with m.Case(self.ops["delete"]):
+                        m.d.sync += [w.valid.eq(1), w.payload.index.eq(self.index), w.payload.valid.eq(0),
+                                     w.payload.entry.eq(0)]
+                    with m.Case(self.ops["flush"]):
+                        m.d.sync += [w.valid.eq(1), flushing.eq(1), w.payload.index.eq(0), w.payload.valid.eq(0),
+                                     w.payload.entry.eq(0)]
+        return m
+
+
+def for_table(regmap: rm.RegMap, table: str, entry: data.Layout, depth: int) -> TableCommand:
+    """The TableCommand of `table` ("sa", "spd"), with the encodings of its command and status registers."""
+    (op,) = [f for f in regmap[f"{table}_cmd"].fields if f.name == "op"]
+    (error,) = [f for f in regmap[f"{table}_status"].fields if f.name == "error"]
+    return TableCommand(entry, depth, op.values, error.values)
