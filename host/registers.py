@@ -48,6 +48,11 @@ class Registers:
             word |= self.transport.read(reg.address + 4 * i) << (32 * i)
         return {f.name: (word >> f.lsb) & ((1 << f.width) - 1) for f in reg.fields}
 
+    def value_name(self, register: str, field: str, value: int) -> str:
+        """The name of `value` in an encoded field (e.g. an error code)."""
+        (f,) = [f for f in self.map[register].fields if f.name == field]
+        return {v: k for k, v in f.values.items()}[value]
+
     def names(self, prefix: str = "") -> list[str]:
         """Register names under `prefix` (e.g. "global_cnt."), in address order."""
         return [r.name for r in self.map.registers if r.name.startswith(prefix)]

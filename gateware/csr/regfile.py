@@ -4,8 +4,9 @@ Every register of `espline.rdl` (arrays unrolled, 64-bit registers as two words,
 is walked at elaboration time; nothing here names a register. The `hw` port mirrors the map's
 hierarchy (`hw.sa_stage.key[3].value`) and carries, per field, what SystemRDL says hardware
 sees: the value (hw=r), a live or write-enabled input (hw=w, `we`), a pulse on software write
-(`swmod`: `<field>_swmod`), on software read (`swacc`: `<field>_swacc`), a set pulse (`hwset`:
-`<field>_hwset`, hardware wins over a same-cycle software clear).
+(`swmod`: `<field>_swmod`, in the cycle after the write, when the field holds the new value),
+on software read (`swacc`: `<field>_swacc`, in the cycle the read is decoded), a set pulse
+(`hwset`: `<field>_hwset`, hardware wins over a same-cycle software clear).
 
 Bus timing: one wait state. A cycle is decoded when `cyc & stb` and no `ack` is pending; its
 write and side effects take place at that clock edge, `ack` and read data follow one cycle
@@ -82,6 +83,8 @@ class RegisterFile(wiring.Component):
             m.d.sync += bus.dat_r.eq(read_data)
 
         hardware_updates = []
+        for reg in self.regmap.registers:  # swmod pulses last one cycle; a write below sets them
+            m.d.sync += [getattr(self.hw_of(reg), f"{f.name}_swmod").eq(0) for f in reg.fields if f.swmod]
         with m.Switch(bus.adr):
             for reg in self.regmap.registers:
                 hw = self.hw_of(reg) if any(field_members(f) for f in reg.fields) else None
@@ -123,7 +126,8 @@ class RegisterFile(wiring.Component):
                                 with m.If(write):
                                     m.d.sync += old.eq(new)
                             if f.swmod:
-                                m.d.comb += getattr(hw, f"{f.name}_swmod").eq(write)
+                                with m.If(write):
+                                    m.d.sync += getattr(hw, f"{f.name}_swmod").eq(1)
                             if f.swacc:
                                 m.d.comb += getattr(hw, f"{f.name}_swacc").eq(read)
         for enable, target, value in hardware_updates:

@@ -1,8 +1,9 @@
 """Per-SA counter snapshot: a write of SA_CNT_SEL asks the datapath for one SA's counters.
 
-The counters live with the SA table in the datapath. Writing the index (its `swmod` pulse)
-sends one request on `request`; the answer on `response` is written, whole, into the SA_CNT
-registers (their `we`), so the host reads one consistent snapshot however long it takes.
+The counters live with the SA table in the datapath. Writing the index (its `swmod` pulse,
+which comes when the register holds the new index) sends one request on `request`; the
+answer on `response` is written, whole, into the SA_CNT registers (their `we`), so the host
+reads one consistent snapshot however long it takes.
 `busy` (SA_CNT_SEL.busy) covers the time between the write and the answer.
 """
 
@@ -30,7 +31,6 @@ class CounterSnapshot(wiring.Component):
             self.snapshot.eq(self.response.payload),
             self.busy.eq(waiting),
         ]
-        # The index register is written at the edge that ends the `select` pulse: ask one cycle later.
         with m.If(self.select):
             m.d.sync += [self.request.valid.eq(1), waiting.eq(1)]
         with m.Elif(self.request.valid & self.request.ready):

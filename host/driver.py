@@ -1,0 +1,242 @@
+"""The espline host driver: SAs, policies, counters and events over any transport.
+
+Configuration is validated before anything reaches the hardware: SAs and policies are the
+reference model's own classes (`espline.sim.model`), built from the same dicts as the TOML
+configuration (`config.parse_sa`, `config.parse_policy`), so one path names every bad field;
+the driver adds what only the hardware knows (table sizes, replay window) and the policy
+database's rules (no overlapping selectors at one priority, a protect policy's SA exists).
+A refused request writes nothing.
+
+SA table: one index per SA, allocated here; `update_sa` rewrites the same index in one commit.
+SPD table: searched in index order, first match wins, so the driver keeps it sorted by
+priority (ties in order of addition). Inserting shifts the entries below one place down, from
+the last up, and only then writes the new one; at every step a lookup sees a policy set that
+is either the old or the new one, each with an adjacent duplicate at most.
+"""
+
+import ipaddress
+import time
+from dataclasses import dataclass
+
+from espline.host.registers import Registers
+from espline.host.transport import Transport
+from espline.sim.model import ConfigError, Event, Policy, SecurityAssociation
+from espline.sim.model.accounting import Reason
+from espline.sim.model.config import parse_policy, parse_sa
+
+MAGIC = 0x4553504C  # "ESPL"
+EVENTS = {e.value.replace("-", "_"): e for e in Event}  # the map's event_e names -> the model's events
+
+
+@dataclass
+class SaCounters:
+    packets: int
+    bytes: int
+    auth_fail: int
+    replay: int
+    seq: int
+
+
+class Espline:
+    def __init__(self, transport: Transport, *, poll_limit: int = 10000):
+        self.regs = Registers(transport)
+        self.poll_limit = poll_limit
+        magic = self.regs.read("id")["magic"]
+        if magic != MAGIC:
+            raise ConnectionError(f"no espline here: ID reads {magic:#010x}, expected {MAGIC:#010x}")
+        tables, datapath = self.regs.read("cap_tables"), self.regs.read("cap_datapath")
+        self.n_sa, self.n_policy = tables["n_sa"], tables["n_policy"]
+        self.window = datapath["window"]
+        self.sas: list[SecurityAssociation | None] = [None] * self.n_sa
+        self.policies: list[Policy] = []
+
+    # -- SAs -------------------------------------------------------------------------------
+
+    def sa_index(self, dir: str, spi: int, sas=None) -> int:
+        for i, sa in enumerate(self.sas if sas is None else sas):
+            if sa is not None and (sa.dir, sa.spi) == (dir, spi):
+                return i
+        raise ConfigError(f"spi: {spi:#x} ({dir}) does not exist")
+
+    def _check_sa(self, sa: SecurityAssociation | dict) -> SecurityAssociation:
+        sa = parse_sa(sa) if isinstance(sa, dict) else sa
+        if sa.dir == "in" and not 0 < sa.replay_window <= self.window:
+            raise ConfigError(f"replay_window: {sa.replay_window} is not 1..{self.window} (the hardware's window)")
+        return sa
+
+    def _check_new_sa(self, sa: SecurityAssociation | dict, sas: list) -> tuple[SecurityAssociation, int]:
+        """The checked SA and the free index it would take in table `sas`."""
+        sa = self._check_sa(sa)
+        if any(s is not None and (s.dir, s.spi) == (sa.dir, sa.spi) for s in sas):
+            raise ConfigError(f"spi: {sa.spi:#x} ({sa.dir}) already exists")
+        if None not in sas:
+            raise ConfigError(f"sa: the SA table is full ({self.n_sa} entries)")
+        return sa, sas.index(None)
+
+    def add_sa(self, sa: SecurityAssociation | dict) -> int:
+        """Program a new SA (a model SA or a TOML-style dict); its table index."""
+        sa, index = self._check_new_sa(sa, self.sas)
+        self._program_sa(index, sa)
+        return index
+
+    def update_sa(self, sa: SecurityAssociation | dict) -> int:
+        """Replace an SA whole, in place: the datapath sees the old SA or the new, never a mix."""
+        sa = self._check_sa(sa)
+        index = self.sa_index(sa.dir, sa.spi)
+        self._program_sa(index, sa)
+        return index
+
+    def delete_sa(self, dir: str, spi: int) -> None:
+        index = self.sa_index(dir, spi)
+        users = [p for p in self.policies if p.spi == spi and p.dir == dir]
+        if users:
+            raise ConfigError(f"spi: {spi:#x} ({dir}) is used by a protect policy; delete that first")
+        self._command("sa", "delete", index)
+        self.sas[index] = None
+
+    def flush_sas(self) -> None:
+        """Delete every SA (and, as no SA is left for them, every policy)."""
+        self.flush_policies()
+        self._command("sa", "flush", 0)
+        self.sas = [None] * self.n_sa
+
+    def _program_sa(self, index: int, sa: SecurityAssociation) -> None:
+        w = self.regs.write
+        aes_key, salt = sa.key[:-4], sa.key[-4:]
+        nat = sa.encap
+        w("sa_stage.spi", value=sa.spi)
+        w("sa_stage.flags", dir=sa.dir, mode=sa.mode, esn=sa.esn, natt=nat is not None, aes256=len(aes_key) == 32,
+          df=sa.df, icv_len=sa.icv_bits // 8, ttl=sa.ttl)
+        w("sa_stage.src", value=int(ipaddress.IPv4Address(sa.src)))
+        w("sa_stage.dst", value=int(ipaddress.IPv4Address(sa.dst)))
+        w("sa_stage.natt_ports", lo=nat.sport if nat else 0, hi=nat.dport if nat else 0)
+        w("sa_stage.replay_window", size=sa.replay_window)
+        for name in ("soft_packets", "hard_packets", "soft_bytes", "hard_bytes"):
+            w(f"sa_stage.{name}", value=getattr(sa.lifetime, name))
+        words = aes_key.ljust(32, b"\0")
+        for i in range(8):
+            w(f"sa_stage.key[{i}]", value=int.from_bytes(words[4 * i:4 * i + 4], "big"))
+        w("sa_stage.salt", value=int.from_bytes(salt, "big"))
+        self._command("sa", "commit", index)
+        self.sas[index] = sa
+
+    # -- policies ----------------------------------------------------------------------------
+
+    def _check_policy(self, policy: Policy | dict, sas: list, policies: list) -> tuple[Policy, int]:
+        """The checked policy and the index it would take in table `policies` (SAs from `sas`)."""
+        policy = parse_policy(policy) if isinstance(policy, dict) else policy
+        if policy.action == "protect":
+            self.sa_index(policy.dir, policy.spi, sas)
+        for i, p in enumerate(policies):
+            if p.dir == policy.dir and p.priority == policy.priority and p.selector.overlaps(policy.selector):
+                raise ConfigError(f"priority: the selector overlaps policy {i} at the same priority "
+                                  f"{policy.priority} ({policy.dir}); give one of them another priority")
+        if len(policies) == self.n_policy:
+            raise ConfigError(f"policy: the SPD table is full ({self.n_policy} entries)")
+        return policy, sum(p.priority <= policy.priority for p in policies)
+
+    def add_policy(self, policy: Policy | dict) -> int:
+        """Insert a policy in priority order (a model Policy or a TOML-style dict); its table index."""
+        policy, index = self._check_policy(policy, self.sas, self.policies)
+        for i in range(len(self.policies) - 1, index - 1, -1):
+            self._program_policy(i + 1, self.policies[i])
+        self._program_policy(index, policy)
+        self.policies.insert(index, policy)
+        return index
+
+    def delete_policy(self, index: int) -> None:
+        if not 0 <= index < len(self.policies):
+            raise ConfigError(f"policy: there is no policy {index}")
+        for i in range(index, len(self.policies) - 1):
+            self._program_policy(i, self.policies[i + 1])
+        self._command("spd", "delete", len(self.policies) - 1)
+        del self.policies[index]
+
+    def flush_policies(self) -> None:
+        self._command("spd", "flush", 0)
+        self.policies = []
+
+    def _program_policy(self, index: int, p: Policy) -> None:
+        w, s = self.regs.write, p.selector
+        src, dst = ipaddress.IPv4Network(s.src), ipaddress.IPv4Network(s.dst)
+        w("spd_stage.flags", dir=p.dir, action=p.action, proto_any=s.proto is None, proto=s.proto or 0)
+        w("spd_stage.priority", value=p.priority)
+        w("spd_stage.src", value=int(src.network_address))
+        w("spd_stage.src_mask", value=int(src.netmask))
+        w("spd_stage.dst", value=int(dst.network_address))
+        w("spd_stage.dst_mask", value=int(dst.netmask))
+        w("spd_stage.sport", lo=s.sport[0], hi=s.sport[1])
+        w("spd_stage.dport", lo=s.dport[0], hi=s.dport[1])
+        w("spd_stage.sa_index", value=self.sa_index(p.dir, p.spi) if p.action == "protect" else 0)
+        self._command("spd", "commit", index)
+
+    # -- a whole configuration ---------------------------------------------------------------
+
+    def load(self, sas, policies) -> None:
+        """Replace the whole configuration; every entry is checked before the first write."""
+        planned_sas, planned_policies = [None] * self.n_sa, []
+        for i, entry in enumerate(sas):
+            try:
+                sa, index = self._check_new_sa(entry, planned_sas)
+            except ValueError as e:
+                raise ConfigError(f"sa[{i}] {e}") from None
+            planned_sas[index] = sa
+        for i, entry in enumerate(policies):
+            try:
+                policy, index = self._check_policy(entry, planned_sas, planned_policies)
+            except ValueError as e:
+                raise ConfigError(f"policy[{i}] {e}") from None
+            planned_policies.insert(index, policy)
+        self.flush_sas()
+        for index, sa in enumerate(planned_sas):
+            if sa is not None:
+                self._program_sa(index, sa)
+        for index, policy in enumerate(planned_policies):
+            self._program_policy(index, policy)
+        self.policies = planned_policies
+
+    # -- commands, counters, events -----------------------------------------------------------
+
+    def _command(self, table: str, op: str, index: int) -> None:
+        self.regs.write(f"{table}_cmd", op=op, index=index)
+        status = self._wait(f"{table}_status", "busy")
+        if status["error"]:
+            error = self.regs.value_name(f"{table}_status", "error", status["error"])
+            raise RuntimeError(f"{table}_cmd {op} {index}: hardware error {error}")
+
+    def _wait(self, register: str, busy: str) -> dict:
+        for _ in range(self.poll_limit):
+            status = self.regs.read(register)
+            if not status[busy]:
+                return status
+        raise TimeoutError(f"{register}.{busy} stayed set")
+
+    def sa_counters(self, index: int) -> SaCounters:
+        """A consistent snapshot of SA `index`'s counters."""
+        self.regs.write("sa_cnt_sel", index=index)
+        self._wait("sa_cnt_sel", "busy")
+        return SaCounters(**{name: self.regs.read(f"sa_cnt.{name}")["value"]
+                             for name in ("packets", "bytes", "auth_fail", "replay", "seq")})
+
+    def global_counters(self) -> dict[str, int]:
+        """Every global counter, by the model's names (`GlobalCounters.as_dict`)."""
+        names = [n.removeprefix("global_cnt.") for n in self.regs.names("global_cnt.")]
+        model_names = {f"drop_{r.value.replace('-', '_')}": f"drop_{r.value}" for r in Reason}
+        return {model_names.get(n, n): self.regs.read(f"global_cnt.{n}")["value"] for n in names}
+
+    def poll_event(self) -> tuple[str, int] | None:
+        """Pop one event: (kind, SA index), or None if there is none."""
+        event = self.regs.read("event")
+        if not event["kind"]:
+            return None
+        return self.regs.value_name("event", "kind", event["kind"]), event["index"]
+
+    def wait_event(self, timeout: float) -> tuple[Event | str, int] | None:
+        """The next event (a model `Event` where the model has one, else the map's name) and SA index."""
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self.poll_event()
+            if event is not None:
+                return EVENTS.get(event[0], event[0]), event[1]
+            if time.monotonic() >= deadline:
+                return None
