@@ -1,0 +1,202 @@
+"""The host driver against the CSR gateware in simulation: what lands on the table ports,
+atomic updates, refused configuration (with no bus cycle), counters and events."""
+
+import ipaddress
+
+import pytest
+from csr_tb import bench
+
+from espline.host.driver import Espline
+from espline.sim.model import ConfigError, Event, GlobalCounters
+from espline.sim.model.config import load, parse_policy, parse_sa
+
+KEY128 = "0x" + "00112233445566778899aabbccddeeff" + "cafebabe"
+KEY256 = "0x" + "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" + "deadbeef"
+
+SA_OUT = {"spi": 0x1000, "dir": "out", "src": "192.0.2.1", "dst": "198.51.100.2", "mode": "tunnel", "key": KEY128,
+          "limits": {"soft_packets": 1000, "hard_packets": 2000, "soft_bytes": 1 << 40, "hard_bytes": 3 << 40},
+          "df": "set", "ttl": 17}
+SA_IN = {"spi": 0x2000, "dir": "in", "src": "198.51.100.2", "dst": "192.0.2.1", "mode": "transport", "key": KEY256,
+         "icv": 96, "esn": True, "replay_window": 64, "encap": {"type": "espinudp", "sport": 4501, "dport": 4500}}
+
+
+def expected_sa_write(sa, index):
+    """The SA table write for a model SA, encoded here from the register map's documentation."""
+    key, salt = sa.key[:-4], sa.key[-4:]
+    padded = key.ljust(32, b"\0")
+    nat = sa.encap
+    return {"index": index, "valid": 1, "entry": {
+        "spi": sa.spi,
+        "flags": {"dir": {"in": 0, "out": 1}[sa.dir], "mode": {"tunnel": 0, "transport": 1}[sa.mode],
+                  "esn": int(sa.esn), "natt": int(nat is not None), "aes256": int(len(key) == 32),
+                  "df": {"copy": 0, "set": 1, "clear": 2}[sa.df], "icv_len": sa.icv_bits // 8, "ttl": sa.ttl},
+        "src": int.from_bytes(sa.src_bytes, "big"), "dst": int.from_bytes(sa.dst_bytes, "big"),
+        "natt_ports": {"lo": nat.sport if nat else 0, "hi": nat.dport if nat else 0},
+        "replay_window": {"size": sa.replay_window},
+        "soft_packets": sa.lifetime.soft_packets, "hard_packets": sa.lifetime.hard_packets,
+        "soft_bytes": sa.lifetime.soft_bytes, "hard_bytes": sa.lifetime.hard_bytes,
+        "key": [int.from_bytes(padded[4 * i:4 * i + 4], "big") for i in range(8)],
+        "salt": int.from_bytes(salt, "big"),
+    }}
+
+
+def zero_entry(entry):
+    if isinstance(entry, dict):
+        return {k: zero_entry(v) for k, v in entry.items()}
+    if isinstance(entry, list):
+        return [zero_entry(v) for v in entry]
+    return 0
+
+
+def expected_policy_write(policy, index, sa_index):
+    s = policy.selector
+    src, dst = ipaddress.IPv4Network(s.src), ipaddress.IPv4Network(s.dst)
+    return {"index": index, "valid": 1, "entry": {
+        "flags": {"dir": {"in": 0, "out": 1}[policy.dir],
+                  "action": {"discard": 0, "bypass": 1, "protect": 2}[policy.action],
+                  "proto_any": int(s.proto is None), "proto": s.proto or 0},
+        "priority": policy.priority,
+        "src": int(src.network_address), "src_mask": int(src.netmask),
+        "dst": int(dst.network_address), "dst_mask": int(dst.netmask),
+        "sport": {"lo": s.sport[0], "hi": s.sport[1]}, "dport": {"lo": s.dport[0], "hi": s.dport[1]},
+        "sa_index": sa_index,
+    }}
+
+
+@pytest.mark.parametrize("ready_prob", [1.0, 0.3])
+def test_sas_land_on_the_table_port_bit_exact(ready_prob):
+    transport, stub = bench(ready_prob=ready_prob, seed=2)
+    dev = Espline(transport)
+    assert (dev.n_sa, dev.n_policy, dev.window) == (8, 8, 128)
+    i_out, i_in = dev.add_sa(SA_OUT), dev.add_sa(SA_IN)
+    assert (i_out, i_in) == (0, 1)
+    assert stub.sa_writes == [expected_sa_write(parse_sa(SA_OUT), 0), expected_sa_write(parse_sa(SA_IN), 1)]
+
+    dev.delete_sa("out", 0x1000)
+    deleted = stub.sa_writes[-1]
+    assert deleted == {"index": 0, "valid": 0, "entry": zero_entry(deleted["entry"])}
+    dev.flush_sas()
+    assert [w["index"] for w in stub.sa_writes[-8:]] == list(range(8))
+    assert all(w["valid"] == 0 and w["entry"] == zero_entry(w["entry"]) for w in stub.sa_writes[-8:])
+
+
+def test_update_is_atomic_on_the_table_port():
+    transport, stub = bench(ready_prob=0.2, seed=3)
+    dev = Espline(transport)
+    old = parse_sa(SA_OUT)
+    dev.add_sa(old)
+    new = parse_sa({**SA_OUT, "key": KEY256, "df": "clear", "ttl": 200, "mode": "transport",
+                    "limits": {"hard_bytes": 12345}})
+    # The update is staged register by register while the datapath keeps stalling the port.
+    dev.update_sa(new)
+    dev.add_sa(SA_IN)  # staging the next SA must not disturb entry 0 either
+    good = [expected_sa_write(old, 0), expected_sa_write(new, 0)]
+    offered_0 = [e for e in stub.sa_offered if e["index"] == 0]
+    assert len(offered_0) > 2  # the port was held over several cycles
+    assert all(e in good for e in offered_0)
+    assert all(table[0] in good for table in stub.sa_table_history)
+    assert stub.sa_table[0] == good[1]
+
+
+BAD_SAS = [
+    ({**SA_OUT, "aead": "rfc4309(ccm(aes))"}, "aead"),
+    ({**SA_OUT, "key": "0x0011"}, "key"),
+    ({**SA_OUT, "spi": 0}, "spi"),
+    ({**SA_OUT, "spi": 255}, "spi"),
+    ({**SA_IN, "replay_window": 256}, "replay_window"),
+    ({**SA_OUT, "icv": 100}, "icv"),
+]
+
+
+@pytest.mark.parametrize(("entry", "field"), BAD_SAS, ids=[f for _, f in BAD_SAS])
+def test_bad_sa_refused_by_name_without_a_bus_cycle(entry, field):
+    transport, stub = bench()
+    dev = Espline(transport)
+    transport.idle(2)
+    before = stub.bus_cycles
+    with pytest.raises(ConfigError, match=rf"\b{field}\b"):
+        dev.add_sa(entry)
+    transport.idle(2)
+    assert stub.bus_cycles == before
+    assert stub.sa_writes == []
+
+
+def test_full_tables_duplicates_and_overlaps_refused_without_a_bus_cycle():
+    transport, stub = bench(N_SA=2, N_POLICY=2)
+    dev = Espline(transport)
+    dev.add_sa(SA_OUT)
+    dev.add_sa(SA_IN)
+    policy = {"dir": "out", "src": "10.1.0.0/16", "dst": "10.2.0.0/16", "action": "protect", "spi": 0x1000,
+              "priority": 5}
+    dev.add_policy(policy)
+    transport.idle(2)
+    before = stub.bus_cycles
+    refused = [
+        (lambda: dev.add_sa({**SA_OUT, "spi": 0x3000}), "sa: the SA table is full"),
+        (lambda: dev.add_sa(SA_OUT), "spi: 0x1000 \\(out\\) already exists"),
+        (lambda: dev.add_policy({**policy, "src": "10.1.2.0/24", "action": "discard"}), "spi: a protect policy"),
+        (lambda: dev.add_policy({**policy, "src": "10.1.2.0/24"}), "priority: the selector overlaps policy 0"),
+        (lambda: dev.add_policy({**policy, "spi": 0x9999, "priority": 6}), "spi: 0x9999 \\(out\\) does not exist"),
+        (lambda: dev.delete_sa("out", 0x1000), "used by a protect policy"),
+    ]
+    for call, message in refused:
+        with pytest.raises(ValueError, match=message):
+            call()
+    dev.add_policy({"dir": "in", "action": "bypass", "priority": 6})
+    transport.idle(2)
+    after = stub.bus_cycles
+    with pytest.raises(ConfigError, match="policy: the SPD table is full"):
+        dev.add_policy({**policy, "priority": 7})
+    transport.idle(2)
+    assert stub.bus_cycles == after > before
+
+
+def test_policies_kept_in_priority_order():
+    transport, stub = bench()
+    dev = Espline(transport)
+    dev.add_sa(SA_OUT)
+    entries = [
+        {"dir": "out", "src": "10.1.0.0/16", "dst": "10.2.0.0/16", "action": "protect", "spi": 0x1000,
+         "priority": 20},
+        {"dir": "out", "src": "10.1.0.0/16", "dst": "10.2.0.0/16", "proto": "tcp", "dport": [22, 23],
+         "action": "discard", "priority": 10},
+        {"dir": "in", "action": "bypass", "proto": "udp", "sport": 500, "priority": 20},
+        {"dir": "out", "action": "bypass", "proto": 1, "priority": 0},
+    ]
+    for e in entries:
+        dev.add_policy(e)
+    order = [3, 1, 0, 2]
+    expected = {i: expected_policy_write(parse_policy(entries[k]), i, 0) for i, k in enumerate(order)}
+    assert stub.spd_table == expected
+    dev.delete_policy(1)
+    assert stub.spd_table[3]["valid"] == 0
+    assert [stub.spd_table[i] for i in range(3)] == [
+        expected_policy_write(parse_policy(entries[k]), i, 0) for i, k in enumerate([3, 0, 2])]
+
+
+def test_counters_and_events():
+    transport, stub = bench()
+    dev = Espline(transport)
+    names = list(GlobalCounters().as_dict())
+    stub.global_counters = {n.replace("-", "_"): (i + 1) << 33 | i for i, n in enumerate(names)}
+    stub.sa_counters[5] = {"packets": 7, "bytes": 1 << 36, "auth_fail": 3, "replay": 4, "seq": 1 << 32}
+    transport.idle(2)
+    assert dev.global_counters() == {n: (i + 1) << 33 | i for i, n in enumerate(names)}
+    c = dev.sa_counters(5)
+    assert (c.packets, c.bytes, c.auth_fail, c.replay, c.seq) == (7, 1 << 36, 3, 4, 1 << 32)
+    assert dev.wait_event(0) is None
+    stub.events.extend([(1, 5), (3, 2), (4, 1)])
+    transport.idle(4)
+    assert dev.wait_event(0) == (Event.SOFT_LIFETIME, 5)
+    assert dev.wait_event(0) == (Event.SEQ_EXHAUSTED, 2)
+    assert dev.wait_event(0) == ("auth_fail_threshold", 1)
+
+
+def test_load_example_configuration():
+    transport, stub = bench()
+    dev = Espline(transport)
+    config = load("docs/examples/site-a.toml")
+    dev.load(config.sas, config.policies)
+    assert stub.sa_table[0] == expected_sa_write(config.sas[0], 0)
+    assert stub.sa_table[1] == expected_sa_write(config.sas[1], 1)
+    assert [stub.spd_table[i]["entry"]["priority"] for i in range(3)] == [10, 20, 20]
