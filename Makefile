@@ -4,7 +4,7 @@ VENV     := .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.espline-setup
 
-.PHONY: setup demo test test-slow bench lint clean
+.PHONY: setup demo test test-slow bench lint regs clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,12 @@ test-slow: setup
 
 bench: setup
 	$(PY) -m espline.sim.bench
+
+# The register map's derived files: docs/registers.md (checked in; a test keeps it current)
+# and the C header for firmware, both from host/regmap/espline.rdl.
+regs: setup
+	mkdir -p build
+	$(PY) -m espline.host.regmap --markdown docs/registers.md --header build/espline.h
 
 lint: setup
 	$(VENV)/bin/ruff check .
