@@ -1,0 +1,195 @@
+"""AES-GCM engine for ESP (NIST SP 800-38D §7, RFC 4106), wide or compact.
+
+Ports (details and timing in docs/gcm.md)::
+
+    cmd: In(stream.Signature(GCMCommand))   one per packet, held until the packet is issued
+    i:   In(stream.Signature(128))          ceil(length/16) payload beats (+ 1 ICV beat if decrypt)
+    o:   Out(stream.Signature(GCMBeat))     the output beats, then one tag beat (last=1)
+
+Per packet the engine runs ``2 + ceil(length/16)`` blocks through one AES core, in this
+order, each block carrying the packet key (so keys change per packet with no bubble):
+
+* ``H``  = AES_K(0^128)            (§6.4: the hash subkey, computed on chip per packet),
+* ``E_K(inc32^i(J0))``, i ≥ 1      (§6.5 GCTR on the payload, J0 = IV ‖ 0^31 ‖ 1, §7.1 step 2),
+* ``E_K(J0)``                      (§7.1 step 6: the tag mask), issued last.
+
+Each AES result feeds exactly one GHASH block (§7.1 steps 4–5, S = GHASH_H(A ‖ C ‖ len)):
+H's slot carries the AAD block (none if ``aad_len`` = 0), the counter slots carry C, and the
+E_K(J0) slot carries ``len(A)_64 ‖ len(C)_64``. The tag is MSB_t(S ⊕ E_K(J0)) (§7.1 step 6),
+``t`` = ``icv_len`` bytes (RFC 4106 §6: 8, 12 or 16).
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .aes_compact import AESCompact
+from .aes_wide import AESWide
+
+__all__ = ["GCM", "GCMBeat", "GCMCommand", "byte_mask"]
+
+#: Per-packet context. Byte strings are big-endian integers (first byte most significant):
+#: ``key`` = key bytes left-aligned in 256 bits (AES-128 key in the top 128 bits);
+#: ``iv`` = the 12-byte IV, for ESP salt(4) ‖ explicit IV(8) (RFC 4106 §4);
+#: ``aad`` = the AAD left-aligned in 128 bits, ``aad_len`` bytes (0..16; ESP: 8 or 12);
+#: ``length`` = payload bytes (0..65535); ``icv_len`` = tag bytes (1..16; ESP: 8, 12, 16).
+GCMCommand = data.StructLayout({
+    "key": 256, "aes256": 1, "decrypt": 1, "iv": 96,
+    "aad": 128, "aad_len": 5, "length": 16, "icv_len": 5,
+})
+
+#: Output beat: ``nbytes`` valid bytes left-aligned in ``data`` (the rest zero). ``last``
+#: marks the tag beat that ends every packet; ``ok`` is 1 on it when decrypting and the
+#: received ICV matched (always 1 when encrypting).
+GCMBeat = data.StructLayout({"data": 128, "nbytes": 5, "last": 1, "ok": 1})
+
+_H, _CTR, _J0 = 0, 1, 2
+_Slot = data.StructLayout({"kind": 2, "data": 128, "nbytes": 5, "decrypt": 1, "aad_len": 5, "length": 16})
+_DEntry = data.StructLayout({"data": 128, "nbytes": 5, "end": 1})
+_TEntry = data.StructLayout({"ej0": 128, "icv": 128, "icv_len": 5, "decrypt": 1})
+
+
+def byte_mask(nbytes):
+    """128-bit mask of the first ``nbytes`` bytes (the most significant ones)."""
+    return Cat(*[Mux(nbytes > 15 - j, Const(0xFF, 8), Const(0, 8)) for j in range(16)])
+
+
+class GCM(wiring.Component):
+    """AES-GCM-128/256 encrypt/decrypt engine, per-packet key, on-chip H.
+
+    ``config="wide"``: :class:`.aes_wide.AESWide` + wide GHASH, 1 block/cycle, 2 issue slots of
+    overhead per packet. ``config="compact"``: :class:`.aes_compact.AESCompact` + compact
+    GHASH, Nr cycles per block. ``sbox``: S-box mapping (see :mod:`.sbox`). ``ghash``: GHASH
+    component factory (tests only; default the project's :class:`.ghash.GHASH`).
+    """
+
+    def __init__(self, config="wide", *, sbox="bram", fifo_depth=None, ghash=None):
+        if config not in ("wide", "compact"):
+            raise ValueError(f"config must be 'wide' or 'compact', not {config!r}")
+        self.config = config
+        self._sbox = sbox
+        self._fifo_depth = fifo_depth or (32 if config == "wide" else 4)
+        self._ghash = ghash
+        super().__init__({
+            "cmd": In(stream.Signature(GCMCommand)),
+            "i": In(stream.Signature(128)),
+            "o": Out(stream.Signature(GCMBeat)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        if self._ghash is None:
+            from .ghash import GHASH
+            ghash = GHASH(config=self.config)
+        else:
+            ghash = self._ghash(self.config)
+        core = (AESWide if self.config == "wide" else AESCompact)(user=_Slot, sbox=self._sbox)
+        m.submodules.aes = aes = core
+        m.submodules.ghash = ghash
+        m.submodules.dfifo = dfifo = fifo.SyncFIFOBuffered(width=_DEntry.size, depth=self._fifo_depth)
+        m.submodules.tfifo = tfifo = fifo.SyncFIFOBuffered(width=_TEntry.size, depth=4)
+
+        # --- Issue: one AES slot per cycle from the command and the input beats. ----------
+        cmd = self.cmd.payload
+        busy = Signal()              # H issued, packet in progress
+        remaining = Signal(16)       # payload bytes not yet issued
+        ctr = Signal(32)             # counter word of the next payload block
+        ai = aes.i.payload
+        slot = ai.user
+        m.d.comb += [
+            ai.key.eq(cmd.key), ai.aes256.eq(cmd.aes256),
+            slot.decrypt.eq(cmd.decrypt), slot.aad_len.eq(cmd.aad_len), slot.length.eq(cmd.length),
+        ]
+        with m.If(~busy):
+            m.d.comb += [
+                aes.i.valid.eq(self.cmd.valid),
+                ai.block.eq(0),
+                slot.kind.eq(_H), slot.data.eq(cmd.aad), slot.nbytes.eq(cmd.aad_len),
+            ]
+            with m.If(aes.i.valid & aes.i.ready):
+                m.d.sync += [busy.eq(1), remaining.eq(cmd.length), ctr.eq(2)]
+        with m.Elif(remaining != 0):
+            m.d.comb += [
+                aes.i.valid.eq(self.i.valid), self.i.ready.eq(aes.i.ready),
+                ai.block.eq(Cat(ctr, cmd.iv)),
+                slot.kind.eq(_CTR), slot.data.eq(self.i.payload),
+                slot.nbytes.eq(Mux(remaining > 16, 16, remaining)),
+            ]
+            with m.If(aes.i.valid & aes.i.ready):
+                m.d.sync += [remaining.eq(Mux(remaining > 16, remaining - 16, 0)), ctr.eq(ctr + 1)]
+        with m.Else():
+            m.d.comb += [
+                aes.i.valid.eq(~cmd.decrypt | self.i.valid),
+                self.i.ready.eq(cmd.decrypt & aes.i.ready),
+                self.cmd.ready.eq(aes.i.ready & aes.i.valid),
+                ai.block.eq(Cat(Const(1, 32), cmd.iv)),
+                slot.kind.eq(_J0), slot.data.eq(Mux(cmd.decrypt, self.i.payload, 0)),
+                slot.nbytes.eq(cmd.icv_len),
+            ]
+            with m.If(aes.i.valid & aes.i.ready):
+                m.d.sync += busy.eq(0)
+
+        # --- Split: each AES result → one GHASH block, output data / tag context. ----------
+        res = aes.o.payload
+        u = res.user
+        ks = res.block
+        h = Signal(128)
+        first_pending = Signal()
+        mask = byte_mask(u.nbytes)
+        out = (u.data ^ ks) & mask
+        need_g = (u.kind != _H) | (u.aad_len != 0)
+        need_d = u.kind != _H
+        need_t = u.kind == _J0
+        g_ok = ~need_g | ghash.i.ready
+        d_ok = ~need_d | dfifo.w_rdy
+        t_ok = ~need_t | tfifo.w_rdy
+        gi = ghash.i.payload
+        d_entry = _DEntry(dfifo.w_data)
+        t_entry = _TEntry(tfifo.w_data)
+        m.d.comb += [
+            aes.o.ready.eq(g_ok & d_ok & t_ok),
+            ghash.i.valid.eq(aes.o.valid & need_g & d_ok & t_ok),
+            dfifo.w_en.eq(aes.o.valid & need_d & g_ok & t_ok),
+            tfifo.w_en.eq(aes.o.valid & need_t & g_ok & d_ok),
+            gi.h.eq(Mux(u.kind == _H, ks, h)),
+            gi.first.eq((u.kind == _H) | first_pending),
+            gi.last.eq(u.kind == _J0),
+            d_entry.data.eq(out), d_entry.nbytes.eq(u.nbytes), d_entry.end.eq(u.kind == _J0),
+            t_entry.ej0.eq(ks), t_entry.icv.eq(u.data & mask), t_entry.icv_len.eq(u.nbytes),
+            t_entry.decrypt.eq(u.decrypt),
+        ]
+        with m.Switch(u.kind):
+            with m.Case(_H):
+                m.d.comb += gi.block.eq(u.data & mask)
+            with m.Case(_CTR):
+                m.d.comb += gi.block.eq(Mux(u.decrypt, u.data & mask, out))
+            with m.Default():
+                m.d.comb += gi.block.eq(Cat(Const(0, 3), u.length, Const(0, 45),
+                                            Const(0, 3), u.aad_len, Const(0, 56)))
+        with m.If(aes.o.valid & aes.o.ready):
+            with m.If(u.kind == _H):
+                m.d.sync += [h.eq(ks), first_pending.eq(u.aad_len == 0)]
+            with m.Else():
+                m.d.sync += first_pending.eq(0)
+
+        # --- Output: data beats in order, then the tag beat once S is ready. -------------
+        head = _DEntry(dfifo.r_data)
+        tctx = _TEntry(tfifo.r_data)
+        tag = (ghash.o.payload ^ tctx.ej0) & byte_mask(tctx.icv_len)
+        ob = self.o.payload
+        with m.If(head.end):
+            m.d.comb += [
+                self.o.valid.eq(dfifo.r_rdy & tfifo.r_rdy & ghash.o.valid),
+                ob.data.eq(tag), ob.nbytes.eq(tctx.icv_len), ob.last.eq(1),
+                ob.ok.eq(~tctx.decrypt | (tag == tctx.icv)),
+                dfifo.r_en.eq(self.o.valid & self.o.ready),
+                tfifo.r_en.eq(self.o.valid & self.o.ready),
+                ghash.o.ready.eq(self.o.valid & self.o.ready),
+            ]
+        with m.Else():
+            m.d.comb += [
+                self.o.valid.eq(dfifo.r_rdy),
+                ob.data.eq(head.data), ob.nbytes.eq(head.nbytes),
+                dfifo.r_en.eq(self.o.ready),
+            ]
+        return m
