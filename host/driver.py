@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from espline.host.registers import Registers
 from espline.host.transport import Transport
-from espline.sim.model import ConfigError, Event, Policy, SecurityAssociation
+from espline.sim.model import ConfigError, Event, Lifetime, NatT, Policy, SecurityAssociation, Selector
 from espline.sim.model.accounting import Reason
 from espline.sim.model.config import parse_policy, parse_sa
 
@@ -38,7 +38,9 @@ class SaCounters:
 
 
 class Espline:
-    def __init__(self, transport: Transport, *, poll_limit: int = 10000):
+    """`scan` reads both tables back (fetch commands) so the driver continues where the last left off."""
+
+    def __init__(self, transport: Transport, *, scan: bool = True, poll_limit: int = 10000):
         self.regs = Registers(transport)
         self.poll_limit = poll_limit
         magic = self.regs.read("id")["magic"]
@@ -49,6 +51,10 @@ class Espline:
         self.window = datapath["window"]
         self.sas: list[SecurityAssociation | None] = [None] * self.n_sa
         self.policies: list[Policy] = []
+        if scan:
+            self.sas = [self.fetch_sa(i) for i in range(self.n_sa)]
+            policies = [self.fetch_policy(i) for i in range(self.n_policy)]
+            self.policies = [p for p in policies if p is not None]
 
     # -- SAs -------------------------------------------------------------------------------
 
@@ -197,12 +203,56 @@ class Espline:
 
     # -- commands, counters, events -----------------------------------------------------------
 
-    def _command(self, table: str, op: str, index: int) -> None:
+    def _command(self, table: str, op: str, index: int) -> dict:
         self.regs.write(f"{table}_cmd", op=op, index=index)
         status = self._wait(f"{table}_status", "busy")
         if status["error"]:
             error = self.regs.value_name(f"{table}_status", "error", status["error"])
             raise RuntimeError(f"{table}_cmd {op} {index}: hardware error {error}")
+        return status
+
+    def _fetch(self, table: str, index: int) -> dict | None:
+        """Table entry `index` as its staging registers read back (None if the entry is not valid)."""
+        if not self._command(table, "fetch", index)["valid"]:
+            return None
+        return {name.removeprefix(f"{table}_stage."): self.regs.read(name)
+                for name in self.regs.names(f"{table}_stage.")}
+
+    def fetch_sa(self, index: int) -> SecurityAssociation | None:
+        """SA table entry `index` as the hardware holds it; its key reads as zeros."""
+        r = self._fetch("sa", index)
+        if r is None:
+            return None
+        flags, ports = r["flags"], r["natt_ports"]
+
+        def name(field):
+            return self.regs.value_name("sa_stage.flags", field, flags[field])
+        return SecurityAssociation(
+            spi=r["spi"]["value"], dir=name("dir"), mode=name("mode"), df=name("df"), ttl=flags["ttl"],
+            src=str(ipaddress.IPv4Address(r["src"]["value"])), dst=str(ipaddress.IPv4Address(r["dst"]["value"])),
+            key=bytes(36 if flags["aes256"] else 20), icv_bits=8 * flags["icv_len"], esn=bool(flags["esn"]),
+            replay_window=r["replay_window"]["size"], encap=NatT(ports["lo"], ports["hi"]) if flags["natt"] else None,
+            lifetime=Lifetime(**{k: r[k]["value"] for k in ("soft_packets", "hard_packets", "soft_bytes",
+                                                             "hard_bytes")}))
+
+    def fetch_policy(self, index: int) -> Policy | None:
+        """SPD table entry `index` as the hardware holds it (SAs named from `self.sas`)."""
+        r = self._fetch("spd", index)
+        if r is None:
+            return None
+        flags = r["flags"]
+
+        def name(field):
+            return self.regs.value_name("spd_stage.flags", field, flags[field])
+
+        def prefix(n):
+            return str(ipaddress.IPv4Network((r[n]["value"], str(ipaddress.IPv4Address(r[f"{n}_mask"]["value"])))))
+        selector = Selector(src=prefix("src"), dst=prefix("dst"), proto=None if flags["proto_any"] else flags["proto"],
+                            sport=(r["sport"]["lo"], r["sport"]["hi"]), dport=(r["dport"]["lo"], r["dport"]["hi"]))
+        action = name("action")
+        sa = self.sas[r["sa_index"]["value"]] if action == "protect" else None
+        return Policy(dir=name("dir"), selector=selector, action=action, spi=sa.spi if sa else None,
+                      priority=r["priority"]["value"])
 
     def _wait(self, register: str, busy: str) -> dict:
         for _ in range(self.poll_limit):

@@ -5,7 +5,8 @@ Datapath-facing ports (all derived from the register map; see docs/registers-des
 - `sa_write`, `spd_write`: whole-entry table writes, `{index, valid, entry}` with `entry` the
   layout of `sa_stage` / `spd_stage`; delete and flush write `valid` 0 and an all-zero entry
   (key zeroed). The table owner asserts `ready` when it may take the write; a write also
-  resets that entry's dynamic state (sequence number, replay window, counters).
+  resets that entry's dynamic state (sequence number, replay window, counters). (The block
+  keeps a mirror of each table without its keys, for fetch: the datapath never reads it.)
 - `sa_counter_request` (an SA index) / `sa_counter_response` (layout of `sa_cnt`): one
   snapshot of one SA's counters per SA_CNT_SEL write.
 - `global_counters` (layout of `global_cnt`, 64-bit live values): read through buffered
@@ -15,7 +16,7 @@ Datapath-facing ports (all derived from the register map; see docs/registers-des
 - `thresholds` (layout of EVENT_THRESHOLD) and `irq` (INT_STATUS & INT_ENABLE, level).
 """
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -23,7 +24,7 @@ from espline.host import regmap as rm
 
 from . import table_cmd, wishbone
 from .events import EventQueue
-from .layouts import from_registers, layout_of, leaves
+from .layouts import from_registers, layout_of, leaves, to_registers
 from .regfile import RegisterFile, word_address_width
 from .snapshot import CounterSnapshot
 
@@ -58,8 +59,12 @@ class CsrBlock(wiring.Component):
             m.submodules[f"{name}_cmd"] = cmd = table_cmd.for_table(self.regmap, name, entry, depth)
             cmd_regs, status = getattr(hw, f"{name}_cmd"), getattr(hw, f"{name}_status")
             m.d.comb += [cmd.op.eq(cmd_regs.op), cmd.index.eq(cmd_regs.index), cmd.start.eq(cmd_regs.op_swmod),
-                         status.busy.eq(cmd.busy), status.error.eq(cmd.error)]
-            m.d.comb += from_registers(cmd.staged, getattr(hw, f"{name}_stage"), top(f"{name}_stage"))
+                         status.busy.eq(cmd.busy), status.error.eq(cmd.error), status.valid.eq(cmd.fetched_valid)]
+            stage_port, stage_node = getattr(hw, f"{name}_stage"), top(f"{name}_stage")
+            m.d.comb += from_registers(cmd.staged, stage_port, stage_node)
+            fetched = Signal(entry)  # the fetched entry; the secret members stay zero
+            m.d.comb += [getattr(fetched, n).eq(getattr(cmd.fetched_entry, n)) for n in cmd.public]
+            m.d.comb += to_registers(fetched, cmd.fetched, stage_port, stage_node)
             wiring.connect(m, cmd.write, wiring.flipped(getattr(self, f"{name}_write")))
 
         m.submodules.snapshot = snap = CounterSnapshot(self.sa_counter_response.payload.shape(), self.n_sa)

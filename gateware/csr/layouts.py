@@ -61,3 +61,15 @@ def from_registers(view, port, node) -> list:
         else:
             statements += [getattr(v, n).eq(getattr(p, n)) for n in names]
     return statements
+
+
+def to_registers(view, enable, port, node) -> list:
+    """Statements that write `view` (of `layout_of(node)`) into the registers below `node` when `enable`
+    (through their `we` and `_next` inputs: every field must be hw=rw with `we`)."""
+    statements = []
+    for v, p, reg in leaves(view, port, node):
+        names = [f.inst_name for f in reg.fields()]
+        for n in names:
+            statements += [getattr(p, f"{n}_next").eq(v if names == ["value"] else getattr(v, n)),
+                           getattr(p, f"{n}_we").eq(enable)]
+    return statements

@@ -3,7 +3,8 @@
 Every register of `espline.rdl` (arrays unrolled, 64-bit registers as two words, low first)
 is walked at elaboration time; nothing here names a register. The `hw` port mirrors the map's
 hierarchy (`hw.sa_stage.key[3].value`) and carries, per field, what SystemRDL says hardware
-sees: the value (hw=r), a live or write-enabled input (hw=w, `we`), a pulse on software write
+sees: the value (hw=r), a live or write-enabled input (hw=w, `we`; named `<field>_next` when
+hardware also reads the field, hw=rw), a pulse on software write
 (`swmod`: `<field>_swmod`, in the cycle after the write, when the field holds the new value),
 on software read (`swacc`: `<field>_swacc`, in the cycle the read is decoded), a set pulse
 (`hwset`: `<field>_hwset`, hardware wins over a same-cycle software clear).
@@ -31,7 +32,7 @@ def field_members(f: rm.Field) -> dict:
     if f.hw_read:
         members[f.name] = Out(f.width)
     if f.hw_write and not f.hwset:
-        members[f.name] = In(f.width)
+        members[f"{f.name}_next" if f.hw_read else f.name] = In(f.width)
     for flag, direction in (("we", In), ("swmod", Out), ("swacc", Out), ("hwset", In)):
         if getattr(f, flag):
             members[f"{f.name}_{flag}"] = direction(1)
@@ -100,7 +101,8 @@ class RegisterFile(wiring.Component):
                     if f.hw_read:
                         m.d.comb += getattr(hw, f.name).eq(values[f.name])
                     if f.we:
-                        hardware_updates.append((getattr(hw, f"{f.name}_we"), storage[f.name], getattr(hw, f.name)))
+                        data = getattr(hw, f"{f.name}_next" if f.hw_read else f.name)
+                        hardware_updates.append((getattr(hw, f"{f.name}_we"), storage[f.name], data))
                     if f.hwset:
                         hardware_updates.append((getattr(hw, f"{f.name}_hwset"), storage[f.name],
                                                  Const(-1, f.width)))

@@ -200,3 +200,25 @@ def test_load_example_configuration():
     assert stub.sa_table[0] == expected_sa_write(config.sas[0], 0)
     assert stub.sa_table[1] == expected_sa_write(config.sas[1], 1)
     assert [stub.spd_table[i]["entry"]["priority"] for i in range(3)] == [10, 20, 20]
+
+
+def test_a_new_driver_reads_the_tables_back():
+    transport, stub = bench()
+    dev = Espline(transport)
+    config = load("docs/examples/site-a.toml")
+    dev.load(config.sas, config.policies)
+    dev.add_sa(SA_IN | {"spi": 0x3000})
+    writes = len(stub.sa_writes) + len(stub.spd_writes)
+
+    again = Espline(transport)  # a later session: it knows the tables only from the hardware
+    assert len(stub.sa_writes) + len(stub.spd_writes) == writes  # reading back writes no table entry
+    expected = [*config.sas, parse_sa(SA_IN | {"spi": 0x3000})]
+    got = [sa for sa in again.sas if sa is not None]
+    fields = ("spi", "dir", "src", "dst", "mode", "icv_bits", "esn", "replay_window", "encap", "lifetime", "ttl", "df")
+    assert [[getattr(sa, f) for f in fields] for sa in got] == [[getattr(sa, f) for f in fields] for sa in expected]
+    assert all(sa.key == bytes(len(e.key)) for sa, e in zip(got, expected, strict=True))  # keys never read back
+    assert again.policies == sorted(config.policies, key=lambda p: p.priority)
+    # Fetch left zeros in the staged key and salt: committing the staging area as it is shows them.
+    again.regs.write("sa_cmd", op="commit", index=7)
+    transport.idle(4)
+    assert stub.sa_table[7]["entry"]["key"] == [0] * 8 and stub.sa_table[7]["entry"]["salt"] == 0

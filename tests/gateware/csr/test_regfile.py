@@ -109,3 +109,17 @@ def test_command_errors():
     assert transport.read(status) == 2 << 4  # error "index"
     transport.write(cmd, 1 | 7 << 16)
     assert transport.read(status) == 0
+
+
+def test_command_while_busy_is_refused():
+    transport, stub = bench(ready_prob=0.0)  # the datapath never takes the write
+    regmap = rm.compile(N_SA=8, N_POLICY=8)
+    cmd, status = regmap["spd_cmd"].address, regmap["spd_status"].address
+    transport.write(cmd, 1 | 2 << 16)
+    assert transport.read(status) == 1  # busy, no error
+    transport.write(cmd, 2 | 3 << 16)
+    assert transport.read(status) == 1 | 1 << 4  # still busy, error "busy"
+    stub.ready_prob = 1.0
+    transport.idle(4)
+    assert transport.read(status) == 1 << 4
+    assert [w["index"] for w in stub.spd_writes] == [2]
