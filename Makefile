@@ -4,7 +4,7 @@ VENV     := .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.espline-setup
 
-.PHONY: setup demo test test-slow bench lint regs clean
+.PHONY: setup demo test test-slow bench synth lint regs clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,15 @@ test-slow: setup
 
 bench: setup
 	$(PY) -m espline.sim.bench
+
+# Out-of-context ECP5 synthesis of every design in espline.hw.synth.DESIGNS (slow: minutes each;
+# one nextpnr at a time). DESIGN=ghash-wide narrows it to one; figures in docs/synth.md.
+synth: setup $(VENV)/.espline-synth
+	$(PY) -m espline.hw.synth $(if $(DESIGN),--design $(DESIGN))
+
+$(VENV)/.espline-synth: pyproject.toml
+	$(PY) -m pip install -q -e '.[synth]'
+	touch $@
 
 # The register map's derived files: docs/registers.md (checked in; a test keeps it current)
 # and the C header for firmware, both from host/regmap/espline.rdl.

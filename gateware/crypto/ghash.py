@@ -99,7 +99,7 @@ class GHASH(wiring.Component):
 
         step = horner_step(m, z, x[128 - d:], h, name="step")
 
-        done = busy & (cnt == n - 1)
+        done = Signal()  # registered busy & (cnt == n - 1): keeps the counter off the control path
         retire_ok = ~last | ~o.valid | o.ready
         advance = busy & (~done | retire_ok)
         m.d.comb += i.ready.eq(~busy | (done & retire_ok))
@@ -110,15 +110,16 @@ class GHASH(wiring.Component):
         with m.If(o.ready):
             m.d.sync += o.valid.eq(0)
         with m.If(advance):
-            m.d.sync += [z.eq(step), x.eq((x << d)[:128]), cnt.eq(cnt + 1)]
+            m.d.sync += [z.eq(step), x.eq((x << d)[:128]), cnt.eq(cnt + 1), done.eq(cnt == n - 2)]
         with m.If(done & retire_ok):
-            m.d.sync += [busy.eq(0), cnt.eq(0)]
+            m.d.sync += [busy.eq(0), cnt.eq(0), done.eq(0)]
             with m.If(last):
                 m.d.sync += [o.valid.eq(1), o.payload.eq(reflect(step))]
         with m.If(i.valid & i.ready):
             m.d.sync += [
                 busy.eq(1),
                 cnt.eq(0),
+                done.eq(0),  # n >= 2
                 last.eq(i.payload.last),
                 z.eq(0),
                 x.eq(x_load),
