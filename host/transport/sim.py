@@ -6,6 +6,7 @@ until that cycle is acknowledged. Simulated time advances only while the host ta
 hardware; other testbenches (a model of the datapath, monitors) run alongside.
 """
 
+import functools
 from collections import deque
 from dataclasses import dataclass
 
@@ -25,15 +26,25 @@ class _Cycle:
     done: bool = False
 
 
+async def no_datapath(ctx, csr: CsrBlock) -> None:
+    """Stands in for the datapath until there is one: takes every table write, answers every
+    counter snapshot with zeros, raises no event. (`espline --transport sim`.)"""
+    ctx.set(csr.sa_write.ready, 1)
+    ctx.set(csr.spd_write.ready, 1)
+    ctx.set(csr.sa_counter_request.ready, 1)
+    async for _, _, request in ctx.tick().sample(csr.sa_counter_request.valid):
+        ctx.set(csr.sa_counter_response.valid, request)
+
+
 class AmaranthSimTransport:
     def __init__(self, csr: CsrBlock | None = None, testbenches=(), vcd: str | None = None):
-        """`testbenches`: async functions `(ctx)` to run in the background next to the bus master."""
+        """`testbenches`: async functions `(ctx, csr)` to run in the background next to the bus master."""
         self.csr = csr or CsrBlock()
         self.sim = Simulator(self.csr)
         self.sim.add_clock(CLOCK_PERIOD)
         self.sim.add_testbench(self._master, background=True)
         for tb in testbenches:
-            self.sim.add_testbench(tb, background=True)
+            self.sim.add_testbench(functools.partial(tb, csr=self.csr), background=True)
         self._queue: deque[_Cycle] = deque()
         self._vcd = self.sim.write_vcd(vcd) if vcd else None
         if self._vcd:

@@ -37,8 +37,8 @@ class DatapathStub:
         self.bus_cycles = 0
         self.irq = False
 
-    async def run(self, ctx):
-        c = self.csr
+    async def run(self, ctx, csr):
+        c = csr
         sa_layout = c.sa_write.payload.shape()
         spd_layout = c.spd_write.payload.shape()
         response = None

@@ -1,0 +1,69 @@
+"""The `espline` device commands: the ip-xfrm vocabulary, batch sessions on the simulated CSR block."""
+
+import io
+import tomllib
+
+import pytest
+
+from espline.host import xfrm
+from espline.host.cli import main
+from espline.sim.model import ConfigError
+from espline.sim.model.config import parse_policy, parse_sa
+
+with open("docs/examples/site-a.toml", "rb") as f:
+    SITE_A = tomllib.load(f)
+
+STATE_WORDS = [
+    "src 192.0.2.1 dst 198.51.100.2 proto esp spi 0x1000 dir out mode tunnel "
+    "aead rfc4106(gcm(aes)) 0xa3eae14c438f873eb2c88aee38f4217ba5f1eab5 128 "
+    "limit packet-soft 1000000 packet-hard 2000000",
+    "src 198.51.100.2 dst 192.0.2.1 proto esp spi 0x2000 dir in mode tunnel aead rfc4106(gcm(aes)) "
+    "0x693428a3df9297a20e81cc777a5eaa73bf4c9fbb5da2c77813f34555b3bc9b443f06c93b 128 flag esn replay-window 128",
+]
+POLICY_WORDS = [
+    "src 10.1.0.0/16 dst 10.2.0.0/16 proto tcp dport 22-23 dir out priority 10 action block",
+    "src 10.1.0.0/16 dst 10.2.0.0/16 dir out priority 20 tmpl src 192.0.2.1 dst 198.51.100.2 proto esp spi 0x1000 "
+    "mode tunnel",
+    "src 10.2.0.0/16 dst 10.1.0.0/16 dir in priority 20 tmpl proto esp spi 0x2000",
+]
+
+
+def test_xfrm_words_mean_what_the_toml_means():
+    assert [parse_sa(xfrm.state(w.split())) for w in STATE_WORDS] == [parse_sa(e) for e in SITE_A["sa"]]
+    assert [parse_policy(xfrm.policy(w.split())) for w in POLICY_WORDS] == [parse_policy(e) for e in SITE_A["policy"]]
+
+
+def test_xfrm_words_errors_name_the_word():
+    with pytest.raises(ConfigError, match="proto: 'ah'"):
+        xfrm.state("src 1.2.3.4 proto ah".split())
+    with pytest.raises(ConfigError, match="unknown word 'reqid'"):
+        xfrm.state("src 1.2.3.4 reqid 1".split())
+    with pytest.raises(ConfigError, match="aead icv: missing"):
+        xfrm.state("aead rfc4106(gcm(aes)) 0x00".split())
+
+
+def run(tmp_path, lines):
+    script = tmp_path / "batch"
+    script.write_text("\n".join(lines) + "\n")
+    out = io.StringIO()
+    return main(["batch", "--transport", "sim", str(script)], out=out), out.getvalue()
+
+
+def test_batch_session_adds_lists_and_counts(tmp_path):
+    commands = [f"state add {w}" for w in STATE_WORDS] + [f"policy add {w}" for w in POLICY_WORDS]
+    commands += ["state list", "policy list", "stats", "policy delete index 2", "state delete spi 0x2000 dir in"]
+    status, out = run(tmp_path, commands)
+    assert status == 0, out
+    assert "proto esp spi 0x00001000 dir out mode tunnel index 0" in out
+    assert "src 10.1.0.0/16 dst 10.2.0.0/16 proto tcp dport 22-23 dir out priority 10 action discard index 0" in out
+    assert "out spi 0x00001000: packets=0" in out
+
+
+def test_batch_load_and_refusal(tmp_path, capsys):
+    status, out = run(tmp_path, ["load docs/examples/site-a.toml", "policy list",
+                                 "state add src 1.2.3.4 dst 5.6.7.8 proto esp spi 0x10 dir out mode tunnel "
+                                 "aead rfc4106(gcm(aes)) 0x00112233445566778899aabbccddeeff00112233 128"])
+    assert "loaded 2 SAs, 3 policies" in out
+    assert out.count("index") == 3
+    assert status == 2
+    assert "spi: 0x10 is reserved" in capsys.readouterr().err
