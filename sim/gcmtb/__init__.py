@@ -1,1 +1,1 @@
-"""cocotb bench of the AES-GCM engine (gateware/crypto/gcm.py) and its packet helpers."""
+"""GCM engine test bench: packets and expectations, Amaranth-simulator driver, cocotb module."""

