@@ -72,9 +72,13 @@ class AmaranthSimTransport:
             ctx.set(bus.dat_w, cycle.value)
             ctx.set(bus.cyc, 1)
             ctx.set(bus.stb, 1)
-            await ctx.tick().until(bus.ack)
+            # Hold the cycle through the clock edge at which `ack` is seen (Wishbone B4 §3.1.3).
+            # (A loop, not tick().until(): a simulation dropped while waiting in until() warns.)
+            ack = False
+            while not ack:
+                _, _, ack, data = await ctx.tick().sample(bus.ack, bus.dat_r)
             if not cycle.write:
-                cycle.value = ctx.get(bus.dat_r)
+                cycle.value = data
             ctx.set(bus.cyc, 0)
             ctx.set(bus.stb, 0)
             cycle.done = True

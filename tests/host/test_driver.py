@@ -4,7 +4,7 @@ atomic updates, refused configuration (with no bus cycle), counters and events."
 import ipaddress
 
 import pytest
-from csr_tb import bench
+from csr_tb import bench, expected_sa_write, zero_entry
 
 from espline.host.driver import Espline
 from espline.sim.model import ConfigError, Event, GlobalCounters
@@ -18,34 +18,6 @@ SA_OUT = {"spi": 0x1000, "dir": "out", "src": "192.0.2.1", "dst": "198.51.100.2"
           "df": "set", "ttl": 17}
 SA_IN = {"spi": 0x2000, "dir": "in", "src": "198.51.100.2", "dst": "192.0.2.1", "mode": "transport", "key": KEY256,
          "icv": 96, "esn": True, "replay_window": 64, "encap": {"type": "espinudp", "sport": 4501, "dport": 4500}}
-
-
-def expected_sa_write(sa, index):
-    """The SA table write for a model SA, encoded here from the register map's documentation."""
-    key, salt = sa.key[:-4], sa.key[-4:]
-    padded = key.ljust(32, b"\0")
-    nat = sa.encap
-    return {"index": index, "valid": 1, "entry": {
-        "spi": sa.spi,
-        "flags": {"dir": {"in": 0, "out": 1}[sa.dir], "mode": {"tunnel": 0, "transport": 1}[sa.mode],
-                  "esn": int(sa.esn), "natt": int(nat is not None), "aes256": int(len(key) == 32),
-                  "df": {"copy": 0, "set": 1, "clear": 2}[sa.df], "icv_len": sa.icv_bits // 8, "ttl": sa.ttl},
-        "src": int.from_bytes(sa.src_bytes, "big"), "dst": int.from_bytes(sa.dst_bytes, "big"),
-        "natt_ports": {"lo": nat.sport if nat else 0, "hi": nat.dport if nat else 0},
-        "replay_window": {"size": sa.replay_window},
-        "soft_packets": sa.lifetime.soft_packets, "hard_packets": sa.lifetime.hard_packets,
-        "soft_bytes": sa.lifetime.soft_bytes, "hard_bytes": sa.lifetime.hard_bytes,
-        "key": [int.from_bytes(padded[4 * i:4 * i + 4], "big") for i in range(8)],
-        "salt": int.from_bytes(salt, "big"),
-    }}
-
-
-def zero_entry(entry):
-    if isinstance(entry, dict):
-        return {k: zero_entry(v) for k, v in entry.items()}
-    if isinstance(entry, list):
-        return [zero_entry(v) for v in entry]
-    return 0
 
 
 def expected_policy_write(policy, index, sa_index):

@@ -41,14 +41,16 @@ class DatapathStub:
         c = csr
         sa_layout = c.sa_write.payload.shape()
         spd_layout = c.spd_write.payload.shape()
-        response = None
+        response, applied = None, {}
         while True:
             sa_ready = self.rng.random() < self.ready_prob
             spd_ready = self.rng.random() < self.ready_prob
             ctx.set(c.sa_write.ready, sa_ready)
             ctx.set(c.spd_write.ready, spd_ready)
-            for name, value in self.global_counters.items():
-                ctx.set(getattr(c.global_counters, name), value)
+            if self.global_counters != applied:
+                applied = dict(self.global_counters)
+                for name, value in applied.items():
+                    ctx.set(getattr(c.global_counters, name), value)
             req_ready = response is None
             ctx.set(c.sa_counter_request.ready, req_ready)
             if response is not None:
@@ -82,6 +84,34 @@ class DatapathStub:
                 response = self.sa_counters.get(int(req_payload), {})
             if sending:
                 self.events.popleft()
+
+
+def expected_sa_write(sa, index):
+    """The SA table write for a model SA, encoded here from the register map's documentation."""
+    key, salt = sa.key[:-4], sa.key[-4:]
+    padded = key.ljust(32, b"\0")
+    nat = sa.encap
+    return {"index": index, "valid": 1, "entry": {
+        "spi": sa.spi,
+        "flags": {"dir": {"in": 0, "out": 1}[sa.dir], "mode": {"tunnel": 0, "transport": 1}[sa.mode],
+                  "esn": int(sa.esn), "natt": int(nat is not None), "aes256": int(len(key) == 32),
+                  "df": {"copy": 0, "set": 1, "clear": 2}[sa.df], "icv_len": sa.icv_bits // 8, "ttl": sa.ttl},
+        "src": int.from_bytes(sa.src_bytes, "big"), "dst": int.from_bytes(sa.dst_bytes, "big"),
+        "natt_ports": {"lo": nat.sport if nat else 0, "hi": nat.dport if nat else 0},
+        "replay_window": {"size": sa.replay_window},
+        "soft_packets": sa.lifetime.soft_packets, "hard_packets": sa.lifetime.hard_packets,
+        "soft_bytes": sa.lifetime.soft_bytes, "hard_bytes": sa.lifetime.hard_bytes,
+        "key": [int.from_bytes(padded[4 * i:4 * i + 4], "big") for i in range(8)],
+        "salt": int.from_bytes(salt, "big"),
+    }}
+
+
+def zero_entry(entry):
+    if isinstance(entry, dict):
+        return {k: zero_entry(v) for k, v in entry.items()}
+    if isinstance(entry, list):
+        return [zero_entry(v) for v in entry]
+    return 0
 
 
 def bench(seed: int = 0, ready_prob: float = 1.0, vcd: str | None = None, **params):
