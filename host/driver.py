@@ -263,6 +263,8 @@ class Espline:
 
     def sa_counters(self, index: int) -> SaCounters:
         """A consistent snapshot of SA `index`'s counters."""
+        if not 0 <= index < self.n_sa:
+            raise ConfigError(f"index: {index} is not 0..{self.n_sa - 1}")
         self.regs.write("sa_cnt_sel", index=index)
         self._wait("sa_cnt_sel", "busy")
         return SaCounters(**{name: self.regs.read(f"sa_cnt.{name}")["value"]

@@ -46,10 +46,6 @@ class Field:
         return self.sw_write or self.we or self.hwset
 
     @property
-    def mask(self) -> int:
-        return ((1 << self.width) - 1) << self.lsb
-
-    @property
     def values(self) -> dict[str, int]:
         """The names of an `encode`d field's values."""
         return {m.name: m.value for m in self.encode} if self.encode else {}

@@ -3,8 +3,10 @@ consistent 64-bit counter reads, events, interrupts, command errors."""
 
 import random
 
+from amaranth.sim import Simulator
 from csr_tb import bench
 
+from espline.gateware.csr.regfile import RegisterFile
 from espline.host import regmap as rm
 
 # Commands: written by the command tests, not as storage.
@@ -123,3 +125,44 @@ def test_command_while_busy_is_refused():
     transport.idle(4)
     assert transport.read(status) == 1 << 4
     assert [w["index"] for w in stub.spd_writes] == [2]
+
+
+def test_wishbone_byte_lanes_and_one_ack_per_cycle():
+    """A master written here (not the transport's): partial writes, and `ack` exactly once per cycle."""
+    regmap = rm.compile(N_SA=8, N_POLICY=8)
+    dut = RegisterFile(regmap)
+    spi = regmap["sa_stage.spi"].address // 4
+    acks = []
+
+    async def master(ctx):
+        bus = dut.bus
+
+        async def cycle(we, data=0, sel=0b1111):
+            ctx.set(bus.adr, spi)
+            ctx.set(bus.we, we)
+            ctx.set(bus.dat_w, data)
+            ctx.set(bus.sel, sel)
+            ctx.set(bus.cyc, 1)
+            ctx.set(bus.stb, 1)
+            for wait in range(4):
+                _, _, ack, dat_r = await ctx.tick().sample(bus.ack, bus.dat_r)
+                if ack:
+                    acks.append(wait)
+                    break
+            ctx.set(bus.cyc, 0)
+            ctx.set(bus.stb, 0)
+            _, _, ack = await ctx.tick().sample(bus.ack)
+            assert not ack, "ack for a cycle that ended"
+            return dat_r
+
+        await cycle(1, 0x11223344)
+        await cycle(1, 0xAABBCCDD, sel=0b0101)
+        assert await cycle(0) == 0x11BB33DD
+        await cycle(1, 0x00EE0000, sel=0b0100)
+        assert await cycle(0) == 0x11EE33DD
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(master)
+    sim.run()
+    assert acks == [1] * 5  # one wait state, every cycle
