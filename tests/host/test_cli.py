@@ -51,12 +51,14 @@ def run(tmp_path, lines):
 
 def test_batch_session_adds_lists_and_counts(tmp_path):
     commands = [f"state add {w}" for w in STATE_WORDS] + [f"policy add {w}" for w in POLICY_WORDS]
-    commands += ["state list", "policy list", "stats", "policy delete index 2", "state delete spi 0x2000 dir in"]
+    commands += ["state list", "policy list", "stats", "events --timeout 0", "policy delete index 2",
+                 "state delete spi 0x2000 dir in", "state list"]
     status, out = run(tmp_path, commands)
     assert status == 0, out
     assert "proto esp spi 0x00001000 dir out mode tunnel index 0" in out
     assert "src 10.1.0.0/16 dst 10.2.0.0/16 proto tcp dport 22-23 dir out priority 10 action discard index 0" in out
     assert "out spi 0x00001000: packets=0" in out
+    assert out.count("proto esp spi 0x00002000") == 1  # listed before the delete, gone after
 
 
 def test_batch_load_and_refusal(tmp_path, capsys):
