@@ -39,7 +39,8 @@ class ReplayWindow:
     def update(self, seq: int) -> None:
         """Record a sequence number whose ICV verified (and that `check` accepted)."""
         if seq > self.top:
-            self.bitmap = ((self.bitmap << (seq - self.top)) | 1) & ((1 << self.size) - 1)
+            shift = seq - self.top
+            self.bitmap = ((self.bitmap << shift) | 1) & ((1 << self.size) - 1) if shift < self.size else 1
             self.top = seq
         else:
             self.bitmap |= 1 << (self.top - seq)

@@ -106,3 +106,10 @@ def test_window_not_updated_by_a_forgery():
     assert b.process(Port.CIPHER, ethernet(bytes(forged.encrypt(IP(inner), seq_num=500)))).reason is Reason.AUTH_FAIL
     assert sa.window.top == 0
     assert send(b, sender, 3).port is Port.PLAIN  # far below the forged 500: still accepted
+
+
+def test_a_jump_beyond_the_window_restarts_it():
+    window = ReplayWindow(128, esn=True)
+    window.update(10)
+    window.update(10 + (1 << 40))  # e.g. the next 2^32 subspace: no 2^40-bit shift
+    assert window.bitmap == 1 and not window.check(10 + (1 << 40)) and window.check(11 + (1 << 40))

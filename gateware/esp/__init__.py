@@ -1,0 +1,1 @@
+"""The ESP datapath blocks (RFC 4303)."""
