@@ -156,7 +156,6 @@ class Appliance:
         if (sa.encap is not None) != nat_t:
             raise Drop(Reason.POLICY)  # arrived with an encapsulation the SA does not use
         inner = esp.decapsulate(sa, packet, ihl, esp_at, self.events)
-        policy = self.spd.lookup("in", *packet_fields(inner, (inner[0] & 0x0F) * 4))
-        if policy is None or policy.action != "protect" or policy.spi != sa.spi:
+        if not self.spd.admits(sa.spi, *packet_fields(inner, (inner[0] & 0x0F) * 4)):
             raise Drop(Reason.POLICY)  # inner packet outside the SA's selectors
         return Verdict(Port.PLAIN, frame[:l2] + inner)

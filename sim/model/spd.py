@@ -110,6 +110,24 @@ class PolicyDatabase:
         self.policies.append(policy)
         self.policies.sort(key=lambda p: p.priority)
 
+    def admits(self, spi: int, src: int, dst: int, proto: int, ports) -> bool:
+        """Whether a packet decapsulated with SA `spi` matches the selectors of an inbound
+        policy protecting with that SA (RFC 4301 §5.2 step 4; during a rekey two SAs may
+        carry the same traffic, so this is not the first-match lookup)."""
+        return any(p.dir == "in" and p.spi == spi and p.selector.matches(src, dst, proto, ports)
+                   for p in self.policies)
+
+    def replace(self, old: Policy, new: Policy) -> None:
+        """Swap one policy for another in a single step (e.g. to move traffic to a new SA)."""
+        self.policies[self.policies.index(old)] = new
+        self.policies.sort(key=lambda p: p.priority)
+
+    def remove(self, policy: Policy) -> None:
+        self.policies.remove(policy)
+
+    def flush(self) -> None:
+        self.policies.clear()
+
     def lookup(self, dir: str, src: int, dst: int, proto: int, ports) -> Policy | None:
         """The first matching policy, or None (the default action applies)."""
         for p in self.policies:

@@ -242,3 +242,27 @@ def test_garbage_never_crashes_and_every_frame_is_accounted():
     assert accounted(a, b) and b.counters.received == 3000
     assert b.process(Port.CIPHER, a.process(Port.PLAIN, ethernet(ip_packet(99, *hosts("tunnel")))).frame).port \
         is Port.PLAIN
+
+
+def test_make_before_break_rekey_drops_nothing():
+    """RFC 4301 §4.4.2.1 rekey: the new inbound SA first, then the outbound policy moves to the
+    new SA, and the old SAs go only once packets in flight on them have arrived."""
+    a, b = two_sites()
+    old_out, old_in = a.sad.get("out", SPI_AB), b.sad.get("in", SPI_AB)
+    new_key = bytes(range(20))
+    params = dict(src=old_out.src, dst=old_out.dst, mode="tunnel", key=new_key)
+    in_flight = [a.process(Port.PLAIN, ethernet(ip_packet(64, HOST_A, HOST_B, seed=i))).frame for i in range(3)]
+    b.sad.add(SecurityAssociation(spi=0x3000, dir="in", **params))
+    b.spd.add(Policy("in", next(p for p in b.spd.policies if p.dir == "in").selector, "protect", 0x3000))
+    a.sad.add(SecurityAssociation(spi=0x3000, dir="out", **params))
+    old_policy = next(p for p in a.spd.policies if p.dir == "out")
+    a.spd.replace(old_policy, Policy("out", old_policy.selector, "protect", 0x3000))
+    after = [a.process(Port.PLAIN, ethernet(ip_packet(64, HOST_A, HOST_B, seed=i))).frame for i in range(3)]
+    assert {int.from_bytes(f[34:38], "big") for f in after} == {0x3000}
+    # the new SA's packets overtake the old ones on the wire: both still arrive
+    assert [b.process(Port.CIPHER, f).port for f in after + in_flight] == [Port.PLAIN] * 6
+    a.sad.delete("out", SPI_AB)
+    b.sad.delete("in", SPI_AB)
+    assert old_out.key == old_in.key == bytes(20)
+    assert b.process(Port.CIPHER, a.process(Port.PLAIN, ethernet(ip_packet(64, HOST_A, HOST_B))).frame).port \
+        is Port.PLAIN
