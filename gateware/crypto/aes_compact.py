@@ -60,13 +60,17 @@ class AESCompact(wiring.Component):
                    Array(Const(c, 8) for _, c in params(False))[rnd])
         addrs = [Signal(8, name=f"addr{n}") for n in range(20)]
         looked = sbox_lookups(m, "sbox", addrs, load | (busy & ~last_round), self._sbox)
-        k_new = key_step(Cat(*reversed(looked[16:])), p, q, aes256, rot, rcon)
-        s_next = round_tail(looked[:16], Mux(aes256, q, k_new), last_round)
+        k_new = key_step(m, Cat(*reversed(looked[16:])), p, q, aes256, rot, rcon)
+        rk = Signal(128)
+        m.d.comb += rk.eq(Mux(aes256, q, k_new))
+        s_next = round_tail(m, looked[:16], rk, last_round)
 
         key_hi, key_lo = ip.key[128:], ip.key[:128]
-        q_in = Mux(ip.aes256, key_lo, key_hi)
-        state = Mux(load, ip.block ^ key_hi, s_next)
-        q3 = words(Mux(load, q_in, k_new))[3]
+        q_in, state, q_addr = Signal(128), Signal(128), Signal(128)
+        m.d.comb += [q_in.eq(Mux(ip.aes256, key_lo, key_hi)),
+                     state.eq(Mux(load, ip.block ^ key_hi, s_next)),
+                     q_addr.eq(Mux(load, q_in, k_new))]
+        q3 = words(q_addr)[3]
         for a, v in zip(addrs, block_bytes(state) + [q3[24:32], q3[16:24], q3[8:16], q3[0:8]],
                         strict=True):
             m.d.comb += a.eq(v)

@@ -14,7 +14,7 @@ SubWord(q[3]) (RotWord commutes with SubWord, so the lookup is always of q[3] un
 and the rotation is applied to the looked-up word; §5.2, Figures 11 and 12).
 """
 
-from amaranth.hdl import Cat, Const, Mux
+from amaranth.hdl import Cat, Const, Mux, Signal
 
 __all__ = ["RCON", "key_step", "key_step_params", "words"]
 
@@ -37,18 +37,27 @@ def key_step_params(rnd, aes256):
     return False, 0
 
 
-def key_step(sub_q3, p, q, aes256, rot, rcon):
+def key_step(m, sub_q3, p, q, aes256, rot, rcon, name="k_new"):
     """Next round key from the key window; ``sub_q3`` is SubWord(q[3]) (4 looked-up bytes).
 
     ``aes256``/``rot`` are 1-bit values, ``rcon`` an 8-bit value (constants or signals).
-    Returns the new 128-bit round key k_new (the new window is ``(q, k_new)``).
+    Returns a Signal (driven in ``m``) with the new 128-bit round key k_new (the new window
+    is ``(q, k_new)``). Intermediates are named signals so that expression trees are not
+    duplicated at every use.
     """
     # sub_q3 = (b0, b1, b2, b3) as one 32-bit value, b0 most significant.
     rotated = Cat(sub_q3[24:32], sub_q3[0:24])          # RotWord: (b1, b2, b3, b0)
-    t = Mux(rot, rotated, sub_q3) ^ Cat(Const(0, 24), rcon)
-    base = words(Mux(aes256, p, q))
-    w0 = base[0] ^ t
-    w1 = base[1] ^ w0
-    w2 = base[2] ^ w1
-    w3 = base[3] ^ w2
-    return Cat(w3, w2, w1, w0)
+    t = Signal(32, name=f"{name}_t")
+    base = Signal(128, name=f"{name}_base")
+    w = [Signal(32, name=f"{name}_w{i}") for i in range(4)]
+    k_new = Signal(128, name=name)
+    m.d.comb += [
+        t.eq(Mux(rot, rotated, sub_q3) ^ Cat(Const(0, 24), rcon)),
+        base.eq(Mux(aes256, p, q)),
+        w[0].eq(words(base)[0] ^ t),
+        w[1].eq(words(base)[1] ^ w[0]),
+        w[2].eq(words(base)[2] ^ w[1]),
+        w[3].eq(words(base)[3] ^ w[2]),
+        k_new.eq(Cat(w[3], w[2], w[1], w[0])),
+    ]
+    return k_new

@@ -4,7 +4,7 @@ Byte convention: a 128-bit block is ``int.from_bytes(block16, "big")``, i.e. inp
 (state s[0,0]) is the most significant byte; byte n is s[n mod 4, n // 4] (§3.4).
 """
 
-from amaranth.hdl import Cat, Mux
+from amaranth.hdl import Cat, Mux, Signal
 
 __all__ = ["SBOX_ADDRS", "aes_layouts", "block_bytes", "from_bytes", "round_tail"]
 
@@ -46,14 +46,18 @@ def mix_columns(bs):
     return out
 
 
-def round_tail(sub_bytes, round_key, final):
+def round_tail(m, sub_bytes, round_key, final, name="s_next"):
     """ShiftRows, MixColumns (skipped when ``final``), AddRoundKey (§5.1.4).
 
-    ``sub_bytes`` is the list of 16 S-box outputs (SubBytes already applied).
+    ``sub_bytes`` is the list of 16 S-box outputs (SubBytes already applied). Returns a
+    Signal driven in ``m`` (named, so the expression tree is built once).
     """
     sr = shift_rows(sub_bytes)
-    mc = from_bytes(mix_columns(sr))
-    return Mux(final, from_bytes(sr), mc) ^ round_key
+    mc = Signal(128, name=f"{name}_mc")
+    out = Signal(128, name=name)
+    m.d.comb += [mc.eq(from_bytes(mix_columns(sr))),
+                 out.eq(Mux(final, from_bytes(sr), mc) ^ round_key)]
+    return out
 
 
 def aes_layouts(user):

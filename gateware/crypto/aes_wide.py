@@ -60,18 +60,20 @@ class AESWide(wiring.Component):
 
         ip = self.i.payload
         key_hi, key_lo = ip.key[128:], ip.key[:128]
-        prev = boundary(0, ip.block ^ key_hi, key_hi, Mux(ip.aes256, key_lo, key_hi),
-                        ip.aes256, ip.user, self.i.valid)
+        s0, q0 = Signal(128), Signal(128)
+        m.d.comb += [s0.eq(ip.block ^ key_hi), q0.eq(Mux(ip.aes256, key_lo, key_hi))]
+        prev = boundary(0, s0, key_hi, q0, ip.aes256, ip.user, self.i.valid)
         done = None
         for r in range(1, 15):
             rot128, rcon128 = key_step_params(r, False)
             rot256, rcon256 = key_step_params(r, True)
             a256 = prev["aes256"]
-            k_new = key_step(prev["sw"], prev["p"], prev["q"], a256,
-                             Mux(a256, rot256, rot128), Mux(a256, rcon256, rcon128))
-            rk = Mux(a256, prev["q"], k_new)
+            k_new = key_step(m, prev["sw"], prev["p"], prev["q"], a256,
+                             Mux(a256, rot256, rot128), Mux(a256, rcon256, rcon128), name=f"k{r}")
+            rk = Signal(128, name=f"rk{r}")
+            m.d.comb += rk.eq(Mux(a256, prev["q"], k_new))
             final = a256 if r == 14 else ~a256 if r == 10 else 0
-            s_next = round_tail(prev["sb"], rk, final)
+            s_next = round_tail(m, prev["sb"], rk, final, name=f"s{r}")
             if r < 14:
                 if r >= 10:
                     done_r = Signal(128, name=f"done{r}")

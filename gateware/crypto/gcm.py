@@ -135,8 +135,8 @@ class GCM(wiring.Component):
         ks = res.block
         h = Signal(128)
         first_pending = Signal()
-        mask = byte_mask(u.nbytes)
-        out = (u.data ^ ks) & mask
+        mask, out, data_m = Signal(128), Signal(128), Signal(128)
+        m.d.comb += [mask.eq(byte_mask(u.nbytes)), data_m.eq(u.data & mask), out.eq((u.data ^ ks) & mask)]
         need_g = (u.kind != _H) | (u.aad_len != 0)
         need_d = u.kind != _H
         need_t = u.kind == _J0
@@ -155,14 +155,14 @@ class GCM(wiring.Component):
             gi.first.eq((u.kind == _H) | first_pending),
             gi.last.eq(u.kind == _J0),
             d_entry.data.eq(out), d_entry.nbytes.eq(u.nbytes), d_entry.end.eq(u.kind == _J0),
-            t_entry.ej0.eq(ks), t_entry.icv.eq(u.data & mask), t_entry.icv_len.eq(u.nbytes),
+            t_entry.ej0.eq(ks), t_entry.icv.eq(data_m), t_entry.icv_len.eq(u.nbytes),
             t_entry.decrypt.eq(u.decrypt),
         ]
         with m.Switch(u.kind):
             with m.Case(_H):
-                m.d.comb += gi.block.eq(u.data & mask)
+                m.d.comb += gi.block.eq(data_m)
             with m.Case(_CTR):
-                m.d.comb += gi.block.eq(Mux(u.decrypt, u.data & mask, out))
+                m.d.comb += gi.block.eq(Mux(u.decrypt, data_m, out))
             with m.Default():
                 m.d.comb += gi.block.eq(Cat(Const(0, 3), u.length, Const(0, 45),
                                             Const(0, 3), u.aad_len, Const(0, 56)))
@@ -175,7 +175,8 @@ class GCM(wiring.Component):
         # --- Output: data beats in order, then the tag beat once S is ready. -------------
         head = _DEntry(dfifo.r_data)
         tctx = _TEntry(tfifo.r_data)
-        tag = (ghash.o.payload ^ tctx.ej0) & byte_mask(tctx.icv_len)
+        tag = Signal(128)
+        m.d.comb += tag.eq((ghash.o.payload ^ tctx.ej0) & byte_mask(tctx.icv_len))
         ob = self.o.payload
         with m.If(head.end):
             m.d.comb += [
