@@ -1,0 +1,108 @@
+"""Transactional packet buffer: a frame is released only once it is committed (the decap
+side's guarantee that no byte of a packet whose ICV fails leaves, RFC 4303 §3.4.4).
+
+The writer streams a frame in, then one `commit` transfer decides it: `ok` keeps its first
+`length` bytes (a trailer and ICV are cut off by committing a shorter length), otherwise the
+frame is discarded by rewinding the write pointer. Only committed frames are read out, whole
+and in order. A frame larger than the whole buffer cannot be held: it is swallowed and then
+dropped whatever its commit says (`overflow` pulses), so the pipeline never deadlocks. The
+next frame is taken once the previous one's commit has been.
+"""
+
+from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..packet import packet_signature
+
+CommitLayout = data.StructLayout({"ok": 1, "length": 16})
+
+
+class PacketBuffer(wiring.Component):
+    """`depth` words of `width` bytes; up to `frames` committed frames queued for reading."""
+
+    def __init__(self, width: int = 16, depth: int = 1024, frames: int = 16):
+        if depth & (depth - 1) or depth < 2:
+            raise ValueError(f"depth: {depth} is not a power of two >= 2")
+        self.width, self.depth, self.frames = width, depth, frames
+        super().__init__({
+            "i": In(packet_signature(width)),
+            "commit": In(stream.Signature(CommitLayout)),
+            "o": Out(packet_signature(width)),
+            "overflow": Out(1),  # pulses when a frame too large for the buffer is dropped
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        width, depth = self.width, self.depth
+        pointer = unsigned(depth.bit_length())  # one bit more than the address: full vs empty
+        descriptor = data.StructLayout({"length": 16, "words": range(depth + 1)})
+        m.submodules.mem = mem = Memory(shape=8 * width, depth=depth, init=[])
+        wr, rd = mem.write_port(), mem.read_port()
+        m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=descriptor.size, depth=self.frames)
+
+        # -- writer: append beats, then keep or rewind ------------------------------------
+        wr_ptr, start, freed = Signal(pointer), Signal(pointer), Signal(pointer)
+        words, written = Signal(range(depth + 1)), Signal(17)
+        deciding, overflowed = Signal(), Signal()
+        full = (wr_ptr - freed)[: pointer.width] == depth
+        swallow = overflowed | (full & (words == depth))  # this frame alone fills the buffer
+        m.d.comb += [
+            self.i.ready.eq(~deciding & (~full | swallow)),
+            wr.addr.eq(wr_ptr),
+            wr.data.eq(self.i.payload.data),
+        ]
+        with m.If(self.i.valid & self.i.ready):
+            with m.If(swallow):
+                m.d.sync += overflowed.eq(1)
+            with m.Else():
+                m.d.comb += wr.en.eq(1)
+                m.d.sync += [wr_ptr.eq(wr_ptr + 1), words.eq(words + 1),
+                             written.eq(written + self.i.payload.nbytes)]
+            with m.If(self.i.payload.last):
+                m.d.sync += deciding.eq(1)
+
+        verdict = self.commit.payload
+        kept = Signal(descriptor)
+        m.d.comb += [
+            kept.length.eq(Mux(verdict.length < written, verdict.length, written)),
+            kept.words.eq(words),
+            queue.w_data.eq(kept),
+            self.commit.ready.eq(deciding & queue.w_rdy),
+        ]
+        with m.If(self.commit.valid & self.commit.ready):
+            keep = verdict.ok & ~overflowed & (kept.length != 0)
+            m.d.comb += [queue.w_en.eq(keep), self.overflow.eq(overflowed)]
+            m.d.sync += [deciding.eq(0), overflowed.eq(0), words.eq(0), written.eq(0)]
+            m.d.sync += start.eq(Mux(keep, wr_ptr, start))
+            m.d.sync += wr_ptr.eq(Mux(keep, wr_ptr, start))
+
+        # -- reader: committed frames out, through the read port's output register ----------
+        frame = Signal(descriptor)
+        reading, rd_ptr, frame_start = Signal(), Signal(pointer), Signal(pointer)
+        bytes_left, sent_first = Signal(17), Signal()
+        advance = ~self.o.valid | self.o.ready
+        fetch = advance & reading
+        m.d.comb += [rd.addr.eq(rd_ptr), rd.en.eq(advance), self.o.payload.data.eq(rd.data)]
+        with m.If(advance):
+            m.d.sync += self.o.valid.eq(fetch)
+        head = data.View(descriptor, queue.r_data)
+        with m.If(~reading & queue.r_rdy):
+            m.d.comb += queue.r_en.eq(1)
+            m.d.sync += [reading.eq(1), frame.eq(head), bytes_left.eq(head.length),
+                         frame_start.eq(rd_ptr), sent_first.eq(0)]
+        with m.If(fetch):
+            last = bytes_left <= width
+            m.d.sync += [
+                self.o.payload.nbytes.eq(Mux(last, bytes_left, width)),
+                self.o.payload.first.eq(~sent_first),
+                self.o.payload.last.eq(last),
+                sent_first.eq(1),
+                bytes_left.eq(bytes_left - width),
+                rd_ptr.eq(rd_ptr + 1),
+            ]
+            with m.If(last):  # skip the words of the cut-off tail; free the whole frame
+                m.d.sync += [reading.eq(0), rd_ptr.eq(frame_start + frame.words),
+                             freed.eq(frame_start + frame.words)]
+        return m

@@ -1,0 +1,19 @@
+"""The packet bus every espline block speaks: Ethernet frames as a stream of fixed-width beats.
+
+A beat carries `width` bytes, byte i of the beat in bits [8i+7:8i] (the first byte on the wire
+in the lowest lane, as AXI4-Stream does); `nbytes` counts the valid bytes, which are the
+lowest ones and fewer than `width` only on the last beat; `first` and `last` mark a frame's
+first and last beat.
+"""
+
+from amaranth.hdl import unsigned
+from amaranth.lib import data, stream
+
+
+def beat_layout(width: int) -> data.StructLayout:
+    return data.StructLayout({"data": unsigned(8 * width), "nbytes": unsigned(width.bit_length()),
+                              "first": unsigned(1), "last": unsigned(1)})
+
+
+def packet_signature(width: int) -> stream.Signature:
+    return stream.Signature(beat_layout(width))

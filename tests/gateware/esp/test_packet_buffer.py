@@ -1,0 +1,79 @@
+"""The transactional packet buffer: only committed frames come out, cut to their committed
+length, in order, under random stalls on every side; oversize frames are dropped cleanly."""
+
+import random
+
+import pytest
+from amaranth.sim import Simulator
+
+from espline.gateware.esp.packet_buffer import PacketBuffer
+from espline.sim.packetbus import put_frame, take_frame
+
+
+def committed(frames, verdicts):
+    return [f[:length] for f, (ok, length) in zip(frames, verdicts, strict=True) if ok and length]
+
+
+def run(dut, frames, verdicts, rng, kept, idle=0.3, stall=0.3, commit_delay=3):
+    """Write `frames`, commit each with its verdict (ok, length) after a random delay, read
+    as many frames as `kept` holds; return them and the number of overflow pulses."""
+    got, overflows = [], []
+
+    async def writer(ctx):
+        for frame, (ok, length) in zip(frames, verdicts, strict=True):
+            await put_frame(ctx, dut.i, frame, dut.width, rng, idle)
+            if commit_delay:
+                await ctx.tick().repeat(rng.randint(1, commit_delay))
+            ctx.set(dut.commit.valid, 1)
+            ctx.set(dut.commit.payload, {"ok": ok, "length": length})
+            overflow, = await ctx.tick().sample(dut.overflow).until(dut.commit.ready)
+            overflows.append(overflow)
+            ctx.set(dut.commit.valid, 0)
+
+    async def reader(ctx):
+        for _ in kept:
+            got.append(await take_frame(ctx, dut.o, dut.width, rng, stall))
+
+    async def watchdog(ctx):
+        await ctx.delay(1e-8 * (50 * sum(map(len, frames)) + 1000))
+        raise AssertionError(f"deadlock: {len(got)} of {len(kept)} frames out")
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(writer)
+    sim.add_testbench(reader)
+    sim.add_testbench(watchdog, background=True)
+    sim.run()
+    return got, sum(overflows)
+
+
+@pytest.mark.parametrize("width", [4, 16])
+def test_only_committed_frames_leave(width):
+    rng = random.Random(width)
+    frames = [rng.randbytes(rng.randint(1, 200)) for _ in range(40)]  # all fit the 512-byte buffer
+    verdicts = []
+    for f in frames:
+        r = rng.random()
+        verdicts.append((True, len(f)) if r < 0.5 else
+                        (True, rng.randint(1, len(f))) if r < 0.7 else  # trailer cut off
+                        (False, len(f)))  # ICV failed
+    kept = committed(frames, verdicts)
+    got, overflows = run(PacketBuffer(width, depth=512 // width, frames=4), frames, verdicts, rng, kept)
+    assert got == kept and overflows == 0
+
+
+def test_a_frame_larger_than_the_buffer_is_dropped_and_the_next_passes():
+    rng = random.Random(1)
+    frames = [rng.randbytes(100), rng.randbytes(16 * 8 + 1), rng.randbytes(16 * 8), rng.randbytes(50)]
+    verdicts = [(True, len(f)) for f in frames]
+    kept = [frames[0], frames[2], frames[3]]
+    got, overflows = run(PacketBuffer(16, depth=8, frames=2), frames, verdicts, rng, kept)
+    assert got == kept and overflows == 1
+
+
+def test_back_to_back_frames_without_stalls():
+    """Back-to-back frames, commits at once and an always-ready reader."""
+    rng = random.Random(2)
+    frames = [rng.randbytes(160) for _ in range(8)]
+    got, _ = run(PacketBuffer(16, depth=64, frames=4), frames, [(True, 160)] * 8, rng, frames, 0, 0, 0)
+    assert got == frames
