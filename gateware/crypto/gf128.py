@@ -12,7 +12,7 @@ reflect back.  ``gf128_mul_ref`` is a plain transcription of Algorithm 1 of §6.
 build test expectations; the tests check it (and the gateware) against ``cryptography``'s GCM.
 """
 
-from amaranth.hdl import Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -22,7 +22,9 @@ __all__ = [
     "ghash_ref",
     "reflect",
     "clmul",
+    "clmul_partials",
     "poly_reduce",
+    "gf128_square",
     "gf128_mul",
     "horner_step",
     "GF128Mul",
@@ -73,15 +75,43 @@ def _xor_tree(terms):
     return terms[0]
 
 
+def _as_signal(m, value, name):
+    # Rows index single bits of the operands: make them Signals so that a reflected operand
+    # (a concatenation) is evaluated once, not once per row.
+    value = Value.cast(value)
+    if isinstance(value, Signal):
+        return value
+    sig = Signal(len(value), name=name)
+    m.d.comb += sig.eq(value)
+    return sig
+
+
 def clmul(m, a, b, *, name="clmul"):
     """Carry-less product of ``a`` and ``b`` in polynomial order (bit i is the coefficient of x^i).
 
     Returns a Signal of width ``len(a) + len(b) - 1``: schoolbook, one AND row per bit of ``a``.
     """
-    a, b = Value.cast(a), Value.cast(b)
+    a, b = _as_signal(m, a, f"{name}_a"), _as_signal(m, b, f"{name}_b")
     p = Signal(len(a) + len(b) - 1, name=name)
     m.d.comb += p.eq(_xor_tree(Mux(a[i], b, 0) << i for i in range(len(a))))
     return p
+
+
+def clmul_partials(m, a, b, groups, *, name="clmul"):
+    """The carry-less product split into ``groups`` partial products (rows of ``a`` in groups).
+
+    XOR-ing the returned Signals gives :func:`clmul`; registering them in between cuts the
+    AND-XOR tree into two pipeline stages.
+    """
+    a, b = _as_signal(m, a, f"{name}_a"), _as_signal(m, b, f"{name}_b")
+    width, per = len(a) + len(b) - 1, len(a) // groups
+    assert per * groups == len(a)
+    parts = []
+    for g in range(groups):
+        p = Signal(width, name=f"{name}_part{g}")
+        m.d.comb += p.eq(_xor_tree(Mux(a[i], b, 0) << i for i in range(g * per, (g + 1) * per)))
+        parts.append(p)
+    return parts
 
 
 def poly_reduce(m, p, *, name="reduce"):
@@ -112,6 +142,17 @@ def gf128_mul(m, x, y, *, name="gfmul"):
     pr = poly_reduce(m, clmul(m, xr, yr, name=f"{name}_clmul"), name=f"{name}_red")
     z = Signal(128, name=name)
     m.d.comb += z.eq(reflect(pr))
+    return z
+
+
+def gf128_square(m, x, *, name="gfsq"):
+    """X^2 in GF(2^128), block-integer convention. Squaring is linear over GF(2) (the product
+    bits spread to even positions, then the reduction), so this is an XOR network only."""
+    xr = _as_signal(m, reflect(x), f"{name}_xr")
+    spread = Signal(255, name=f"{name}_spread")
+    m.d.comb += spread.eq(Cat(*(Cat(xr[i], Const(0, 1)) for i in range(128)))[:255])
+    z = Signal(128, name=name)
+    m.d.comb += z.eq(reflect(poly_reduce(m, spread, name=f"{name}_red")))
     return z
 
 

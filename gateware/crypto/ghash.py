@@ -16,7 +16,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .gf128 import gf128_mul, horner_step, reflect
+from .gf128 import clmul_partials, gf128_mul, gf128_square, horner_step, poly_reduce, reflect
 
 __all__ = ["GHASH", "GHASHInput"]
 
@@ -26,26 +26,32 @@ GHASHInput = data.StructLayout({"block": 128, "h": 128, "first": 1, "last": 1})
 class GHASH(wiring.Component):
     """GHASH_H(X_1 … X_m), SP 800-38D §6.4 Algorithm 2: Y_i = (Y_{i-1} ⊕ X_i)·H, Y_0 = 0.
 
-    ``config="wide"``: one block per cycle sustained, no bubble between packets.  The whole
-    multiply (:func:`.gf128.gf128_mul`, schoolbook carry-less product + two-fold reduction)
-    sits combinationally in the Y-feedback loop.  Why not pipeline it: with H changing per
-    packet and Y_i depending on Y_{i-1}, a pipelined multiplier would need per-packet powers
-    H^2 … H^k (aggregated reduction), i.e. a key-schedule step the caller does not provide.
-    Why not Karatsuba: on LUT4 fabric an AND-pair-XOR maps into one LUT, so schoolbook's extra
-    ANDs cost little while Karatsuba's pre/post XOR layers lengthen the loop.
+    ``config="wide"``: one block per cycle sustained, no bubble between packets, latency 4.
+    The Y loop cannot hold a full 128×128 multiply at speed (single-cycle variant,
+    ``pipelined=False``: ~12 k LUT4 whose all-to-all wiring routes badly, see docs/synth.md), so
+    the default splits each packet into two interleaved Horner chains over H^2 (aggregated
+    reduction, as in SP 800-38D's software implementations): block k goes to chain k mod 2,
+    chain ← (chain ⊕ X_k)·H^2, except the packet's last block, multiplied by H; then
+    S = chain_0 ⊕ chain_1 (the chain without the last block ended one block earlier, with
+    H^2, so both carry the right powers).  A chain is revisited every second block, so the
+    multiplier gets two pipeline stages: the AND-XOR tree in four row groups (registered),
+    then the group XOR and the reduction.  H^2 costs only an XOR network (squaring is linear)
+    computed as blocks arrive, so H still travels with the data and may change every packet.
+    Schoolbook rather than Karatsuba: on LUT4 fabric an AND-pair-XOR maps into one LUT, so
+    the extra ANDs cost little, and the tree splits evenly into pipeline groups.
 
     ``config="compact"``: digit-serial Horner multiplier (:func:`.gf128.horner_step`),
     ``digit`` bits of X per cycle, so ``128 // digit`` cycles per block sustained (the next
     block is loaded in the cycle the previous product completes).  Default ``digit=16``:
     8 cycles/block = 16 bit/cycle, twice the 8 bit/cycle (1 Gbit/s at 125 MHz) the compact
-    GCM engine needs.
+    GCM engine needs (its AES takes Nr ≥ 10 cycles per block anyway).
 
-    Both configurations hold the result in an output register; when it is still full a
-    ``last`` block (wide) or the final step of a ``last`` block (compact) waits, so
-    ``o.ready`` backpressure stalls ``i.ready``.
+    Results wait in an output register; when it is still full, the pipeline (wide), a
+    ``last`` block (single-cycle wide) or the final step of a ``last`` block (compact)
+    waits, so ``o.ready`` backpressure stalls ``i.ready``.
     """
 
-    def __init__(self, config="wide", *, digit=16):
+    def __init__(self, config="wide", *, digit=16, pipelined=True):
         self._MustUse__silence = True  # no "never used" warning if we raise below
         if config not in ("wide", "compact"):
             raise ValueError(f"config must be 'wide' or 'compact', not {config!r}")
@@ -53,18 +59,24 @@ class GHASH(wiring.Component):
             raise ValueError(f"digit must be a power of two from 1 to 64, not {digit!r}")
         self._MustUse__silence = False
         self.config = config
+        self.pipelined = bool(pipelined) and config == "wide"
         self.digit = digit if config == "compact" else 128
         #: Sustained cycles per 128-bit block (the throughput contract).
         self.cycles_per_block = 1 if config == "wide" else 128 // digit
+        #: Clock edges from the one that accepts a packet's last block to the first at which
+        #: its S can be taken from ``o``.
+        self.latency = (4 if self.pipelined else 1) if config == "wide" else self.cycles_per_block + 1
         super().__init__({
             "i": In(stream.Signature(GHASHInput)),
             "o": Out(stream.Signature(128)),
         })
 
     def elaborate(self, platform):
-        if self.config == "wide":
+        if self.config == "compact":
+            return self._elaborate_compact()
+        if not self.pipelined:
             return self._elaborate_wide()
-        return self._elaborate_compact()
+        return self._elaborate_wide_pipelined()
 
     def _elaborate_wide(self):
         m = Module()
@@ -82,6 +94,74 @@ class GHASH(wiring.Component):
             m.d.sync += y.eq(y_next)
             with m.If(i.payload.last):
                 m.d.sync += [o.valid.eq(1), o.payload.eq(y_next)]
+        return m
+
+    def _elaborate_wide_pipelined(self):
+        m = Module()
+        i, o = self.i, self.o
+        groups = 4  # partial products registered between the two multiplier stages
+
+        en = Signal()  # the whole pipeline advances; low only when a result cannot leave
+
+        # Stage A: the accepted block, with its multiplier operand H^2 (or H for a last block)
+        # prepared on the way in.
+        a_valid, a = Signal(), Signal(GHASHInput)
+        a_oph = Signal(128)
+        oph = Mux(i.payload.last, i.payload.h, gf128_square(m, i.payload.h, name="h2"))
+        with m.If(en):
+            m.d.sync += [a_valid.eq(i.valid), a.eq(i.payload), a_oph.eq(oph)]
+        m.d.comb += i.ready.eq(en)
+
+        # Stage C registers (declared here for the bypass into stage A).
+        c_valid, c_last, c_single, c_chain = Signal(), Signal(), Signal(), Signal()
+        c_val = Signal(128)
+        acc = [Signal(128, name=f"acc{c}") for c in range(2)]
+
+        # Two interleaved Horner chains per packet: block k goes to chain k mod 2; the
+        # chain's previous element (block k-2) is either leaving stage C now or in acc.
+        par = Signal()
+        pos = Signal(range(3))  # blocks of this packet already issued, saturating at 2
+        chain = Mux(a.first, 0, par)
+        fresh = a.first | (pos == 1)  # blocks 1 and 2 start their chains from 0
+        prev = [Mux(c_valid & (c_chain == c), c_val, acc[c]) for c in range(2)]
+        op_x = Signal(128)
+        m.d.comb += op_x.eq(Mux(fresh, 0, Mux(chain, prev[1], prev[0])) ^ a.block)
+        parts = clmul_partials(m, reflect(op_x), reflect(a_oph), groups, name="mul")
+        with m.If(en & a_valid):
+            m.d.sync += [par.eq(~chain), pos.eq(Mux(a.first, 1, Mux(pos == 2, 2, pos + 1)))]
+
+        # Stage B: partial products.
+        b_valid, b_last, b_single, b_chain = Signal(), Signal(), Signal(), Signal()
+        b_parts = [Signal(len(p), name=f"b_part{g}") for g, p in enumerate(parts)]
+        with m.If(en):
+            m.d.sync += [b_valid.eq(a_valid), b_last.eq(a.last), b_single.eq(a.first & a.last),
+                         b_chain.eq(chain)]
+            m.d.sync += [bp.eq(p) for bp, p in zip(b_parts, parts, strict=True)]
+        prod = Signal(128)
+        total = Signal(255)
+        m.d.comb += [total.eq(b_parts[0] ^ b_parts[1] ^ b_parts[2] ^ b_parts[3]),
+                     prod.eq(reflect(poly_reduce(m, total, name="mul_red")))]
+
+        # Stage C: the product; into its chain's accumulator.
+        with m.If(en):
+            m.d.sync += [c_valid.eq(b_valid), c_last.eq(b_last), c_single.eq(b_single),
+                         c_chain.eq(b_chain), c_val.eq(prod)]
+        with m.If(en & c_valid):
+            with m.If(c_chain):
+                m.d.sync += acc[1].eq(c_val)
+            with m.Else():
+                m.d.sync += acc[0].eq(c_val)
+
+        # A last block was multiplied by H, the block before it (other chain, already in acc)
+        # by H^2 after all earlier ones: S = chain_last ⊕ chain_other.
+        other = Mux(c_chain, acc[0], acc[1])
+        s_val = c_val ^ Mux(c_single, 0, other)
+        emit = c_valid & c_last
+        m.d.comb += en.eq(~(emit & o.valid & ~o.ready))
+        with m.If(o.ready):
+            m.d.sync += o.valid.eq(0)
+        with m.If(en & emit):
+            m.d.sync += [o.valid.eq(1), o.payload.eq(s_val)]
         return m
 
     def _elaborate_compact(self):

@@ -94,11 +94,19 @@ STALLS = {
 }
 
 
+#: wide = pipelined (default), wide1 = single-cycle multiply in the loop.
+CONFIGS = {
+    "wide": {"config": "wide"},
+    "wide1": {"config": "wide", "pipelined": False},
+    "compact": {"config": "compact"},
+}
+
+
 @pytest.mark.parametrize("stall", sorted(STALLS))
-@pytest.mark.parametrize("config", ["wide", "compact"])
-def test_ghash_vs_cryptography(config, stall):
-    packets = gcm_packets(seed=sum(map(ord, config + stall)), count=24, max_blocks=6)
-    check(GHASH(config), packets, seed=7, **STALLS[stall])
+@pytest.mark.parametrize("variant", sorted(CONFIGS))
+def test_ghash_vs_cryptography(variant, stall):
+    packets = gcm_packets(seed=sum(map(ord, variant + stall)), count=24, max_blocks=6)
+    check(GHASH(**CONFIGS[variant]), packets, seed=7, **STALLS[stall])
 
 
 @pytest.mark.parametrize("config", ["wide", "compact"])
@@ -107,28 +115,28 @@ def test_ghash_aes256_keys(config):
     check(GHASH(config), packets, seed=3, valid_prob=0.8, ready_prob=0.7)
 
 
-@pytest.mark.parametrize("config", ["wide", "compact"])
-def test_throughput_contract(config):
+@pytest.mark.parametrize("variant", sorted(CONFIGS))
+def test_throughput_contract(variant):
     """No stalls: blocks accepted every ``cycles_per_block`` cycles, no bubble between packets."""
-    dut = GHASH(config)
+    dut = GHASH(**CONFIGS[variant])
     packets = gcm_packets(seed=5, count=12, max_blocks=5)
     accepted, taken = check(dut, packets)
     gaps = {b - a for a, b in pairwise(accepted)}
     assert gaps == {dut.cycles_per_block}
-    assert dut.cycles_per_block == (1 if config == "wide" else 8)
-    # Latency from a packet's last block to its result: 1 cycle (wide), cycles_per_block + 1
-    # (compact: the last block's multiply, then the output register).
+    assert dut.cycles_per_block == {"wide": 1, "wide1": 1, "compact": 8}[variant]
+    # Latency from a packet's last block to its result: 4 edges (wide: stages A, B, C, then
+    # the output register), 1 (wide1), cycles_per_block + 1 (compact: multiply, register).
     ends = [accepted[k - 1] for k in
             [sum(len(b) for _, b, _ in packets[:n + 1]) for n in range(len(packets))]]
-    latency = 1 if config == "wide" else dut.cycles_per_block + 1
-    assert [t - e for t, e in zip(taken, ends, strict=True)] == [latency] * len(packets)
+    assert dut.latency == {"wide": 4, "wide1": 1, "compact": 9}[variant]
+    assert [t - e for t, e in zip(taken, ends, strict=True)] == [dut.latency] * len(packets)
 
 
 def test_output_backpressure_holds_result():
     """With o.ready low for a long time, both configs stall and lose nothing."""
-    for config in ("wide", "compact"):
+    for variant in sorted(CONFIGS):
         packets = gcm_packets(seed=11, count=6, max_blocks=3)
-        check(GHASH(config), packets, ready_prob=0.05)
+        check(GHASH(**CONFIGS[variant]), packets, ready_prob=0.05)
 
 
 @pytest.mark.parametrize("digit", [8, 32])
@@ -148,8 +156,8 @@ def test_bad_config():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config,digit", [("wide", 16), ("compact", 1), ("compact", 2), ("compact", 4),
-                                          ("compact", 16), ("compact", 64)])
-def test_ghash_long_sweep(config, digit):
+@pytest.mark.parametrize("variant,digit", [("wide", 16), ("wide1", 16), ("compact", 1), ("compact", 2),
+                                           ("compact", 4), ("compact", 16), ("compact", 64)])
+def test_ghash_long_sweep(variant, digit):
     packets = gcm_packets(seed=1000 + digit, count=150, max_blocks=12)
-    check(GHASH(config, digit=digit), packets, seed=digit, valid_prob=0.8, ready_prob=0.6)
+    check(GHASH(**CONFIGS[variant], digit=digit), packets, seed=digit, valid_prob=0.8, ready_prob=0.6)
