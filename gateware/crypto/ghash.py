@@ -30,7 +30,7 @@ class GHASH(wiring.Component):
     The Y loop cannot hold a full 128×128 multiply at speed (single-cycle variant,
     ``pipelined=False``: ~12 k LUT4 whose all-to-all wiring routes badly, see docs/synth.md), so
     the default splits each packet into two interleaved Horner chains over H^2 (aggregated
-    reduction, as in SP 800-38D's software implementations): block k goes to chain k mod 2,
+    reduction, a standard GHASH technique): block k goes to chain k mod 2,
     chain ← (chain ⊕ X_k)·H^2, except the packet's last block, multiplied by H; then
     S = chain_0 ⊕ chain_1 (the chain without the last block ended one block earlier, with
     H^2, so both carry the right powers).  A chain is revisited every second block, so the
