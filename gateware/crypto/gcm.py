@@ -119,7 +119,7 @@ class GCM(wiring.Component):
                 m.d.sync += [remaining.eq(Mux(remaining > 16, remaining - 16, 0)), ctr.eq(ctr + 1)]
         with m.Else():
             m.d.comb += [
-                aes.i.valid.eq(~cmd.decrypt | self.i.valid),
+                aes.i.valid.eq(self.cmd.valid & (~cmd.decrypt | self.i.valid)),
                 self.i.ready.eq(cmd.decrypt & aes.i.ready),
                 self.cmd.ready.eq(aes.i.ready & aes.i.valid),
                 ai.block.eq(Cat(Const(1, 32), cmd.iv)),

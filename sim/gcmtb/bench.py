@@ -66,8 +66,9 @@ async def run_packets(dut, packets, *, seed=1, valid_prob=1.0, ready_prob=1.0, m
     cyc = 0
     cur_c = cur_i = None
     while oi < len(expect):
-        cv = ci < len(cmds) and (valid_prob >= 1.0 or rng.random() < valid_prob)
-        iv = ii < len(beats) and (valid_prob >= 1.0 or rng.random() < valid_prob)
+        # Stream rule: once valid is up it stays up (payload stable) until the transfer.
+        cv = ci < len(cmds) and (cur_c == ci or valid_prob >= 1.0 or rng.random() < valid_prob)
+        iv = ii < len(beats) and (cur_i == ii or valid_prob >= 1.0 or rng.random() < valid_prob)
         rdy = ready_prob >= 1.0 or rng.random() < ready_prob
         dut.cmd__valid.value = int(cv)
         if cv and cur_c != ci:
