@@ -112,51 +112,44 @@ class GHASH(wiring.Component):
             m.d.sync += [a_valid.eq(i.valid), a.eq(i.payload), a_oph.eq(oph)]
         m.d.comb += i.ready.eq(en)
 
-        # Stage C registers (declared here for the bypass into stage A).
-        c_valid, c_last, c_single, c_chain = Signal(), Signal(), Signal(), Signal()
-        c_val = Signal(128)
+        # Two interleaved Horner chains per packet: block k goes to chain k mod 2.  Stage B
+        # writes each product straight into its chain's accumulator, so block k+2, two
+        # cycles behind block k, finds it there: no bypass path in front of the multiplier.
         acc = [Signal(128, name=f"acc{c}") for c in range(2)]
-
-        # Two interleaved Horner chains per packet: block k goes to chain k mod 2; the
-        # chain's previous element (block k-2) is either leaving stage C now or in acc.
         par = Signal()
         pos = Signal(range(3))  # blocks of this packet already issued, saturating at 2
         chain = Mux(a.first, 0, par)
         fresh = a.first | (pos == 1)  # blocks 1 and 2 start their chains from 0
-        prev = [Mux(c_valid & (c_chain == c), c_val, acc[c]) for c in range(2)]
         op_x = Signal(128)
-        m.d.comb += op_x.eq(Mux(fresh, 0, Mux(chain, prev[1], prev[0])) ^ a.block)
+        m.d.comb += op_x.eq(Mux(fresh, 0, Mux(chain, acc[1], acc[0])) ^ a.block)
         parts = clmul_partials(m, reflect(op_x), reflect(a_oph), groups, name="mul")
         with m.If(en & a_valid):
             m.d.sync += [par.eq(~chain), pos.eq(Mux(a.first, 1, Mux(pos == 2, 2, pos + 1)))]
 
-        # Stage B: partial products.
+        # Stage B: partial products; their sum, reduced, goes into acc[chain].
         b_valid, b_last, b_single, b_chain = Signal(), Signal(), Signal(), Signal()
         b_parts = [Signal(len(p), name=f"b_part{g}") for g, p in enumerate(parts)]
         with m.If(en):
             m.d.sync += [b_valid.eq(a_valid), b_last.eq(a.last), b_single.eq(a.first & a.last),
                          b_chain.eq(chain)]
             m.d.sync += [bp.eq(p) for bp, p in zip(b_parts, parts, strict=True)]
-        prod = Signal(128)
         total = Signal(255)
-        m.d.comb += [total.eq(b_parts[0] ^ b_parts[1] ^ b_parts[2] ^ b_parts[3]),
-                     prod.eq(reflect(poly_reduce(m, total, name="mul_red")))]
-
-        # Stage C: the product; into its chain's accumulator.
-        with m.If(en):
-            m.d.sync += [c_valid.eq(b_valid), c_last.eq(b_last), c_single.eq(b_single),
-                         c_chain.eq(b_chain), c_val.eq(prod)]
-        with m.If(en & c_valid):
-            with m.If(c_chain):
-                m.d.sync += acc[1].eq(c_val)
+        m.d.comb += total.eq(b_parts[0] ^ b_parts[1] ^ b_parts[2] ^ b_parts[3])
+        prod = reflect(poly_reduce(m, total, name="mul_red"))
+        with m.If(en & b_valid):
+            with m.If(b_chain):
+                m.d.sync += acc[1].eq(prod)
             with m.Else():
-                m.d.sync += acc[0].eq(c_val)
+                m.d.sync += acc[0].eq(prod)
 
-        # A last block was multiplied by H, the block before it (other chain, already in acc)
-        # by H^2 after all earlier ones: S = chain_last ⊕ chain_other.
-        other = Mux(c_chain, acc[0], acc[1])
-        s_val = c_val ^ Mux(c_single, 0, other)
-        emit = c_valid & c_last
+        # Stage C (tags only): a last block was multiplied by H, the block before it (other
+        # chain) by H^2 after all earlier ones, so S = acc[chain] ⊕ acc[other].  The next
+        # packet's first product lands in acc at the earliest on the edge that takes S.
+        c_valid, c_single, c_chain = Signal(), Signal(), Signal()
+        with m.If(en):
+            m.d.sync += [c_valid.eq(b_valid & b_last), c_single.eq(b_single), c_chain.eq(b_chain)]
+        s_val = Mux(c_chain, acc[1], acc[0]) ^ Mux(c_single, 0, Mux(c_chain, acc[0], acc[1]))
+        emit = c_valid
         m.d.comb += en.eq(~(emit & o.valid & ~o.ready))
         with m.If(o.ready):
             m.d.sync += o.valid.eq(0)
