@@ -22,7 +22,7 @@ BUILD_ROOT = Path(__file__).resolve().parent.parent / "build"
 #: Verilator options for cocotb benches that touch top-level ports only: ``--no-public-flat-rw``
 #: undoes the runner's ``--public-flat-rw`` (every internal signal public: much larger C++).
 VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast", "--x-initial", "fast",
-                  "--no-public-flat-rw"]
+                  "--no-public-flat-rw", "--skip-identical"]
 
 #: C++ optimisation for the generated model: the benches are bound by Python driving every
 #: cycle, so compile time matters more than model speed.
