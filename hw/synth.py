@@ -39,7 +39,7 @@ from amaranth.hdl import Cat, Module, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["DESIGNS", "DEVICES", "OocWrapper", "synth", "main"]
+__all__ = ["DESIGNS", "DEVICES", "OocWrapper", "synth", "markdown_table", "main"]
 
 
 def _ghash(config):
@@ -180,6 +180,19 @@ def _line(s):
             f"[yosys {s['yosys_s']} s, nextpnr {s['nextpnr_s']} s]")
 
 
+def markdown_table(out="build/synth"):
+    """The summaries found under ``out`` as a Markdown table (for docs/synth.md)."""
+    rows = ["| design | device | LUT4 | CCU2C | FF (wrapper) | EBR | DSP | Fmax MHz (target) |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for path in sorted(Path(out).glob("*/summary.json")):
+        s = json.loads(path.read_text())
+        fmax = min(s["fmax_mhz"].values()) if s["fmax_mhz"] else float("nan")
+        rows.append(f"| {s['design']} | {s['device']} | {s['lut4']} | {s['ccu2c']} | "
+                    f"{s['ff']} ({s['wrapper_ff']}) | {s['ebr']} | {s['dsp']} | "
+                    f"{fmax:.1f} ({s['target_mhz']:g}) |")
+    return "\n".join(rows)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m espline.hw.synth", description=__doc__.splitlines()[0])
     ap.add_argument("--design", action="append", choices=sorted(DESIGNS),
@@ -188,7 +201,12 @@ def main(argv=None):
     ap.add_argument("--freq", type=float, default=125.0, help="nextpnr target frequency, MHz")
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placer seed")
     ap.add_argument("--out", default="build/synth", help="output folder")
+    ap.add_argument("--table", action="store_true",
+                    help="print the existing summaries under --out as a Markdown table; build nothing")
     args = ap.parse_args(argv)
+    if args.table:
+        print(markdown_table(args.out))
+        return 0
 
     failed = []
     for design in args.design or list(DESIGNS):
