@@ -61,7 +61,8 @@ class SBox(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.rom = rom = memory.Memory(shape=8, depth=256, init=SBOX)
+        attrs = {"ram_style": "block"} if self._style == "bram" else {"ram_style": "logic"}
+        m.submodules.rom = rom = memory.Memory(shape=8, depth=256, init=SBOX, attrs=attrs)
         for i in range(self._ports):
             if self._style == "bram":
                 port = rom.read_port(domain="sync")
