@@ -103,46 +103,39 @@ class GHASH(wiring.Component):
 
         en = Signal()  # the whole pipeline advances; low only when a result cannot leave
 
-        # Two interleaved Horner chains per packet: block k goes to chain k mod 2, and
-        # chain <- (chain ⊕ X_k)·H^2 (H for the last block).  Both multiplier operands are
-        # registered in stage A, so the only logic in front of the multiplier's long nets is
-        # the AND-XOR tree; the chain's previous product (block k-2) is either being reduced
-        # in stage B right now (taken from there) or already in acc.
-        acc = [Signal(128, name=f"acc{c}") for c in range(2)]
-        par = Signal()
-        pos = Signal(range(3))  # blocks of this packet already accepted, saturating at 2
-        chain = Mux(i.payload.first, 0, par)
-        fresh = i.payload.first | (pos == 1)  # blocks 1 and 2 start their chains from 0
-        with m.If(i.valid & i.ready):
-            m.d.sync += [par.eq(~chain),
-                         pos.eq(Mux(i.payload.first, 1, Mux(pos == 2, 2, pos + 1)))]
-
-        # Stage B registers (declared here: stage A's operand takes stage B's product).
-        b_valid, b_last, b_single, b_chain = Signal(), Signal(), Signal(), Signal()
-        prod = Signal(128)
-        prev = [Mux(b_valid & (b_chain == c), prod, acc[c]) for c in range(2)]
-
-        # Stage A: operands X' = chain ⊕ X_k and H^2 or H (squaring is an XOR network).
-        a_valid, a_last, a_single, a_chain = Signal(), Signal(), Signal(), Signal()
-        a_opx, a_oph = Signal(128), Signal(128)
-        opx = Mux(fresh, 0, Mux(chain, prev[1], prev[0])) ^ i.payload.block
+        # Stage A: the accepted block, with its multiplier operand H^2 (or H for a last block)
+        # prepared on the way in.
+        a_valid, a = Signal(), Signal(GHASHInput)
+        a_oph = Signal(128)
         oph = Mux(i.payload.last, i.payload.h, gf128_square(m, i.payload.h, name="h2"))
         with m.If(en):
-            m.d.sync += [a_valid.eq(i.valid), a_last.eq(i.payload.last),
-                         a_single.eq(i.payload.first & i.payload.last), a_chain.eq(chain),
-                         a_opx.eq(opx), a_oph.eq(oph)]
+            m.d.sync += [a_valid.eq(i.valid), a.eq(i.payload), a_oph.eq(oph)]
         m.d.comb += i.ready.eq(en)
-        parts = clmul_partials(m, reflect(a_opx), reflect(a_oph), groups, name="mul")
+
+        # Two interleaved Horner chains per packet: block k goes to chain k mod 2.  Stage B
+        # writes each product straight into its chain's accumulator, so block k+2, two
+        # cycles behind block k, finds it there: no bypass path in front of the multiplier.
+        acc = [Signal(128, name=f"acc{c}") for c in range(2)]
+        par = Signal()
+        pos = Signal(range(3))  # blocks of this packet already issued, saturating at 2
+        chain = Mux(a.first, 0, par)
+        fresh = a.first | (pos == 1)  # blocks 1 and 2 start their chains from 0
+        op_x = Signal(128)
+        m.d.comb += op_x.eq(Mux(fresh, 0, Mux(chain, acc[1], acc[0])) ^ a.block)
+        parts = clmul_partials(m, reflect(op_x), reflect(a_oph), groups, name="mul")
+        with m.If(en & a_valid):
+            m.d.sync += [par.eq(~chain), pos.eq(Mux(a.first, 1, Mux(pos == 2, 2, pos + 1)))]
 
         # Stage B: partial products; their sum, reduced, goes into acc[chain].
+        b_valid, b_last, b_single, b_chain = Signal(), Signal(), Signal(), Signal()
         b_parts = [Signal(len(p), name=f"b_part{g}") for g, p in enumerate(parts)]
         with m.If(en):
-            m.d.sync += [b_valid.eq(a_valid), b_last.eq(a_last), b_single.eq(a_single),
-                         b_chain.eq(a_chain)]
+            m.d.sync += [b_valid.eq(a_valid), b_last.eq(a.last), b_single.eq(a.first & a.last),
+                         b_chain.eq(chain)]
             m.d.sync += [bp.eq(p) for bp, p in zip(b_parts, parts, strict=True)]
         total = Signal(255)
-        m.d.comb += [total.eq(b_parts[0] ^ b_parts[1] ^ b_parts[2] ^ b_parts[3]),
-                     prod.eq(reflect(poly_reduce(m, total, name="mul_red")))]
+        m.d.comb += total.eq(b_parts[0] ^ b_parts[1] ^ b_parts[2] ^ b_parts[3])
+        prod = reflect(poly_reduce(m, total, name="mul_red"))
         with m.If(en & b_valid):
             with m.If(b_chain):
                 m.d.sync += acc[1].eq(prod)
