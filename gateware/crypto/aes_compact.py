@@ -9,26 +9,16 @@ and 9.1 bit/cycle), latency Nr + 1 cycles to the output register.
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
 
 from .aes_key_schedule import key_step, key_step_params, words
-from .aes_round import aes_layouts, block_bytes, round_tail
+from .aes_round import AESCore, block_bytes, round_tail
 from .sbox import sbox_lookups
 
 __all__ = ["AESCompact"]
 
 
-class AESCompact(wiring.Component):
-    """``i``: {block, key, aes256, user} → ``o``: {block = AES_key(block), user}, in order."""
-
-    def __init__(self, user=1, *, sbox="bram"):
-        self._sbox = sbox
-        in_layout, out_layout = aes_layouts(user)
-        super().__init__({
-            "i": In(stream.Signature(in_layout)),
-            "o": Out(stream.Signature(out_layout)),
-        })
+class AESCompact(AESCore):
+    """Nr cycles per block, one block in flight (interface: :class:`.aes_round.AESCore`)."""
 
     def elaborate(self, platform):
         m = Module()

@@ -5,8 +5,10 @@ Byte convention: a 128-bit block is ``int.from_bytes(block16, "big")``, i.e. inp
 """
 
 from amaranth.hdl import Cat, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
 
-__all__ = ["SBOX_ADDRS", "aes_layouts", "block_bytes", "from_bytes", "round_tail"]
+__all__ = ["SBOX_ADDRS", "AESCore", "block_bytes", "from_bytes", "round_tail"]
 
 #: S-box lookups per round: 16 state bytes + 4 bytes of SubWord for the key schedule.
 SBOX_ADDRS = 20
@@ -60,12 +62,18 @@ def round_tail(m, sub_bytes, round_key, final, name="s_next"):
     return out
 
 
-def aes_layouts(user):
-    """(input, output) payload layouts of the AES cores.
+class AESCore(wiring.Component):
+    """The interface both AES cores share: ``i``: {block, key, aes256, user} → ``o``: {block =
+    AES_key(block), user}, in order.
 
     ``block``/``key`` are big-endian integers (first byte most significant); an AES-128 key
     occupies the top 128 bits of ``key``. ``user`` is carried alongside the block unchanged.
+    ``sbox`` chooses the S-box mapping (:mod:`.sbox`).
     """
-    from amaranth.lib import data
-    return (data.StructLayout({"block": 128, "key": 256, "aes256": 1, "user": user}),
-            data.StructLayout({"block": 128, "user": user}))
+
+    def __init__(self, user=1, *, sbox="bram"):
+        self._sbox = sbox
+        super().__init__({
+            "i": In(stream.Signature(data.StructLayout({"block": 128, "key": 256, "aes256": 1, "user": user}))),
+            "o": Out(stream.Signature(data.StructLayout({"block": 128, "user": user}))),
+        })

@@ -12,31 +12,18 @@ being read (``adv = ~o.valid | o.ready``) and ``i.ready = adv``.
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
 
 from .aes_key_schedule import key_step, key_step_params, words
-from .aes_round import aes_layouts, block_bytes, round_tail
+from .aes_round import AESCore, block_bytes, round_tail
 from .sbox import sbox_lookups
 
 __all__ = ["AESWide"]
 
 
-class AESWide(wiring.Component):
-    """``i``: {block, key, aes256, user} → ``o``: {block = AES_key(block), user}.
-
-    Latency 15 cycles, throughput 1 block/cycle, in order.
-    """
+class AESWide(AESCore):
+    """Latency 15 cycles, throughput 1 block/cycle (interface: :class:`.aes_round.AESCore`)."""
 
     LATENCY = 15
-
-    def __init__(self, user=1, *, sbox="bram"):
-        self._sbox = sbox
-        in_layout, out_layout = aes_layouts(user)
-        super().__init__({
-            "i": In(stream.Signature(in_layout)),
-            "o": Out(stream.Signature(out_layout)),
-        })
 
     def elaborate(self, platform):
         m = Module()
