@@ -1,0 +1,70 @@
+"""Byte gearbox: a frame given as fragments at any byte alignment, out as dense packet-bus beats.
+
+Every frame a block builds - headers it inserts, a slice of a stored frame, cipher text,
+an ICV - arrives here as fragments: bytes `lo .. lo+n-1` of a fragment's `data` (lanes as on
+the packet bus) are the frame's next `n` bytes; `last` ends the frame (`n` may be 0 then, but
+a frame has at least one byte). The output is the same byte sequence on the packet bus: full
+beats, a shorter one only last. A fragment is taken every cycle the output moves, so frames
+cross at full rate whatever their alignment; one idle input cycle separates frames.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .packet import packet_signature
+
+
+def fragment_layout(width: int) -> data.StructLayout:
+    return data.StructLayout({"data": 8 * width, "lo": range(width), "n": range(width + 1), "last": 1})
+
+
+def low_bytes(value, count, width: int):
+    """The lowest `count` bytes of `value` (a `width`-byte value), the others zero."""
+    mask = ~(Const(-1, 8 * width) << Cat(Const(0, 3), count))
+    return value & mask[: 8 * width]
+
+
+class Repack(wiring.Component):
+    def __init__(self, width: int = 16):
+        self.width = width
+        super().__init__({"i": In(stream.Signature(fragment_layout(width))), "o": Out(packet_signature(width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        w = self.width
+        held = Signal(16 * w)  # bytes accumulated, the oldest in the lowest lane
+        fill = Signal(range(2 * w + 1))
+        closing = Signal()  # the frame's last fragment is in: flush
+        first = Signal(init=1)
+
+        o = self.o.payload
+        m.d.comb += [
+            self.o.valid.eq((fill > w) | (closing & (fill != 0))),  # a full beat waits: is it the last?
+            o.data.eq(held[: 8 * w]),
+            o.nbytes.eq(Mux(fill > w, w, fill)),
+            o.last.eq(closing & (fill <= w)),
+            o.first.eq(first),
+        ]
+        sent = Signal(range(w + 1))
+        kept = Signal(range(2 * w + 1))
+        m.d.comb += [
+            sent.eq(Mux(self.o.valid & self.o.ready, o.nbytes, 0)),
+            kept.eq(fill - sent),
+            self.i.ready.eq(~closing & (kept <= w)),
+        ]
+        f = self.i.payload
+        take = self.i.valid & self.i.ready
+        incoming = Signal(8 * w)
+        m.d.comb += incoming.eq(low_bytes(f.data >> Cat(Const(0, 3), f.lo), f.n, w))
+        m.d.sync += [
+            held.eq((held >> Cat(Const(0, 3), sent)) | Mux(take, incoming << Cat(Const(0, 3), kept), 0)),
+            fill.eq(kept + Mux(take, f.n, 0)),
+        ]
+        with m.If(take & f.last):
+            m.d.sync += closing.eq(1)
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += first.eq(o.last)
+            with m.If(o.last):
+                m.d.sync += closing.eq(0)
+        return m
