@@ -7,7 +7,9 @@ the driver adds what only the hardware knows (table sizes, replay window) and th
 database's rules (no overlapping selectors at one priority, a protect policy's SA exists).
 A refused request writes nothing.
 
-SA table: one index per SA, allocated here; `update_sa` rewrites the same index in one commit.
+SA table: one index per SA, allocated here: an inbound SA at SPI mod N_SA (where the datapath
+looks it up), an outbound SA at the highest free index; `update_sa` rewrites the same index
+in one commit.
 SPD table: searched in index order, first match wins, so the driver keeps it sorted by
 priority (ties in order of addition). Inserting shifts the entries below one place down, from
 the last up, and only then writes the new one; at every step a lookup sees a policy set that
@@ -71,13 +73,25 @@ class Espline:
         return sa
 
     def _check_new_sa(self, sa: SecurityAssociation | dict, sas: list) -> tuple[SecurityAssociation, int]:
-        """The checked SA and the free index it would take in table `sas`."""
+        """The checked SA and the index it would take in table `sas`.
+
+        The datapath finds an inbound SA at index SPI mod N_SA (one table read per ESP packet,
+        no search), so an inbound SA has exactly one place; outbound SAs are found through
+        their policy's index and take the highest free one, leaving the low ones to SPIs.
+        """
         sa = self._check_sa(sa)
         if any(s is not None and (s.dir, s.spi) == (sa.dir, sa.spi) for s in sas):
             raise ConfigError(f"spi: {sa.spi:#x} ({sa.dir}) already exists")
+        if sa.dir == "in":
+            index, holder = sa.spi % self.n_sa, sas[sa.spi % self.n_sa]
+            if holder is not None:
+                raise ConfigError(f"spi: {sa.spi:#x} (in) needs SA table index {index:#x} (the hardware finds "
+                                  f"inbound SAs by SPI mod {self.n_sa}), which SA {holder.spi:#x} ({holder.dir}) "
+                                  f"holds; choose another SPI")
+            return sa, index
         if None not in sas:
             raise ConfigError(f"sa: the SA table is full ({self.n_sa} entries)")
-        return sa, sas.index(None)
+        return sa, len(sas) - 1 - sas[::-1].index(None)
 
     def add_sa(self, sa: SecurityAssociation | dict) -> int:
         """Program a new SA (a model SA or a TOML-style dict); its table index."""
@@ -181,9 +195,16 @@ class Espline:
     def load(self, sas, policies) -> None:
         """Replace the whole configuration; every entry is checked before the first write."""
         planned_sas, planned_policies = [None] * self.n_sa, []
+        checked = []
         for i, entry in enumerate(sas):
             try:
-                sa, index = self._check_new_sa(entry, planned_sas)
+                checked.append(self._check_sa(entry))
+            except ValueError as e:
+                raise ConfigError(f"sa[{i}] {e}") from None
+        # Inbound SAs first: each has one possible index, outbound SAs fit around them.
+        for i, sa in sorted(enumerate(checked), key=lambda e: e[1].dir != "in"):
+            try:
+                sa, index = self._check_new_sa(sa, planned_sas)
             except ValueError as e:
                 raise ConfigError(f"sa[{i}] {e}") from None
             planned_sas[index] = sa

@@ -55,7 +55,8 @@ def test_batch_session_adds_lists_and_counts(tmp_path):
                  "state delete spi 0x2000 dir in", "state list"]
     status, out = run(tmp_path, commands)
     assert status == 0, out
-    assert "proto esp spi 0x00001000 dir out mode tunnel index 0" in out
+    assert "proto esp spi 0x00001000 dir out mode tunnel index 255" in out  # highest free
+    assert "proto esp spi 0x00002000 dir in mode tunnel index 0" in out  # 0x2000 mod 256
     assert "src 10.1.0.0/16 dst 10.2.0.0/16 proto tcp dport 22-23 dir out priority 10 action discard index 0" in out
     assert "out spi 0x00001000: packets=0" in out
     assert out.count("proto esp spi 0x00002000") == 1  # listed before the delete, gone after

@@ -41,12 +41,12 @@ def test_sas_land_on_the_table_port_bit_exact(ready_prob):
     dev = Espline(transport)
     assert (dev.n_sa, dev.n_policy, dev.window) == (8, 8, 128)
     i_out, i_in = dev.add_sa(SA_OUT), dev.add_sa(SA_IN)
-    assert (i_out, i_in) == (0, 1)
-    assert stub.sa_writes == [expected_sa_write(parse_sa(SA_OUT), 0), expected_sa_write(parse_sa(SA_IN), 1)]
+    assert (i_out, i_in) == (7, 0)  # outbound: highest free index; inbound: SPI 0x2000 mod 8
+    assert stub.sa_writes == [expected_sa_write(parse_sa(SA_OUT), 7), expected_sa_write(parse_sa(SA_IN), 0)]
 
     dev.delete_sa("out", 0x1000)
     deleted = stub.sa_writes[-1]
-    assert deleted == {"index": 0, "valid": 0, "entry": zero_entry(deleted["entry"])}
+    assert deleted == {"index": 7, "valid": 0, "entry": zero_entry(deleted["entry"])}
     dev.flush_sas()
     assert [w["index"] for w in stub.sa_writes[-8:]] == list(range(8))
     assert all(w["valid"] == 0 and w["entry"] == zero_entry(w["entry"]) for w in stub.sa_writes[-8:])
@@ -61,13 +61,13 @@ def test_update_is_atomic_on_the_table_port():
                     "limits": {"hard_bytes": 12345}})
     # The update is staged register by register while the datapath keeps stalling the port.
     dev.update_sa(new)
-    dev.add_sa(SA_IN)  # staging the next SA must not disturb entry 0 either
-    good = [expected_sa_write(old, 0), expected_sa_write(new, 0)]
-    offered_0 = [e for e in stub.sa_offered if e["index"] == 0]
-    assert len(offered_0) > 2  # the port was held over several cycles
-    assert all(e in good for e in offered_0)
-    assert all(table[0] in good for table in stub.sa_table_history)
-    assert stub.sa_table[0] == good[1]
+    dev.add_sa(SA_IN)  # staging the next SA must not disturb entry 7 either
+    good = [expected_sa_write(old, 7), expected_sa_write(new, 7)]
+    offered_7 = [e for e in stub.sa_offered if e["index"] == 7]
+    assert len(offered_7) > 2  # the port was held over several cycles
+    assert all(e in good for e in offered_7)
+    assert all(table[7] in good for table in stub.sa_table_history)
+    assert stub.sa_table[7] == good[1]
 
 
 BAD_SAS = [
@@ -138,12 +138,16 @@ def test_policies_kept_in_priority_order():
     for e in entries:
         dev.add_policy(e)
     order = [3, 1, 0, 2]
-    expected = {i: expected_policy_write(parse_policy(entries[k]), i, 0) for i, k in enumerate(order)}
+
+    def sa_index(policy):
+        return 7 if policy.action == "protect" else 0  # SA 0x1000 (out) at the highest index
+    expected = {i: expected_policy_write(p, i, sa_index(p)) for i, p in
+                enumerate(parse_policy(entries[k]) for k in order)}
     assert stub.spd_table == expected
     dev.delete_policy(1)
     assert stub.spd_table[3]["valid"] == 0
     assert [stub.spd_table[i] for i in range(3)] == [
-        expected_policy_write(parse_policy(entries[k]), i, 0) for i, k in enumerate([3, 0, 2])]
+        expected_policy_write(p, i, sa_index(p)) for i, p in enumerate(parse_policy(entries[k]) for k in [3, 0, 2])]
 
 
 def test_counters_and_events():
@@ -169,8 +173,8 @@ def test_load_example_configuration():
     dev = Espline(transport)
     config = load("docs/examples/site-a.toml")
     dev.load(config.sas, config.policies)
-    assert stub.sa_table[0] == expected_sa_write(config.sas[0], 0)
-    assert stub.sa_table[1] == expected_sa_write(config.sas[1], 1)
+    assert stub.sa_table[7] == expected_sa_write(config.sas[0], 7)  # out
+    assert stub.sa_table[0] == expected_sa_write(config.sas[1], 0)  # in: SPI 0x2000 mod 8
     assert [stub.spd_table[i]["entry"]["priority"] for i in range(3)] == [10, 20, 20]
 
 
@@ -179,18 +183,53 @@ def test_a_new_driver_reads_the_tables_back():
     dev = Espline(transport)
     config = load("docs/examples/site-a.toml")
     dev.load(config.sas, config.policies)
-    dev.add_sa(SA_IN | {"spi": 0x3000})
+    dev.add_sa(SA_IN | {"spi": 0x3001})
     writes = len(stub.sa_writes) + len(stub.spd_writes)
 
     again = Espline(transport)  # a later session: it knows the tables only from the hardware
     assert len(stub.sa_writes) + len(stub.spd_writes) == writes  # reading back writes no table entry
-    expected = [*config.sas, parse_sa(SA_IN | {"spi": 0x3000})]
+    expected = [config.sas[1], parse_sa(SA_IN | {"spi": 0x3001}), config.sas[0]]  # index order: 0, 1, 7
     got = [sa for sa in again.sas if sa is not None]
     fields = ("spi", "dir", "src", "dst", "mode", "icv_bits", "esn", "replay_window", "encap", "lifetime", "ttl", "df")
     assert [[getattr(sa, f) for f in fields] for sa in got] == [[getattr(sa, f) for f in fields] for sa in expected]
     assert all(sa.key == bytes(len(e.key)) for sa, e in zip(got, expected, strict=True))  # keys never read back
     assert again.policies == sorted(config.policies, key=lambda p: p.priority)
     # Fetch left zeros in the staged key and salt: committing the staging area as it is shows them.
-    again.regs.write("sa_cmd", op="commit", index=7)
+    again.regs.write("sa_cmd", op="commit", index=6)
     transport.idle(4)
-    assert stub.sa_table[7]["entry"]["key"] == [0] * 8 and stub.sa_table[7]["entry"]["salt"] == 0
+    assert stub.sa_table[6]["entry"]["key"] == [0] * 8 and stub.sa_table[6]["entry"]["salt"] == 0
+
+
+def test_inbound_sas_sit_at_spi_mod_n_sa():
+    """The datapath reads the SA of an inbound ESP packet at index SPI mod N_SA (no search)."""
+    transport, stub = bench()
+    dev = Espline(transport)
+    assert dev.add_sa(SA_IN | {"spi": 0x5633}) == 3
+    assert dev.add_sa(SA_OUT) == 7
+    assert dev.add_sa(SA_OUT | {"spi": 0x1001}) == 6
+    assert dev.add_sa(SA_IN | {"spi": 0x1234}) == 4
+    assert [stub.sa_table[i]["entry"]["spi"] for i in (3, 4, 6, 7)] == [0x5633, 0x1234, 0x1001, 0x1000]
+    transport.idle(2)
+    before = stub.bus_cycles
+    refused = [
+        (SA_IN | {"spi": 0x123}, "spi: 0x123 \\(in\\) needs SA table index 0x3 \\(the hardware finds inbound SAs "
+                                 "by SPI mod 8\\), which SA 0x5633 \\(in\\) holds; choose another SPI"),
+        (SA_IN | {"spi": 0x10F}, "needs SA table index 0x7 .* which SA 0x1000 \\(out\\) holds"),
+    ]
+    for entry, message in refused:
+        with pytest.raises(ConfigError, match=message):
+            dev.add_sa(entry)
+    transport.idle(2)
+    assert stub.bus_cycles == before
+    dev.delete_sa("in", 0x5633)
+    assert dev.add_sa(SA_IN | {"spi": 0x123}) == 3  # the index is free again
+
+
+def test_load_places_inbound_sas_first():
+    """An outbound SA listed first does not take the index an inbound SA listed later needs."""
+    transport, stub = bench(N_SA=2)
+    dev = Espline(transport)
+    dev.load([SA_OUT, SA_IN | {"spi": 0x2001}], [])
+    assert stub.sa_table[1]["entry"]["spi"] == 0x2001 and stub.sa_table[0]["entry"]["spi"] == 0x1000
+    with pytest.raises(ConfigError, match=r"sa\[1\] spi: 0x2003 \(in\) needs SA table index 0x1 .* 0x2001 \(in\)"):
+        dev.load([SA_IN | {"spi": 0x2001}, SA_IN | {"spi": 0x2003}], [])

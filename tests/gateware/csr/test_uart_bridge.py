@@ -115,8 +115,8 @@ def test_driver_over_the_uart():
     dev = Espline(transport, scan=False)
     entry = {"spi": 0x4242, "dir": "out", "src": "192.0.2.1", "dst": "198.51.100.2", "mode": "tunnel",
              "key": "0x" + "11" * 16 + "abcdef01", "encap": {"sport": 4500, "dport": 4500}}
-    assert dev.add_sa(entry) == 0
-    assert stub.sa_writes == [expected_sa_write(parse_sa(entry), 0)]
+    assert dev.add_sa(entry) == 3  # an outbound SA takes the highest free index of N_SA=4
+    assert stub.sa_writes == [expected_sa_write(parse_sa(entry), 3)]
 
 
 def test_a_broken_command_is_abandoned():
