@@ -8,11 +8,12 @@ inside UDP (RFC 4303 §2, RFC 3948 §2.1) - SPI, sequence number and explicit IV
 those of the reference model (`espline.sim.model.frame` and `.ipv4`), bit for bit.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..packet import packet_signature
+from .ipv4_header import IPv4Decoder, big_endian
 
 ETH_IPV4, ETH_IPV6, VLAN_TAGS = 0x0800, 0x86DD, (0x8100, 0x88A8)
 HEADER_BYTES = 18 + 60 + 8 + 16  # tagged Ethernet, longest IPv4 header, UDP, ESP header and IV
@@ -36,11 +37,6 @@ Parsed = data.StructLayout({
     "udp_length": 16,
     "l4": 8 * 24,  # the first 24 bytes after the IPv4 header, in wire order (byte 0 lowest)
 })
-
-
-def big_endian(value, offset: int, size: int):
-    """Bytes offset..offset+size of a little-lane byte vector, as a big-endian number."""
-    return Cat(*[value[8 * (offset + i) : 8 * (offset + i + 1)] for i in reversed(range(size))])
 
 
 class FrameParser(wiring.Component):
@@ -86,51 +82,32 @@ class FrameParser(wiring.Component):
         stacked = (inner_type == VLAN_TAGS[0]) | (inner_type == VLAN_TAGS[1])
         kind = Mux(tagged, inner_type, ethertype)
         l2_len = Mux(tagged, 18, 14)
-        ip = Signal(8 * 60)
-        m.d.comb += ip.eq(Mux(tagged, header[8 * 18 : 8 * 78], header[8 * 14 : 8 * 74]))
-        ihl, total = ip[0:4], big_endian(ip, 2, 2)
-        flags_frag = big_endian(ip, 6, 2)
-
-        # RFC 1071: the one's-complement sum of the header's 16-bit words is 0xffff
-        words = [Mux(i < 2 * ihl, big_endian(ip, 2 * i, 2), 0) for i in range(30)]
-        total_sum = Signal(21)
-        m.d.comb += total_sum.eq(sum(words))
-        folded = Signal(17)
-        m.d.comb += folded.eq(total_sum[:16] + total_sum[16:])
-        checksum_ok = (folded[:16] + folded[16]) == 0xFFFF
-
+        m.submodules.ipv4 = decoder = IPv4Decoder(head_bytes=60 + 24, l4_bytes=24)
+        ip = decoder.fields
+        m.d.comb += [
+            decoder.data.eq(Mux(tagged, header[8 * 18 : 8 * (18 + 84)], header[8 * 14 : 8 * (14 + 84)])),
+            decoder.available.eq(length - l2_len),
+        ]
         is_ipv4 = ~stacked & (kind == ETH_IPV4)
-        ip_ok = ((ip[4:8] == 4) & (ihl >= 5) & (length >= l2_len + 20) & (total >= 4 * ihl)
-                 & (total <= length - l2_len) & checksum_ok)
         runt = (length < 14) | (tagged & (length < 18))
-
-        l4 = Signal(8 * 24)
-        with m.Switch(Cat(ihl, tagged)):
-            for words_ in range(5, 16):
-                for tag in (0, 1):
-                    with m.Case(words_ | (tag << 4)):
-                        offset = (18 if tag else 14) + 4 * words_
-                        m.d.comb += l4.eq(header[8 * offset : 8 * (offset + 24)])
-        proto = ip[72:80]
-        fragment = (flags_frag[13] | (flags_frag[:13] != 0))
         m.d.comb += [
             p.length.eq(length),
             p.l2_len.eq(l2_len),
             p.ipv4.eq(is_ipv4),
             p.ipv6.eq(~stacked & (kind == ETH_IPV6)),
-            p.malformed.eq(runt | (tagged & stacked) | (is_ipv4 & ~ip_ok)),
-            p.ihl.eq(ihl),
-            p.total_length.eq(total),
-            p.tos.eq(ip[8:16]),
-            p.fragment.eq(fragment),
-            p.proto.eq(proto),
-            p.src.eq(big_endian(ip, 12, 4)),
-            p.dst.eq(big_endian(ip, 16, 4)),
-            p.has_ports.eq(((proto == 6) | (proto == 17) | (proto == 132)) & ~fragment & (total >= 4 * ihl + 4)),
-            p.sport.eq(big_endian(l4, 0, 2)),
-            p.dport.eq(big_endian(l4, 2, 2)),
-            p.udp_length.eq(big_endian(l4, 4, 2)),
-            p.l4.eq(l4),
+            p.malformed.eq(runt | (tagged & stacked) | (is_ipv4 & ~ip.ok)),
+            p.ihl.eq(ip.ihl),
+            p.total_length.eq(ip.total_length),
+            p.tos.eq(ip.tos),
+            p.fragment.eq(ip.fragment),
+            p.proto.eq(ip.proto),
+            p.src.eq(ip.src),
+            p.dst.eq(ip.dst),
+            p.has_ports.eq(ip.has_ports),
+            p.sport.eq(ip.sport),
+            p.dport.eq(ip.dport),
+            p.udp_length.eq(big_endian(ip.l4, 4, 2)),
+            p.l4.eq(ip.l4),
             queue.w_data.eq(p),
             queue.w_en.eq(done),
         ]

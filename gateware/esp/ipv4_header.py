@@ -1,0 +1,92 @@
+"""IPv4 header decode and checks (RFC 791 §3.1; header checksum per RFC 1071), combinational.
+
+One decoder serves the frame parser (the outer packet) and the decapsulation (the inner packet
+of tunnel mode, RFC 4303 §3.1.2, from the first plaintext bytes). Its checks are those of the
+reference model's `ipv4.header_length`: version 4, IHL >= 5, at least 20 bytes available, total
+length covering the header and within the available bytes, and a correct header checksum.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+PORTED = (6, 17, 132)  # TCP, UDP, SCTP: the protocols whose selectors name ports (RFC 4301 §4.4.1.1)
+
+
+def big_endian(value, offset: int, size: int):
+    """Bytes offset..offset+size of a little-lane byte vector, as a big-endian number."""
+    return Cat(*[value[8 * (offset + i) : 8 * (offset + i + 1)] for i in reversed(range(size))])
+
+
+def fields_layout(l4_bytes: int) -> data.StructLayout:
+    return data.StructLayout({
+        "ok": 1,  # every check passed (only then do the fields below mean anything)
+        "ihl": 4,  # header length in 32-bit words
+        "total_length": 16,
+        "tos": 8,
+        "fragment": 1,  # MF set or a fragment offset
+        "proto": 8,
+        "src": 32,
+        "dst": 32,
+        "has_ports": 1,  # TCP, UDP or SCTP, unfragmented, total length covering the ports
+        "sport": 16,
+        "dport": 16,
+        "l4": 8 * l4_bytes,  # the bytes after the header, in wire order (byte 0 lowest)
+    })
+
+
+class IPv4Decoder(wiring.Component):
+    """Decode the IPv4 header at the start of `data` (`head_bytes` bytes, byte 0 in bits 7:0)
+    of a packet of which `available` bytes exist; `fields` is a `fields_layout(l4_bytes)`.
+
+    Bytes of `data` at and past `available` do not affect `ok` or any field it vouches for.
+    """
+
+    def __init__(self, head_bytes: int = 84, l4_bytes: int = 24):
+        if head_bytes < 60:
+            raise ValueError(f"head_bytes: {head_bytes} cannot hold the longest header (60)")
+        if l4_bytes < 4:
+            raise ValueError(f"l4_bytes: {l4_bytes} cannot hold the ports (4)")
+        self.head_bytes, self.l4_bytes = head_bytes, l4_bytes
+        super().__init__({"data": In(8 * head_bytes), "available": In(17),
+                          "fields": Out(fields_layout(l4_bytes))})
+
+    def elaborate(self, platform):
+        m = Module()
+        ip, f = self.data, self.fields
+        ihl, total = ip[0:4], big_endian(ip, 2, 2)
+        flags_frag = big_endian(ip, 6, 2)
+
+        # RFC 1071: the one's-complement sum of the header's 16-bit words is 0xffff
+        words = [Mux(i < 2 * ihl, big_endian(ip, 2 * i, 2), 0) for i in range(30)]
+        total_sum = Signal(21)
+        m.d.comb += total_sum.eq(sum(words))
+        folded = Signal(17)
+        m.d.comb += folded.eq(total_sum[:16] + total_sum[16:])
+        checksum_ok = (folded[:16] + folded[16]) == 0xFFFF
+
+        # the bytes after the header (zeros past the end of `data`)
+        padded = Cat(ip, Const(0, 8 * (60 + self.l4_bytes - self.head_bytes))) \
+            if self.head_bytes < 60 + self.l4_bytes else ip
+        with m.Switch(ihl):
+            for words_ in range(5, 16):
+                with m.Case(words_):
+                    m.d.comb += f.l4.eq(padded[8 * 4 * words_ : 8 * (4 * words_ + self.l4_bytes)])
+
+        proto = ip[72:80]
+        fragment = flags_frag[13] | (flags_frag[:13] != 0)
+        m.d.comb += [
+            f.ok.eq((ip[4:8] == 4) & (ihl >= 5) & (self.available >= 20) & (total >= 4 * ihl)
+                    & (total <= self.available) & checksum_ok),
+            f.ihl.eq(ihl),
+            f.total_length.eq(total),
+            f.tos.eq(ip[8:16]),
+            f.fragment.eq(fragment),
+            f.proto.eq(proto),
+            f.src.eq(big_endian(ip, 12, 4)),
+            f.dst.eq(big_endian(ip, 16, 4)),
+            f.has_ports.eq(Cat(*[proto == p for p in PORTED]).any() & ~fragment & (total >= 4 * ihl + 4)),
+            f.sport.eq(big_endian(f.l4, 0, 2)),
+            f.dport.eq(big_endian(f.l4, 2, 2)),
+        ]
+        return m
