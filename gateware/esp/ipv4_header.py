@@ -6,7 +6,7 @@ reference model's `ipv4.header_length`: version 4, IHL >= 5, at least 20 bytes a
 length covering the header and within the available bytes, and a correct header checksum.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -18,6 +18,14 @@ def big_endian(value, offset: int, size: int):
     return Cat(*[value[8 * (offset + i) : 8 * (offset + i + 1)] for i in reversed(range(size))])
 
 
+def ones_complement_sum(words):
+    """RFC 1071 §1: the one's-complement sum of 16-bit values, folded to 16 bits."""
+    total = sum(words)
+    for _ in range(2):  # two folds cover up to 2**16 words
+        total = total[:16] + total[16:]
+    return total[:16]
+
+
 def fields_layout(l4_bytes: int) -> data.StructLayout:
     return data.StructLayout({
         "ok": 1,  # every check passed (only then do the fields below mean anything)
@@ -25,6 +33,7 @@ def fields_layout(l4_bytes: int) -> data.StructLayout:
         "total_length": 16,
         "tos": 8,
         "fragment": 1,  # MF set or a fragment offset
+        "df": 1,  # don't fragment
         "proto": 8,
         "src": 32,
         "dst": 32,
@@ -58,12 +67,7 @@ class IPv4Decoder(wiring.Component):
         flags_frag = big_endian(ip, 6, 2)
 
         # RFC 1071: the one's-complement sum of the header's 16-bit words is 0xffff
-        words = [Mux(i < 2 * ihl, big_endian(ip, 2 * i, 2), 0) for i in range(30)]
-        total_sum = Signal(21)
-        m.d.comb += total_sum.eq(sum(words))
-        folded = Signal(17)
-        m.d.comb += folded.eq(total_sum[:16] + total_sum[16:])
-        checksum_ok = (folded[:16] + folded[16]) == 0xFFFF
+        checksum_ok = ones_complement_sum([Mux(i < 2 * ihl, big_endian(ip, 2 * i, 2), 0) for i in range(30)]) == 0xFFFF
 
         # the bytes after the header (zeros past the end of `data`)
         padded = Cat(ip, Const(0, 8 * (60 + self.l4_bytes - self.head_bytes))) \
@@ -82,6 +86,7 @@ class IPv4Decoder(wiring.Component):
             f.total_length.eq(total),
             f.tos.eq(ip[8:16]),
             f.fragment.eq(fragment),
+            f.df.eq(flags_frag[14]),
             f.proto.eq(proto),
             f.src.eq(big_endian(ip, 12, 4)),
             f.dst.eq(big_endian(ip, 16, 4)),

@@ -28,6 +28,7 @@ Parsed = data.StructLayout({
     "total_length": 16,
     "tos": 8,
     "fragment": 1,  # MF set or a fragment offset
+    "df": 1,  # don't fragment
     "proto": 8,
     "src": 32,
     "dst": 32,
@@ -100,6 +101,7 @@ class FrameParser(wiring.Component):
             p.total_length.eq(ip.total_length),
             p.tos.eq(ip.tos),
             p.fragment.eq(ip.fragment),
+            p.df.eq(ip.df),
             p.proto.eq(ip.proto),
             p.src.eq(ip.src),
             p.dst.eq(ip.dst),

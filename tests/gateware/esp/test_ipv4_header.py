@@ -47,7 +47,7 @@ def expected(packet: bytes, available: int) -> dict:
         return {"ok": 0}
     src, dst, proto, ports = spd.packet_fields(packet[:available], ihl)
     out = {"ok": 1, "ihl": ihl // 4, "total_length": ipv4.total_length(packet), "tos": packet[1],
-           "fragment": int(ipv4.is_fragment(packet)), "proto": proto, "src": src, "dst": dst,
+           "fragment": int(ipv4.is_fragment(packet)), "df": packet[6] >> 6 & 1, "proto": proto, "src": src, "dst": dst,
            "has_ports": int(ports is not None)}
     if ports:
         out.update(sport=ports[0], dport=ports[1])

@@ -31,7 +31,7 @@ def expected(f: bytes) -> dict:
     packet = packet[: ipv4.total_length(packet)]
     src, dst, proto, ports = spd.packet_fields(packet, ihl)
     out.update(ihl=ihl // 4, total_length=len(packet), tos=packet[1], proto=proto, src=src, dst=dst,
-               fragment=int(ipv4.is_fragment(packet)), has_ports=int(ports is not None))
+               fragment=int(ipv4.is_fragment(packet)), df=packet[6] >> 6 & 1, has_ports=int(ports is not None))
     if ports:
         out.update(sport=ports[0], dport=ports[1])
         if proto == 17 and len(packet) >= ihl + 8:
@@ -53,6 +53,7 @@ def frames(rng):
              for f, mf in ((0, 1), (3, 0), (3, 1))]
     good += [arp_frame(), bytes(Ether(type=0x86DD)) + bytes(60), bytes(Ether() / Dot1Q() / Dot1Q() / IP())]
     good.append(ethernet(ip_packet(60, "1.2.3.4", "5.6.7.8")) + bytes(10))  # Ethernet padding
+    good += [ethernet(ip_packet(80, "1.2.3.4", "5.6.7.8", df=True), vlan=v) for v in (None, 9)]
     good += [bytes(Ether() / IP(src="10.0.0.1", dst="10.0.0.2", proto=p) / tail)  # too short for ports
              for p, tail in ((17, b""), (6, b"\1\2"), (132, b"\1\2\3"))]
     bad = []
