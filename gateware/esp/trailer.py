@@ -1,0 +1,107 @@
+"""ESP trailer check on the plaintext: pad length, next header and the padding bytes
+(RFC 4303 §2.4-§2.6), plus the first plaintext bytes for the inner header, one record a frame.
+
+The plaintext is payload ‖ padding ‖ pad length ‖ next header; the padding must be exactly
+1, 2, ..., pad length (§2.4, the default padding the receiver checks) and fit the plaintext,
+as the reference model's `esp.decapsulate` checks. Without knowing the pad length in advance,
+the check tracks whether each byte b ends a run 1, 2, ..., b (`seq`: b == 1, or the previous
+byte is b - 1 and ended a run too); the padding is good iff the pad length is 0
+or the byte before the pad-length byte ends a run and equals the pad length.
+"""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..packet import packet_signature
+
+
+def trailer_layout(head_bytes: int) -> data.StructLayout:
+    return data.StructLayout({
+        "length": 16,  # plaintext bytes
+        "payload_len": 16,  # length - 2 - pad_len (meaningful when pad_ok)
+        "pad_len": 8,
+        "next_header": 8,
+        "pad_ok": 1,  # pad_len + 2 <= length and the padding is 1, 2, ..., pad_len
+        "head": 8 * head_bytes,  # the first plaintext bytes (byte 0 lowest); past `length`: undefined
+    })
+
+
+class EspTrailer(wiring.Component):
+    """Pass plaintext frames from `i` to `o` unchanged (no added latency); emit one
+    `trailer_layout(head_bytes)` record per frame on `trailer`, from the cycle after its last beat.
+
+    A frame's last beat waits only while the record queue (`records` deep) is full.
+    """
+
+    def __init__(self, width: int = 16, head_bytes: int = 64, records: int = 4):
+        self.width, self.head_bytes, self.records = width, head_bytes, records
+        self.layout = trailer_layout(head_bytes)
+        super().__init__({"i": In(packet_signature(width)), "o": Out(packet_signature(width)),
+                          "trailer": Out(stream.Signature(self.layout))})
+
+    def elaborate(self, platform):
+        m = Module()
+        width, beat = self.width, self.i.payload
+        m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=self.layout.size, depth=self.records)
+
+        take = self.i.valid & self.i.ready
+        passable = ~beat.last | queue.w_rdy  # a last beat needs room for its record
+        m.d.comb += [
+            self.o.valid.eq(self.i.valid & passable),
+            self.o.payload.eq(beat),
+            self.i.ready.eq(self.o.ready & passable),
+        ]
+
+        # the stream as bytes: the two before this beat (registered), then this beat's
+        prev = [Signal(8, name="prev_1"), Signal(8, name="prev_0")]  # older first
+        prev_seq = [Signal(name="prev_seq_1"), Signal(name="prev_seq_0")]
+        b = [Mux(beat.first, 0, p) for p in prev] + [beat.data.word_select(i, 8) for i in range(width)]
+        seq = [Mux(beat.first, 0, p) for p in prev_seq]
+        for j in range(2, width + 2):
+            step = Signal(name=f"seq_{j - 2}")
+            m.d.comb += step.eq((b[j] == 1) | ((b[j - 1] + 1 == b[j]) & seq[j - 1]))
+            seq.append(step)
+        with m.If(take & ~beat.last):  # full beat: keep its last two bytes
+            m.d.sync += [prev[0].eq(b[width]), prev[1].eq(b[width + 1]),
+                         prev_seq[0].eq(seq[width]), prev_seq[1].eq(seq[width + 1])]
+
+        # the head, one beat at a time (`head_now`: with this beat's bytes)
+        head_beats = -(-self.head_bytes // width)
+        head, head_now = Signal(8 * width * head_beats), Signal(8 * width * head_beats)
+        index = Signal(range(head_beats + 1))
+        at = Mux(beat.first, 0, index)
+        m.d.comb += head_now.eq(head)
+        with m.Switch(at):
+            for i in range(head_beats):
+                with m.Case(i):
+                    m.d.comb += head_now.word_select(i, 8 * width).eq(beat.data)
+        with m.If(take & (at < head_beats)):
+            m.d.sync += [head.eq(head_now), index.eq(at + 1)]
+
+        # at the last beat (n bytes): next header is b[n + 1], pad length b[n], before it b[n - 1]
+        length = Signal(16)
+        total = Mux(beat.first, 0, length) + beat.nbytes
+        record = Signal(self.layout)
+        with m.If(take):
+            m.d.sync += length.eq(total)
+        m.d.comb += [record.length.eq(total), record.head.eq(head_now[: 8 * self.head_bytes])]
+        with m.Switch(beat.nbytes):
+            for n in range(1, width + 1):
+                with m.Case(n):
+                    pad = b[n]
+                    m.d.comb += [
+                        record.pad_len.eq(pad),
+                        record.next_header.eq(b[n + 1]),
+                        record.pad_ok.eq((total >= 2) & ((pad == 0) | (seq[n - 1] & (b[n - 1] == pad)))),
+                        record.payload_len.eq(total - 2 - pad),
+                    ]
+
+        m.d.comb += [
+            queue.w_data.eq(record),
+            queue.w_en.eq(take & beat.last),
+            self.trailer.valid.eq(queue.r_rdy),
+            self.trailer.payload.eq(queue.r_data),
+            queue.r_en.eq(self.trailer.ready),
+        ]
+        return m
