@@ -1,0 +1,37 @@
+"""Round-robin merge of streams, a whole frame (or record) at a time."""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+
+class Arbiter(wiring.Component):
+    """`n` inputs of `layout` onto one output. An input keeps the output until a transfer with its
+    `last` member set (every transfer when `framed` is False); then the next input that has
+    something in round-robin order takes over, as does one when the granted input is idle."""
+
+    def __init__(self, layout, n: int, *, framed: bool = True):
+        self.n, self.framed = n, framed
+        super().__init__({"i": In(stream.Signature(layout)).array(n), "o": Out(stream.Signature(layout))})
+
+    def elaborate(self, platform):
+        m = Module()
+        grant = Signal(range(self.n))
+        locked = Signal()  # inside a frame
+        with m.Switch(grant):
+            for g, port in enumerate(self.i):
+                with m.Case(g):
+                    m.d.comb += [self.o.valid.eq(port.valid), self.o.payload.eq(port.payload),
+                                 port.ready.eq(self.o.ready)]
+        moved = self.o.valid & self.o.ready
+        ends = moved & (self.o.payload.last if self.framed else 1)
+        with m.If(moved):
+            m.d.sync += locked.eq(~ends)
+        with m.If(ends | (~locked & ~self.o.valid)):
+            with m.Switch(grant):
+                for g in range(self.n):
+                    with m.Case(g):
+                        for k in reversed(range(1, self.n + 1)):  # the nearest requester after g wins
+                            with m.If(self.i[(g + k) % self.n].valid):
+                                m.d.sync += grant.eq((g + k) % self.n)
+        return m

@@ -1,0 +1,30 @@
+"""Global counters (GUIDE invariant 3: rx = tx + punted + drops): one-cycle count pulses from
+every stage, summed into the 64-bit live values the register map's `global_cnt` reads."""
+
+from amaranth.hdl import Module
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+#: The counters, in the register map's order and with its names (docs/model.md, Reason).
+NAMES = ("rx_plain", "rx_cipher", "rx_host", "tx_plain", "tx_cipher", "punted",
+         "drop_malformed", "drop_policy", "drop_no_sa", "drop_sa_expired", "drop_replay",
+         "drop_auth_fail", "drop_bad_pad", "drop_dummy", "drop_keepalive", "drop_too_big")
+
+#: One pulse per counted frame: the members a stage sets in the cycle it decides a frame.
+Counts = data.StructLayout({name: 1 for name in NAMES})
+
+
+class GlobalCounters(wiring.Component):
+    """Sum `sources` pulse vectors per cycle into `values` (layout of the map's `global_cnt`)."""
+
+    def __init__(self, values: data.StructLayout, sources: int):
+        if [name for name, _ in values] != list(NAMES):
+            raise ValueError(f"global_cnt: the register map's counters {[n for n, _ in values]} are not {NAMES}")
+        super().__init__({"counts": In(Counts).array(sources), "values": Out(values)})
+
+    def elaborate(self, platform):
+        m = Module()
+        for name in NAMES:
+            m.d.sync += getattr(self.values, name).eq(
+                getattr(self.values, name) + sum(getattr(c, name) for c in self.counts))
+        return m

@@ -1,0 +1,246 @@
+"""Outbound decisions, one parsed frame at a time (RFC 4301 §5.1, RFC 4303 §3.3): what happens
+to each frame from the plaintext side, and the ESP header fields of those to protect.
+
+Per frame (the model's `Appliance._from_plain` and `esp.encapsulate`, in the same order):
+malformed -> drop; IPv6 and other EtherTypes -> the build's IPv6 rule / bypass; IPv4 -> SPD
+lookup: bypass, discard, or protect with the policy's SA: an SA that is missing or not
+outbound is `no-sa`, a dead one `sa-expired`; otherwise the next sequence number (the last
+one an SA may send marks it dead, §3.3.3: it never wraps), packet and byte lifetimes (soft
+raises an event once, hard kills the SA), and the MTU check of the protected packet.
+
+The SA table lives here: static entries (from the CSR block's `sa_write`, whole) and the
+dynamic state (sequence number, counters, flags) that a write resets. One frame's read,
+decision and write-back finish before the next frame's read, so back-to-back packets on one
+SA never race, and an SA write - taken only between frames - is never seen half.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .counts import Counts
+from .ipv4_header import ones_complement_sum
+from .parser import Parsed
+from .policy_table import key_layout
+
+ACTION_DISCARD, ACTION_BYPASS, ACTION_PROTECT = 0, 1, 2
+DIR_OUT, MODE_TRANSPORT, DF_COPY, DF_SET = 1, 1, 0, 1
+EVENT_SOFT, EVENT_HARD, EVENT_SEQ = 1, 2, 3
+FORWARD, DROP, ENCAP = 0, 1, 2
+
+EncapState = data.StructLayout({"seq": 64, "packets": 64, "bytes": 64, "soft_expired": 1, "dead": 1})
+
+
+def job_layout(n_sa: int) -> data.StructLayout:
+    """What the encapsulator does with one stored frame; for ENCAP, every header field."""
+    return data.StructLayout({
+        "action": 2, "l2_len": 5, "ihl": 4, "length": 16,
+        "payload_start": 16, "payload_end": 16,  # the bytes to encrypt, as frame offsets
+        "pad": 2, "next_header": 8,
+        "tunnel": 1, "natt": 1,
+        "outer": 8 * 20,  # tunnel: the outer IPv4 header, wire order (byte 0 lowest)
+        "udp": 8 * 8,  # NAT-T: the UDP header (RFC 3948 §2.1, checksum 0)
+        "esp": 8 * 16,  # SPI, sequence number, explicit IV
+        "ip_length": 16, "ip_proto": 8,  # transport: the new total length and protocol
+        "gcm_key": 256, "aes256": 1, "gcm_iv": 96, "gcm_aad": 128, "gcm_aad_len": 5,
+        "gcm_length": 16, "icv_len": 5,
+    })
+
+
+def wire(*fields):
+    """Big-endian fields `(value, bytes)`, in wire order, as a little-lane byte vector (byte 0 lowest)."""
+    lanes = []
+    for value, n in fields:
+        value = Const(value, 8 * n) if isinstance(value, int) else Value.cast(value)
+        lanes += [value[8 * i : 8 * (i + 1)] for i in reversed(range(n))]
+    return Cat(*lanes)
+
+
+def reached(count, limit):
+    """A lifetime limit (0: none) is reached (RFC 4301 §4.4.2.1)."""
+    return (limit != 0) & (count >= limit)
+
+
+class OutboundControl(wiring.Component):
+    def __init__(self, sa_write: data.StructLayout, counters: data.StructLayout, event: data.StructLayout,
+                 n_sa: int, n_policy: int, *, capacity: int, default_policy: str = "discard",
+                 ipv6: str = "discard", mtu: int = 9000):
+        self.n_sa, self.entry = n_sa, sa_write.members["entry"]
+        self.capacity, self.mtu = capacity, mtu
+        self.default_bypass, self.ipv6_bypass = default_policy == "bypass", ipv6 == "bypass"
+        super().__init__({
+            "parsed": In(stream.Signature(Parsed)),
+            "sa_write": In(stream.Signature(sa_write)),
+            "lookup": Out(stream.Signature(key_layout(n_sa))),
+            "policy": In(stream.Signature(data.StructLayout({"hit": 1, "index": range(n_policy), "action": 2,
+                                                             "sa_index": range(n_sa), "admitted": 1}))),
+            "job": Out(stream.Signature(job_layout(n_sa))),
+            "counts": Out(Counts),
+            "events": Out(stream.Signature(event)),
+            "counter_request": In(stream.Signature(range(n_sa))),
+            "counter_response": Out(stream.Signature(counters)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        entry_layout = data.StructLayout({"valid": 1, "sa": self.entry})
+        m.submodules.static = static = Memory(shape=entry_layout, depth=self.n_sa, init=[])
+        m.submodules.dynamic = dynamic = Memory(shape=EncapState, depth=self.n_sa, init=[])
+        static_w, static_r = static.write_port(), static.read_port()
+        dyn_w, dyn_r, dyn_snap = dynamic.write_port(), dynamic.read_port(), dynamic.read_port()
+        m.submodules.jobs = jobs = fifo.SyncFIFOBuffered(width=job_layout(self.n_sa).size, depth=4)
+
+        # -- counter snapshots: one read of the dynamic state per request ---------------------
+        snap = self.counter_response
+        m.d.comb += [dyn_snap.addr.eq(self.counter_request.payload), self.counter_request.ready.eq(~snap.valid),
+                     snap.payload.packets.eq(dyn_snap.data.packets), snap.payload.bytes.eq(dyn_snap.data.bytes),
+                     snap.payload.seq.eq(dyn_snap.data.seq)]
+        with m.If(snap.ready):
+            m.d.sync += snap.valid.eq(0)
+        with m.If(self.counter_request.valid & self.counter_request.ready):
+            m.d.sync += snap.valid.eq(1)
+
+        rec = Signal(Parsed)
+        job = Signal(job_layout(self.n_sa))
+        sa_index = Signal(range(self.n_sa))
+        sa, state = static_r.data.sa, dyn_r.data
+        m.d.comb += [static_r.addr.eq(sa_index), dyn_r.addr.eq(sa_index), dyn_w.addr.eq(sa_index),
+                     jobs.w_data.eq(job)]
+        m.d.comb += [self.job.valid.eq(jobs.r_rdy), self.job.payload.eq(jobs.r_data), jobs.r_en.eq(self.job.ready)]
+        c = self.counts
+
+        def finish(action, counter):
+            statements = [getattr(c, counter).eq(1)]
+            if action is not None:
+                statements += [job.action.eq(action), jobs.w_en.eq(1)]
+            return statements
+
+        # the protected packet (RFC 4303 §2): lengths, padding to 4 bytes (§2.4), trailer
+        payload_len = Signal(16)
+        m.d.comb += payload_len.eq(Mux(sa.flags.mode == MODE_TRANSPORT, rec.total_length - 4 * rec.ihl,
+                                       rec.total_length))
+        pad = Signal(2)
+        m.d.comb += pad.eq(-(payload_len + 2))
+        sealed = Signal(17)
+        m.d.comb += sealed.eq(payload_len + pad + 2)
+        esp_len = Signal(17)
+        m.d.comb += esp_len.eq(16 + sealed + sa.flags.icv_len + Mux(sa.flags.natt, 8, 0))
+        ip_len = Signal(18)
+        m.d.comb += ip_len.eq(esp_len + Mux(sa.flags.mode == MODE_TRANSPORT, 4 * rec.ihl, 20))
+
+        seq = Signal(64)
+        m.d.comb += seq.eq(state.seq + 1)
+        seq_max = Mux(sa.flags.esn, Const(2**64 - 1, 64), Const(2**32 - 1, 64))
+        packets, nbytes = Signal(64), Signal(64)
+        m.d.comb += [packets.eq(state.packets + 1), nbytes.eq(state.bytes + payload_len)]
+        soft = ~state.soft_expired & (reached(packets, sa.soft_packets) | reached(nbytes, sa.soft_bytes))
+        hard = reached(packets, sa.hard_packets) | reached(nbytes, sa.hard_bytes)
+        exhausted = seq == seq_max
+
+        # the headers (RFC 791 outer header with RFC 1071 checksum, RFC 3948 UDP, RFC 4303 §2)
+        proto = Mux(sa.flags.natt, Const(17, 8), Const(50, 8))
+        df = Mux(sa.flags.df == DF_COPY, rec.df, sa.flags.df == DF_SET)
+        outer_words = [Cat(rec.tos, Const(0x45, 8)), ip_len[:16], seq[:16], Cat(Const(0, 14), df, Const(0, 1)),
+                       Cat(proto, sa.flags.ttl), Const(0, 16), sa.src[16:], sa.src[:16], sa.dst[16:], sa.dst[:16]]
+        outer_sum = ~ones_complement_sum(outer_words)
+        key_words = [sa.key[i] for i in range(8)]  # KEY0 holds the first key bytes
+        m.d.comb += [
+            job.l2_len.eq(rec.l2_len), job.ihl.eq(rec.ihl), job.length.eq(rec.length),
+            job.payload_start.eq(rec.l2_len + Mux(sa.flags.mode == MODE_TRANSPORT, 4 * rec.ihl, 0)),
+            job.payload_end.eq(rec.l2_len + rec.total_length),
+            job.pad.eq(pad), job.next_header.eq(Mux(sa.flags.mode == MODE_TRANSPORT, rec.proto, 4)),
+            job.tunnel.eq(sa.flags.mode != MODE_TRANSPORT), job.natt.eq(sa.flags.natt),
+            job.outer.eq(wire(*[(w, 2) for w in outer_words[:5]], (outer_sum[:16], 2),
+                              *[(w, 2) for w in outer_words[6:]])),
+            job.udp.eq(wire((sa.natt_ports.lo, 2), (sa.natt_ports.hi, 2), (esp_len[:16], 2), (0, 2))),
+            job.esp.eq(wire((sa.spi, 4), (seq[:32], 4), (seq, 8))),
+            job.ip_length.eq(ip_len[:16]), job.ip_proto.eq(proto),
+            job.gcm_key.eq(Mux(sa.flags.aes256, Cat(*reversed(key_words)),
+                               Cat(Const(0, 128), *reversed(key_words[:4])))),  # AES-128: the top half
+            job.aes256.eq(sa.flags.aes256),
+            job.gcm_iv.eq(Cat(seq, sa.salt)),  # RFC 4106 §4: salt ‖ explicit IV
+            job.gcm_aad.eq(Mux(sa.flags.esn, Cat(Const(0, 32), seq[:32], seq[32:], sa.spi),  # §5
+                               Cat(Const(0, 64), seq[:32], sa.spi))),
+            job.gcm_aad_len.eq(Mux(sa.flags.esn, 12, 8)),
+            job.gcm_length.eq(sealed[:16]), job.icv_len.eq(sa.flags.icv_len),
+        ]
+
+        # -- the decision, one frame at a time ------------------------------------------------
+        pending = Signal(3)  # events still to report: seq-exhausted, soft, hard (the model's order)
+        lk = self.lookup.payload
+        m.d.comb += [lk.dir.eq(DIR_OUT), lk.src.eq(rec.src), lk.dst.eq(rec.dst), lk.proto.eq(rec.proto),
+                     lk.has_ports.eq(rec.has_ports), lk.sport.eq(rec.sport), lk.dport.eq(rec.dport)]
+        w = self.sa_write.payload
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.sa_write.valid):
+                    m.d.comb += [
+                        self.sa_write.ready.eq(1),
+                        static_w.addr.eq(w.index), static_w.en.eq(1),
+                        static_w.data.valid.eq(w.valid), static_w.data.sa.eq(w.entry),
+                        dyn_w.addr.eq(w.index), dyn_w.en.eq(1), dyn_w.data.eq(0),
+                    ]
+                with m.Elif(self.parsed.valid & jobs.w_rdy):
+                    m.d.comb += [self.parsed.ready.eq(1), c.rx_plain.eq(1)]
+                    m.d.sync += rec.eq(self.parsed.payload)
+                    m.next = "CLASSIFY"
+            with m.State("CLASSIFY"):
+                with m.If(rec.length > self.capacity):  # never stored (the buffer swallowed it)
+                    m.d.comb += finish(None, "drop_malformed")
+                    m.next = "IDLE"
+                with m.Elif(rec.malformed):
+                    m.d.comb += finish(DROP, "drop_malformed")
+                    m.next = "IDLE"
+                with m.Elif(rec.ipv6 & Const(not self.ipv6_bypass)):
+                    m.d.comb += finish(DROP, "drop_policy")
+                    m.next = "IDLE"
+                with m.Elif(~rec.ipv4):
+                    m.d.comb += finish(FORWARD, "tx_cipher")
+                    m.next = "IDLE"
+                with m.Else():
+                    m.d.comb += self.lookup.valid.eq(1)
+                    with m.If(self.lookup.ready):
+                        m.next = "LOOKUP"
+            with m.State("LOOKUP"):
+                r = self.policy.payload
+                m.d.comb += self.policy.ready.eq(1)
+                with m.If(self.policy.valid):
+                    action = Mux(r.hit, r.action, Mux(self.default_bypass, ACTION_BYPASS, ACTION_DISCARD))
+                    m.d.sync += sa_index.eq(r.sa_index)
+                    with m.If(action == ACTION_PROTECT):
+                        m.next = "FETCH"
+                    with m.Elif(action == ACTION_BYPASS):
+                        m.d.comb += finish(FORWARD, "tx_cipher")
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.d.comb += finish(DROP, "drop_policy")
+                        m.next = "IDLE"
+            with m.State("FETCH"):  # the table's read ports register sa_index
+                m.next = "DECIDE"
+            with m.State("DECIDE"):
+                with m.If(~static_r.data.valid | (sa.flags.dir != DIR_OUT)):
+                    m.d.comb += finish(DROP, "drop_no_sa")
+                    m.next = "IDLE"
+                with m.Elif(state.dead):
+                    m.d.comb += finish(DROP, "drop_sa_expired")
+                    m.next = "IDLE"
+                with m.Else():
+                    m.d.comb += [dyn_w.en.eq(1), dyn_w.data.seq.eq(seq), dyn_w.data.packets.eq(packets),
+                                 dyn_w.data.bytes.eq(nbytes), dyn_w.data.soft_expired.eq(state.soft_expired | soft),
+                                 dyn_w.data.dead.eq(exhausted | hard)]
+                    m.d.sync += pending.eq(Cat(exhausted, soft, hard))
+                    with m.If(ip_len > self.mtu):
+                        m.d.comb += finish(DROP, "drop_too_big")
+                    with m.Else():
+                        m.d.comb += finish(ENCAP, "tx_cipher")
+                    m.next = "EVENTS"
+            with m.State("EVENTS"):
+                ev = self.events
+                m.d.comb += [ev.valid.eq(pending != 0), ev.payload.index.eq(sa_index),
+                             ev.payload.kind.eq(Mux(pending[0], EVENT_SEQ, Mux(pending[1], EVENT_SOFT, EVENT_HARD)))]
+                with m.If(pending == 0):
+                    m.next = "IDLE"
+                with m.Elif(ev.ready):
+                    m.d.sync += pending.eq(Mux(pending[0], pending & 0b110, Mux(pending[1], pending & 0b100, 0)))
+        return m
