@@ -7,6 +7,11 @@ frame is discarded by rewinding the write pointer. Only committed frames are rea
 and in order. A frame larger than the whole buffer cannot be held: it is swallowed and then
 dropped whatever its commit says (`overflow` pulses), so the pipeline never deadlocks. The
 next frame is taken once the previous one's commit has been.
+
+With a `meta` layout, the commit also carries per-frame data known only then (such as header
+patch values); it is kept with the committed frame only and is on the `meta` output with every
+beat of that frame (changing only as the frame's first beat appears), so discarded and dropped
+frames leave none behind.
 """
 
 from amaranth.hdl import Module, Mux, Signal, unsigned
@@ -16,28 +21,35 @@ from amaranth.lib.wiring import In, Out
 
 from ..packet import packet_signature
 
-CommitLayout = data.StructLayout({"ok": 1, "length": 16})
+
+def commit_layout(meta: data.Layout | None = None) -> data.StructLayout:
+    fields = {"ok": 1, "length": 16}
+    return data.StructLayout(fields if meta is None else {**fields, "meta": meta})
 
 
 class PacketBuffer(wiring.Component):
     """`depth` words of `width` bytes; up to `frames` committed frames queued for reading."""
 
-    def __init__(self, width: int = 16, depth: int = 1024, frames: int = 16):
+    def __init__(self, width: int = 16, depth: int = 1024, frames: int = 16, meta: data.Layout | None = None):
         if depth & (depth - 1) or depth < 2:
             raise ValueError(f"depth: {depth} is not a power of two >= 2")
-        self.width, self.depth, self.frames = width, depth, frames
-        super().__init__({
+        self.width, self.depth, self.frames, self.meta_layout = width, depth, frames, meta
+        members = {
             "i": In(packet_signature(width)),
-            "commit": In(stream.Signature(CommitLayout)),
+            "commit": In(stream.Signature(commit_layout(meta))),
             "o": Out(packet_signature(width)),
             "overflow": Out(1),  # pulses when a frame too large for the buffer is dropped
-        })
+        }
+        if meta is not None:
+            members["meta"] = Out(meta)  # the committed meta of the frame `o` carries
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
         width, depth = self.width, self.depth
         pointer = unsigned(depth.bit_length())  # one bit more than the address: full vs empty
-        descriptor = data.StructLayout({"length": 16, "words": range(depth + 1)})
+        fields = {"length": 16, "words": range(depth + 1)}
+        descriptor = data.StructLayout(fields if self.meta_layout is None else {**fields, "meta": self.meta_layout})
         m.submodules.mem = mem = Memory(shape=8 * width, depth=depth, init=[])
         wr, rd = mem.write_port(), mem.read_port()
         m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=descriptor.size, depth=self.frames)
@@ -71,6 +83,8 @@ class PacketBuffer(wiring.Component):
             queue.w_data.eq(kept),
             self.commit.ready.eq(deciding & queue.w_rdy),
         ]
+        if self.meta_layout is not None:
+            m.d.comb += kept.meta.eq(verdict.meta)
         with m.If(self.commit.valid & self.commit.ready):
             keep = verdict.ok & ~overflowed & (kept.length != 0)
             m.d.comb += [queue.w_en.eq(keep), self.overflow.eq(overflowed)]
@@ -102,6 +116,8 @@ class PacketBuffer(wiring.Component):
                 bytes_left.eq(bytes_left - width),
                 rd_ptr.eq(rd_ptr + 1),
             ]
+            if self.meta_layout is not None:
+                m.d.sync += self.meta.eq(frame.meta)
             with m.If(last):  # skip the words of the cut-off tail; free the whole frame
                 m.d.sync += [reading.eq(0), rd_ptr.eq(frame_start + frame.words),
                              freed.eq(frame_start + frame.words)]

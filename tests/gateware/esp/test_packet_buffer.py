@@ -4,6 +4,7 @@ length, in order, under random stalls on every side; oversize frames are dropped
 import random
 
 import pytest
+from amaranth.lib import data
 from amaranth.sim import Simulator
 
 from espline.gateware.esp.packet_buffer import PacketBuffer
@@ -77,3 +78,63 @@ def test_back_to_back_frames_without_stalls():
     frames = [rng.randbytes(160) for _ in range(8)]
     got, _ = run(PacketBuffer(16, depth=64, frames=4), frames, [(True, 160)] * 8, rng, frames, 0, 0, 0)
     assert got == frames
+
+
+META = data.StructLayout({"tag": 16, "flag": 1})
+
+
+@pytest.mark.parametrize("width", [4, 16])
+def test_meta_travels_with_committed_frames_only(width):
+    """Each released frame carries its own commit's meta on every beat; discarded and oversize
+    frames' meta never shows."""
+    rng = random.Random(10 + width)
+    depth = 256 // width
+    frames, verdicts = [], []
+    for _ in range(60):
+        size = rng.choice((rng.randint(1, 120), rng.randint(1, 120), 256 + rng.randint(1, 40)))  # some too large
+        frames.append(rng.randbytes(size))
+        r = rng.random()
+        verdicts.append((r < 0.7, len(frames[-1]) if r < 0.5 else rng.randint(1, size)))
+    metas = [{"tag": i, "flag": rng.randrange(2)} for i in range(len(frames))]
+    kept = [(f[:length], meta) for f, (ok, length), meta in zip(frames, verdicts, metas, strict=True)
+            if ok and length and len(f) <= 256]
+    dut = PacketBuffer(width, depth=depth, frames=4, meta=META)
+    got = []
+
+    async def writer(ctx):
+        for frame, (ok, length), meta in zip(frames, verdicts, metas, strict=True):
+            await put_frame(ctx, dut.i, frame, width, rng, 0.3)
+            ctx.set(dut.commit.valid, 1)
+            ctx.set(dut.commit.payload, {"ok": ok, "length": length, "meta": meta})
+            await ctx.tick().until(dut.commit.ready)
+            ctx.set(dut.commit.valid, 0)
+
+    async def reader(ctx):
+        for _ in kept:
+            out, seen = b"", set()
+            while True:
+                ready = rng.random() >= 0.3
+                ctx.set(dut.o.ready, ready)
+                _, _, valid, beat, meta = await ctx.tick().sample(dut.o.valid, dut.o.payload, dut.meta)
+                if valid and ready:
+                    out += beat.data.to_bytes(width, "little")[: beat.nbytes]
+                    seen.add((int(meta.tag), int(meta.flag)))
+                    if beat.last:
+                        break
+            got.append((out, seen))
+        ctx.set(dut.o.ready, 0)
+
+    async def watchdog(ctx):
+        await ctx.delay(1e-8 * (50 * sum(map(len, frames)) + 1000))
+        raise AssertionError(f"deadlock: {len(got)} of {len(kept)} frames out")
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(writer)
+    sim.add_testbench(reader)
+    sim.add_testbench(watchdog, background=True)
+    sim.run()
+    assert len(kept) < 50 and any(len(f) > 256 for f in frames)
+    assert [f for f, _ in got] == [f for f, _ in kept]
+    for (_, seen), (_, meta) in zip(got, kept, strict=True):
+        assert seen == {(meta["tag"], meta["flag"])}
