@@ -23,11 +23,12 @@ from .counts import Counts
 from .ipv4_header import ones_complement_sum
 from .parser import Parsed
 from .policy_table import key_layout
+from .splitter import DROP, FORWARD
+from .splitter import SPLIT as ENCAP
 
 ACTION_DISCARD, ACTION_BYPASS, ACTION_PROTECT = 0, 1, 2
 DIR_OUT, MODE_TRANSPORT, DF_COPY, DF_SET = 1, 1, 0, 1
 EVENT_SOFT, EVENT_HARD, EVENT_SEQ = 1, 2, 3
-FORWARD, DROP, ENCAP = 0, 1, 2
 
 EncapState = data.StructLayout({"seq": 64, "packets": 64, "bytes": 64, "soft_expired": 1, "dead": 1})
 

@@ -57,11 +57,15 @@ def run(site, inputs: dict, *, idle=0.2, stall=0.2, seed=1):
     return got, want, driver
 
 
-@pytest.mark.parametrize("mode,natt", [("tunnel", False), ("tunnel", True)])
-def test_outbound_matches_the_model(mode, natt):
+@pytest.mark.parametrize("mode,natt,options", [
+    ("tunnel", False, {}), ("tunnel", True, {"key_bits": 256, "icv": 8}), ("transport", False, {"esn": True}),
+    ("transport", True, {"icv": 12, "df": "set"}), ("tunnel", False, {"df": "clear", "ttl": 9, "esn": True}),
+])
+def test_outbound_matches_the_model(mode, natt, options):
     rng = random.Random(7)
-    site, _ = two_sites(mode, natt=natt)
-    frames = [ethernet(ip_packet(rng.randint(28, 600), *hosts(mode), rng.choice(("udp", "tcp", "icmp")), seed=i),
+    site, _ = two_sites(mode, natt=natt, **options)
+    frames = [ethernet(ip_packet(rng.randint(28, 600), *hosts(mode), rng.choice(("udp", "tcp", "icmp")), seed=i,
+                                 df=rng.random() < 0.5, tos=rng.randrange(256)),
                        vlan=rng.choice((None, 5))) for i in range(12)]
     frames += [ethernet(ip_packet(64, "172.16.0.1", "172.16.0.2")), arp_frame()]  # no policy; not IP
     rng.shuffle(frames)
