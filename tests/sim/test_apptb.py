@@ -3,6 +3,8 @@ stand-in with the appliance's ports: the CSR block with its datapath ports tied 
 loopback FIFOs. Built once per session under build/cocotb_apptb_selftest_verilator."""
 
 import functools
+import re
+import xml.etree.ElementTree as ET
 
 from amaranth.hdl import Module, Signal
 from amaranth.lib import fifo, wiring
@@ -56,18 +58,20 @@ def _built():
     return cocotb_build("verilator", StandIn, NAME, BUILD_ROOT / f"cocotb_{NAME}_verilator")
 
 
-def run(testcase, tag, **env):
+def run(testcase, tag, module="espline.sim.apptb.selftest", fails=False, **env):
+    """Run one cocotb test; the failure messages of the results XML (empty if it passed)."""
     from cocotb_tools.check_results import get_results
 
     runner, build_dir = _built()
     test_dir = build_dir / f"run_{tag}"
     test_dir.mkdir(exist_ok=True)
     with toolchain_env("verilator"):
-        xml = runner.test(test_module="espline.sim.apptb.selftest", testcase=testcase, hdl_toplevel=NAME,
+        xml = runner.test(test_module=module, testcase=testcase, hdl_toplevel=NAME,
                           hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=test_dir,
                           results_xml=str(test_dir / "results.xml"), extra_env={k: str(v) for k, v in env.items()})
     tests, failed = get_results(xml)
-    assert tests == 1 and failed == 0, f"cocotb: {failed} of {tests} failed (log in {test_dir})"
+    assert tests == 1 and failed == int(fails), f"cocotb: {failed} of {tests} failed (log in {test_dir})"
+    return [f.get("message", "") for f in ET.parse(xml).iter("failure")]
 
 
 def test_driver_over_the_cocotb_transport():
@@ -81,3 +85,13 @@ def test_sources_and_sinks_loop_back_bit_exact_under_stalls():
 def test_sources_and_sinks_at_full_rate():
     run("loopback_frames", "loopback_full", APPTB_SEED=4, APPTB_FRAMES=100, APPTB_VALID_PROB=1.0,
         APPTB_READY_PROB=1.0)
+
+
+def test_bench_programs_runs_and_names_the_first_wrong_frame():
+    """`appliance_random` end to end on the stand-in: the driver loads a configuration, traffic
+    flows, and the loopback (not an appliance) is caught at its first frame with port, input
+    frame index and first differing byte."""
+    [message] = run("appliance_random", "bench_standin", module="espline.sim.apptb.bench", fails=True,
+                    APPTB_FRAMES=60, APPTB_SEED=2)
+    assert re.search(r"\b(plain|cipher|host)_o frame 0: (not (plain|cipher|host)_i frame \d+: byte \d+ is|extra frame)",
+                     message), message

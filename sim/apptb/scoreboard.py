@@ -1,0 +1,126 @@
+"""Scoreboard: what the appliance must emit, from the reference model, and the check of what it did.
+
+Expected frames: every frame fed on an input port goes through a model `Appliance` configured
+like the DUT, in that port's input order (:meth:`Scoreboard.feed`). The three directions share
+no mutable state (outbound SAs serve PLAIN, inbound SAs CIPHER, HOST touches none; the global
+counters only add up), so running the model per input port in order gives the same verdicts as
+any interleaving of the ports in the DUT. Each output port then must show, bit-exact, the
+expected frames of each input port in that port's order; ``cipher_o`` may interleave the
+frames from ``plain_i`` and ``host_i`` in any way. Nothing missing, nothing extra.
+
+Counters (GUIDE invariant 3): every global counter, and per SA packets, bytes, auth_fail,
+replay, and seq (the last sequence number sent by an outbound SA; the top of an inbound SA's
+replay window, RFC 4303 §3.4.3).
+"""
+
+from collections import deque
+
+from espline.sim.model import Appliance, Port
+
+__all__ = ["PORT_NAMES", "Mismatch", "Scoreboard", "first_difference"]
+
+#: Model port of each DUT port name, both directions.
+PORT_NAMES = {"plain_i": Port.PLAIN, "cipher_i": Port.CIPHER, "host_i": Port.HOST,
+              "plain_o": Port.PLAIN, "cipher_o": Port.CIPHER, "host_o": Port.HOST}
+_IN_NAME = {Port.PLAIN: "plain_i", Port.CIPHER: "cipher_i", Port.HOST: "host_i"}
+_OUT_NAME = {Port.PLAIN: "plain_o", Port.CIPHER: "cipher_o", Port.HOST: "host_o"}
+
+
+class Mismatch(AssertionError):
+    pass
+
+
+def first_difference(got: bytes, expected: bytes) -> str:
+    """Where two frames first differ, as text."""
+    n = next((i for i, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b), None)
+    if n is None:
+        return f"{len(got)} bytes, expected {len(expected)} (equal up to byte {min(len(got), len(expected))})"
+    return f"byte {n} is {got[n]:#04x}, expected {expected[n]:#04x} ({len(got)} bytes, expected {len(expected)})"
+
+
+class Scoreboard:
+    def __init__(self, model: Appliance):
+        self.model = model
+        self.fed = {p: 0 for p in Port}  # frames fed per input port
+        self.received = {p: 0 for p in Port}  # frames received per output port
+        # expected[out][in]: deque of (input frame index, frame)
+        self.expected = {o: {i: deque() for i in Port} for o in Port}
+        self.verdicts = {p: 0 for p in Port}  # frames the model forwards, per output port
+
+    def feed(self, port: Port | str, frame: bytes) -> None:
+        """``frame`` goes into the DUT on ``port``: run it through the model."""
+        port = PORT_NAMES.get(port, port)
+        index = self.fed[port]
+        self.fed[port] += 1
+        verdict = self.model.process(port, frame)
+        if verdict.port is not None:
+            self.expected[verdict.port][port].append((index, verdict.frame))
+            self.verdicts[verdict.port] += 1
+
+    def feed_all(self, inputs: dict) -> None:
+        """Feed whole lists, {input port: frames}: all PLAIN frames, then CIPHER, then HOST."""
+        for port in Port:
+            for frame in inputs.get(port, inputs.get(_IN_NAME[port], ())):
+                self.feed(port, frame)
+
+    def receive(self, port: Port | str, frame: bytes) -> None:
+        """``frame`` came out of the DUT on ``port``: it must be the next one expected from one
+        of the inputs that feed this output."""
+        port = PORT_NAMES.get(port, port)
+        n = self.received[port]
+        self.received[port] += 1
+        heads = [(src, q[0]) for src, q in self.expected[port].items() if q]
+        for src, (_, expected) in heads:
+            if frame == expected:
+                self.expected[port][src].popleft()
+                return
+        where = f"{_OUT_NAME[port]} frame {n}"
+        if not heads:
+            raise Mismatch(f"{where}: extra frame ({len(frame)} bytes), none expected; starts {frame[:32].hex()}")
+        raise Mismatch(f"{where}: " + "; ".join(
+            f"not {_IN_NAME[src]} frame {index}: {first_difference(frame, expected)}"
+            for src, (index, expected) in heads))
+
+    @property
+    def pending(self) -> int:
+        """How many expected frames have not come out yet."""
+        return sum(len(q) for by_src in self.expected.values() for q in by_src.values())
+
+    def outstanding(self) -> dict[str, list[int]]:
+        """Input frame indices still expected, by output and input port name (empty when done)."""
+        return {f"{_OUT_NAME[o]}<-{_IN_NAME[i]}": [k for k, _ in q]
+                for o, by_src in self.expected.items() for i, q in by_src.items() if q}
+
+    def check_drained(self) -> None:
+        missing = self.outstanding()
+        if missing:
+            raise Mismatch("missing frames: " + "; ".join(
+                f"{k}: {len(v)} (first: input frame {v[0]})" for k, v in missing.items()))
+
+    def expected_sa_counters(self) -> dict[tuple[str, int], dict[str, int]]:
+        """Per SA (dir, spi): packets, bytes, auth_fail, replay, seq, as the model counted them."""
+        out = {}
+        for sa in self.model.sad:
+            c = sa.counters
+            out[sa.dir, sa.spi] = {"packets": c.packets, "bytes": c.bytes, "auth_fail": c.auth_fail,
+                                   "replay": c.replay, "seq": sa.seq if sa.dir == "out" else sa.window.top}
+        return out
+
+    def check_counters(self, global_counters: dict[str, int], sa_counters: dict[tuple[str, int], dict]) -> None:
+        """Compare the DUT's counters (``driver.global_counters()`` and, per (dir, spi), the fields
+        of ``driver.sa_counters(index)``) with the model's; one message lists every difference."""
+        errors = []
+        want = self.model.counters.as_dict()
+        for name in sorted(set(want) | set(global_counters)):
+            if global_counters.get(name) != want.get(name):
+                errors.append(f"global {name}: {global_counters.get(name)}, expected {want.get(name)}")
+        for key, fields in self.expected_sa_counters().items():
+            got = sa_counters.get(key)
+            if got is None:
+                errors.append(f"SA {key[1]:#x} ({key[0]}): counters not read")
+                continue
+            for name, value in fields.items():
+                if got[name] != value:
+                    errors.append(f"SA {key[1]:#x} ({key[0]}) {name}: {got[name]}, expected {value}")
+        if errors:
+            raise Mismatch(f"{len(errors)} counter(s) differ: " + "; ".join(errors))
