@@ -33,8 +33,9 @@ def state_layout(window: int) -> data.StructLayout:
 class ReplayWindow(wiring.Component):
     """Check and record one sequence number against an SA's window of `window` packets.
 
-    Ports: `state` in; `seq_low`, `esn` in; `seq` (full number, inferred when `esn`), `fresh`
-    (neither seen nor too old nor zero) and `next_state` (with `seq` recorded) out.
+    Ports: `state` in; `size` (the SA's window, 1..`window`), `seq_low`, `esn` in; `seq` (full
+    number, inferred when `esn`), `fresh` (neither seen nor too old nor zero) and `next_state`
+    (with `seq` recorded) out. The ring is sized for `window`, so every smaller size is exact too.
     """
 
     def __init__(self, window: int = 128):
@@ -43,12 +44,13 @@ class ReplayWindow(wiring.Component):
         self.window = window
         self.blocks = ring_blocks(window)
         layout = state_layout(window)
-        super().__init__({"state": In(layout), "seq_low": In(32), "esn": In(1),
+        super().__init__({"state": In(layout), "size": In(range(window + 1), init=window), "seq_low": In(32),
+                          "esn": In(1),
                           "seq": Out(64), "fresh": Out(1), "next_state": Out(layout)})
 
     def elaborate(self, platform):
         m = Module()
-        w, top, bitmap = self.window, self.state.top, self.state.bitmap
+        w, top, bitmap = self.size, self.state.top, self.state.bitmap
         index_bits = (self.blocks - 1).bit_length()
 
         # RFC 4303 Appendix A2.2: the high half of the received sequence number

@@ -31,11 +31,14 @@ def streams(window, esn, rng, steps=1000):
     return out, start
 
 
-@pytest.mark.parametrize("window", [32, 64, 128, 200, 1024])
+@pytest.mark.parametrize("window,size", [(32, 32), (64, 64), (128, 128), (200, 200), (1024, 1024),
+                                         (128, 1), (128, 40), (128, 100), (1024, 129)])
 @pytest.mark.parametrize("esn", [False, True])
-def test_matches_the_model(window, esn):
+def test_matches_the_model(window, size, esn):
+    """`window`: the hardware's (a build parameter); `size`: the SA's."""
     dut = ReplayWindow(window)
-    rng = random.Random(window * 2 + esn)
+    rng = random.Random(window * 2 + esn + size)
+    window = size
     sequence, start = streams(window, esn, rng)
     model = ModelWindow(window, esn)
     model.top = start - 1
@@ -43,6 +46,7 @@ def test_matches_the_model(window, esn):
 
     async def bench(ctx):
         ctx.set(dut.esn, esn)
+        ctx.set(dut.size, size)
         for received in sequence:
             ctx.set(dut.state, state)
             ctx.set(dut.seq_low, received & 0xFFFFFFFF)
