@@ -65,10 +65,16 @@ def run(testcase, tag, module="espline.sim.apptb.selftest", fails=False, **env):
     runner, build_dir = _built()
     test_dir = build_dir / f"run_{tag}"
     test_dir.mkdir(exist_ok=True)
+    xml = test_dir / "results.xml"
+    xml.unlink(missing_ok=True)
     with toolchain_env("verilator"):
-        xml = runner.test(test_module=module, testcase=testcase, hdl_toplevel=NAME,
-                          hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=test_dir,
-                          results_xml=str(test_dir / "results.xml"), extra_env={k: str(v) for k, v in env.items()})
+        try:
+            runner.test(test_module=module, testcase=testcase, hdl_toplevel=NAME, hdl_toplevel_lang="verilog",
+                        build_dir=build_dir, test_dir=test_dir, results_xml=str(xml),
+                        extra_env={k: str(v) for k, v in env.items()})
+        except SystemExit:  # cocotb's runner under pytest exits when a cocotb test failed
+            if not fails:
+                raise
     tests, failed = get_results(xml)
     assert tests == 1 and failed == int(fails), f"cocotb: {failed} of {tests} failed (log in {test_dir})"
     return [f.get("message", "") for f in ET.parse(xml).iter("failure")]
