@@ -4,7 +4,7 @@ VENV     := .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.espline-setup
 
-.PHONY: setup demo test test-slow bench synth lint regs clean
+.PHONY: setup demo test test-slow bench apptb synth lint regs clean
 
 setup: $(STAMP)
 
@@ -28,6 +28,11 @@ test-slow: setup
 
 bench: setup
 	$(PY) -m espline.sim.bench
+
+# The whole appliance in Verilator under seeded random traffic, scored against the model
+# (espline.sim.apptb); e.g. `make apptb FRAMES=100000 SEED=7 MIX=hostile`.
+apptb: setup
+	$(PY) -m espline.sim.apptb $(if $(FRAMES),--frames $(FRAMES)) $(if $(SEED),--seed $(SEED)) $(if $(MIX),--mix $(MIX))
 
 # Out-of-context ECP5 synthesis of every design in espline.hw.synth.DESIGNS (slow: minutes each;
 # one nextpnr at a time). DESIGN=ghash-wide narrows it to one; figures in docs/synth.md.

@@ -504,7 +504,8 @@ class _CipherGen(_Gen):
         p = self.rng.choice(self.mix.pairs)
         held = self._esp_frame(p, size=80)[1]
         w = p.inb.replay_window
-        newer = [self._esp_frame(p, size=self.rng.randint(64, 128))[1] for _ in range(self.rng.randint(w - 2, w + 1))]
+        n = self.rng.randint(max(0, w - 2), w + 1)
+        newer = [self._esp_frame(p, size=self.rng.randint(64, 128))[1] for _ in range(n)]
         return [*newer, held]
 
     def _seal(self, p: Pair, plaintext: bytes) -> bytes:
