@@ -11,9 +11,10 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .arbiter import Arbiter
+from .arbiter import Arbiter, Fanout
 from .csr.csr import CsrBlock
 from .esp.counts import GlobalCounters
+from .esp.inbound import Inbound
 from .esp.outbound import Outbound
 from .esp.policy_table import PolicyTable
 from .packet import beat_layout, packet_signature
@@ -26,8 +27,9 @@ class Appliance(wiring.Component):
         self.config, self.width = config, width
         self.options = {"default_policy": default_policy, "ipv6": ipv6, "mtu": mtu}
         super().__init__({
-            "plain_i": In(packet_signature(width)), "cipher_o": Out(packet_signature(width)),
-            "host_i": In(packet_signature(width)),
+            "plain_i": In(packet_signature(width)), "plain_o": Out(packet_signature(width)),
+            "cipher_i": In(packet_signature(width)), "cipher_o": Out(packet_signature(width)),
+            "host_i": In(packet_signature(width)), "host_o": Out(packet_signature(width)),
             "bus": In(self.csr.bus.signature.flip()), "irq": Out(1),
         })
 
@@ -39,17 +41,40 @@ class Appliance(wiring.Component):
         n_sa, n_policy = csr.n_sa, csr.n_policy
         layouts = (csr.sa_write.payload.shape(), csr.sa_counter_response.payload.shape(), csr.event_layout)
 
-        m.submodules.spd = spd = PolicyTable(csr.spd_write.payload.shape(), n_policy, n_sa)
+        m.submodules.spd = spd = PolicyTable(csr.spd_write.payload.shape(), n_policy, n_sa, lookups=3)
         wiring.connect(m, csr.spd_write, spd.write)
         m.submodules.outbound = outbound = Outbound(*layouts, n_sa, n_policy, config=self.config, width=self.width,
                                                     **self.options)
+        m.submodules.inbound = inbound = Inbound(*layouts, n_sa, n_policy, window=csr.regmap.params["WINDOW"],
+                                                 config=self.config, width=self.width, **self.options)
+        directions = (outbound, inbound)
         wiring.connect(m, wiring.flipped(self.plain_i), outbound.i)
-        wiring.connect(m, outbound.lookup, spd.lookup[0])
-        wiring.connect(m, spd.result[0], outbound.policy)
-        wiring.connect(m, csr.sa_write, outbound.sa_write)
-        wiring.connect(m, csr.sa_counter_request, outbound.counter_request)
-        wiring.connect(m, outbound.counter_response, csr.sa_counter_response)
-        wiring.connect(m, outbound.events, csr.events)
+        wiring.connect(m, wiring.flipped(self.cipher_i), inbound.i)
+        wiring.connect(m, inbound.o, wiring.flipped(self.plain_o))
+        wiring.connect(m, inbound.host, wiring.flipped(self.host_o))
+        for port, (lookup, result) in enumerate(((outbound.lookup, outbound.policy), (inbound.lookup, inbound.policy),
+                                                 (inbound.admit_lookup, inbound.admit))):
+            wiring.connect(m, lookup, spd.lookup[port])
+            wiring.connect(m, spd.result[port], result)
+
+        # both directions hold their SAs' state: writes and counter snapshots go to both
+        m.submodules.sa_writes = sa_writes = Fanout(csr.sa_write.payload.shape(), 2)
+        m.submodules.snapshots = snapshots = Fanout(csr.sa_counter_request.payload.shape(), 2)
+        wiring.connect(m, csr.sa_write, sa_writes.i)
+        wiring.connect(m, csr.sa_counter_request, snapshots.i)
+        for k, direction in enumerate(directions):
+            wiring.connect(m, sa_writes.o[k], direction.sa_write)
+            wiring.connect(m, snapshots.o[k], direction.counter_request)
+        # an SA's counters are its own direction's; the other's entry is zero (reset at the write)
+        answers = [d.counter_response for d in directions]
+        both = answers[0].valid & answers[1].valid
+        m.d.comb += [csr.sa_counter_response.valid.eq(both),
+                     csr.sa_counter_response.payload.eq(answers[0].payload.as_value() | answers[1].payload.as_value()),
+                     *[a.ready.eq(both & csr.sa_counter_response.ready) for a in answers]]
+        m.submodules.events = events = Arbiter(csr.event_layout, 2, framed=False)
+        for k, direction in enumerate(directions):
+            wiring.connect(m, direction.events, events.i[k])
+        wiring.connect(m, events.o, csr.events)
 
         # the ciphertext side carries protected frames and those the host injects
         m.submodules.to_cipher = to_cipher = Arbiter(beat_layout(self.width), 2)
@@ -57,8 +82,9 @@ class Appliance(wiring.Component):
         wiring.connect(m, wiring.flipped(self.host_i), to_cipher.i[1])
         wiring.connect(m, to_cipher.o, wiring.flipped(self.cipher_o))
 
-        m.submodules.counters = counters = GlobalCounters(csr.global_counters.shape(), 2)
-        m.d.comb += [counters.counts[0].eq(outbound.counts), csr.global_counters.eq(counters.values)]
+        m.submodules.counters = counters = GlobalCounters(csr.global_counters.shape(), 3)
+        m.d.comb += [counters.counts[0].eq(outbound.counts), counters.counts[1].eq(inbound.counts),
+                     csr.global_counters.eq(counters.values)]
         injected = self.host_i.valid & self.host_i.ready & self.host_i.payload.last
-        m.d.comb += [counters.counts[1].rx_host.eq(injected), counters.counts[1].tx_cipher.eq(injected)]
+        m.d.comb += [counters.counts[2].rx_host.eq(injected), counters.counts[2].tx_cipher.eq(injected)]
         return m

@@ -1,6 +1,6 @@
-"""Round-robin merge of streams, a whole frame (or record) at a time."""
+"""Stream plumbing: round-robin merge of streams a frame (or record) at a time, and fan-out."""
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -34,4 +34,26 @@ class Arbiter(wiring.Component):
                         for k in reversed(range(1, self.n + 1)):  # the nearest requester after g wins
                             with m.If(self.i[(g + k) % self.n].valid):
                                 m.d.sync += grant.eq((g + k) % self.n)
+        return m
+
+
+class Fanout(wiring.Component):
+    """One stream to `n` consumers: each transfer reaches every consumer once, at its own pace;
+    the input moves on when all have taken it."""
+
+    def __init__(self, layout, n: int):
+        self.n = n
+        super().__init__({"i": In(stream.Signature(layout)), "o": Out(stream.Signature(layout)).array(n)})
+
+    def elaborate(self, platform):
+        m = Module()
+        taken = Signal(self.n)  # consumers that already have the current transfer
+        done = [taken[k] | port.ready for k, port in enumerate(self.o)]
+        for k, port in enumerate(self.o):
+            m.d.comb += [port.valid.eq(self.i.valid & ~taken[k]), port.payload.eq(self.i.payload)]
+            with m.If(port.valid & port.ready):
+                m.d.sync += taken[k].eq(1)
+        m.d.comb += self.i.ready.eq(Cat(*done).all())
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += taken.eq(0)
         return m

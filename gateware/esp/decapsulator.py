@@ -1,0 +1,107 @@
+"""ESP decapsulation of stored frames (RFC 4303 §3.4, AES-GCM per RFC 4106), into the packet
+buffer that releases a frame only once its verdict is in (RFC 4303 §3.4.4; GUIDE invariant 1).
+
+One job per stored frame, from `InboundControl`: drop it, forward it (to the plaintext side,
+or - `tag` - punt it to the host), or decrypt it. A decrypted frame enters the buffer as
+
+    frame[:a] ‖ payload ‖ padding ‖ pad length ‖ next header
+
+(`a` ends the Ethernet header in tunnel mode, the outer IPv4 header in transport mode), while
+`trailer` reports the plaintext's trailer and first bytes and `icv` whether the ICV matched;
+the control's commit then keeps the right length, or nothing.
+"""
+
+from amaranth.hdl import Module, Signal
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..crypto.gcm import GCM, GCMCommand
+from ..packet import beat_layout, packet_signature
+from ..repack import Repack
+from .encapsulator import swap_bytes
+from .splitter import SplitJob, Splitter
+from .trailer import EspTrailer
+
+DecapJob = data.StructLayout({"split": SplitJob, "decrypt": 1, "gcm": GCMCommand})
+
+
+class Decapsulator(wiring.Component):
+    def __init__(self, *, width: int = 16, config: str = "wide"):
+        if width != 16:
+            raise ValueError(f"width: {width}; the GCM engine takes 16-byte blocks")
+        self.width, self.config = width, config
+        self.trailer_monitor = EspTrailer(width)
+        super().__init__({
+            "frame": In(packet_signature(width)),
+            "job": In(stream.Signature(DecapJob)),
+            "o": Out(packet_signature(width)),  # into the packet buffer
+            "host": Out(packet_signature(width)),
+            "trailer": Out(stream.Signature(self.trailer_monitor.layout)),
+            "icv": Out(stream.Signature(data.StructLayout({"ok": 1}))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        w = self.width
+        m.submodules.gcm = gcm = GCM(self.config)
+        m.submodules.splitter = splitter = Splitter(w)
+        m.submodules.cipher = cipher = Repack(w)  # cipher text, then the ICV as a beat of its own
+        m.submodules.out = out = Repack(w)
+        m.submodules.to_host = to_host = Repack(w)
+        m.submodules.trailer = trailer = self.trailer_monitor
+        m.submodules.verdicts = verdicts = fifo.SyncFIFOBuffered(width=1, depth=4)  # as many as trailer records
+        m.d.comb += [self.icv.valid.eq(verdicts.r_rdy), self.icv.payload.ok.eq(verdicts.r_data),
+                     verdicts.r_en.eq(self.icv.ready)]
+        wiring.connect(m, wiring.flipped(self.frame), splitter.frame)
+        wiring.connect(m, splitter.body, cipher.i)
+        m.d.comb += [gcm.i.valid.eq(cipher.o.valid), gcm.i.payload.eq(swap_bytes(cipher.o.payload.data)),
+                     cipher.o.ready.eq(gcm.i.ready)]
+        wiring.connect(m, out.o, wiring.flipped(self.o))
+        wiring.connect(m, to_host.o, wiring.flipped(self.host))
+        wiring.connect(m, trailer.trailer, wiring.flipped(self.trailer))
+
+        # -- jobs: the splitter walks the frame; the engine gets the command ------------------
+        cmd_pending = Signal()
+        j = self.job.payload
+        m.d.comb += [splitter.job.payload.eq(j.split), splitter.job.valid.eq(self.job.valid & ~cmd_pending),
+                     self.job.ready.eq(splitter.job.ready & ~cmd_pending), gcm.cmd.valid.eq(cmd_pending)]
+        with m.If(self.job.valid & self.job.ready & j.decrypt):
+            m.d.sync += [cmd_pending.eq(1), gcm.cmd.payload.eq(j.gcm)]
+        with m.If(gcm.cmd.valid & gcm.cmd.ready):
+            m.d.sync += cmd_pending.eq(0)
+
+        # -- writer: clear headers, then the plaintext, each beat held until the next shows
+        # whether it was the last (the engine marks only its tag beat) ------------------------
+        head, plain = splitter.head.payload, gcm.o.payload
+        held = Signal(beat_layout(w))
+        holding = Signal()
+        m.d.comb += [trailer.i.payload.eq(held), out.i.payload.data.eq(trailer.o.payload.data),
+                     out.i.payload.n.eq(trailer.o.payload.nbytes), out.i.payload.last.eq(trailer.o.payload.last),
+                     out.i.valid.eq(trailer.o.valid), trailer.o.ready.eq(out.i.ready)]
+        with m.FSM():
+            with m.State("HEAD"):
+                with m.If(head.tag):
+                    m.d.comb += [to_host.i.valid.eq(splitter.head.valid), to_host.i.payload.eq(head.frag),
+                                 splitter.head.ready.eq(to_host.i.ready)]
+                with m.Else():
+                    m.d.comb += [out.i.valid.eq(splitter.head.valid), out.i.payload.eq(head.frag),
+                                 splitter.head.ready.eq(out.i.ready)]
+                with m.If(splitter.head.valid & splitter.head.ready & head.then_body):
+                    m.d.sync += holding.eq(0)
+                    m.next = "PLAIN"
+            with m.State("PLAIN"):
+                with m.If(~plain.last):  # a plaintext beat: pass the held one on, hold this one
+                    m.d.comb += [trailer.i.valid.eq(gcm.o.valid & holding),
+                                 gcm.o.ready.eq(~holding | trailer.i.ready)]
+                    with m.If(gcm.o.valid & gcm.o.ready):
+                        m.d.sync += [holding.eq(1), held.data.eq(swap_bytes(plain.data)),
+                                     held.nbytes.eq(plain.nbytes), held.first.eq(~holding)]
+                with m.Else():  # the tag: the held beat was the last
+                    m.d.comb += [trailer.i.valid.eq(gcm.o.valid & verdicts.w_rdy),
+                                 trailer.i.payload.last.eq(1),
+                                 verdicts.w_en.eq(gcm.o.valid & trailer.i.ready),
+                                 verdicts.w_data.eq(plain.ok),
+                                 gcm.o.ready.eq(trailer.i.ready & verdicts.w_rdy)]
+                    with m.If(gcm.o.valid & gcm.o.ready):
+                        m.next = "HEAD"
+        return m

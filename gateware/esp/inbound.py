@@ -1,0 +1,59 @@
+"""The inbound direction (ciphertext side -> plaintext side and host): parse, store, classify,
+decrypt into the packet buffer, commit or discard, restore the transport header."""
+
+from amaranth.hdl import Module
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..packet import packet_signature
+from .decapsulator import Decapsulator
+from .header_patch import HeaderPatch, PatchLayout
+from .inbound_control import InboundControl
+from .packet_buffer import PacketBuffer
+from .parser import FrameParser
+
+
+class Inbound(wiring.Component):
+    def __init__(self, sa_write: data.StructLayout, counters: data.StructLayout, event: data.StructLayout,
+                 n_sa: int, n_policy: int, *, window: int, config: str = "wide", width: int = 16,
+                 store_words: int = 1024, **options):
+        self.control = InboundControl(sa_write, counters, event, n_sa, n_policy, window=window,
+                                      capacity=store_words * width, **options)
+        self.decap = Decapsulator(width=width, config=config)
+        self.width, self.store_words = width, store_words
+        c = self.control.signature.members
+        super().__init__({
+            "i": In(packet_signature(width)), "o": Out(packet_signature(width)),
+            "host": Out(packet_signature(width)),
+            **{name: c[name] for name in ("sa_write", "lookup", "policy", "admit_lookup", "admit", "counts",
+                                          "events", "counter_request", "counter_response")},
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.parser = parser = FrameParser(self.width)
+        m.submodules.store = store = PacketBuffer(self.width, depth=self.store_words)
+        m.submodules.control = control = self.control
+        m.submodules.decap = decap = self.decap
+        m.submodules.verified = verified = PacketBuffer(self.width, depth=self.store_words, meta=PatchLayout)
+        m.submodules.patch = patch = HeaderPatch(self.width)
+        wiring.connect(m, wiring.flipped(self.i), parser.i)
+        wiring.connect(m, parser.o, store.i)
+        m.d.comb += [store.commit.valid.eq(1), store.commit.payload.ok.eq(1), store.commit.payload.length.eq(-1)]
+        wiring.connect(m, parser.parsed, control.parsed)
+        wiring.connect(m, store.o, decap.frame)
+        wiring.connect(m, control.job, decap.job)
+        wiring.connect(m, decap.icv, control.icv)
+        wiring.connect(m, decap.trailer, control.trailer)
+        wiring.connect(m, decap.o, verified.i)
+        wiring.connect(m, control.commit, verified.commit)
+        wiring.connect(m, verified.o, patch.i)
+        m.d.comb += [patch.patch.valid.eq(verified.o.valid), patch.patch.payload.eq(verified.meta)]
+        wiring.connect(m, patch.o, wiring.flipped(self.o))
+        wiring.connect(m, decap.host, wiring.flipped(self.host))
+        for name in ("sa_write", "policy", "admit", "counter_request"):
+            wiring.connect(m, wiring.flipped(getattr(self, name)), getattr(control, name))
+        for name in ("lookup", "admit_lookup", "events", "counter_response"):
+            wiring.connect(m, getattr(control, name), wiring.flipped(getattr(self, name)))
+        m.d.comb += self.counts.eq(control.counts)
+        return m
