@@ -25,6 +25,7 @@ def main(argv=None) -> int:
     ap.add_argument("--mix", choices=sorted(MIXES), default="default")
     ap.add_argument("--valid-prob", type=float, default=0.8)
     ap.add_argument("--ready-prob", type=float, default=0.8)
+    ap.add_argument("--inputs", default="plain_i,cipher_i,host_i", help="inputs to drive (comma-separated)")
     ap.add_argument("--tag", default="cli", help="run folder name under the build folder")
     args = ap.parse_args(argv)
 
@@ -38,7 +39,8 @@ def main(argv=None) -> int:
     result = test_dir / "result.json"
     result.unlink(missing_ok=True)
     env = {"APPTB_SEED": args.seed, "APPTB_FRAMES": args.frames, "APPTB_MIX": args.mix,
-           "APPTB_VALID_PROB": args.valid_prob, "APPTB_READY_PROB": args.ready_prob, "APPTB_RESULT": result}
+           "APPTB_VALID_PROB": args.valid_prob, "APPTB_READY_PROB": args.ready_prob,
+           "APPTB_INPUTS": args.inputs, "APPTB_RESULT": result}
     with toolchain_env(args.simulator):
         xml = runner.test(test_module="espline.sim.apptb.bench", hdl_toplevel=name, hdl_toplevel_lang="verilog",
                           build_dir=build_dir, test_dir=test_dir, results_xml=str(test_dir / "results.xml"),

@@ -5,12 +5,14 @@
 once with random valid/ready stalls on every port, waits for every expected frame (two
 watchdogs: no beat moving on any port for ``APPTB_STALL`` cycles while frames are still
 expected, and a total cycle budget), checks that nothing extra arrives, then compares every
-global and per-SA counter with the model (:class:`.scoreboard.Scoreboard`).
+global and per-SA counter, and the SA events the host read meanwhile, with the model
+(:class:`.scoreboard.Scoreboard`).
 
 Environment: ``APPTB_SEED`` (1), ``APPTB_FRAMES`` (1000, all ports together; a port the DUT
 lacks gets none), ``APPTB_MIX`` (default | clean | hostile | jumbo), ``APPTB_VALID_PROB`` (0.8),
 ``APPTB_READY_PROB`` (0.8), ``APPTB_STALL`` (20000), ``APPTB_CYCLE_BUDGET`` (0: 400 per frame +
-200000), ``APPTB_RESULT`` (JSON path for the figures).
+200000), ``APPTB_INPUTS`` (the inputs to drive, default ``plain_i,cipher_i,host_i``),
+``APPTB_RESULT`` (JSON path for the figures).
 """
 
 import functools
@@ -31,7 +33,7 @@ def _env(name, default):
     return type(default)(os.environ.get(name, default))
 
 
-async def run_random(dut, *, seed, frames, mix, valid_prob, ready_prob, stall, budget):
+async def run_random(dut, *, seed, frames, mix, valid_prob, ready_prob, stall, budget, inputs=INPUTS):
     """Program, run and score; return the figures (dict)."""
     wall0 = time.monotonic()
     tb = ApplianceBench(dut, seed=seed, valid_prob=valid_prob, ready_prob=ready_prob)
@@ -44,9 +46,9 @@ async def run_random(dut, *, seed, frames, mix, valid_prob, ready_prob, stall, b
     program_cycles = tb.cycle
 
     board = Scoreboard(site.model())
-    counts = {port: n for port, n in site.counts(frames).items() if port in tb.sources}
+    counts = {port: n for port, n in site.counts(frames).items() if port in tb.sources and port in inputs}
     if len(counts) < 3:
-        dut._log.warning("the DUT has inputs %s only: no traffic for the others", ", ".join(counts))
+        dut._log.warning("traffic on %s only", ", ".join(counts))
     for port, n in counts.items():
         tb.sources[port].on_frame = functools.partial(board.feed, port)
         tb.sources[port].feed(site.frames(port, n))
@@ -56,8 +58,16 @@ async def run_random(dut, *, seed, frames, mix, valid_prob, ready_prob, stall, b
     wall1, start = time.monotonic(), tb.cycle
     budget = budget or 400 * frames + 200_000
     moved, last_move = -1, tb.cycle
+    events = []
+
+    def poll_events():
+        while (event := dev.poll_event()) is not None:
+            events.append(event)
+
     while not (all(s.done for s in tb.sources.values()) and board.pending == 0):
         await tb.cycles(256)
+        if tb.cycle % 2048 < 256:  # the host reads events while traffic runs, as it would
+            await tb.host(poll_events)
         beats = sum(s.beats for s in tb.sources.values()) + sum(s.beats for s in tb.sinks.values())
         if beats != moved:
             moved, last_move = beats, tb.cycle
@@ -76,18 +86,21 @@ async def run_random(dut, *, seed, frames, mix, valid_prob, ready_prob, stall, b
         for sa in board.model.sad:
             c = dev.sa_counters(dev.sa_index(sa.dir, sa.spi))
             per_sa[sa.dir, sa.spi] = vars(c)
-        return dev.global_counters(), per_sa
+        poll_events()
+        return dev.global_counters(), per_sa, dev.regs.read("int_status")["overflow"]
 
-    global_counters, sa_counters = await tb.host(read_counters)
+    global_counters, sa_counters, lost = await tb.host(read_counters)
     board.check_counters(global_counters, sa_counters)
+    board.check_events(events, dev.sa_index, lost=bool(lost))
     wall3 = time.monotonic()
     total = sum(board.fed.values())
     return {
         "seed": seed, "mix": mix, "valid_prob": valid_prob, "ready_prob": ready_prob,
-        "missing_inputs": sorted(set(INPUTS) - set(tb.sources)),
+        "missing_inputs": sorted(set(INPUTS) - set(counts)),
         "frames_in": {p.value: n for p, n in board.fed.items()},
         "frames_out": {p.value: n for p, n in board.received.items()},
-        "counters": global_counters, "sas": len(sas), "policies": len(policies),
+        "counters": global_counters, "events": len(events), "events_lost": bool(lost),
+        "sas": len(sas), "policies": len(policies),
         "beats_in": sum(s.beats for s in tb.sources.values()),
         "beats_out": sum(s.beats for s in tb.sinks.values()),
         "program_cycles": program_cycles, "traffic_cycles": traffic_cycles, "cycles": tb.cycle,
@@ -107,7 +120,8 @@ async def appliance_random(dut):
     figures = await run_random(
         dut, seed=_env("APPTB_SEED", 1), frames=_env("APPTB_FRAMES", 1000), mix=_env("APPTB_MIX", "default"),
         valid_prob=_env("APPTB_VALID_PROB", 0.8), ready_prob=_env("APPTB_READY_PROB", 0.8),
-        stall=_env("APPTB_STALL", 20000), budget=_env("APPTB_CYCLE_BUDGET", 0))
+        stall=_env("APPTB_STALL", 20000), budget=_env("APPTB_CYCLE_BUDGET", 0),
+        inputs=_env("APPTB_INPUTS", ",".join(INPUTS)).split(","))
     dut._log.info("%s", json.dumps(figures))
     if os.environ.get("APPTB_RESULT"):
         with open(os.environ["APPTB_RESULT"], "w") as f:

@@ -10,10 +10,10 @@ frames from ``plain_i`` and ``host_i`` in any way. Nothing missing, nothing extr
 
 Counters (GUIDE invariant 3): every global counter, and per SA packets, bytes, auth_fail,
 replay, and seq (the last sequence number sent by an outbound SA; the top of an inbound SA's
-replay window, RFC 4303 §3.4.3).
+replay window, RFC 4303 §3.4.3). Events: soft/hard lifetime and sequence exhaustion per SA.
 """
 
-from collections import deque
+from collections import Counter, deque
 
 from espline.sim.model import Appliance, Port
 
@@ -124,3 +124,14 @@ class Scoreboard:
                     errors.append(f"SA {key[1]:#x} ({key[0]}) {name}: {got[name]}, expected {value}")
         if errors:
             raise Mismatch(f"{len(errors)} counter(s) differ: " + "; ".join(errors))
+
+    def check_events(self, got: list[tuple[str, int]], index_of, *, lost: bool = False) -> None:
+        """The SA events the DUT raised, as ``driver.poll_event()`` gives them ((kind, SA index)),
+        against the model's, as multisets (the directions raise theirs independently). ``index_of(dir,
+        spi)``: an SA's table index. ``lost``: the event FIFO overflowed; then none may be unexpected."""
+        want = Counter((e.value.replace("-", "_"), index_of(sa.dir, sa.spi)) for e, sa in self.model.events)
+        have = Counter(got)
+        extra, missing = have - want, want - have
+        if extra or (missing and not lost):
+            raise Mismatch(f"events: unexpected {sorted(extra.elements())}, missing {sorted(missing.elements())}"
+                           + (" (FIFO overflowed)" if lost else ""))

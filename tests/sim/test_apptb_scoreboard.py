@@ -9,7 +9,7 @@ import pytest
 
 from espline.sim.apptb.scoreboard import Mismatch, Scoreboard
 from espline.sim.apptb.traffic import SiteMix
-from espline.sim.model import Port, Reason
+from espline.sim.model import Event, Port, Reason
 
 PORTS = {"plain_i": Port.PLAIN, "cipher_i": Port.CIPHER, "host_i": Port.HOST}
 
@@ -103,3 +103,21 @@ def test_scoreboard_names_port_frame_and_byte():
     per_sa[key]["replay"] += 1
     with pytest.raises(Mismatch, match=rf"global rx_plain: .*SA {key[1]:#x} \({key[0]}\) replay"):
         board.check_counters({**glob, "rx_plain": glob["rx_plain"] + 1}, per_sa)
+
+
+def test_scoreboard_checks_events_as_a_multiset():
+    site = SiteMix(6)
+    board = Scoreboard(site.model())
+    sa = next(iter(board.model.sad))
+    board.model.events[:] = [(Event.SOFT_LIFETIME, sa), (Event.HARD_LIFETIME, sa)]
+    index = {(s.dir, s.spi): i for i, s in enumerate(board.model.sad)}
+
+    def index_of(dir, spi):
+        return index[dir, spi]
+    i = index_of(sa.dir, sa.spi)
+    board.check_events([("hard_lifetime", i), ("soft_lifetime", i)], index_of)
+    board.check_events([("soft_lifetime", i)], index_of, lost=True)
+    with pytest.raises(Mismatch, match=r"missing \[\('hard_lifetime', \d+\)\]"):
+        board.check_events([("soft_lifetime", i)], index_of)
+    with pytest.raises(Mismatch, match=r"unexpected \[\('seq_exhausted', \d+\)\]"):
+        board.check_events([("seq_exhausted", i)], index_of, lost=True)
