@@ -10,6 +10,7 @@ build/cocotb_apptb_appliance_<config>_<simulator>; figures land in run_<tag>/res
 import functools
 import json
 import shutil
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -39,12 +40,18 @@ def run(simulator, tag, config="wide", **env):
     test_dir.mkdir(exist_ok=True)
     result = test_dir / "result.json"
     result.unlink(missing_ok=True)
+    xml = test_dir / "results.xml"
+    xml.unlink(missing_ok=True)
     with toolchain_env(simulator):
-        xml = runner.test(test_module=MODULE, hdl_toplevel=f"apptb_appliance_{config}", hdl_toplevel_lang="verilog",
-                          build_dir=build_dir, test_dir=test_dir, results_xml=str(test_dir / "results.xml"),
-                          extra_env={"APPTB_RESULT": str(result), **{f"APPTB_{k}": str(v) for k, v in env.items()}})
+        try:
+            runner.test(test_module=MODULE, hdl_toplevel=f"apptb_appliance_{config}", hdl_toplevel_lang="verilog",
+                        build_dir=build_dir, test_dir=test_dir, results_xml=str(xml),
+                        extra_env={"APPTB_RESULT": str(result), **{f"APPTB_{k}": str(v) for k, v in env.items()}})
+        except SystemExit:  # cocotb's runner under pytest exits on a failed test: show why instead
+            pass
     tests, failed = get_results(xml)
-    assert tests == 1 and failed == 0, f"cocotb: {failed} of {tests} failed (log in {test_dir})"
+    messages = [f.get("message", "") for f in ET.parse(xml).iter("failure")]
+    assert tests == 1 and failed == 0, f"cocotb failed (log in {test_dir}): {' | '.join(messages)}"
     figures = json.loads(result.read_text())
     print(f"{tag}: {sum(figures['frames_in'].values())} frames, {figures['traffic_cycles']} cycles, "
           f"{figures['frames_per_s']:.0f} frames/s, {figures['cycles_per_s']:.0f} cycles/s")
