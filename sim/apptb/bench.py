@@ -10,7 +10,8 @@ global and per-SA counter, and the SA events the host read meanwhile, with the m
 
 Environment: ``APPTB_SEED`` (1), ``APPTB_FRAMES`` (1000, all ports together; a port the DUT
 lacks gets none), ``APPTB_MIX`` (default | clean | hostile | jumbo), ``APPTB_VALID_PROB`` (0.8),
-``APPTB_READY_PROB`` (0.8), ``APPTB_STALL`` (20000), ``APPTB_CYCLE_BUDGET`` (0: 400 per frame +
+``APPTB_READY_PROB`` (0.8), ``APPTB_BURST`` (1: mean length of valid/ready runs),
+``APPTB_STALL`` (20000), ``APPTB_CYCLE_BUDGET`` (0: 400 per frame +
 200000), ``APPTB_INPUTS`` (the inputs to drive, default ``plain_i,cipher_i,host_i``),
 ``APPTB_RESULT`` (JSON path for the figures).
 """
@@ -33,10 +34,10 @@ def _env(name, default):
     return type(default)(os.environ.get(name, default))
 
 
-async def run_random(dut, *, seed, frames, mix, valid_prob, ready_prob, stall, budget, inputs=INPUTS):
+async def run_random(dut, *, seed, frames, mix, valid_prob, ready_prob, burst=1, stall, budget, inputs=INPUTS):
     """Program, run and score; return the figures (dict)."""
     wall0 = time.monotonic()
-    tb = ApplianceBench(dut, seed=seed, valid_prob=valid_prob, ready_prob=ready_prob)
+    tb = ApplianceBench(dut, seed=seed, valid_prob=valid_prob, ready_prob=ready_prob, burst=burst)
     await tb.start()
     dev = await tb.host(Espline, tb.transport(), scan=False)
     site = SiteMix(seed, mix, n_sa=dev.n_sa, window=dev.window)
@@ -95,7 +96,7 @@ async def run_random(dut, *, seed, frames, mix, valid_prob, ready_prob, stall, b
     wall3 = time.monotonic()
     total = sum(board.fed.values())
     return {
-        "seed": seed, "mix": mix, "valid_prob": valid_prob, "ready_prob": ready_prob,
+        "seed": seed, "mix": mix, "valid_prob": valid_prob, "ready_prob": ready_prob, "burst": burst,
         "missing_inputs": sorted(set(INPUTS) - set(counts)),
         "frames_in": {p.value: n for p, n in board.fed.items()},
         "frames_out": {p.value: n for p, n in board.received.items()},
@@ -120,6 +121,7 @@ async def appliance_random(dut):
     figures = await run_random(
         dut, seed=_env("APPTB_SEED", 1), frames=_env("APPTB_FRAMES", 1000), mix=_env("APPTB_MIX", "default"),
         valid_prob=_env("APPTB_VALID_PROB", 0.8), ready_prob=_env("APPTB_READY_PROB", 0.8),
+        burst=_env("APPTB_BURST", 1.0),
         stall=_env("APPTB_STALL", 20000), budget=_env("APPTB_CYCLE_BUDGET", 0),
         inputs=_env("APPTB_INPUTS", ",".join(INPUTS)).split(","))
     dut._log.info("%s", json.dumps(figures))

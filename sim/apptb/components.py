@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from cocotb.triggers import Event
 
-__all__ = ["PacketSink", "PacketSource", "WishboneMaster", "decode_beat", "encode_frame"]
+__all__ = ["PacketSink", "PacketSource", "Stalls", "WishboneMaster", "decode_beat", "encode_frame"]
 
 
 def encode_frame(frame: bytes, width: int) -> list[int]:
@@ -49,22 +49,43 @@ class _Wire:
             self.handle.value = self.value = value
 
 
+class Stalls:
+    """On/off cycles, on a fraction ``prob`` of them; with ``burst`` > 1 the state is redrawn only
+    after a random number of cycles averaging ``burst`` (long stalls as well as single idle cycles)."""
+
+    def __init__(self, prob: float, burst: float, seed: int | str):
+        self.prob, self.burst, self.rng = prob, burst, random.Random(seed)
+        self._on, self._left = True, 0
+
+    def __call__(self) -> bool:
+        if self.prob >= 1.0:
+            return True
+        if self.burst <= 1:
+            return self.rng.random() < self.prob
+        if not self._left:
+            self._on = self.rng.random() < self.prob
+            self._left = 1 + int(self.rng.expovariate(1 / (self.burst - 0.5)))
+        self._left -= 1
+        return self._on
+
+
 class PacketSource:
     """Drives whole frames into a packet-bus input (``<name>__valid/ready/payload``).
 
     Frames come from :meth:`send` or lazily from :meth:`feed` (an iterator, pulled one frame at
     a time so a million-frame run never holds them all). Before each beat, ``valid`` stays low
-    with probability ``1 - valid_prob`` per cycle. ``on_frame(frame)`` runs when a frame is
+    with probability ``1 - valid_prob`` per cycle (in runs averaging ``burst``, see
+    :class:`Stalls`). ``on_frame(frame)`` runs when a frame is
     taken up (before its first beat); ``sent`` counts frames whose last beat was accepted.
     """
 
-    def __init__(self, dut, name: str, width: int = 16, *, valid_prob: float = 1.0, seed: int | str = 0,
-                 on_frame: Callable[[bytes], None] | None = None):
+    def __init__(self, dut, name: str, width: int = 16, *, valid_prob: float = 1.0, burst: float = 1,
+                 seed: int | str = 0, on_frame: Callable[[bytes], None] | None = None):
         self.name, self.width = name, width
         self.valid = _Wire(getattr(dut, f"{name}__valid"))
         self.payload = _Wire(getattr(dut, f"{name}__payload"))
         self.ready = getattr(dut, f"{name}__ready")
-        self.valid_prob, self.rng, self.on_frame = valid_prob, random.Random(seed), on_frame
+        self.go, self.on_frame = Stalls(valid_prob, burst, seed), on_frame
         self.queue: deque[bytes] = deque()
         self._feed: Iterator[bytes] | None = None
         self._beats: deque[int] = deque()
@@ -112,7 +133,7 @@ class PacketSource:
             if self.on_frame is not None:
                 self.on_frame(frame)
             self._beats.extend(encode_frame(frame, self.width))
-        if self.valid_prob < 1.0 and self.rng.random() >= self.valid_prob:
+        if not self.go():
             self.valid.set(0)
             return
         self._offer = self._beats.popleft()
@@ -129,16 +150,16 @@ class PacketSource:
 
 class PacketSink:
     """Takes frames from a packet-bus output, ``ready`` high with probability ``ready_prob``
-    per cycle; checks the framing (``first`` exactly on a frame's first beat, ``nbytes`` full
+    per cycle (runs averaging ``burst``); checks the framing (``first`` exactly on a frame's first beat, ``nbytes`` full
     except on the last beat) and hands each frame to ``on_frame(frame)`` or ``frames``."""
 
-    def __init__(self, dut, name: str, width: int = 16, *, ready_prob: float = 1.0, seed: int | str = 0,
-                 on_frame: Callable[[bytes], None] | None = None):
+    def __init__(self, dut, name: str, width: int = 16, *, ready_prob: float = 1.0, burst: float = 1,
+                 seed: int | str = 0, on_frame: Callable[[bytes], None] | None = None):
         self.name, self.width = name, width
         self.ready = _Wire(getattr(dut, f"{name}__ready"))
         self.valid = getattr(dut, f"{name}__valid")
         self.payload = getattr(dut, f"{name}__payload")
-        self.ready_prob, self.rng = ready_prob, random.Random(seed)
+        self.go = Stalls(ready_prob, burst, seed)
         self.on_frame = on_frame
         self.frames: list[bytes] = []
         self._parts: list[bytes] = []
@@ -146,7 +167,7 @@ class PacketSink:
         self.beats = 0
 
     def drive(self) -> None:
-        self.ready.set(int(self.ready_prob >= 1.0 or self.rng.random() < self.ready_prob))
+        self.ready.set(int(self.go()))
 
     def sample(self) -> None:
         if not (self.ready.value and self.valid.value):

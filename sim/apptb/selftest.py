@@ -60,7 +60,7 @@ async def loopback_frames(dut):
     frames bit-exact and in order."""
     seed = _env("APPTB_SEED", 1)
     tb = ApplianceBench(dut, seed=seed, valid_prob=_env("APPTB_VALID_PROB", 0.7),
-                        ready_prob=_env("APPTB_READY_PROB", 0.6))
+                        ready_prob=_env("APPTB_READY_PROB", 0.6), burst=_env("APPTB_BURST", 1.0))
     await tb.start()
     rng = random.Random(seed)
     n = _env("APPTB_FRAMES", 200)

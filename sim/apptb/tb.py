@@ -36,14 +36,15 @@ class CocotbTransport:
 
 class ApplianceBench:
     """Owns the clock and reset and the components on whichever of the appliance's ports the DUT
-    has (``sources``/``sinks`` by port name, ``bus``). ``seed`` seeds every component's stalls."""
+    has (``sources``/``sinks`` by port name, ``bus``). ``seed`` seeds every component's stalls;
+    ``burst``: their mean run length (:class:`.components.Stalls`)."""
 
     def __init__(self, dut, *, width: int = 16, seed: int = 0, valid_prob: float = 1.0, ready_prob: float = 1.0,
-                 period_ns: int = 10):
+                 burst: float = 1, period_ns: int = 10):
         self.dut, self.width, self.period_ns = dut, width, period_ns
-        self.sources = {n: PacketSource(dut, n, width, valid_prob=valid_prob, seed=f"{seed}:{n}")
+        self.sources = {n: PacketSource(dut, n, width, valid_prob=valid_prob, burst=burst, seed=f"{seed}:{n}")
                         for n in INPUTS if hasattr(dut, f"{n}__valid")}
-        self.sinks = {n: PacketSink(dut, n, width, ready_prob=ready_prob, seed=f"{seed}:{n}")
+        self.sinks = {n: PacketSink(dut, n, width, ready_prob=ready_prob, burst=burst, seed=f"{seed}:{n}")
                       for n in OUTPUTS if hasattr(dut, f"{n}__valid")}
         self.bus = WishboneMaster(dut) if hasattr(dut, "bus__cyc") else None
         self._components = [*self.sources.values(), *self.sinks.values(), *([self.bus] if self.bus else [])]

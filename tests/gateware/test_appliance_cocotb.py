@@ -65,7 +65,8 @@ def test_verilator_mixed_10k():
 
 
 def test_verilator_hostile_heavy_stalls():
-    run("verilator", "hostile", SEED=2, FRAMES=2000, MIX="hostile", VALID_PROB=0.5, READY_PROB=0.4)
+    """Long valid/ready runs (mean 12 cycles) as well as single-cycle ones."""
+    run("verilator", "hostile", SEED=2, FRAMES=2000, MIX="hostile", VALID_PROB=0.5, READY_PROB=0.4, BURST=12)
 
 
 def test_verilator_clean_full_rate():

@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from espline.sim.apptb.components import Stalls, decode_beat, encode_frame
 from espline.sim.apptb.scoreboard import Mismatch, Scoreboard
 from espline.sim.apptb.traffic import SiteMix
 from espline.sim.model import Event, Port, Reason
@@ -121,3 +122,17 @@ def test_scoreboard_checks_events_as_a_multiset():
         board.check_events([("soft_lifetime", i)], index_of)
     with pytest.raises(Mismatch, match=r"unexpected \[\('seq_exhausted', \d+\)\]"):
         board.check_events([("seq_exhausted", i)], index_of, lost=True)
+
+
+def test_beats_round_trip_and_stall_patterns():
+    for n in (0, 1, 15, 16, 17, 64, 1519):
+        frame = random.Random(n).randbytes(n)
+        beats = [decode_beat(b, 16) for b in encode_frame(frame, 16)]
+        assert b"".join(d[:k] for d, k, _, _ in beats) == frame
+        assert [(f, last) for _, _, f, last in beats] == [(i == 0, i == len(beats) - 1) for i in range(len(beats))]
+    for prob, burst in ((0.3, 1), (0.7, 12)):
+        go = Stalls(prob, burst, seed=1)
+        on = [go() for _ in range(100_000)]
+        assert abs(sum(on) / len(on) - prob) < 0.02
+        changes = sum(a != b for a, b in zip(on, on[1:], strict=False))
+        assert len(on) / changes > burst  # runs of about `burst` cycles (longer where redraws agree)
