@@ -40,7 +40,7 @@ async def run_random(dut, *, seed, frames, mix, valid_prob, ready_prob, burst=1,
     tb = ApplianceBench(dut, seed=seed, valid_prob=valid_prob, ready_prob=ready_prob, burst=burst)
     await tb.start()
     dev = await tb.host(Espline, tb.transport(), scan=False)
-    site = SiteMix(seed, mix, n_sa=dev.n_sa, window=dev.window)
+    site = SiteMix(seed, mix, n_sa=dev.n_sa, n_policy=dev.n_policy, window=dev.window)
     dut._log.info("seed %d, mix %s: %s", seed, mix, site.describe())
     sas, policies = site.config()
     await tb.host(dev.load, sas, policies)

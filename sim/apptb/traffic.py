@@ -66,6 +66,16 @@ MIXES = {
 MIXES["jumbo"] = {**MIXES["default"], "jumbo": 0.2}
 
 
+#: Site A's policies besides the protect pair of each SA pair.
+FIXED_POLICIES = (
+    Policy("out", Selector(src="10.1.0.0/16", dst="10.2.0.0/16", proto=TCP, dport=(22, 23)), "discard", priority=10),
+    Policy("out", Selector(proto=UDP, dport=(53, 53)), "bypass", priority=15),
+    Policy("out", Selector(src="10.1.200.0/24"), "bypass", priority=30),
+    Policy("in", Selector(src="10.2.200.0/24", dst="10.1.200.0/24"), "bypass", priority=30),
+    Policy("in", Selector(dst="10.1.0.0/16", proto=ICMP), "bypass", priority=40),
+)
+
+
 def frame_size(rng: random.Random, jumbo: float) -> int:
     """A frame length (no FCS): mostly 64..1518 with the usual edge sizes, ``jumbo`` share above."""
     if rng.random() < jumbo:
@@ -200,14 +210,17 @@ class Pair:
 class SiteMix:
     """A seeded configuration of site A and its peer, and the frames for each input port."""
 
-    def __init__(self, seed: int = 1, mix: str = "default", *, n_sa: int = 256, window: int = 128,
-                 pairs: tuple[int, int] = (3, 12)):
+    def __init__(self, seed: int = 1, mix: str = "default", *, n_sa: int = 256, n_policy: int = 64,
+                 window: int = 128, pairs: tuple[int, int] = (3, 12)):
+        """``n_sa``, ``n_policy``, ``window``: the hardware's table sizes and replay window (the
+        number of SA pairs is drawn from ``pairs`` within what the tables hold)."""
         if mix not in MIXES:
             raise ValueError(f"mix: {mix!r} is not one of {', '.join(MIXES)}")
         self.seed, self.mix, self.weights = seed, mix, MIXES[mix]
         self.n_sa, self.window = n_sa, window
         rng = self._rng("config")
         n = rng.randint(*pairs)
+        n = min(n, n_sa // 2, (n_policy - len(FIXED_POLICIES)) // 2)
         windows = [w for w in (32, 64, 128, window) if w <= window]
         spis_out, spis_in = set(), {}
 
@@ -254,14 +267,7 @@ class SiteMix:
     def config(self) -> tuple[list[SecurityAssociation], list[Policy]]:
         """Site A's SAs and policies (new objects on every call: one set for the driver, one for the model)."""
         sas = [s for p in self.pairs for s in (p.out.site_a(), p.inb.site_a())]
-        policies = [
-            Policy("out", Selector(src="10.1.0.0/16", dst="10.2.0.0/16", proto=TCP, dport=(22, 23)), "discard",
-                   priority=10),
-            Policy("out", Selector(proto=UDP, dport=(53, 53)), "bypass", priority=15),
-            Policy("out", Selector(src="10.1.200.0/24"), "bypass", priority=30),
-            Policy("in", Selector(src="10.2.200.0/24", dst="10.1.200.0/24"), "bypass", priority=30),
-            Policy("in", Selector(dst="10.1.0.0/16", proto=ICMP), "bypass", priority=40),
-        ]
+        policies = list(FIXED_POLICIES)
         for p in self.pairs:
             a, b = p.nets
             policies.append(Policy("out", Selector(src=a, dst=b), "protect", p.out.spi, priority=20))

@@ -82,3 +82,9 @@ def test_verilator_one_million_frames():
     f = run("verilator", "million", SEED=5, FRAMES=1_000_000, MIX="default", VALID_PROB=0.9, READY_PROB=0.9,
             CYCLE_BUDGET=0)
     print(f"1M frames: {f['wall_s']['traffic']:.0f} s, {f['frames_per_s']:.0f} frames/s")
+
+
+@pytest.mark.slow
+def test_verilator_compact_config():
+    """The compact GCM engine (fewer LUTs, more cycles per block) behind the same appliance."""
+    run("verilator", "compact", config="compact", SEED=6, FRAMES=3000, MIX="default", VALID_PROB=0.8, READY_PROB=0.8)
