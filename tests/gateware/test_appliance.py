@@ -4,57 +4,12 @@ frame against the reference model (small sets; the cocotb + Verilator bench runs
 import random
 
 import pytest
+from scapy.layers.l2 import Ether
 
-from espline.gateware.appliance import Appliance
-from espline.host.driver import Espline
-from espline.host.transport.sim import AmaranthSimTransport
+from espline.sim.appsim import run
 from espline.sim.model import Port
-from espline.sim.packetbus import put_frame, take_frame
 from espline.sim.sites import hosts, two_sites
 from espline.sim.traffic import arp_frame, ethernet, ip_packet
-
-
-def run(site, inputs: dict, *, idle=0.2, stall=0.2, seed=1):
-    """Program `site`'s SAs and policies into the gateware, feed `inputs` ({Port: frames}); return
-    the frames each output port emitted, those the model `site` emits for the same inputs, and
-    the driver (for the counters)."""
-    dut = Appliance()
-    rng = random.Random(seed)
-    go, got = [], {"plain": [], "cipher": [], "host": []}
-    want = {name: [] for name in got}
-    sources = {Port.PLAIN: "plain_i", Port.HOST: "host_i", Port.CIPHER: "cipher_i"}
-
-    def source(port, frames):
-        async def bench(ctx, csr):
-            while not go:
-                await ctx.tick()
-            for f in frames:
-                await put_frame(ctx, getattr(dut, sources[port]), f, 16, rng, idle)
-        return bench
-
-    def sink(name):
-        async def bench(ctx, csr):
-            while True:
-                got[name].append(await take_frame(ctx, getattr(dut, f"{name}_o"), 16, rng, stall))
-        return bench
-
-    benches = [source(p, f) for p, f in inputs.items()]
-    benches += [sink(n) for n in got if hasattr(dut, f"{n}_o")]
-    transport = AmaranthSimTransport(dut, benches)
-    driver = Espline(transport, scan=False)
-    driver.load(list(site.sad), site.spd.policies)
-    go.append(1)
-    for port, frames in inputs.items():
-        for f in frames:
-            v = site.process(port, f)
-            if v.port is not None:
-                want[v.port.value].append(v.frame)
-    budget = 3000 + 20 * sum(len(f) // 16 + 1 for frames in inputs.values() for f in frames)
-    while budget > 0 and not all(len(got[n]) >= len(want[n]) for n in got):
-        transport.idle(200)
-        budget -= 200
-    transport.idle(200)  # nothing more may come
-    return got, want, driver
 
 
 @pytest.mark.parametrize("mode,natt,options", [
@@ -69,9 +24,9 @@ def test_outbound_matches_the_model(mode, natt, options):
                        vlan=rng.choice((None, 5))) for i in range(12)]
     frames += [ethernet(ip_packet(64, "172.16.0.1", "172.16.0.2")), arp_frame()]  # no policy; not IP
     rng.shuffle(frames)
-    got, want, driver = run(site, {Port.PLAIN: frames})
-    assert got == want
-    assert driver.global_counters() == site.counters.as_dict()
+    r = run(site, {Port.PLAIN: frames})
+    assert r.matches()
+    assert r.driver.global_counters() == site.counters.as_dict()
 
 
 def inbound_frames(peer, mode, rng, count=12):
@@ -100,6 +55,39 @@ def test_inbound_matches_the_model(mode, natt, options):
     rng = random.Random(11)
     site, peer = two_sites(mode, natt=natt, **options)
     frames = inbound_frames(peer, mode, rng)
-    got, want, driver = run(site, {Port.CIPHER: frames})
-    assert got == want
-    assert driver.global_counters() == site.counters.as_dict()
+    r = run(site, {Port.CIPHER: frames})
+    assert r.matches()
+    assert r.driver.global_counters() == site.counters.as_dict()
+
+
+def garbage(rng, frames):
+    """Runts, random bytes, truncated and bit-flipped copies, an unknown SPI."""
+    out = [bytes(rng.randrange(1, 14)), rng.randbytes(rng.randint(14, 200))]
+    for f in rng.sample(frames, 4):
+        cut = bytearray(f[: rng.randint(14, len(f) - 1)])
+        flipped = bytearray(f)
+        flipped[rng.randrange(14, len(f))] ^= 1 << rng.randrange(8)
+        out += [bytes(cut), bytes(flipped)]
+    return out
+
+
+@pytest.mark.parametrize("config", ["wide", "compact"])
+def test_all_ports_at_once(config):
+    """Both directions and the host port busy together, with malformed frames in both directions."""
+    rng = random.Random(5)
+    site, peer = two_sites("tunnel", natt=True)
+    plain = [ethernet(ip_packet(rng.randint(28, 300), *hosts("tunnel"), seed=i)) for i in range(8)]
+    cipher = inbound_frames(peer, "tunnel", rng, count=8)
+    plain += garbage(rng, plain) + [bytes(Ether(type=0x86DD)) + bytes(60)]
+    cipher += garbage(rng, cipher)
+    rng.shuffle(plain)
+    rng.shuffle(cipher)
+    host = [ethernet(ip_packet(90, "192.0.2.1", "198.51.100.2", "udp", sport=500, dport=500))] * 2
+    r = run(site, {Port.PLAIN: plain, Port.CIPHER: cipher, Port.HOST: host}, config=config)
+    assert r.matches()
+    assert r.driver.global_counters() == site.counters.as_dict()
+    for sa in site.sad:
+        c = r.driver.sa_counters(r.driver.sa_index(sa.dir, sa.spi))
+        assert (c.packets, c.bytes, c.auth_fail, c.replay) == (sa.counters.packets, sa.counters.bytes,
+                                                                sa.counters.auth_fail, sa.counters.replay)
+        assert c.seq == (sa.seq if sa.dir == "out" else sa.window.top)
