@@ -46,7 +46,7 @@ async def run_random(dut, *, seed, frames, mix, valid_prob, ready_prob, burst=1,
     await tb.host(dev.load, sas, policies)
     program_cycles = tb.cycle
 
-    board = Scoreboard(site.model())
+    board = Scoreboard(site.model(), dump="mismatch")  # cocotb runs in the test folder
     counts = {port: n for port, n in site.counts(frames).items() if port in tb.sources and port in inputs}
     if len(counts) < 3:
         dut._log.warning("traffic on %s only", ", ".join(counts))

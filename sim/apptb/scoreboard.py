@@ -14,8 +14,10 @@ replay window, RFC 4303 §3.4.3). Events: soft/hard lifetime and sequence exhaus
 """
 
 from collections import Counter, deque
+from pathlib import Path
 
 from espline.sim.model import Appliance, Port
+from espline.sim.pcap import write_frames
 
 __all__ = ["PORT_NAMES", "Mismatch", "Scoreboard", "first_difference"]
 
@@ -39,13 +41,15 @@ def first_difference(got: bytes, expected: bytes) -> str:
 
 
 class Scoreboard:
-    def __init__(self, model: Appliance):
-        self.model = model
+    """``dump``: a path prefix; on a wrong or extra frame, ``<dump>-<port>-<n>.pcap`` gets the
+    input frame, the expected and the received frame (for Wireshark/tshark)."""
+
+    def __init__(self, model: Appliance, dump: str | Path | None = None):
+        self.model, self.dump = model, dump
         self.fed = {p: 0 for p in Port}  # frames fed per input port
         self.received = {p: 0 for p in Port}  # frames received per output port
-        # expected[out][in]: deque of (input frame index, frame)
+        # expected[out][in]: deque of (input frame index, input frame, expected frame)
         self.expected = {o: {i: deque() for i in Port} for o in Port}
-        self.verdicts = {p: 0 for p in Port}  # frames the model forwards, per output port
 
     def feed(self, port: Port | str, frame: bytes) -> None:
         """``frame`` goes into the DUT on ``port``: run it through the model."""
@@ -54,8 +58,7 @@ class Scoreboard:
         self.fed[port] += 1
         verdict = self.model.process(port, frame)
         if verdict.port is not None:
-            self.expected[verdict.port][port].append((index, verdict.frame))
-            self.verdicts[verdict.port] += 1
+            self.expected[verdict.port][port].append((index, frame, verdict.frame))
 
     def feed_all(self, inputs: dict) -> None:
         """Feed whole lists, {input port: frames}: all PLAIN frames, then CIPHER, then HOST."""
@@ -70,16 +73,25 @@ class Scoreboard:
         n = self.received[port]
         self.received[port] += 1
         heads = [(src, q[0]) for src, q in self.expected[port].items() if q]
-        for src, (_, expected) in heads:
+        for src, (_, _, expected) in heads:
             if frame == expected:
                 self.expected[port][src].popleft()
                 return
         where = f"{_OUT_NAME[port]} frame {n}"
+        dumped = self._dump(f"{_OUT_NAME[port]}-{n}", [f for _, (_, i, e) in heads for f in (i, e)] + [frame])
         if not heads:
-            raise Mismatch(f"{where}: extra frame ({len(frame)} bytes), none expected; starts {frame[:32].hex()}")
+            raise Mismatch(f"{where}: extra frame ({len(frame)} bytes), none expected; starts {frame[:32].hex()}"
+                           + dumped)
         raise Mismatch(f"{where}: " + "; ".join(
             f"not {_IN_NAME[src]} frame {index}: {first_difference(frame, expected)}"
-            for src, (index, expected) in heads))
+            for src, (index, _, expected) in heads) + dumped)
+
+    def _dump(self, name: str, frames: list[bytes]) -> str:
+        if self.dump is None:
+            return ""
+        path = Path(f"{self.dump}-{name}.pcap")
+        write_frames(path, frames)
+        return f" (input, expected and received frames in {path})"
 
     @property
     def pending(self) -> int:
@@ -88,7 +100,7 @@ class Scoreboard:
 
     def outstanding(self) -> dict[str, list[int]]:
         """Input frame indices still expected, by output and input port name (empty when done)."""
-        return {f"{_OUT_NAME[o]}<-{_IN_NAME[i]}": [k for k, _ in q]
+        return {f"{_OUT_NAME[o]}<-{_IN_NAME[i]}": [k for k, _, _ in q]
                 for o, by_src in self.expected.items() for i, q in by_src.items() if q}
 
     def check_drained(self) -> None:

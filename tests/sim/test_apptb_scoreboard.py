@@ -11,6 +11,7 @@ from espline.sim.apptb.components import Stalls, decode_beat, encode_frame
 from espline.sim.apptb.scoreboard import Mismatch, Scoreboard
 from espline.sim.apptb.traffic import SiteMix
 from espline.sim.model import Event, Port, Reason
+from espline.sim.pcap import read_frames
 
 PORTS = {"plain_i": Port.PLAIN, "cipher_i": Port.CIPHER, "host_i": Port.HOST}
 
@@ -81,11 +82,11 @@ def test_scoreboard_passes_a_correct_appliance_in_any_interleaving():
     board.check_counters(*counters_of(other))
 
 
-def test_scoreboard_names_port_frame_and_byte():
+def test_scoreboard_names_port_frame_and_byte(tmp_path):
     site = SiteMix(5)
     frames = inputs(site, 600)
     other, out = dut_outputs(site, frames, random.Random(2))
-    board = Scoreboard(site.model())
+    board = Scoreboard(site.model(), dump=tmp_path / "mismatch")
     board.feed_all(frames)
     bad = bytearray(out[Port.PLAIN][3])
     bad[40] ^= 0x10
@@ -93,6 +94,8 @@ def test_scoreboard_names_port_frame_and_byte():
         board.receive("plain_o", frame)
     with pytest.raises(Mismatch, match=r"plain_o frame 3: not cipher_i frame \d+: byte 40 is 0x.., expected 0x.."):
         board.receive("plain_o", bytes(bad))
+    dumped = [f for f, _ in read_frames(tmp_path / "mismatch-plain_o-3.pcap")]
+    assert dumped[1:] == [out[Port.PLAIN][3], bytes(bad)] and dumped[0] in frames["cipher_i"]
     with pytest.raises(Mismatch, match=r"missing frames: plain_o<-cipher_i: \d+ \(first: input frame \d+\)"):
         board.check_drained()
     for frame in out[Port.HOST]:
