@@ -111,7 +111,7 @@ async def run_random(dut, *, seed, frames, mix, valid_prob, ready_prob, burst=1,
 
 
 def _state(board: Scoreboard) -> str:
-    missing = "; ".join(f"{k}: {len(v)} from input frame {v[0]}" for k, v in board.outstanding().items())
+    missing = board.missing()
     return (f"fed {({p.value: n for p, n in board.fed.items()})}, "
             f"received {({p.value: n for p, n in board.received.items()})}, still expected: {missing or 'none'}")
 

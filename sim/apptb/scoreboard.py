@@ -91,23 +91,28 @@ class Scoreboard:
             return ""
         path = Path(f"{self.dump}-{name}.pcap")
         write_frames(path, frames)
-        return f" (input, expected and received frames in {path})"
+        return f" (frames in {path}: input, expected{', received' if name != 'missing' else ''})"
 
     @property
     def pending(self) -> int:
         """How many expected frames have not come out yet."""
         return sum(len(q) for by_src in self.expected.values() for q in by_src.values())
 
-    def outstanding(self) -> dict[str, list[int]]:
-        """Input frame indices still expected, by output and input port name (empty when done)."""
-        return {f"{_OUT_NAME[o]}<-{_IN_NAME[i]}": [k for k, _, _ in q]
-                for o, by_src in self.expected.items() for i, q in by_src.items() if q}
+    def missing(self) -> str:
+        """The frames still expected, per output and input port, as text ("" when none); with
+        ``dump``, the first one of each (input and expected frame) goes to ``<dump>-missing.pcap``."""
+        parts, frames = [], []
+        for o, by_src in self.expected.items():
+            for i, q in by_src.items():
+                if q:
+                    parts.append(f"{_OUT_NAME[o]}<-{_IN_NAME[i]}: {len(q)} (first: input frame {q[0][0]})")
+                    frames += q[0][1:]
+        return "; ".join(parts) + self._dump("missing", frames) if parts else ""
 
     def check_drained(self) -> None:
-        missing = self.outstanding()
+        missing = self.missing()
         if missing:
-            raise Mismatch("missing frames: " + "; ".join(
-                f"{k}: {len(v)} (first: input frame {v[0]})" for k, v in missing.items()))
+            raise Mismatch(f"missing frames: {missing}")
 
     def expected_sa_counters(self) -> dict[tuple[str, int], dict[str, int]]:
         """Per SA (dir, spi): packets, bytes, auth_fail, replay, seq, as the model counted them."""
