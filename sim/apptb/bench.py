@@ -6,7 +6,7 @@ once with random valid/ready stalls on every port, waits for every expected fram
 watchdogs: no beat moving on any port for ``APPTB_STALL`` cycles while frames are still
 expected, and a total cycle budget), checks that nothing extra arrives, then compares every
 global and per-SA counter, and the SA events the host read meanwhile, with the model
-(:class:`.scoreboard.Scoreboard`).
+(:class:`.scoreboard.Scoreboard`); global counters read during traffic must only grow.
 
 Environment: ``APPTB_SEED`` (1), ``APPTB_FRAMES`` (1000, all ports together; a port the DUT
 lacks gets none), ``APPTB_MIX`` (default | clean | hostile | jumbo), ``APPTB_VALID_PROB`` (0.8),
@@ -59,16 +59,24 @@ async def run_random(dut, *, seed, frames, mix, valid_prob, ready_prob, burst=1,
     wall1, start = time.monotonic(), tb.cycle
     budget = budget or 400 * frames + 200_000
     moved, last_move = -1, tb.cycle
-    events = []
+    events, live = [], {}
 
     def poll_events():
         while (event := dev.poll_event()) is not None:
             events.append(event)
 
+    def read_live(counters):
+        """Global counters read while they count (GUIDE §2) may only grow."""
+        shrunk = {k: (live[k], v) for k, v in counters.items() if v < live.get(k, 0)}
+        assert not shrunk, f"global counters went back (before, after) at cycle {tb.cycle}: {shrunk}"
+        live.update(counters)
+
     while not (all(s.done for s in tb.sources.values()) and board.pending == 0):
         await tb.cycles(256)
         if tb.cycle % 2048 < 256:  # the host reads events while traffic runs, as it would
             await tb.host(poll_events)
+        if tb.cycle % 16384 < 256:
+            read_live(await tb.host(dev.global_counters))
         beats = sum(s.beats for s in tb.sources.values()) + sum(s.beats for s in tb.sinks.values())
         if beats != moved:
             moved, last_move = beats, tb.cycle
@@ -91,6 +99,7 @@ async def run_random(dut, *, seed, frames, mix, valid_prob, ready_prob, burst=1,
         return dev.global_counters(), per_sa, dev.regs.read("int_status")["overflow"]
 
     global_counters, sa_counters, lost = await tb.host(read_counters)
+    read_live(global_counters)
     board.check_counters(global_counters, sa_counters)
     board.check_events(events, dev.sa_index, lost=bool(lost))
     wall3 = time.monotonic()
