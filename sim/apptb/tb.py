@@ -49,7 +49,6 @@ class ApplianceBench:
         self.bus = WishboneMaster(dut) if hasattr(dut, "bus__cyc") else None
         self._components = [*self.sources.values(), *self.sinks.values(), *([self.bus] if self.bus else [])]
         self.cycle = 0
-        self._error: BaseException | None = None
 
     async def start(self, reset_cycles: int = 4) -> None:
         """Start the clock, hold reset, then start the per-cycle loop."""
