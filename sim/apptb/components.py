@@ -195,20 +195,22 @@ class PacketSink:
 
 
 class _Cycle:
-    __slots__ = ("address", "done", "value", "write")
+    __slots__ = ("address", "done", "error", "value", "wait", "write")
 
     def __init__(self, address: int, write: bool, value: int = 0):
         self.address, self.write, self.value, self.done = address, write, value, Event()
+        self.wait, self.error = 0, None
 
 
 class WishboneMaster:
     """Wishbone B4 classic single read/write cycles (B4 §3.2) of 32-bit words at byte addresses.
 
     The master holds ``cyc``/``stb`` and the address until it samples ``ack``; the next queued
-    cycle may start on the following clock.
+    cycle may start on the following clock. A cycle not acknowledged within ``timeout`` clocks
+    raises TimeoutError in its caller (a host driver call fails rather than hangs).
     """
 
-    def __init__(self, dut, prefix: str = "bus"):
+    def __init__(self, dut, prefix: str = "bus", timeout: int = 1000):
         def sig(name, value=None):
             handle = getattr(dut, f"{prefix}__{name}")
             return handle if value is None else _Wire(handle, value)
@@ -218,6 +220,7 @@ class WishboneMaster:
         self.dat_r, self.ack = sig("dat_r"), sig("ack")
         self._queue: deque[_Cycle] = deque()
         self._current: _Cycle | None = None
+        self.timeout = timeout
         self.cycles = 0
 
     async def read(self, address: int) -> int:
@@ -231,6 +234,8 @@ class WishboneMaster:
             raise ValueError(f"address {cycle.address:#x} is not word aligned")
         self._queue.append(cycle)
         await cycle.done.wait()
+        if cycle.error:
+            raise TimeoutError(cycle.error)
         return cycle.value
 
     def drive(self) -> None:
@@ -249,9 +254,16 @@ class WishboneMaster:
 
     def sample(self) -> None:
         c = self._current
-        if c is not None and self.ack.value:
+        if c is None:
+            return
+        if self.ack.value:
             if not c.write:
                 c.value = self.dat_r.value.to_unsigned()
-            self._current = None
             self.cycles += 1
-            c.done.set()
+        else:
+            c.wait += 1
+            if c.wait < self.timeout:
+                return
+            c.error = f"Wishbone {'write' if c.write else 'read'} at {c.address:#x}: no ack in {self.timeout} cycles"
+        self._current = None  # done, or abandoned: cyc and stb drop on the next clock
+        c.done.set()

@@ -13,7 +13,8 @@ import cocotb
 from espline.host.driver import MAGIC, Espline
 from espline.sim.model import NatT, Policy, SecurityAssociation, Selector
 
-from .tb import ApplianceBench
+from .components import WishboneMaster
+from .tb import ApplianceBench, CocotbTransport
 
 LOOPS = {"plain_i": "cipher_o", "cipher_i": "plain_o", "host_i": "host_o"}
 
@@ -83,3 +84,19 @@ async def loopback_frames(dut):
             assert g == e, f"{LOOPS[i]} frame {k}: {len(g)} bytes, expected {len(e)}"
     beats = sum(s.beats for s in tb.sinks.values())
     dut._log.info("loopback: %d frames, %d beats out, %d cycles", 3 * n, beats, tb.cycle)
+
+
+@cocotb.test()
+async def bus_timeout(dut):
+    """A bus cycle nobody acknowledges (the stand-in's ``dead`` bus) fails the driver call that
+    made it with TimeoutError, rather than hanging the test."""
+    tb = ApplianceBench(dut)
+    dead = tb.add(WishboneMaster(dut, "dead", timeout=50))
+    await tb.start()
+    try:
+        await tb.host(CocotbTransport(dead).read, 0x40)
+    except TimeoutError as e:
+        assert "Wishbone read at 0x40: no ack in 50 cycles" in str(e), e
+    else:
+        raise AssertionError("no TimeoutError")
+    assert (await tb.host(tb.transport().read, 0)) == MAGIC  # the bench goes on

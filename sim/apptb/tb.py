@@ -50,6 +50,11 @@ class ApplianceBench:
         self._components = [*self.sources.values(), *self.sinks.values(), *([self.bus] if self.bus else [])]
         self.cycle = 0
 
+    def add(self, component):
+        """Clock one more component (``drive()``/``sample()``) in the loop; returns it."""
+        self._components.append(component)
+        return component
+
     async def start(self, reset_cycles: int = 4) -> None:
         """Start the clock, hold reset, then start the per-cycle loop."""
         Clock(self.dut.clk, self.period_ns, unit="ns").start()

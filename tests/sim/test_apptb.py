@@ -10,6 +10,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
+from espline.gateware.csr import wishbone
 from espline.gateware.csr.csr import CsrBlock
 from espline.gateware.packet import beat_layout, packet_signature
 from espline.sim.toolchain import BUILD_ROOT, cocotb_build, toolchain_env
@@ -20,7 +21,8 @@ WIDTH = 16
 
 class StandIn(wiring.Component):
     """The appliance's ports; CSR block with datapath ports tied off (every table write taken,
-    counter snapshots answered with zeros one cycle later); loopbacks through 4-deep FIFOs."""
+    counter snapshots answered with zeros one cycle later); loopbacks through 4-deep FIFOs; and
+    a Wishbone port nothing answers."""
 
     def __init__(self):
         self.csr = CsrBlock()
@@ -30,6 +32,7 @@ class StandIn(wiring.Component):
             "plain_o": Out(packet_signature(WIDTH)), "cipher_o": Out(packet_signature(WIDTH)),
             "host_o": Out(packet_signature(WIDTH)),
             "bus": self.csr.signature.members["bus"],
+            "dead": In(wishbone.Signature(8)),  # a bus that never acknowledges
             "irq": Out(1),
         })
 
@@ -106,3 +109,7 @@ def test_bench_programs_runs_and_names_the_first_wrong_frame():
                     APPTB_FRAMES=60, APPTB_SEED=2)
     assert re.search(r"\b(plain|cipher|host)_o frame 0: (not (plain|cipher|host)_i frame \d+: byte \d+ is|extra frame)",
                      message), message
+
+
+def test_an_unacknowledged_bus_cycle_fails_the_driver_call():
+    run("bus_timeout", "bus_timeout")
