@@ -11,13 +11,13 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .arbiter import Arbiter, Fanout
 from .csr.csr import CsrBlock
 from .esp.counts import GlobalCounters
 from .esp.inbound import Inbound
 from .esp.outbound import Outbound
 from .esp.policy_table import PolicyTable
 from .packet import beat_layout, packet_signature
+from .plumbing import Arbiter, Fanout
 
 
 class Appliance(wiring.Component):

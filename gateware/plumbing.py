@@ -1,7 +1,7 @@
-"""Stream plumbing: round-robin merge of streams a frame (or record) at a time, and fan-out."""
+"""Stream plumbing: round-robin merge a frame (or record) at a time, fan-out, and queues."""
 
 from amaranth.hdl import Cat, Module, Signal
-from amaranth.lib import stream, wiring
+from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 
@@ -56,4 +56,19 @@ class Fanout(wiring.Component):
         m.d.comb += self.i.ready.eq(Cat(*done).all())
         with m.If(self.i.valid & self.i.ready):
             m.d.sync += taken.eq(0)
+        return m
+
+
+class Queue(wiring.Component):
+    """A FIFO of `depth` records of `layout`, as streams."""
+
+    def __init__(self, layout, depth: int):
+        self.depth = depth
+        super().__init__({"i": In(stream.Signature(layout)), "o": Out(stream.Signature(layout))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.fifo = q = fifo.SyncFIFOBuffered(width=len(self.i.payload.as_value()), depth=self.depth)
+        m.d.comb += [q.w_en.eq(self.i.valid), q.w_data.eq(self.i.payload), self.i.ready.eq(q.w_rdy),
+                     self.o.valid.eq(q.r_rdy), self.o.payload.eq(q.r_data), q.r_en.eq(self.o.ready)]
         return m

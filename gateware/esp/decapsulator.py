@@ -17,6 +17,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..crypto.gcm import GCM, GCMCommand
 from ..packet import beat_layout, packet_signature
+from ..plumbing import Queue
 from ..repack import Repack
 from .encapsulator import swap_bytes
 from .splitter import SplitJob, Splitter
@@ -72,7 +73,9 @@ class Decapsulator(wiring.Component):
 
         # -- writer: clear headers, then the plaintext, each beat held until the next shows
         # whether it was the last (the engine marks only its tag beat) ------------------------
-        head, plain = splitter.head.payload, gcm.o.payload
+        m.submodules.heads = heads = Queue(splitter.head.payload.shape(), 8)  # the splitter runs a frame ahead
+        wiring.connect(m, splitter.head, heads.i)
+        head, plain = heads.o.payload, gcm.o.payload
         held = Signal(beat_layout(w))
         holding = Signal()
         m.d.comb += [trailer.i.payload.eq(held), out.i.payload.data.eq(trailer.o.payload.data),
@@ -81,12 +84,12 @@ class Decapsulator(wiring.Component):
         with m.FSM():
             with m.State("HEAD"):
                 with m.If(head.tag):
-                    m.d.comb += [to_host.i.valid.eq(splitter.head.valid), to_host.i.payload.eq(head.frag),
-                                 splitter.head.ready.eq(to_host.i.ready)]
+                    m.d.comb += [to_host.i.valid.eq(heads.o.valid), to_host.i.payload.eq(head.frag),
+                                 heads.o.ready.eq(to_host.i.ready)]
                 with m.Else():
-                    m.d.comb += [out.i.valid.eq(splitter.head.valid), out.i.payload.eq(head.frag),
-                                 splitter.head.ready.eq(out.i.ready)]
-                with m.If(splitter.head.valid & splitter.head.ready & head.then_body):
+                    m.d.comb += [out.i.valid.eq(heads.o.valid), out.i.payload.eq(head.frag),
+                                 heads.o.ready.eq(out.i.ready)]
+                with m.If(heads.o.valid & heads.o.ready & head.then_body):
                     m.d.sync += holding.eq(0)
                     m.next = "PLAIN"
             with m.State("PLAIN"):

@@ -21,6 +21,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..crypto.gcm import GCM
 from ..packet import packet_signature
+from ..plumbing import Queue
 from ..repack import Repack
 from .header_patch import HeaderPatch, PatchLayout
 from .outbound_control import DROP, ENCAP, job_layout
@@ -94,7 +95,9 @@ class Encapsulator(wiring.Component):
                              cmd.length.eq(j.gcm_length), cmd.icv_len.eq(j.icv_len)]
 
         # -- writer ----------------------------------------------------------------------------
-        head = splitter.head
+        m.submodules.heads = heads = Queue(splitter.head.payload.shape(), 8)  # the splitter runs a frame ahead
+        wiring.connect(m, splitter.head, heads.i)
+        head = heads.o
         hr = head.payload
         hj = data.View(headers, hdrs.r_data)
         oi = out.i.payload

@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHES = ["model", "gcm"]  # modules of espline.sim.bench, each with main()
+BENCHES = ["model", "gcm", "appliance"]  # modules of espline.sim.bench, each with main()
 
 
 def main(argv=None) -> int:
