@@ -9,7 +9,7 @@ global and per-SA counter, and the SA events the host read meanwhile, with the m
 (:class:`.scoreboard.Scoreboard`); global counters read during traffic must only grow.
 
 Environment: ``APPTB_SEED`` (1), ``APPTB_FRAMES`` (1000, all ports together; a port the DUT
-lacks gets none), ``APPTB_MIX`` (default | clean | hostile | jumbo), ``APPTB_VALID_PROB`` (0.8),
+lacks gets none), ``APPTB_MIX`` (default | clean | hostile | jumbo | replay), ``APPTB_VALID_PROB`` (0.8),
 ``APPTB_READY_PROB`` (0.8), ``APPTB_BURST`` (1: mean length of valid/ready runs),
 ``APPTB_STALL`` (20000), ``APPTB_CYCLE_BUDGET`` (0: 400 per frame +
 200000), ``APPTB_INPUTS`` (the inputs to drive, default ``plain_i,cipher_i,host_i``),

@@ -64,6 +64,11 @@ MIXES = {
     },
 }
 MIXES["jumbo"] = {**MIXES["default"], "jumbo": 0.2}
+MIXES["replay"] = {  # the anti-replay window (RFC 4303 §3.4.3, ESN Appendix A2) at and around its edges
+    "jumbo": 0.0, "share": {"plain": 0.05, "cipher": 0.9, "host": 0.05},
+    "plain": {"protect": 1}, "cipher": {"esp": 30, "replay_dup": 10, "replay_old": 10, "reorder_near": 10,
+                                        "reorder_edge": 1, "tamper": 5},
+}
 
 
 #: Site A's policies besides the protect pair of each SA pair.
