@@ -69,6 +69,12 @@ def test_verilator_hostile_heavy_stalls():
     run("verilator", "hostile", SEED=2, FRAMES=2000, MIX="hostile", VALID_PROB=0.5, READY_PROB=0.4, BURST=12)
 
 
+def test_verilator_replay_window_edges():
+    """Duplicates, old copies and frames held back until just inside or just outside the window
+    (RFC 4303 §3.4.3; with ESN the high half inferred per Appendix A2.2)."""
+    run("verilator", "replay", SEED=1, FRAMES=2000, MIX="replay", VALID_PROB=0.9, READY_PROB=0.9)
+
+
 def test_verilator_clean_full_rate():
     run("verilator", "clean", SEED=3, FRAMES=1000, MIX="clean", VALID_PROB=1.0, READY_PROB=1.0)
 
