@@ -6,6 +6,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..packet import packet_signature
+from ..plumbing import Queue
 from .decapsulator import Decapsulator
 from .header_patch import HeaderPatch, PatchLayout
 from .inbound_control import InboundControl
@@ -42,7 +43,9 @@ class Inbound(wiring.Component):
         m.d.comb += [store.commit.valid.eq(1), store.commit.payload.ok.eq(1), store.commit.payload.length.eq(-1)]
         wiring.connect(m, parser.parsed, control.parsed)
         wiring.connect(m, store.o, decap.frame)
-        wiring.connect(m, control.job, decap.job)
+        m.submodules.jobs = jobs = Queue(control.job.payload.shape(), 2)  # classify runs a frame ahead
+        wiring.connect(m, control.job, jobs.i)
+        wiring.connect(m, jobs.o, decap.job)
         wiring.connect(m, decap.icv, control.icv)
         wiring.connect(m, decap.trailer, control.trailer)
         wiring.connect(m, decap.o, verified.i)

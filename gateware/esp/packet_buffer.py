@@ -1,12 +1,13 @@
 """Transactional packet buffer: a frame is released only once it is committed (the decap
 side's guarantee that no byte of a packet whose ICV fails leaves, RFC 4303 §3.4.4).
 
-The writer streams a frame in, then one `commit` transfer decides it: `ok` keeps its first
-`length` bytes (a trailer and ICV are cut off by committing a shorter length), otherwise the
-frame is discarded by rewinding the write pointer. Only committed frames are read out, whole
-and in order. A frame larger than the whole buffer cannot be held: it is swallowed and then
-dropped whatever its commit says (`overflow` pulses), so the pipeline never deadlocks. The
-next frame is taken once the previous one's commit has been.
+The writer streams frames in back to back; one `commit` transfer per frame, in order, decides
+each: `ok` keeps its first `length` bytes (a trailer and ICV are cut off by committing a
+shorter length), otherwise the frame is discarded: the reader skips its words without a beat
+out. Only committed frames are read out, whole and in order. Up to `frames` written frames may
+wait for their commit, so the next frame streams in while the last one's verdict is pending.
+A frame larger than the whole buffer cannot be held: it is swallowed and then dropped whatever
+its commit says (`overflow` pulses), so the pipeline never deadlocks.
 
 With a `meta` layout, the commit also carries per-frame data known only then (such as header
 patch values); it is kept with the committed frame only and is on the `meta` output with every
@@ -28,7 +29,8 @@ def commit_layout(meta: data.Layout | None = None) -> data.StructLayout:
 
 
 class PacketBuffer(wiring.Component):
-    """`depth` words of `width` bytes; up to `frames` committed frames queued for reading."""
+    """`depth` words of `width` bytes; up to `frames` frames awaiting their commit, and as many
+    committed ones queued for reading."""
 
     def __init__(self, width: int = 16, depth: int = 1024, frames: int = 16, meta: data.Layout | None = None):
         if depth & (depth - 1) or depth < 2:
@@ -48,49 +50,51 @@ class PacketBuffer(wiring.Component):
         m = Module()
         width, depth = self.width, self.depth
         pointer = unsigned(depth.bit_length())  # one bit more than the address: full vs empty
-        fields = {"length": 16, "words": range(depth + 1)}
+        fields = {"length": 16, "words": range(depth + 1), "keep": 1}
         descriptor = data.StructLayout(fields if self.meta_layout is None else {**fields, "meta": self.meta_layout})
         m.submodules.mem = mem = Memory(shape=8 * width, depth=depth, init=[])
         wr, rd = mem.write_port(), mem.read_port()
         m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=descriptor.size, depth=self.frames)
 
-        # -- writer: append beats, then keep or rewind ------------------------------------
-        wr_ptr, start, freed = Signal(pointer), Signal(pointer), Signal(pointer)
-        words, written = Signal(range(depth + 1)), Signal(17)
-        deciding, overflowed = Signal(), Signal()
+        # -- writer: append beats; a frame's extent waits in `pending` for its commit --------
+        written_layout = data.StructLayout({"words": range(depth + 1), "bytes": 17, "overflowed": 1})
+        m.submodules.pending = pending = fifo.SyncFIFOBuffered(width=written_layout.size, depth=self.frames)
+        wr_ptr, freed = Signal(pointer), Signal(pointer)
+        words, written, overflowed = Signal(range(depth + 1)), Signal(17), Signal()
         full = (wr_ptr - freed)[: pointer.width] == depth
         swallow = overflowed | (full & (words == depth))  # this frame alone fills the buffer
+        beat = self.i.payload
         m.d.comb += [
-            self.i.ready.eq(~deciding & (~full | swallow)),
+            self.i.ready.eq((~full | swallow) & (~beat.last | pending.w_rdy)),
             wr.addr.eq(wr_ptr),
-            wr.data.eq(self.i.payload.data),
+            wr.data.eq(beat.data),
         ]
+        done = data.View(written_layout, pending.w_data)
+        m.d.comb += [done.words.eq(words + ~swallow), done.bytes.eq(written + Mux(swallow, 0, beat.nbytes)),
+                     done.overflowed.eq(swallow)]
         with m.If(self.i.valid & self.i.ready):
             with m.If(swallow):
                 m.d.sync += overflowed.eq(1)
             with m.Else():
                 m.d.comb += wr.en.eq(1)
-                m.d.sync += [wr_ptr.eq(wr_ptr + 1), words.eq(words + 1),
-                             written.eq(written + self.i.payload.nbytes)]
-            with m.If(self.i.payload.last):
-                m.d.sync += deciding.eq(1)
+                m.d.sync += [wr_ptr.eq(wr_ptr + 1), words.eq(words + 1), written.eq(written + beat.nbytes)]
+            with m.If(beat.last):
+                m.d.comb += pending.w_en.eq(1)
+                m.d.sync += [words.eq(0), written.eq(0), overflowed.eq(0)]
 
-        verdict = self.commit.payload
+        verdict, extent = self.commit.payload, data.View(written_layout, pending.r_data)
         kept = Signal(descriptor)
         m.d.comb += [
-            kept.length.eq(Mux(verdict.length < written, verdict.length, written)),
-            kept.words.eq(words),
+            kept.length.eq(Mux(verdict.length < extent.bytes, verdict.length, extent.bytes)),
+            kept.words.eq(extent.words),
+            kept.keep.eq(verdict.ok & ~extent.overflowed & (kept.length != 0)),
             queue.w_data.eq(kept),
-            self.commit.ready.eq(deciding & queue.w_rdy),
+            self.commit.ready.eq(pending.r_rdy & queue.w_rdy),
         ]
         if self.meta_layout is not None:
             m.d.comb += kept.meta.eq(verdict.meta)
         with m.If(self.commit.valid & self.commit.ready):
-            keep = verdict.ok & ~overflowed & (kept.length != 0)
-            m.d.comb += [queue.w_en.eq(keep), self.overflow.eq(overflowed)]
-            m.d.sync += [deciding.eq(0), overflowed.eq(0), words.eq(0), written.eq(0)]
-            m.d.sync += start.eq(Mux(keep, wr_ptr, start))
-            m.d.sync += wr_ptr.eq(Mux(keep, wr_ptr, start))
+            m.d.comb += [pending.r_en.eq(1), queue.w_en.eq(1), self.overflow.eq(extent.overflowed)]
 
         # -- reader: committed frames out, through the read port's output register ----------
         frame = Signal(descriptor)
@@ -104,8 +108,11 @@ class PacketBuffer(wiring.Component):
         head = data.View(descriptor, queue.r_data)
         with m.If(~reading & queue.r_rdy):
             m.d.comb += queue.r_en.eq(1)
-            m.d.sync += [reading.eq(1), frame.eq(head), bytes_left.eq(head.length),
-                         frame_start.eq(rd_ptr), sent_first.eq(0)]
+            with m.If(head.keep):
+                m.d.sync += [reading.eq(1), frame.eq(head), bytes_left.eq(head.length),
+                             frame_start.eq(rd_ptr), sent_first.eq(0)]
+            with m.Else():  # discarded: free its words unread
+                m.d.sync += [rd_ptr.eq(rd_ptr + head.words), freed.eq(rd_ptr + head.words)]
         with m.If(fetch):
             last = bytes_left <= width
             m.d.sync += [

@@ -138,3 +138,41 @@ def test_meta_travels_with_committed_frames_only(width):
     assert [f for f, _ in got] == [f for f, _ in kept]
     for (_, seen), (_, meta) in zip(got, kept, strict=True):
         assert seen == {(meta["tag"], meta["flag"])}
+
+
+@pytest.mark.parametrize("width", [4, 16])
+def test_frames_stream_in_while_commits_lag(width):
+    """The writer runs ahead of the commits (up to `frames` pending); verdicts still apply to the
+    right frames, and discarded frames free their space."""
+    rng = random.Random(20 + width)
+    frames = [rng.randbytes(rng.randint(1, 150)) for _ in range(50)]
+    verdicts = [(rng.random() < 0.6, len(f) if rng.random() < 0.7 else rng.randint(1, len(f))) for f in frames]
+    kept = committed(frames, verdicts)
+    dut = PacketBuffer(width, depth=512 // width, frames=4)
+    got, ahead, written = [], [], [0]
+
+    async def writer(ctx):
+        for frame in frames:
+            await put_frame(ctx, dut.i, frame, width, rng, 0.2)
+            written[0] += 1
+
+    async def committer(ctx):
+        for n, (ok, length) in enumerate(verdicts):
+            await ctx.tick().repeat(rng.randint(1, 30))
+            ahead.append(written[0] - n)  # frames written and not yet committed
+            ctx.set(dut.commit.valid, 1)
+            ctx.set(dut.commit.payload, {"ok": ok, "length": length})
+            await ctx.tick().until(dut.commit.ready)
+            ctx.set(dut.commit.valid, 0)
+
+    async def reader(ctx):
+        for _ in kept:
+            got.append(await take_frame(ctx, dut.o, width, rng, 0.2))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    for bench in (writer, committer, reader):
+        sim.add_testbench(bench)
+    sim.run()
+    assert got == kept
+    assert max(ahead) >= 2
