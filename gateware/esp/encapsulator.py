@@ -90,9 +90,7 @@ class Encapsulator(wiring.Component):
         with m.If(self.job.valid & self.job.ready):
             m.d.comb += [hdrs.w_en.eq(encap), patches.w_en.eq(~drop)]
             with m.If(encap):
-                m.d.sync += [cmd_pending.eq(1), cmd.key.eq(j.gcm_key), cmd.aes256.eq(j.aes256), cmd.decrypt.eq(0),
-                             cmd.iv.eq(j.gcm_iv), cmd.aad.eq(j.gcm_aad), cmd.aad_len.eq(j.gcm_aad_len),
-                             cmd.length.eq(j.gcm_length), cmd.icv_len.eq(j.icv_len)]
+                m.d.sync += [cmd_pending.eq(1), cmd.eq(j.gcm)]
 
         # -- writer ----------------------------------------------------------------------------
         m.submodules.heads = heads = Queue(splitter.head.payload.shape(), 8)  # the splitter runs a frame ahead

@@ -26,11 +26,12 @@ from .counts import NAMES, Counts
 from .decapsulator import DecapJob
 from .header_patch import PatchLayout
 from .ipv4_header import PORTED, IPv4Decoder, big_endian
-from .outbound_control import EVENT_HARD, EVENT_SOFT, reached
+from .outbound_control import EVENT_HARD, EVENT_SOFT
 from .packet_buffer import commit_layout
 from .parser import Parsed
 from .policy_table import key_layout, result_layout
 from .replay import ReplayWindow, state_layout
+from .sa_fields import gcm_command, reached, serve_snapshots
 from .splitter import DROP, FORWARD, SPLIT
 from .trailer import trailer_layout
 
@@ -86,16 +87,9 @@ class InboundControl(wiring.Component):
         received, counted = Signal(), Signal(len(NAMES))  # a frame taken by classify; one committed
         m.d.comb += self.counts.as_value().eq(counted | (received << counter("rx_cipher")))
 
-        # -- counter snapshots -------------------------------------------------------------------
-        snap = self.counter_response
-        m.d.comb += [dyn_snap.addr.eq(self.counter_request.payload), self.counter_request.ready.eq(~snap.valid)]
-        m.d.comb += [getattr(snap.payload, n).eq(getattr(dyn_snap.data, n))
-                     for n in ("packets", "bytes", "auth_fail", "replay")]
-        m.d.comb += snap.payload.seq.eq(dyn_snap.data.window.top)
-        with m.If(snap.ready):
-            m.d.sync += snap.valid.eq(0)
-        with m.If(self.counter_request.valid & self.counter_request.ready):
-            m.d.sync += snap.valid.eq(1)
+        serve_snapshots(m, self.counter_request, self.counter_response, dyn_snap,
+                        {**{n: getattr(dyn_snap.data, n) for n in ("packets", "bytes", "auth_fail", "replay")},
+                         "seq": dyn_snap.data.window.top})
 
         # -- classify ------------------------------------------------------------------------------
         rec = Signal(Parsed)
@@ -118,7 +112,6 @@ class InboundControl(wiring.Component):
         esp_len = Signal(17)
         m.d.comb += esp_len.eq(rec.total_length - esp_at)
         bad_length = (esp_len < 18 + sa.flags.icv_len) | ((esp_len - sa.flags.icv_len)[:2] != 0)
-        key_words = [sa.key[i] for i in range(8)]
         gcm = dj.gcm
         m.d.comb += [
             dj.split.tag.eq(0),
@@ -127,13 +120,8 @@ class InboundControl(wiring.Component):
             dj.split.c.eq(rec.l2_len + rec.total_length - sa.flags.icv_len),
             dj.split.d.eq(rec.l2_len + rec.total_length),
             dj.split.cut.eq(1),
-            gcm.key.eq(Mux(sa.flags.aes256, Cat(*reversed(key_words)), Cat(Const(0, 128), *reversed(key_words[:4])))),
-            gcm.aes256.eq(sa.flags.aes256), gcm.decrypt.eq(1),
-            gcm.iv.eq(Cat(iv, sa.salt)),  # RFC 4106 §4
-            gcm.aad.eq(Mux(sa.flags.esn, Cat(Const(0, 32), seq_low, early.seq[32:], spi),  # RFC 4106 §5
-                           Cat(Const(0, 64), seq_low, spi))),
-            gcm.aad_len.eq(Mux(sa.flags.esn, 12, 8)),
-            gcm.length.eq(esp_len - 16 - sa.flags.icv_len), gcm.icv_len.eq(sa.flags.icv_len),
+            *gcm_command(gcm, sa, iv=iv, seq_low=seq_low, seq_high=early.seq[32:],
+                         length=esp_len - 16 - sa.flags.icv_len, decrypt=1),
             cj.sa_index.eq(index), cj.seq_low.eq(seq_low), cj.seq_high.eq(early.seq[32:]), cj.bad_length.eq(bad_length),
             cj.l2_len.eq(rec.l2_len), cj.ihl.eq(rec.ihl), cj.src.eq(rec.src), cj.dst.eq(rec.dst),
         ]

@@ -19,10 +19,12 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ..crypto.gcm import GCMCommand
 from .counts import Counts
 from .ipv4_header import ones_complement_sum
 from .parser import Parsed
 from .policy_table import key_layout
+from .sa_fields import gcm_command, reached, serve_snapshots
 from .splitter import DROP, FORWARD
 from .splitter import SPLIT as ENCAP
 
@@ -44,8 +46,7 @@ def job_layout(n_sa: int) -> data.StructLayout:
         "udp": 8 * 8,  # NAT-T: the UDP header (RFC 3948 §2.1, checksum 0)
         "esp": 8 * 16,  # SPI, sequence number, explicit IV
         "ip_length": 16, "ip_proto": 8,  # transport: the new total length and protocol
-        "gcm_key": 256, "aes256": 1, "gcm_iv": 96, "gcm_aad": 128, "gcm_aad_len": 5,
-        "gcm_length": 16, "icv_len": 5,
+        "gcm": GCMCommand,
     })
 
 
@@ -56,11 +57,6 @@ def wire(*fields):
         value = Const(value, 8 * n) if isinstance(value, int) else Value.cast(value)
         lanes += [value[8 * i : 8 * (i + 1)] for i in reversed(range(n))]
     return Cat(*lanes)
-
-
-def reached(count, limit):
-    """A lifetime limit (0: none) is reached (RFC 4301 §4.4.2.1)."""
-    return (limit != 0) & (count >= limit)
 
 
 class OutboundControl(wiring.Component):
@@ -92,15 +88,8 @@ class OutboundControl(wiring.Component):
         dyn_w, dyn_r, dyn_snap = dynamic.write_port(), dynamic.read_port(), dynamic.read_port()
         m.submodules.jobs = jobs = fifo.SyncFIFOBuffered(width=job_layout(self.n_sa).size, depth=4)
 
-        # -- counter snapshots: one read of the dynamic state per request ---------------------
-        snap = self.counter_response
-        m.d.comb += [dyn_snap.addr.eq(self.counter_request.payload), self.counter_request.ready.eq(~snap.valid),
-                     snap.payload.packets.eq(dyn_snap.data.packets), snap.payload.bytes.eq(dyn_snap.data.bytes),
-                     snap.payload.seq.eq(dyn_snap.data.seq)]
-        with m.If(snap.ready):
-            m.d.sync += snap.valid.eq(0)
-        with m.If(self.counter_request.valid & self.counter_request.ready):
-            m.d.sync += snap.valid.eq(1)
+        serve_snapshots(m, self.counter_request, self.counter_response, dyn_snap,
+                        {name: getattr(dyn_snap.data, name) for name in ("packets", "bytes", "seq")})
 
         rec = Signal(Parsed)
         job = Signal(job_layout(self.n_sa))
@@ -145,7 +134,6 @@ class OutboundControl(wiring.Component):
         outer_words = [Cat(rec.tos, Const(0x45, 8)), ip_len[:16], seq[:16], Cat(Const(0, 14), df, Const(0, 1)),
                        Cat(proto, sa.flags.ttl), Const(0, 16), sa.src[16:], sa.src[:16], sa.dst[16:], sa.dst[:16]]
         outer_sum = ~ones_complement_sum(outer_words)
-        key_words = [sa.key[i] for i in range(8)]  # KEY0 holds the first key bytes
         m.d.comb += [
             job.l2_len.eq(rec.l2_len), job.ihl.eq(rec.ihl), job.length.eq(rec.length),
             job.payload_start.eq(rec.l2_len + Mux(sa.flags.mode == MODE_TRANSPORT, 4 * rec.ihl, 0)),
@@ -157,14 +145,7 @@ class OutboundControl(wiring.Component):
             job.udp.eq(wire((sa.natt_ports.lo, 2), (sa.natt_ports.hi, 2), (esp_len[:16], 2), (0, 2))),
             job.esp.eq(wire((sa.spi, 4), (seq[:32], 4), (seq, 8))),
             job.ip_length.eq(ip_len[:16]), job.ip_proto.eq(proto),
-            job.gcm_key.eq(Mux(sa.flags.aes256, Cat(*reversed(key_words)),
-                               Cat(Const(0, 128), *reversed(key_words[:4])))),  # AES-128: the top half
-            job.aes256.eq(sa.flags.aes256),
-            job.gcm_iv.eq(Cat(seq, sa.salt)),  # RFC 4106 §4: salt ‖ explicit IV
-            job.gcm_aad.eq(Mux(sa.flags.esn, Cat(Const(0, 32), seq[:32], seq[32:], sa.spi),  # §5
-                               Cat(Const(0, 64), seq[:32], sa.spi))),
-            job.gcm_aad_len.eq(Mux(sa.flags.esn, 12, 8)),
-            job.gcm_length.eq(sealed[:16]), job.icv_len.eq(sa.flags.icv_len),
+            *gcm_command(job.gcm, sa, iv=seq, seq_low=seq[:32], seq_high=seq[32:], length=sealed[:16], decrypt=0),
         ]
 
         # -- the decision, one frame at a time ------------------------------------------------
