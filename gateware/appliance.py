@@ -25,7 +25,7 @@ class Appliance(wiring.Component):
                  ipv6: str = "discard", mtu: int = 9000):
         self.csr = CsrBlock(regmap)
         self.config, self.width = config, width
-        self.options = {"default_policy": default_policy, "ipv6": ipv6, "mtu": mtu}
+        self.options, self.mtu = {"default_policy": default_policy, "ipv6": ipv6}, mtu
         super().__init__({
             "plain_i": In(packet_signature(width)), "plain_o": Out(packet_signature(width)),
             "cipher_i": In(packet_signature(width)), "cipher_o": Out(packet_signature(width)),
@@ -44,7 +44,7 @@ class Appliance(wiring.Component):
         m.submodules.spd = spd = PolicyTable(csr.spd_write.payload.shape(), n_policy, n_sa, lookups=3)
         wiring.connect(m, csr.spd_write, spd.write)
         m.submodules.outbound = outbound = Outbound(*layouts, n_sa, n_policy, config=self.config, width=self.width,
-                                                    **self.options)
+                                                    mtu=self.mtu, **self.options)
         m.submodules.inbound = inbound = Inbound(*layouts, n_sa, n_policy, window=csr.regmap.params["WINDOW"],
                                                  config=self.config, width=self.width, **self.options)
         directions = (outbound, inbound)

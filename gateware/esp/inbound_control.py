@@ -47,7 +47,7 @@ def counter(name: str) -> int:
 class InboundControl(wiring.Component):
     def __init__(self, sa_write: data.StructLayout, counters: data.StructLayout, event: data.StructLayout,
                  n_sa: int, n_policy: int, *, window: int, capacity: int, default_policy: str = "discard",
-                 ipv6: str = "discard", in_flight: int = 8, **_):
+                 ipv6: str = "discard", in_flight: int = 8):
         if n_sa & (n_sa - 1):
             raise ValueError(f"n_sa: {n_sa} is not a power of two (inbound SAs are found by SPI mod n_sa)")
         self.n_sa, self.entry, self.window, self.capacity = n_sa, sa_write.members["entry"], window, capacity
