@@ -1,9 +1,10 @@
 """The `espline` command: the reference model offline, and the appliance through its registers.
 
 Device commands follow `ip xfrm state|policy` (see espline.host.xfrm) and take the TOML
-configuration of docs/config.md (`load`); `--transport` picks the simulated CSR block (`sim`,
-a fresh one per run: use `batch` for several commands in one session) or a board's UART
-bridge (`uart:/dev/ttyUSB0[:BAUD]`).
+configuration of docs/config.md (`load`); `--transport` picks the whole appliance gateware in
+Amaranth's simulator (`sim`, a fresh one per run: use `batch` for several commands in one
+session; its counters are the real datapath's, idle unless a test feeds it frames) or a
+board's UART bridge (`uart:/dev/ttyUSB0[:BAUD]`).
 """
 
 import argparse
@@ -21,14 +22,16 @@ DEVICE_COMMANDS = ("state", "policy", "stats", "load", "events", "batch")
 
 
 def open_transport(spec: str):
+    """(transport, whether the driver must read the tables back): a fresh simulation holds none."""
     kind, _, where = spec.partition(":")
     if kind == "sim":
-        from espline.host.transport.sim import AmaranthSimTransport, no_datapath
-        return AmaranthSimTransport(testbenches=[no_datapath])
+        from espline.gateware.appliance import Appliance
+        from espline.host.transport.sim import AmaranthSimTransport
+        return AmaranthSimTransport(Appliance()), False
     if kind == "uart" and where:
         from espline.host.transport.uart import UartTransport
         port, _, baud = where.partition(":")
-        return UartTransport(port, int(baud)) if baud else UartTransport(port)
+        return (UartTransport(port, int(baud)) if baud else UartTransport(port)), True
     raise ConfigError(f"--transport: {spec!r} is not 'sim' or 'uart:DEVICE[:BAUD]'")
 
 
@@ -150,17 +153,24 @@ def add_device_parsers(commands) -> None:
     p.add_argument("file", help="lines like 'state add src ...'; '#' starts a comment")
 
 
-def main(argv=None, out=sys.stdout) -> int:
+def make_parser() -> argparse.ArgumentParser:
+    """The `espline` command line (model and device commands)."""
     parser = argparse.ArgumentParser(prog="espline", description="espline: inline IPsec ESP cryptoprocessor")
     commands = parser.add_subparsers(dest="command", required=True)
     model_cli.add_parser(commands)
     add_device_parsers(commands)
+    return parser
+
+
+def main(argv=None, out=sys.stdout) -> int:
+    parser = make_parser()
     args = parser.parse_args(argv)
     if args.command not in DEVICE_COMMANDS:
         return args.run(args)
     from espline.host.driver import Espline
     try:
-        dev = Espline(open_transport(args.transport))
+        transport, scan = open_transport(args.transport)
+        dev = Espline(transport, scan=scan)
         if args.command != "batch":
             run_device(dev, args, out)
             return 0

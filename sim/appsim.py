@@ -4,6 +4,8 @@ against the reference model: shared by the tests and `make bench` (exact cycle s
 The simulator runs only while the host talks to it (`AmaranthSimTransport`), so traffic
 testbenches start once the driver has loaded the configuration and the run then idles the bus
 until the model's count of frames is out of every port, or a cycle budget is spent.
+`actions` run driver calls at chosen cycles while the frames flow (e.g. SA updates); the
+simulator keeps running during each call's bus cycles.
 """
 
 import random
@@ -37,6 +39,11 @@ class Run:
     driver: Espline  # to read the counters
     stamps: dict = field(default_factory=dict)  # "<port>_<i|o>": [(cycle, first, last)] of every transfer
     cycles: int = 0  # clock cycles since the traffic started
+    actions: list = field(default_factory=list)  # (first, last) cycle of each action's driver calls
+
+    def starts(self, name: str) -> list[int]:
+        """The cycle of each frame's first beat on stream `name` ("<port>_<i|o>")."""
+        return [cycle for cycle, first, _ in self.stamps.get(name, ()) if first]
 
     def expected(self, out: str) -> list:
         return [f for (_, o), frames in self.want.items() if o == out for f in frames]
@@ -48,13 +55,19 @@ class Run:
 
 
 def run(site: Model, inputs: dict, *, config: str = "wide", idle: float = 0.2, stall: float = 0.2,
-        seed: int = 1, dut: Appliance | None = None) -> Run:
+        seed: int = 1, dut: Appliance | None = None, actions=(), quiet: int = 2000, program=None) -> Run:
     """Program `site`'s SAs and policies into the gateware, feed `inputs` ({Port: frames}) with
     random idle cycles and output stalls, and collect what comes out. `site` processes the same
-    inputs afterwards, giving `want`."""
+    inputs afterwards, giving `want`.
+
+    `program(driver)`, if given, programs the tables instead of `driver.load` of `site`'s.
+    `actions`: `(when, call)` pairs, in order; `call(driver)` runs once the traffic has run `when`
+    cycles, or once `when(run)` holds (e.g. `lambda r: len(r.starts("plain_i")) >= 10`).
+    With actions, `want` stays empty (where the model applies them is the test's to find) and
+    the run ends when every input is in and no output beat has moved for `quiet` cycles."""
     dut = dut or Appliance(config)
     rng = random.Random(seed)
-    go, got = [], {name: [] for name in PORTS}
+    go, fed, got = [], [], {name: [] for name in PORTS}
     result = Run(got, {(i, o): [] for i in PORTS for o in PORTS}, None)
 
     def source(port, frames):
@@ -63,6 +76,7 @@ def run(site: Model, inputs: dict, *, config: str = "wide", idle: float = 0.2, s
                 await ctx.tick()
             for f in frames:
                 await put_frame(ctx, getattr(dut, f"{port.value}_i"), f, dut.width, rng, idle)
+            fed.append(port)
         return bench
 
     def sink(name):
@@ -86,16 +100,76 @@ def run(site: Model, inputs: dict, *, config: str = "wide", idle: float = 0.2, s
     benches = [source(p, f) for p, f in inputs.items()] + [sink(n) for n in PORTS] + [monitor]
     transport = AmaranthSimTransport(dut, benches)
     result.driver = Espline(transport, scan=False)
-    result.driver.load(list(site.sad), site.spd.policies)
+    if program is None:
+        result.driver.load(list(site.sad), site.spd.policies)
+    else:
+        program(result.driver)
     go.append(1)
+    budget = 3000 + 40 * sum(len(f) // dut.width + 1 for frames in inputs.values() for f in frames)
+    if actions:
+        for at, call in actions:
+            while not at(result) if callable(at) else result.cycles < at:
+                transport.idle(10 if callable(at) else min(50, at - result.cycles))
+                if result.cycles > budget:
+                    raise TimeoutError(f"action {len(result.actions)}: its moment never came")
+            start = result.cycles
+            call(result.driver)
+            result.actions.append((start, result.cycles))
+
+        def last_output():
+            return max((s[-1][0] for n, s in result.stamps.items() if n.endswith("_o") and s), default=0)
+        while result.cycles < budget and (len(fed) < len(inputs) or result.cycles - last_output() < quiet):
+            transport.idle(200)
+        return result
     for port, frames in inputs.items():
         for f in frames:
             verdict = site.process(port, f)
             if verdict.port is not None:
                 result.want[port.value, verdict.port.value].append(verdict.frame)
-    budget = 3000 + 40 * sum(len(f) // dut.width + 1 for frames in inputs.values() for f in frames)
     while budget > 0 and not all(len(got[n]) >= len(result.expected(n)) for n in PORTS):
         transport.idle(200)
         budget -= 200
     transport.idle(100)  # nothing more may come
     return result
+
+
+def explain(make_site, port, frames: list, updates: list, got: dict, *, bounds=None, final=None) -> list | None:
+    """Where the model must apply SA updates to do what the hardware did, or None if nowhere.
+
+    `make_site()` builds the model as first programmed; `updates[k]()` builds the k-th new SA
+    (applied with `SaDatabase.update`). The answer is input indices s_1 <= s_2 <= ... (update k
+    applied just before frame s_k; len(frames) = after the last) such that the model, fed
+    `frames` on `port`, emits exactly `got` ({port name: frames}, in order) and `final(site)`
+    holds for its end state. `bounds[k]` = (lo, hi) limits s_k (e.g. from cycle stamps). Frames
+    dropped under both versions leave a switch point ambiguous: every candidate is tried."""
+    bounds = bounds or [(0, len(frames))] * len(updates)
+
+    def replay(points):
+        """The model with updates applied at `points`: (site, index of the first frame whose
+        output differs from `got` (or len(frames)), frames emitted per port)."""
+        site, outs = make_site(), {name: 0 for name in PORTS}
+        for i, frame in enumerate(frames + [None]):
+            for k, s in enumerate(points):
+                if s == i:
+                    site.sad.update(updates[k]())
+            if frame is None:
+                return site, i, outs
+            verdict = site.process(port, frame)
+            if verdict.port is not None:
+                name = verdict.port.value
+                if outs[name] >= len(got[name]) or got[name][outs[name]] != verdict.frame:
+                    return site, i, outs
+                outs[name] += 1
+
+    def search(points):
+        site, matched, outs = replay(points)
+        if len(points) == len(updates):
+            complete = matched == len(frames) and all(outs[n] == len(got[n]) for n in PORTS)
+            return points if complete and (final is None or final(site)) else None
+        lo, hi = bounds[len(points)]
+        for s in range(max(lo, points[-1] if points else 0), min(hi, matched) + 1):
+            if (found := search(points + [s])) is not None:
+                return found
+        return None
+
+    return search([])

@@ -26,19 +26,10 @@ class _Cycle:
     done: bool = False
 
 
-async def no_datapath(ctx, csr: CsrBlock) -> None:
-    """Stands in for the datapath until there is one: takes every table write, answers every
-    counter snapshot with zeros, raises no event. (`espline --transport sim`.)"""
-    ctx.set(csr.sa_write.ready, 1)
-    ctx.set(csr.spd_write.ready, 1)
-    ctx.set(csr.sa_counter_request.ready, 1)
-    async for _, _, request in ctx.tick().sample(csr.sa_counter_request.valid):
-        ctx.set(csr.sa_counter_response.valid, request)
-
-
 class AmaranthSimTransport:
     def __init__(self, csr: CsrBlock | None = None, testbenches=(), vcd: str | None = None):
-        """`testbenches`: async functions `(ctx, csr)` to run in the background next to the bus master."""
+        """`csr`: any component with a Wishbone `bus` (the CSR block, the whole appliance);
+        `testbenches`: async functions `(ctx, csr)` to run in the background next to the bus master."""
         self.csr = csr or CsrBlock()
         self.sim = Simulator(self.csr)
         self.sim.add_clock(CLOCK_PERIOD)
