@@ -187,8 +187,10 @@ def two_site_top(site_verilog: str) -> str:
 
 
 def _fingerprint() -> str:
-    """A digest of what the appliance's Verilog depends on: the gateware and its conversion."""
-    h = hashlib.sha256(f"{CONFIG} {sorted(OPTIONS.items())}".encode())
+    """A digest of what the appliance's Verilog depends on: the gateware, its conversion, Amaranth."""
+    from importlib.metadata import version
+
+    h = hashlib.sha256(f"{CONFIG} {sorted(OPTIONS.items())} amaranth {version('amaranth')}".encode())
     for path in sorted([*(ROOT / "gateware").rglob("*.py"), ROOT / "sim" / "toolchain.py"]):
         h.update(path.relative_to(ROOT).as_posix().encode() + path.read_bytes())
     return h.hexdigest()
