@@ -80,7 +80,8 @@ class FrameParser(wiring.Component):
         p = Signal(Parsed)
         ethertype, inner_type = big_endian(header, 12, 2), big_endian(header, 16, 2)
         tagged = (ethertype == VLAN_TAGS[0]) | (ethertype == VLAN_TAGS[1])
-        stacked = (inner_type == VLAN_TAGS[0]) | (inner_type == VLAN_TAGS[1])
+        # a second tag matters only behind a first (bytes past a frame's end are stale)
+        stacked = tagged & ((inner_type == VLAN_TAGS[0]) | (inner_type == VLAN_TAGS[1]))
         kind = Mux(tagged, inner_type, ethertype)
         l2_len = Mux(tagged, 18, 14)
         m.submodules.ipv4 = decoder = IPv4Decoder(head_bytes=60 + 24, l4_bytes=24)
@@ -96,7 +97,7 @@ class FrameParser(wiring.Component):
             p.l2_len.eq(l2_len),
             p.ipv4.eq(is_ipv4),
             p.ipv6.eq(~stacked & (kind == ETH_IPV6)),
-            p.malformed.eq(runt | (tagged & stacked) | (is_ipv4 & ~ip.ok)),
+            p.malformed.eq(runt | stacked | (is_ipv4 & ~ip.ok)),
             p.ihl.eq(ip.ihl),
             p.total_length.eq(ip.total_length),
             p.tos.eq(ip.tos),

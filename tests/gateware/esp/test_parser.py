@@ -112,3 +112,37 @@ def test_parser_agrees_with_the_model():
         if "l4" in want:
             n = len(want["l4"])
             assert int(record.l4).to_bytes(24, "little")[:n] == want["l4"], f.hex()
+
+
+def test_bytes_of_an_earlier_frame_do_not_count():
+    """A short untagged frame after a stacked-tag frame: the header bytes it lacks still hold the
+    earlier frame's (found by the appliance bench: the short frame passed as non-IP)."""
+    stacked = bytes(Ether() / Dot1Q() / Dot1Q() / IP() / UDP() / (b"x" * 40))
+    short = ethernet(ip_packet(60, "1.2.3.4", "5.6.7.8"))[:16]
+    inputs = [stacked, short, stacked, short[:15], stacked, bytes(Ether(type=0x86DD))[:14] + b"\0\0"]
+    dut = FrameParser(width=16)
+    records = []
+
+    async def source(ctx):
+        for f in inputs:
+            await put_frame(ctx, dut.i, f, 16, random.Random(0))
+
+    async def sink(ctx):
+        for _ in inputs:
+            await take_frame(ctx, dut.o, 16, random.Random(0))
+
+    async def parsed(ctx):
+        ctx.set(dut.parsed.ready, 1)
+        for _ in inputs:
+            record, = await ctx.tick().sample(dut.parsed.payload).until(dut.parsed.valid)
+            records.append(record)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    for bench in (source, sink, parsed):
+        sim.add_testbench(bench)
+    sim.run()
+    for f, record in zip(inputs, records, strict=True):
+        want = expected(f)
+        assert {k: int(getattr(record, k)) for k in ("malformed", "ipv4", "ipv6") if k in want} == \
+            {k: want[k] for k in ("malformed", "ipv4", "ipv6") if k in want}, f.hex()
