@@ -45,7 +45,8 @@ class Appliance(wiring.Component):
         wiring.connect(m, csr.spd_write, spd.write)
         m.submodules.outbound = outbound = Outbound(*layouts, n_sa, n_policy, config=self.config, width=self.width,
                                                     mtu=self.mtu, **self.options)
-        m.submodules.inbound = inbound = Inbound(*layouts, n_sa, n_policy, window=csr.regmap.params["WINDOW"],
+        m.submodules.inbound = inbound = Inbound(*layouts, csr.thresholds.shape(), n_sa, n_policy,
+                                                 window=csr.regmap.params["WINDOW"],
                                                  config=self.config, width=self.width, **self.options)
         directions = (outbound, inbound)
         wiring.connect(m, wiring.flipped(self.plain_i), outbound.i)
@@ -81,6 +82,8 @@ class Appliance(wiring.Component):
         wiring.connect(m, outbound.o, to_cipher.i[0])
         wiring.connect(m, wiring.flipped(self.host_i), to_cipher.i[1])
         wiring.connect(m, to_cipher.o, wiring.flipped(self.cipher_o))
+
+        m.d.comb += inbound.thresholds.eq(csr.thresholds)
 
         m.submodules.counters = counters = GlobalCounters(csr.global_counters.shape(), 3)
         m.d.comb += [counters.counts[0].eq(outbound.counts), counters.counts[1].eq(inbound.counts),

@@ -297,6 +297,13 @@ class Espline:
         model_names = {f"drop_{r.value.replace('-', '_')}": f"drop_{r.value}" for r in Reason}
         return {model_names.get(n, n): self.regs.read(f"global_cnt.{n}")["value"] for n in names}
 
+    def set_event_thresholds(self, auth_fail: int = 0, replay: int = 0) -> None:
+        """Raise an event when an inbound SA's auth failures / replay drops reach these counts (0: never)."""
+        for name, value in (("auth_fail", auth_fail), ("replay", replay)):
+            if not 0 <= value <= 0xFFFF:
+                raise ConfigError(f"{name}: threshold {value} is not 0..65535")
+        self.regs.write("event_threshold", auth_fail=auth_fail, replay=replay)
+
     def poll_event(self) -> tuple[str, int] | None:
         """Pop one event: (kind, SA index), or None if there is none."""
         event = self.regs.read("event")

@@ -16,9 +16,9 @@ from .parser import FrameParser
 
 class Inbound(wiring.Component):
     def __init__(self, sa_write: data.StructLayout, counters: data.StructLayout, event: data.StructLayout,
-                 n_sa: int, n_policy: int, *, window: int, config: str = "wide", width: int = 16,
-                 store_words: int = 1024, **options):
-        self.control = InboundControl(sa_write, counters, event, n_sa, n_policy, window=window,
+                 thresholds: data.StructLayout, n_sa: int, n_policy: int, *, window: int, config: str = "wide",
+                 width: int = 16, store_words: int = 1024, **options):
+        self.control = InboundControl(sa_write, counters, event, thresholds, n_sa, n_policy, window=window,
                                       capacity=store_words * width, **options)
         self.decap = Decapsulator(width=width, config=config)
         self.width, self.store_words = width, store_words
@@ -27,7 +27,7 @@ class Inbound(wiring.Component):
             "i": In(packet_signature(width)), "o": Out(packet_signature(width)),
             "host": Out(packet_signature(width)),
             **{name: c[name] for name in ("sa_write", "lookup", "policy", "admit_lookup", "admit", "counts",
-                                          "events", "counter_request", "counter_response")},
+                                          "events", "counter_request", "counter_response", "thresholds")},
         })
 
     def elaborate(self, platform):
@@ -58,5 +58,5 @@ class Inbound(wiring.Component):
             wiring.connect(m, wiring.flipped(getattr(self, name)), getattr(control, name))
         for name in ("lookup", "admit_lookup", "events", "counter_response"):
             wiring.connect(m, getattr(control, name), wiring.flipped(getattr(self, name)))
-        m.d.comb += self.counts.eq(control.counts)
+        m.d.comb += [self.counts.eq(control.counts), control.thresholds.eq(self.thresholds)]
         return m

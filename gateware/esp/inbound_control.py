@@ -26,12 +26,20 @@ from .counts import NAMES, Counts
 from .decapsulator import DecapJob
 from .header_patch import PatchLayout
 from .ipv4_header import PORTED, IPv4Decoder, big_endian
-from .outbound_control import EVENT_HARD, EVENT_SOFT
 from .packet_buffer import commit_layout
 from .parser import Parsed
 from .policy_table import key_layout, result_layout
 from .replay import ReplayWindow, state_layout
-from .sa_fields import gcm_command, reached, serve_snapshots
+from .sa_fields import (
+    EVENT_AUTH_FAIL,
+    EVENT_HARD,
+    EVENT_REPLAY,
+    EVENT_SOFT,
+    gcm_command,
+    reached,
+    report_events,
+    serve_snapshots,
+)
 from .splitter import DROP, FORWARD, SPLIT
 from .trailer import trailer_layout
 
@@ -46,8 +54,8 @@ def counter(name: str) -> int:
 
 class InboundControl(wiring.Component):
     def __init__(self, sa_write: data.StructLayout, counters: data.StructLayout, event: data.StructLayout,
-                 n_sa: int, n_policy: int, *, window: int, capacity: int, default_policy: str = "discard",
-                 ipv6: str = "discard", in_flight: int = 8):
+                 thresholds: data.StructLayout, n_sa: int, n_policy: int, *, window: int, capacity: int,
+                 default_policy: str = "discard", ipv6: str = "discard", in_flight: int = 8):
         if n_sa & (n_sa - 1):
             raise ValueError(f"n_sa: {n_sa} is not a power of two (inbound SAs are found by SPI mod n_sa)")
         self.n_sa, self.entry, self.window, self.capacity = n_sa, sa_write.members["entry"], window, capacity
@@ -66,6 +74,7 @@ class InboundControl(wiring.Component):
             "events": Out(stream.Signature(event)),
             "counter_request": In(stream.Signature(range(n_sa))),
             "counter_response": Out(stream.Signature(counters)),
+            "thresholds": In(thresholds),  # the register map's event_threshold: 0 = no event
         })
 
     def elaborate(self, platform):
@@ -258,10 +267,10 @@ class InboundControl(wiring.Component):
             al.sport.eq(Mux(tunnel, inner.fields.sport, ports[16:])),
             al.dport.eq(Mux(tunnel, inner.fields.dport, ports[:16])),
         ]
-        pending = Signal(2)  # events still to report: soft, hard (the model's order)
+        pending = Signal(4)  # events still to report: soft, hard (the model's order), auth-fail, replay thresholds
+        limits = self.thresholds
         drop = Signal(range(len(NAMES)))
         next_state = Signal(dyn_layout)
-        m.d.comb += dyn_w.data.eq(next_state)
 
         def count(index):
             return counted.eq(Const(1, len(NAMES)) << index)
@@ -299,10 +308,11 @@ class InboundControl(wiring.Component):
                     for k, (failed, name) in enumerate(checked):
                         with (m.If if k == 0 else m.Elif)(failed):
                             m.d.sync += drop.eq(counter(name))
-                            if name == "drop_replay":
-                                m.d.sync += next_state.replay.eq(state.replay + 1)
-                            if name == "drop_auth_fail":
-                                m.d.sync += next_state.auth_fail.eq(state.auth_fail + 1)
+                            for field, bit in (("replay", 3), ("auth_fail", 2)):  # counted, maybe an event
+                                if name == f"drop_{field}":
+                                    count_, limit = getattr(state, field) + 1, getattr(limits, field)
+                                    m.d.sync += [getattr(next_state, field).eq(count_),
+                                                 pending[bit].eq((limit != 0) & (count_ == limit))]
                     with m.Else():  # the ICV verified: the window moves (RFC 4303 §3.4.3)
                         m.d.sync += next_state.window.eq(window.next_state)
                         with m.If(~t.pad_ok):
@@ -328,17 +338,15 @@ class InboundControl(wiring.Component):
             with m.State("VERDICT"):  # write the SA back, commit or discard the frame, count
                 m.d.comb += [settling.eq(1), c.valid.eq(job.decrypt), commit_ok.eq(drop == 0)]
                 with m.If(~job.decrypt | c.ready):
-                    m.d.comb += [dyn_w.addr.eq(job.sa_index), dyn_w.en.eq(1), jobs.r_en.eq(1),
+                    m.d.comb += [dyn_w.addr.eq(job.sa_index), dyn_w.data.eq(next_state), dyn_w.en.eq(1),
+                                 jobs.r_en.eq(1),
                                  self.trailer.ready.eq(job.decrypt), self.icv.ready.eq(job.decrypt),
                                  count(Mux(drop == 0, counter("tx_plain"), drop))]
                     m.next = "EVENTS"
             with m.State("EVENTS"):
-                ev = self.events
-                m.d.comb += [settling.eq(pending != 0), ev.valid.eq(pending != 0),
-                             ev.payload.index.eq(event_index),
-                             ev.payload.kind.eq(Mux(pending[0], EVENT_SOFT, EVENT_HARD))]
+                m.d.comb += settling.eq(pending != 0)
+                report_events(m, self.events, pending, (EVENT_SOFT, EVENT_HARD, EVENT_AUTH_FAIL, EVENT_REPLAY),
+                              event_index)
                 with m.If(pending == 0):
                     m.next = "IDLE"
-                with m.Elif(ev.ready):
-                    m.d.sync += pending.eq(Mux(pending[0], pending & 0b10, 0))
         return m

@@ -24,13 +24,12 @@ from .counts import Counts
 from .ipv4_header import ones_complement_sum
 from .parser import Parsed
 from .policy_table import key_layout
-from .sa_fields import gcm_command, reached, serve_snapshots
+from .sa_fields import EVENT_HARD, EVENT_SEQ, EVENT_SOFT, gcm_command, reached, report_events, serve_snapshots
 from .splitter import DROP, FORWARD
 from .splitter import SPLIT as ENCAP
 
 ACTION_DISCARD, ACTION_BYPASS, ACTION_PROTECT = 0, 1, 2
 DIR_OUT, MODE_TRANSPORT, DF_COPY, DF_SET = 1, 1, 0, 1
-EVENT_SOFT, EVENT_HARD, EVENT_SEQ = 1, 2, 3
 
 EncapState = data.StructLayout({"seq": 64, "packets": 64, "bytes": 64, "soft_expired": 1, "dead": 1})
 
@@ -218,11 +217,7 @@ class OutboundControl(wiring.Component):
                         m.d.comb += finish(ENCAP, "tx_cipher")
                     m.next = "EVENTS"
             with m.State("EVENTS"):
-                ev = self.events
-                m.d.comb += [ev.valid.eq(pending != 0), ev.payload.index.eq(sa_index),
-                             ev.payload.kind.eq(Mux(pending[0], EVENT_SEQ, Mux(pending[1], EVENT_SOFT, EVENT_HARD)))]
+                report_events(m, self.events, pending, (EVENT_SEQ, EVENT_SOFT, EVENT_HARD), sa_index)
                 with m.If(pending == 0):
                     m.next = "IDLE"
-                with m.Elif(ev.ready):
-                    m.d.sync += pending.eq(Mux(pending[0], pending & 0b110, Mux(pending[1], pending & 0b100, 0)))
         return m

@@ -1,5 +1,5 @@
 """What both directions read out of an SA table entry (the register map's `sa_stage` layout):
-the GCM command of a packet, lifetime checks, and per-SA counter snapshots."""
+the GCM command of a packet, lifetime checks, SA events and per-SA counter snapshots."""
 
 from amaranth.hdl import Cat, Const, Mux
 
@@ -32,3 +32,18 @@ def serve_snapshots(m, request, response, read_port, values: dict) -> None:
         m.d.sync += response.valid.eq(0)
     with m.If(request.valid & request.ready):
         m.d.sync += response.valid.eq(1)
+
+
+#: Event codes (the register map's `event_e`).
+EVENT_SOFT, EVENT_HARD, EVENT_SEQ, EVENT_AUTH_FAIL, EVENT_REPLAY = 1, 2, 3, 4, 5
+
+
+def report_events(m, events, pending, kinds, index) -> None:
+    """Emit one event per set bit of `pending`, lowest first (`kinds`: each bit's event code) for
+    SA `index`, clearing each bit as its event is taken."""
+    m.d.comb += [events.valid.eq(pending != 0), events.payload.index.eq(index)]
+    for bit in reversed(range(len(kinds))):  # the lowest set bit's assignment comes last and wins
+        with m.If(pending[bit]):
+            m.d.comb += events.payload.kind.eq(kinds[bit])
+    with m.If(events.valid & events.ready):
+        m.d.sync += pending.eq(pending & (pending - 1))

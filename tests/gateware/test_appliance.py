@@ -7,8 +7,9 @@ import pytest
 from scapy.layers.l2 import Ether
 
 from espline.sim.appsim import run
-from espline.sim.model import Port
-from espline.sim.sites import hosts, two_sites
+from espline.sim.model import Lifetime, Port
+from espline.sim.model.accounting import Reason
+from espline.sim.sites import SPI_BA, hosts, two_sites
 from espline.sim.traffic import arp_frame, ethernet, ip_packet
 
 
@@ -91,3 +92,30 @@ def test_all_ports_at_once(config):
         assert (c.packets, c.bytes, c.auth_fail, c.replay) == (sa.counters.packets, sa.counters.bytes,
                                                                 sa.counters.auth_fail, sa.counters.replay)
         assert c.seq == (sa.seq if sa.dir == "out" else sa.window.top)
+
+
+def test_lifetime_and_threshold_events():
+    """Soft and hard packet lifetimes of an inbound SA (the model's events), and the auth-failure and
+    replay thresholds of EVENT_THRESHOLD (an event as an SA's count reaches one), in order."""
+    site, peer = two_sites("tunnel", lifetime=Lifetime(soft_packets=3, hard_packets=5))
+    good = [peer.process(Port.PLAIN, ethernet(ip_packet(100, "10.2.0.9", "10.1.0.5", seed=i))).frame
+            for i in range(5)]  # the peer's SA has the same hard limit
+    bad = [bytearray(f) for f in good[3:5]]
+    for f in bad:
+        f[-1] ^= 1  # ICV
+    frames = [good[0], bytes(bad[0]), good[1], good[0], bytes(bad[1]), good[2], good[3], good[4]]
+    def program(driver):
+        driver.load(list(site.sad), site.spd.policies)
+        driver.set_event_thresholds(auth_fail=2, replay=1)
+
+    r = run(site, {Port.CIPHER: frames}, program=program)
+    assert r.matches()
+    index = r.driver.sa_index("in", SPI_BA)
+    model_events = [(e.value.replace("-", "_"), index) for e, sa in site.events]
+    assert model_events == [("soft_lifetime", index), ("hard_lifetime", index)]
+    events = []
+    while (event := r.driver.poll_event()) is not None:
+        events.append(event)
+    # the replay drop (4th frame) reaches its threshold first, then the second auth failure
+    assert events == [("replay_threshold", index), ("auth_fail_threshold", index), *model_events]
+    assert site.counters.drops[Reason.AUTH_FAIL] == 2 and site.counters.drops[Reason.REPLAY] == 1
