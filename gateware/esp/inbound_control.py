@@ -92,7 +92,11 @@ class InboundControl(wiring.Component):
             "kind": 1, "counter": range(len(NAMES)), "forward": 1, "decrypt": 1, "sa_index": range(n_sa),
             "seq_low": 32, "seq_high": 32, "bad_length": 1, "l2_len": 5, "ihl": 4, "src": 32, "dst": 32})
         m.submodules.jobs = jobs = fifo.SyncFIFOBuffered(width=job_layout.size, depth=self.in_flight)
-        settling = Signal()  # the commit stage is busy with a job
+        in_flight = Signal(range(self.in_flight + 2))  # frames classified and not yet committed
+        with m.If(jobs.w_en & ~jobs.r_en):
+            m.d.sync += in_flight.eq(in_flight + 1)
+        with m.Elif(jobs.r_en & ~jobs.w_en):
+            m.d.sync += in_flight.eq(in_flight - 1)
         received, counted = Signal(), Signal(len(NAMES))  # a frame taken by classify; one committed
         m.d.comb += self.counts.as_value().eq(counted | (received << counter("rx_cipher")))
 
@@ -152,7 +156,7 @@ class InboundControl(wiring.Component):
         with m.FSM(name="classify"):
             with m.State("IDLE"):
                 with m.If(self.sa_write.valid):  # drain, then write the entry whole
-                    with m.If(~jobs.r_rdy & ~settling):
+                    with m.If(in_flight == 0):
                         m.d.comb += [self.sa_write.ready.eq(1),
                                      static_w.addr.eq(w.index), static_w.en.eq(1),
                                      static_w.data.valid.eq(w.valid), static_w.data.sa.eq(w.entry),
@@ -285,13 +289,10 @@ class InboundControl(wiring.Component):
                     with m.If(~job.forward | c.ready):
                         m.d.comb += [jobs.r_en.eq(1), count(job.counter)]
                 with m.Elif(jobs.r_rdy):
-                    m.d.comb += settling.eq(1)
                     m.next = "FETCH"
             with m.State("FETCH"):  # the table's read ports register the index
-                m.d.comb += settling.eq(1)
                 m.next = "CHECK"
             with m.State("CHECK"):
-                m.d.comb += settling.eq(1)
                 m.d.sync += [next_state.eq(state), pending.eq(0), event_index.eq(job.sa_index)]
                 ready = ~job.decrypt | (self.trailer.valid & self.icv.valid)
                 checked = [
@@ -327,16 +328,16 @@ class InboundControl(wiring.Component):
                                          next_state.dead.eq(hard), pending.eq(Cat(soft, hard))]
                             m.next = "ADMIT"
             with m.State("ADMIT"):  # RFC 4301 §5.2 step 4: a policy of this SA covers the inner packet
-                m.d.comb += [settling.eq(1), self.admit_lookup.valid.eq(1)]
+                m.d.comb += self.admit_lookup.valid.eq(1)
                 with m.If(self.admit_lookup.ready):
                     m.next = "ADMITTED"
             with m.State("ADMITTED"):
-                m.d.comb += [settling.eq(1), self.admit.ready.eq(1)]
+                m.d.comb += self.admit.ready.eq(1)
                 with m.If(self.admit.valid):
                     m.d.sync += drop.eq(Mux(self.admit.payload.admitted, 0, counter("drop_policy")))
                     m.next = "VERDICT"
             with m.State("VERDICT"):  # write the SA back, commit or discard the frame, count
-                m.d.comb += [settling.eq(1), c.valid.eq(job.decrypt), commit_ok.eq(drop == 0)]
+                m.d.comb += [c.valid.eq(job.decrypt), commit_ok.eq(drop == 0)]
                 with m.If(~job.decrypt | c.ready):
                     m.d.comb += [dyn_w.addr.eq(job.sa_index), dyn_w.data.eq(next_state), dyn_w.en.eq(1),
                                  jobs.r_en.eq(1),
@@ -344,7 +345,6 @@ class InboundControl(wiring.Component):
                                  count(Mux(drop == 0, counter("tx_plain"), drop))]
                     m.next = "EVENTS"
             with m.State("EVENTS"):
-                m.d.comb += settling.eq(pending != 0)
                 report_events(m, self.events, pending, (EVENT_SOFT, EVENT_HARD, EVENT_AUTH_FAIL, EVENT_REPLAY),
                               event_index)
                 with m.If(pending == 0):
