@@ -254,6 +254,8 @@ def by_module(design, device=None, *, out="build/synth", depth=3):
     (work / "modules.json").write_text(json.dumps(modules, indent=1, sort_keys=True) + "\n")
     rollup = {}
     for name, cells in modules.items():
+        if not name.lstrip("\\").startswith("top"):  # cell library and ABC helper modules
+            continue
         key = ".".join(name.lstrip("\\").split(".")[:depth])
         rollup.setdefault(key, Counter()).update(cells)
     rows = sorted(rollup.items(), key=lambda kv: -lut_sites(kv[1]))
