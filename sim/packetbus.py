@@ -3,6 +3,8 @@
 
 import random
 
+from amaranth.sim import Simulator
+
 
 def beats(frame: bytes, width: int):
     """The beats of one frame as dicts of the packet bus layout."""
@@ -38,3 +40,18 @@ async def take_frame(ctx, port, width: int, rng: random.Random, stall: float = 0
             if beat.last:
                 ctx.set(port.ready, 0)
                 return out
+
+
+def simulate(dut, *testbenches, cycles: int | None = None, stuck=lambda: "the testbenches did not finish"):
+    """Run `testbenches` against `dut` on a 100 MHz clock until they finish; with `cycles`, fail
+    with `stuck()` if they have not finished by then (a deadlock in the design)."""
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    for bench in testbenches:
+        sim.add_testbench(bench)
+    if cycles is not None:
+        async def watchdog(ctx):
+            await ctx.delay(1e-8 * cycles)
+            raise AssertionError(stuck())
+        sim.add_testbench(watchdog, background=True)
+    sim.run()

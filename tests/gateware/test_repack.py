@@ -4,10 +4,9 @@ densely packed, under random stalls on both sides; at full rate when nothing sta
 import random
 
 import pytest
-from amaranth.sim import Simulator
 
 from espline.gateware.repack import Repack
-from espline.sim.packetbus import take_frame
+from espline.sim.packetbus import simulate, take_frame
 
 
 def fragments(frame: bytes, width: int, rng: random.Random):
@@ -28,16 +27,13 @@ def fragments(frame: bytes, width: int, rng: random.Random):
     return out
 
 
-def run(width, frames, rng, idle, stall, whole_fragments=False):
+def run(width, frames, rng, idle, stall):
     dut = Repack(width)
-    got, stamps = [], []
+    got = []
 
     async def source(ctx):
         for frame in frames:
-            pieces = ([{"data": int.from_bytes(frame[i:i + width].ljust(width, b"\0"), "little"), "lo": 0,
-                        "n": len(frame[i:i + width]), "last": int(i + width >= len(frame))}
-                       for i in range(0, len(frame), width)] if whole_fragments else fragments(frame, width, rng))
-            for piece in pieces:
+            for piece in fragments(frame, width, rng):
                 while rng.random() < idle:
                     ctx.set(dut.i.valid, 0)
                     await ctx.tick()
@@ -49,18 +45,9 @@ def run(width, frames, rng, idle, stall, whole_fragments=False):
     async def sink(ctx):
         for _ in frames:
             got.append(await take_frame(ctx, dut.o, width, rng, stall))
-            stamps.append(ctx.get(dut.o.valid))
 
-    async def watchdog(ctx):
-        await ctx.delay(1e-8 * (20 * sum(map(len, frames)) + 1000))
-        raise AssertionError(f"stuck after {len(got)} frames")
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(source)
-    sim.add_testbench(sink)
-    sim.add_testbench(watchdog, background=True)
-    sim.run()
+    simulate(dut, source, sink, cycles=20 * sum(map(len, frames)) + 1000,
+             stuck=lambda: f"stuck after {len(got)} frames")
     return got
 
 
@@ -102,9 +89,5 @@ def test_full_rate_when_nothing_stalls():
                     break
         assert out == frame
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(source)
-    sim.add_testbench(sink)
-    sim.run()
+    simulate(dut, source, sink)
     assert cycles["last"] - cycles["first"] + 1 == -(-1500 // 16)

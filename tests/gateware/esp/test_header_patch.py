@@ -4,11 +4,10 @@ valid headers of every length, both checksum forms of a zero sum, under random s
 import random
 
 import pytest
-from amaranth.sim import Simulator
 
 from espline.gateware.esp.header_patch import HeaderPatch
 from espline.sim.model import ipv4
-from espline.sim.packetbus import beats, put_frame, take_frame
+from espline.sim.packetbus import beats, put_frame, simulate, take_frame
 
 
 def words_sum(header: bytes) -> int:
@@ -83,11 +82,7 @@ def test_patch_matches_the_model(width):
         for _ in todo:
             got.append(await take_frame(ctx, dut.o, width, rng, stall=0.2))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    for bench in (source, records, sink):
-        sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, source, records, sink)
     for (frame, record, want), out in zip(todo, got, strict=True):
         assert out == want, (frame.hex(), record)
 
@@ -115,9 +110,5 @@ def test_no_bubbles():
         for _ in todo:
             got.append(await take_frame(ctx, dut.o, 16, rng))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.add_testbench(sink)
-    sim.run()
+    simulate(dut, sink)
     assert got == [want for _, _, want in todo]

@@ -5,10 +5,9 @@ import random
 
 import pytest
 from amaranth.lib import data
-from amaranth.sim import Simulator
 
 from espline.gateware.esp.packet_buffer import PacketBuffer
-from espline.sim.packetbus import put_frame, take_frame
+from espline.sim.packetbus import put_frame, simulate, take_frame
 
 
 def committed(frames, verdicts):
@@ -35,16 +34,8 @@ def run(dut, frames, verdicts, rng, kept, idle=0.3, stall=0.3, commit_delay=3):
         for _ in kept:
             got.append(await take_frame(ctx, dut.o, dut.width, rng, stall))
 
-    async def watchdog(ctx):
-        await ctx.delay(1e-8 * (50 * sum(map(len, frames)) + 1000))
-        raise AssertionError(f"deadlock: {len(got)} of {len(kept)} frames out")
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(writer)
-    sim.add_testbench(reader)
-    sim.add_testbench(watchdog, background=True)
-    sim.run()
+    simulate(dut, writer, reader, cycles=50 * sum(map(len, frames)) + 1000,
+             stuck=lambda: f"deadlock: {len(got)} of {len(kept)} frames out")
     return got, sum(overflows)
 
 
@@ -124,16 +115,8 @@ def test_meta_travels_with_committed_frames_only(width):
             got.append((out, seen))
         ctx.set(dut.o.ready, 0)
 
-    async def watchdog(ctx):
-        await ctx.delay(1e-8 * (50 * sum(map(len, frames)) + 1000))
-        raise AssertionError(f"deadlock: {len(got)} of {len(kept)} frames out")
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(writer)
-    sim.add_testbench(reader)
-    sim.add_testbench(watchdog, background=True)
-    sim.run()
+    simulate(dut, writer, reader, cycles=50 * sum(map(len, frames)) + 1000,
+             stuck=lambda: f"deadlock: {len(got)} of {len(kept)} frames out")
     assert len(kept) < 50 and any(len(f) > 256 for f in frames)
     assert [f for f, _ in got] == [f for f, _ in kept]
     for (_, seen), (_, meta) in zip(got, kept, strict=True):
@@ -169,10 +152,6 @@ def test_frames_stream_in_while_commits_lag(width):
         for _ in kept:
             got.append(await take_frame(ctx, dut.o, width, rng, 0.2))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    for bench in (writer, committer, reader):
-        sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, writer, committer, reader)
     assert got == kept
     assert max(ahead) >= 2

@@ -2,14 +2,13 @@
 
 import random
 
-from amaranth.sim import Simulator
 from scapy.layers.inet import IP, UDP, IPOption_RR
 from scapy.layers.l2 import Dot1Q, Ether
 
 from espline.gateware.esp.parser import FrameParser
 from espline.sim.model import Port, frame, ipv4, spd
 from espline.sim.model.accounting import Drop
-from espline.sim.packetbus import put_frame, take_frame
+from espline.sim.packetbus import put_frame, simulate, take_frame
 from espline.sim.sites import hosts, two_sites
 from espline.sim.traffic import arp_frame, ethernet, ip_packet
 
@@ -92,16 +91,8 @@ def test_parser_agrees_with_the_model():
             ctx.set(dut.parsed.ready, 0)
             records.append(record)
 
-    async def watchdog(ctx):
-        await ctx.delay(1e-8 * 20 * sum(map(len, inputs)))
-        raise AssertionError(f"stuck after {len(passed)} frames and {len(records)} records of {len(inputs)}")
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    for bench in (source, sink, parsed):
-        sim.add_testbench(bench)
-    sim.add_testbench(watchdog, background=True)
-    sim.run()
+    simulate(dut, source, sink, parsed, cycles=20 * sum(map(len, inputs)),
+             stuck=lambda: f"stuck after {len(passed)} frames and {len(records)} records of {len(inputs)}")
 
     assert passed == inputs
     for f, record in zip(inputs, records, strict=True):
@@ -137,11 +128,7 @@ def test_bytes_of_an_earlier_frame_do_not_count():
             record, = await ctx.tick().sample(dut.parsed.payload).until(dut.parsed.valid)
             records.append(record)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    for bench in (source, sink, parsed):
-        sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, source, sink, parsed)
     for f, record in zip(inputs, records, strict=True):
         want = expected(f)
         assert {k: int(getattr(record, k)) for k in ("malformed", "ipv4", "ipv6") if k in want} == \

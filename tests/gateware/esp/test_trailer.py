@@ -4,10 +4,9 @@ random and crafted trailers, across beat boundaries, under random stalls."""
 import random
 
 import pytest
-from amaranth.sim import Simulator
 
 from espline.gateware.esp.trailer import EspTrailer
-from espline.sim.packetbus import beats, put_frame, take_frame
+from espline.sim.packetbus import beats, put_frame, simulate, take_frame
 
 
 def pad_ok(plain: bytes) -> bool:
@@ -71,16 +70,8 @@ def test_trailer_matches_the_model(width):
             ctx.set(dut.trailer.ready, 0)
             records.append(record)
 
-    async def watchdog(ctx):
-        await ctx.delay(1e-8 * 20 * (sum(map(len, inputs)) + len(inputs) * width))
-        raise AssertionError(f"stuck after {len(passed)} frames and {len(records)} records")
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    for bench in (source, sink, trailers):
-        sim.add_testbench(bench)
-    sim.add_testbench(watchdog, background=True)
-    sim.run()
+    simulate(dut, source, sink, trailers, cycles=20 * (sum(map(len, inputs)) + len(inputs) * width),
+             stuck=lambda: f"stuck after {len(passed)} frames and {len(records)} records")
 
     assert passed == inputs
     for f, r in zip(inputs, records, strict=True):
@@ -109,7 +100,4 @@ def test_no_bubbles():
                 assert ctx.get(dut.i.ready)
                 await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    simulate(dut, )
