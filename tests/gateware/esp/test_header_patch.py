@@ -110,5 +110,5 @@ def test_no_bubbles():
         for _ in todo:
             got.append(await take_frame(ctx, dut.o, 16, rng))
 
-    simulate(dut, sink)
+    simulate(dut, bench, sink)
     assert got == [want for _, _, want in todo]

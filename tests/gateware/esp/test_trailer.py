@@ -100,4 +100,4 @@ def test_no_bubbles():
                 assert ctx.get(dut.i.ready)
                 await ctx.tick()
 
-    simulate(dut, )
+    simulate(dut, bench)
