@@ -13,7 +13,7 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..packet import packet_signature
-from .ipv4_header import IPv4Decoder, big_endian
+from .ipv4_header import IPv4Decoder, big_endian, fields_layout
 
 ETH_IPV4, ETH_IPV6, VLAN_TAGS = 0x0800, 0x86DD, (0x8100, 0x88A8)
 HEADER_BYTES = 18 + 60 + 8 + 16  # tagged Ethernet, longest IPv4 header, UDP, ESP header and IV
@@ -24,19 +24,9 @@ Parsed = data.StructLayout({
     "ipv4": 1,  # EtherType IPv4 (only then do the fields below mean anything)
     "ipv6": 1,
     "malformed": 1,  # runt, stacked tags, or an IPv4 header failing a check
-    "ihl": 4,  # IPv4 header length in 32-bit words
-    "total_length": 16,
-    "tos": 8,
-    "fragment": 1,  # MF set or a fragment offset
-    "df": 1,  # don't fragment
-    "proto": 8,
-    "src": 32,
-    "dst": 32,
-    "has_ports": 1,  # TCP, UDP or SCTP, unfragmented, long enough
-    "sport": 16,
-    "dport": 16,
+    # the IPv4 header's fields (`ipv4_header.fields_layout`), l4 = the first 24 bytes after it
+    **{name: field.shape for name, field in fields_layout(24) if name != "ok"},
     "udp_length": 16,
-    "l4": 8 * 24,  # the first 24 bytes after the IPv4 header, in wire order (byte 0 lowest)
 })
 
 
@@ -98,19 +88,8 @@ class FrameParser(wiring.Component):
             p.ipv4.eq(is_ipv4),
             p.ipv6.eq(~stacked & (kind == ETH_IPV6)),
             p.malformed.eq(runt | stacked | (is_ipv4 & ~ip.ok)),
-            p.ihl.eq(ip.ihl),
-            p.total_length.eq(ip.total_length),
-            p.tos.eq(ip.tos),
-            p.fragment.eq(ip.fragment),
-            p.df.eq(ip.df),
-            p.proto.eq(ip.proto),
-            p.src.eq(ip.src),
-            p.dst.eq(ip.dst),
-            p.has_ports.eq(ip.has_ports),
-            p.sport.eq(ip.sport),
-            p.dport.eq(ip.dport),
+            *[getattr(p, name).eq(getattr(ip, name)) for name, _ in ip.shape() if name != "ok"],
             p.udp_length.eq(big_endian(ip.l4, 4, 2)),
-            p.l4.eq(ip.l4),
             queue.w_data.eq(p),
             queue.w_en.eq(done),
         ]
