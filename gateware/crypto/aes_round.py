@@ -8,7 +8,7 @@ from amaranth.hdl import Cat, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["SBOX_ADDRS", "AESCore", "block_bytes", "from_bytes", "round_tail"]
+__all__ = ["SBOX_ADDRS", "AESCore", "block_bytes", "from_bytes", "mix_columns", "round_tail", "shift_rows"]
 
 #: S-box lookups per round: 16 state bytes + 4 bytes of SubWord for the key schedule.
 SBOX_ADDRS = 20

@@ -44,14 +44,26 @@ GCMCommand = data.StructLayout({
 GCMBeat = data.StructLayout({"data": 128, "nbytes": 5, "last": 1, "ok": 1})
 
 _H, _CTR, _J0 = 0, 1, 2
-_Slot = data.StructLayout({"kind": 2, "data": 128, "nbytes": 5, "decrypt": 1, "aad_len": 5, "length": 16})
+_Slot = data.StructLayout({"kind": 2, "hashed": 1, "data": 128, "nbytes": 5, "decrypt": 1, "aad_len": 5, "length": 16})
 _DEntry = data.StructLayout({"data": 128, "nbytes": 5, "end": 1})
-_TEntry = data.StructLayout({"ej0": 128, "icv": 128, "icv_len": 5, "decrypt": 1})
+#: Tag context: E_K(J0); E_K(J0) ⊕ the received ICV (decrypt); the ICV bytes as a byte mask and a count.
+_TEntry = data.StructLayout({"ej0": 128, "expect": 128, "enables": 16, "icv_len": 5, "decrypt": 1})
+
+
+def byte_enables(nbytes):
+    """16 bits, bit j set iff byte j (counted from the least significant) is one of the first
+    ``nbytes`` bytes (the most significant ones)."""
+    return Cat(*[nbytes > 15 - j for j in range(16)])
+
+
+def widen(enables):
+    """The 128-bit mask of a 16-bit byte mask (each bit repeated over its byte)."""
+    return Cat(*[e.replicate(8) for e in enables])
 
 
 def byte_mask(nbytes):
     """128-bit mask of the first ``nbytes`` bytes (the most significant ones)."""
-    return Cat(*[Mux(nbytes > 15 - j, Const(0xFF, 8), Const(0, 8)) for j in range(16)])
+    return widen(byte_enables(nbytes))
 
 
 class GCM(wiring.Component):
@@ -93,12 +105,19 @@ class GCM(wiring.Component):
         cmd = self.cmd.payload
         busy = Signal()              # H issued, packet in progress
         remaining = Signal(16)       # payload bytes not yet issued
+        # remaining != 0 and min(remaining, 16), kept in registers so that the issue
+        # multiplexers are selected straight from flip-flops
+        left, beat_bytes = Signal(), Signal(5)
         ctr = Signal(32)             # counter word of the next payload block
+
+        def count_down(rest):
+            return [remaining.eq(rest), left.eq(rest != 0), beat_bytes.eq(Mux(rest > 16, 16, rest))]
         ai = aes.i.payload
         slot = ai.user
         m.d.comb += [
             ai.key.eq(cmd.key), ai.aes256.eq(cmd.aes256),
             slot.decrypt.eq(cmd.decrypt), slot.aad_len.eq(cmd.aad_len), slot.length.eq(cmd.length),
+            slot.hashed.eq(busy | (cmd.aad_len != 0)),   # H's slot has a GHASH block iff there is AAD
         ]
         with m.If(~busy):
             m.d.comb += [
@@ -107,16 +126,16 @@ class GCM(wiring.Component):
                 slot.kind.eq(_H), slot.data.eq(cmd.aad), slot.nbytes.eq(cmd.aad_len),
             ]
             with m.If(aes.i.valid & aes.i.ready):
-                m.d.sync += [busy.eq(1), remaining.eq(cmd.length), ctr.eq(2)]
-        with m.Elif(remaining != 0):
+                m.d.sync += [busy.eq(1), ctr.eq(2), *count_down(cmd.length)]
+        with m.Elif(left):
             m.d.comb += [
                 aes.i.valid.eq(self.i.valid), self.i.ready.eq(aes.i.ready),
                 ai.block.eq(Cat(ctr, cmd.iv)),
                 slot.kind.eq(_CTR), slot.data.eq(self.i.payload),
-                slot.nbytes.eq(Mux(remaining > 16, 16, remaining)),
+                slot.nbytes.eq(beat_bytes),
             ]
             with m.If(aes.i.valid & aes.i.ready):
-                m.d.sync += [remaining.eq(Mux(remaining > 16, remaining - 16, 0)), ctr.eq(ctr + 1)]
+                m.d.sync += [ctr.eq(ctr + 1), *count_down(Mux(remaining > 16, remaining - 16, 0))]
         with m.Else():
             m.d.comb += [
                 aes.i.valid.eq(self.cmd.valid & (~cmd.decrypt | self.i.valid)),
@@ -137,7 +156,7 @@ class GCM(wiring.Component):
         first_pending = Signal()
         mask, out, data_m = Signal(128), Signal(128), Signal(128)
         m.d.comb += [mask.eq(byte_mask(u.nbytes)), data_m.eq(u.data & mask), out.eq((u.data ^ ks) & mask)]
-        need_g = (u.kind != _H) | (u.aad_len != 0)
+        need_g = u.hashed
         need_d = u.kind != _H
         need_t = u.kind == _J0
         g_ok = ~need_g | ghash.i.ready
@@ -155,7 +174,8 @@ class GCM(wiring.Component):
             gi.first.eq((u.kind == _H) | first_pending),
             gi.last.eq(u.kind == _J0),
             d_entry.data.eq(out), d_entry.nbytes.eq(u.nbytes), d_entry.end.eq(u.kind == _J0),
-            t_entry.ej0.eq(ks), t_entry.icv.eq(data_m), t_entry.icv_len.eq(u.nbytes),
+            t_entry.ej0.eq(ks), t_entry.expect.eq(ks ^ data_m), t_entry.enables.eq(byte_enables(u.nbytes)),
+            t_entry.icv_len.eq(u.nbytes),
             t_entry.decrypt.eq(u.decrypt),
         ]
         with m.Switch(u.kind):
@@ -166,26 +186,40 @@ class GCM(wiring.Component):
             with m.Default():
                 m.d.comb += gi.block.eq(Cat(Const(0, 3), u.length, Const(0, 45),
                                             Const(0, 3), u.aad_len, Const(0, 56)))
+        with m.If(aes.o.valid & (u.kind == _H)):
+            # Whether taken now or not: results leave in order, so the packet before is done
+            # with h, and the enable of these 128 flip-flops skips the handshake.
+            m.d.sync += h.eq(ks)
         with m.If(aes.o.valid & aes.o.ready):
-            with m.If(u.kind == _H):
-                m.d.sync += [h.eq(ks), first_pending.eq(u.aad_len == 0)]
-            with m.Else():
-                m.d.sync += first_pending.eq(0)
+            m.d.sync += first_pending.eq((u.kind == _H) & (u.aad_len == 0))
 
-        # --- Output: data beats in order, then the tag beat once S is ready. -------------
-        head = _DEntry(dfifo.r_data)
+        # --- Tag: T = MSB_t(S ⊕ E_K(J0)) and the ICV verdict, registered as S arrives. ---------
         tctx = _TEntry(tfifo.r_data)
-        tag = Signal(128)
-        m.d.comb += tag.eq((ghash.o.payload ^ tctx.ej0) & byte_mask(tctx.icv_len))
+        tag_valid, tag_ok, tag_nbytes, tag = Signal(), Signal(), Signal(5), Signal(128)
+        tag_taken = Signal()
+        computed, mismatch = Signal(128), Signal(128)
+        m.d.comb += [
+            computed.eq((ghash.o.payload ^ tctx.ej0) & widen(tctx.enables)),
+            # ok iff S ⊕ E_K(J0) ⊕ ICV is zero on the ICV bytes: one LUT per bit, then an OR tree
+            mismatch.eq((ghash.o.payload ^ tctx.expect) & widen(tctx.enables)),
+            ghash.o.ready.eq((~tag_valid | tag_taken) & tfifo.r_rdy),
+            tfifo.r_en.eq(ghash.o.valid & ghash.o.ready),
+        ]
+        with m.If(tag_taken):
+            m.d.sync += tag_valid.eq(0)
+        with m.If(tfifo.r_en):
+            m.d.sync += [tag_valid.eq(1), tag.eq(computed), tag_nbytes.eq(tctx.icv_len),
+                         tag_ok.eq(~tctx.decrypt | (mismatch == 0))]
+
+        # --- Output: data beats in order, then the tag beat. -------------------------------
+        head = _DEntry(dfifo.r_data)
         ob = self.o.payload
         with m.If(head.end):
             m.d.comb += [
-                self.o.valid.eq(dfifo.r_rdy & tfifo.r_rdy & ghash.o.valid),
-                ob.data.eq(tag), ob.nbytes.eq(tctx.icv_len), ob.last.eq(1),
-                ob.ok.eq(~tctx.decrypt | (tag == tctx.icv)),
-                dfifo.r_en.eq(self.o.valid & self.o.ready),
-                tfifo.r_en.eq(self.o.valid & self.o.ready),
-                ghash.o.ready.eq(self.o.valid & self.o.ready),
+                self.o.valid.eq(dfifo.r_rdy & tag_valid),
+                ob.data.eq(tag), ob.nbytes.eq(tag_nbytes), ob.last.eq(1), ob.ok.eq(tag_ok),
+                tag_taken.eq(self.o.valid & self.o.ready),
+                dfifo.r_en.eq(tag_taken),
             ]
         with m.Else():
             m.d.comb += [

@@ -123,9 +123,9 @@ def test_throughput_contract(variant):
     accepted, taken = check(dut, packets)
     gaps = {b - a for a, b in pairwise(accepted)}
     assert gaps == {dut.cycles_per_block}
-    assert dut.cycles_per_block == {"wide": 1, "wide1": 1, "compact": 8}[variant]
+    assert dut.cycles_per_block == {"wide": 1, "wide1": 1, "compact": 9}[variant]
     # Latency from a packet's last block to its result: 4 edges (wide: stages A, B, C, then
-    # the output register), 1 (wide1), cycles_per_block + 1 (compact: multiply, register).
+    # the output register), 1 (wide1), 128/digit + 1 (compact: multiply, register).
     ends = [accepted[k - 1] for k in
             [sum(len(b) for _, b, _ in packets[:n + 1]) for n in range(len(packets))]]
     assert dut.latency == {"wide": 4, "wide1": 1, "compact": 9}[variant]
@@ -142,10 +142,10 @@ def test_output_backpressure_holds_result():
 @pytest.mark.parametrize("digit", [8, 32])
 def test_compact_digit_sizes(digit):
     dut = GHASH("compact", digit=digit)
-    assert dut.cycles_per_block == 128 // digit
+    assert dut.cycles_per_block == 128 // digit + 1
     packets = gcm_packets(seed=digit, count=8, max_blocks=4)
     accepted, _ = check(dut, packets)
-    assert {b - a for a, b in pairwise(accepted)} == {128 // digit}
+    assert {b - a for a, b in pairwise(accepted)} == {128 // digit + 1}
 
 
 def test_bad_config():
