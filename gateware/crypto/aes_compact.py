@@ -20,7 +20,7 @@ AES-128 block waits while an AES-256 block of the ring is before its round 5 (it
 overtaken). Finished
 blocks wait in a 6-entry output FIFO; a block enters only with a place reserved in it, so the
 ring never stalls (no enable fans out to it) and ``o.ready`` backpressure stops the input.
-Latency: 3·Nr + 2 cycles from input to output (3·Nr ring cycles, FIFO).
+Latency: 3·Nr + 1 cycles from input to output (3·Nr ring cycles, the FIFO write).
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value
@@ -48,21 +48,25 @@ class AESCompact(AESCore):
             """The registers that travel with a block through one ring stage."""
             return dict(valid=Signal(name=f"{name}_valid"), rnd=Signal(range(16), name=f"{name}_rnd"),
                         p=Signal(128, name=f"{name}_p"), q=Signal(128, name=f"{name}_q"),
-                        aes256=Signal(name=f"{name}_aes256"), user=Signal(user_w, name=f"{name}_user"))
+                        aes256=Signal(name=f"{name}_aes256"))
 
         def follow(dst, src, **override):
             m.d.sync += [dst[k].eq(override.get(k, src[k])) for k in dst]
 
         key_hi, key_lo = ip.key[128:], ip.key[:128]
         entering = dict(valid=Const(1), rnd=Const(1), p=key_hi, q=Mux(ip.aes256, key_lo, key_hi),
-                        aes256=ip.aes256, user=ip.user)
+                        aes256=ip.aes256)
         s, r, mm = stage("s"), stage("r"), stage("m")
         m_mix, m_rk = Signal(128), Signal(128)
         recirculate, leave = Signal(), Signal()   # M holds a block before / after its last round
 
         # Credits: blocks in the ring or the output FIFO; one FIFO place per block.
         held = Signal(range(_CREDITS + 1))
-        m.submodules.out = out = fifo.SyncFIFOBuffered(width=128 + user_w, depth=_CREDITS)
+        # unbuffered: its read data comes straight from the (distributed) RAM, so a read moves a
+        # pointer only, no wide output register whose enable would hang on the consumer
+        m.submodules.out = out = fifo.SyncFIFO(width=128, depth=_CREDITS)
+        # ``user`` does not ride the ring: blocks leave in order, so it waits in a FIFO of its own
+        m.submodules.users = users = fifo.SyncFIFO(width=user_w, depth=_CREDITS)
         # i.ready is one LUT of flip-flops, each decided a cycle ahead:
         # * room: fewer than _CREDITS - 1 held last cycle, so fewer than _CREDITS now;
         # * early256: an AES-256 block that an AES-128 block entering now would overtake. That
@@ -117,7 +121,7 @@ class AESCompact(AESCore):
         follow(mm, r, p=r["q"], q=k_new)
 
         # Out: a block leaves after its last round into the FIFO it reserved a place in.
-        m.d.comb += [out.w_en.eq(leave), out.w_data.eq(Cat(s_next, mm["user"])),
-                     self.o.valid.eq(out.r_rdy), out.r_en.eq(self.o.ready),
-                     self.o.payload.block.eq(out.r_data[:128]), self.o.payload.user.eq(out.r_data[128:])]
+        m.d.comb += [out.w_en.eq(leave), out.w_data.eq(s_next), users.w_en.eq(enter), users.w_data.eq(ip.user),
+                     self.o.valid.eq(out.r_rdy), out.r_en.eq(self.o.ready), users.r_en.eq(taken),
+                     self.o.payload.block.eq(out.r_data), self.o.payload.user.eq(users.r_data)]
         return m

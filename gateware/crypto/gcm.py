@@ -202,7 +202,9 @@ class GCM(wiring.Component):
             computed.eq((ghash.o.payload ^ tctx.ej0) & widen(tctx.enables)),
             # ok iff S ⊕ E_K(J0) ⊕ ICV is zero on the ICV bytes: one LUT per bit, then an OR tree
             mismatch.eq((ghash.o.payload ^ tctx.expect) & widen(tctx.enables)),
-            ghash.o.ready.eq((~tag_valid | tag_taken) & tfifo.r_rdy),
+            # loads only when empty (a tag at most every other cycle, as packets take two AES slots
+            # or more): the enable of the tag registers is two flip-flops, not the output handshake
+            ghash.o.ready.eq(~tag_valid & tfifo.r_rdy),
             tfifo.r_en.eq(ghash.o.valid & ghash.o.ready),
         ]
         with m.If(tag_taken):

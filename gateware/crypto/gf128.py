@@ -26,6 +26,7 @@ __all__ = [
     "poly_reduce",
     "gf128_square",
     "gf128_mul",
+    "fold",
     "horner_step",
     "GF128Mul",
 ]
@@ -114,6 +115,11 @@ def clmul_partials(m, a, b, groups, *, name="clmul"):
     return parts
 
 
+def fold(hi):
+    """``hi``·x^128 mod P = hi·(x^7 + x^2 + x + 1), for ``hi`` of at most 121 bits (no new overflow)."""
+    return hi ^ (hi << 1) ^ (hi << 2) ^ (hi << 7)
+
+
 def poly_reduce(m, p, *, name="reduce"):
     """Reduce a polynomial-order value modulo x^128 + x^7 + x^2 + x + 1 (returns a 128-bit Signal).
 
@@ -121,13 +127,13 @@ def poly_reduce(m, p, *, name="reduce"):
     two folds suffice for any product of two 128-bit operands.
     """
     p = Value.cast(p)
-    fold = 0
+    n = 0
     while len(p) > 128:
-        hi = Signal(len(p) - 128, name=f"{name}_hi{fold}")
+        hi = Signal(len(p) - 128, name=f"{name}_hi{n}")
         m.d.comb += hi.eq(p[128:])
-        q = Signal(max(128, len(hi) + 7), name=f"{name}_f{fold}")
-        m.d.comb += q.eq(p[:128] ^ hi ^ (hi << 1) ^ (hi << 2) ^ (hi << 7))
-        p, fold = q, fold + 1
+        q = Signal(max(128, len(hi) + 7), name=f"{name}_f{n}")
+        m.d.comb += q.eq(p[:128] ^ fold(hi))
+        p, n = q, n + 1
     if isinstance(p, Signal) and len(p) == 128:
         return p
     r = Signal(128, name=name)
@@ -156,18 +162,21 @@ def gf128_square(m, x, *, name="gfsq"):
     return z
 
 
-def horner_step(m, z, d, h, *, name="horner"):
-    """One digit-serial step in polynomial order: (z*x^D + d*h) mod P, D = ``len(d)``.
+def horner_step(m, z, o, d, h, *, name="horner"):
+    """One digit-serial Horner step with lazy reduction, polynomial order, D = ``len(d)``.
 
-    Processing the digits of X from the highest-degree coefficients down gives X*H after
-    128/D steps starting from z = 0 (Horner's rule).  The D-bit overflow of z*x^D and the
-    (D-1)-bit overflow of d*h share one fold, so a step costs D*128 ANDs plus a short XOR tree.
+    The state is V = z + o·x^128: ``z`` 128 bits and ``o`` the D-bit overflow, not yet
+    reduced. Returns (z', o') with z' + o'·x^128 = V·x^D + d·h (mod P). ``o`` is folded into
+    the few low bits of z (:func:`fold`) before the shift, so every bit of z' is one XOR tree
+    of D AND terms, a bit of z and at most four bits of o; the new overflow waits for the
+    next step. Processing the digits of X from the highest-degree ones down, 128/D steps from
+    V = 0 give X·H; ``z ^ fold(o)`` is then the reduced product.
     """
-    z, d, h = Value.cast(z), Value.cast(d), Value.cast(h)
-    assert len(z) == 128 and len(h) == 128 and 1 <= len(d) <= 120
+    z, o, d, h = Value.cast(z), Value.cast(o), Value.cast(d), Value.cast(h)
+    assert len(z) == 128 and len(h) == 128 and len(o) == len(d) and 1 <= len(d) <= 120
     t = Signal(128 + len(d), name=f"{name}_t")
-    m.d.comb += t.eq((z << len(d)) ^ clmul(m, d, h, name=f"{name}_clmul"))
-    return poly_reduce(m, t, name=f"{name}_red")
+    m.d.comb += t.eq(((z ^ fold(o)) << len(d)) ^ clmul(m, d, h, name=f"{name}_clmul"))
+    return t[:128], t[128:]
 
 
 # --- Component -----------------------------------------------------------------------------------

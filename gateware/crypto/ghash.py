@@ -16,7 +16,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .gf128 import clmul_partials, gf128_mul, gf128_square, horner_step, poly_reduce, reflect
+from .gf128 import clmul_partials, fold, gf128_mul, gf128_square, horner_step, poly_reduce, reflect
 
 __all__ = ["GHASH", "GHASHInput"]
 
@@ -41,10 +41,12 @@ class GHASH(wiring.Component):
     the extra ANDs cost little, and the tree splits evenly into pipeline groups.
 
     ``config="compact"``: digit-serial Horner multiplier (:func:`.gf128.horner_step`),
-    ``digit`` bits of X per cycle, so ``128 // digit + 1`` cycles per block sustained (the next
-    block is loaded from the registered product in the cycle after it completes, which keeps
-    the multiplier out of the load path).  Default ``digit=16``: 9 cycles/block = 14.2
-    bit/cycle, more than the compact GCM engine's AES gives (Nr ≥ 10 cycles per block).
+    ``digit`` bits of X per cycle, reduced lazily (each step's overflow is folded in by the
+    next step, the last one on the way to the output register).  ``128 // digit + 1`` cycles
+    per block sustained: the next block is loaded from the registered product in the cycle
+    after it completes, which keeps the multiplier out of the load path.  Default
+    ``digit=16``: 9 cycles/block = 14.2 bit/cycle, more than the compact GCM engine's AES
+    gives (Nr ≥ 10 cycles per block).
 
     Results wait in an output register; when it is still full, the pipeline (wide), a
     ``last`` block (single-cycle wide) or the final step of a ``last`` block (compact)
@@ -65,7 +67,7 @@ class GHASH(wiring.Component):
         self.cycles_per_block = 1 if config == "wide" else 128 // digit + 1
         #: Clock edges from the one that accepts a packet's last block to the first at which
         #: its S can be taken from ``o``.
-        self.latency = (4 if self.pipelined else 1) if config == "wide" else 128 // digit + 1
+        self.latency = (4 if self.pipelined else 1) if config == "wide" else 128 // digit + 2
         super().__init__({
             "i": In(stream.Signature(GHASHInput)),
             "o": Out(stream.Signature(128)),
@@ -166,37 +168,42 @@ class GHASH(wiring.Component):
         busy = Signal()
         last = Signal()
         cnt = Signal(range(n))
-        z = Signal(128)  # partial product; after completion holds Y of the packet so far
+        z = Signal(128)  # partial product V = z + o·x^128, reduced lazily (gf128.horner_step);
+        o_hi = Signal(d)  # after completion V = Y of the packet so far
         x = Signal(128)  # Y_{i-1} ⊕ X_i, consumed from the top (highest degree) digit down
         digit = Signal(d)  # the digit of x this step multiplies: its own register, placed by
                            # the multiplier it fans out to (128-fold), away from x's loading
         h = Signal(128)
-        fresh = Signal()  # first step of a block: z, which holds Y until then, counts as 0
+        fresh = Signal()  # first step of a block: V, which holds Y until then, counts as 0
+        emit = Signal()   # the packet's S is complete in V: to the output register next
 
-        step = horner_step(m, Mux(fresh, 0, z), digit, h, name="step")
+        z_next, o_next = horner_step(m, Mux(fresh, 0, z), Mux(fresh, 0, o_hi), digit, h, name="step")
+        y = Signal(128)
+        m.d.comb += y.eq(z ^ fold(o_hi))
 
         done = Signal()  # registered busy & (cnt == n - 1): keeps the counter off the control path
         # A last block retires once the previous S has left: registered signals only, so that
         # o.ready does not reach i.ready (and the engine's control) through this block.
-        retire_ok = ~last | ~o.valid
+        retire_ok = ~last | ~(o.valid | emit)
         m.d.comb += i.ready.eq(~busy)
 
         # The next block loads in the cycle after a product completes, from the registered Y:
         # one cycle per block more, but the multiplier's output never reaches the x register.
-        x_load = Mux(i.payload.first, 0, z) ^ reflect(i.payload.block)
+        x_load = Mux(i.payload.first, 0, y) ^ reflect(i.payload.block)
 
         with m.If(o.ready):
             m.d.sync += o.valid.eq(0)
+        m.d.sync += emit.eq(0)
+        with m.If(emit):
+            m.d.sync += [o.valid.eq(1), o.payload.eq(reflect(y))]
         with m.If(~busy):
             # Loaded whether a block is offered or not (nothing reads them while idle), so the
             # wide registers are enabled by a flip-flop, not by the input handshake.
             m.d.sync += [busy.eq(i.valid), fresh.eq(1), cnt.eq(0), done.eq(0), last.eq(i.payload.last),
                          x.eq(x_load << d), digit.eq(x_load[128 - d:]), h.eq(reflect(i.payload.h))]
         with m.Elif(~done | retire_ok):
-            m.d.sync += [z.eq(step), fresh.eq(0), x.eq(x << d), digit.eq(x[128 - d:]), cnt.eq(cnt + 1),
-                         done.eq(cnt == n - 2)]
+            m.d.sync += [z.eq(z_next), o_hi.eq(o_next), fresh.eq(0), x.eq(x << d), digit.eq(x[128 - d:]),
+                         cnt.eq(cnt + 1), done.eq(cnt == n - 2)]
             with m.If(done):
-                m.d.sync += busy.eq(0)
-                with m.If(last):
-                    m.d.sync += [o.valid.eq(1), o.payload.eq(reflect(step))]
+                m.d.sync += [busy.eq(0), emit.eq(last)]
         return m

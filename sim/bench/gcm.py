@@ -53,7 +53,8 @@ def report(r):
     print(f"  packet period (first beat to next first beat): {pairs} cycles for {BLOCKS} blocks")
     for p in sorted(set(pairs)):
         print(f"    {p} cycles: {BLOCKS / p:.3f} blocks/cycle = {SIZE * 8 / p:.2f} bit/cycle "
-              f"= {SIZE * 8 / p * 0.125:.2f} Gbit/s at 125 MHz")
+              f"= {SIZE * 8 / p * 0.125:.2f} Gbit/s at 125 MHz; {p / (BLOCKS + 2):.2f} cycles per AES block "
+              f"(H, {BLOCKS} counter blocks, E_K(J0))")
     print(f"  idle input cycles between packets: {r['idle_cycles_between_packets']}")
     print(f"  latency first input beat -> first output beat: {r['latency_first_beat']} cycles")
     print(f"  latency last input beat -> tag beat: {r['latency_tag']} cycles")
