@@ -22,7 +22,7 @@ __all__ = [
     "ghash_ref",
     "reflect",
     "clmul",
-    "clmul_partials",
+    "clmul_karatsuba",
     "poly_reduce",
     "gf128_square",
     "gf128_mul",
@@ -97,21 +97,30 @@ def clmul(m, a, b, *, name="clmul"):
     return p
 
 
-def clmul_partials(m, a, b, groups, *, name="clmul"):
-    """The carry-less product split into ``groups`` partial products (rows of ``a`` in groups).
+def clmul_karatsuba(m, a, b, levels, *, stage=None, name="kara"):
+    """:func:`clmul` of two equal-width operands by ``levels`` levels of Karatsuba recursion.
 
-    XOR-ing the returned Signals gives :func:`clmul`; registering them in between cuts the
-    AND-XOR tree into two pipeline stages.
+    Karatsuba–Ofman (1962) for carry-less products: with a = a1·x^k + a0 and b = b1·x^k + b0,
+    a·b = a1b1·x^2k + ((a0⊕a1)(b0⊕b1) ⊕ a0b0 ⊕ a1b1)·x^k + a0b0, three half-size products
+    instead of four.  ``levels`` levels leave 3^levels schoolbook products of width/2^levels
+    bits (128 bits, 2 levels: 9 × 32×32, 9216 ANDs against 16384, each operand bit feeding
+    ~32 ANDs instead of 128).  ``stage``, if given, is applied to every sub-product before the
+    recombination XORs (e.g. to register them: a two-stage pipelined multiplier).
     """
     a, b = _as_signal(m, a, f"{name}_a"), _as_signal(m, b, f"{name}_b")
-    width, per = len(a) + len(b) - 1, len(a) // groups
-    assert per * groups == len(a)
-    parts = []
-    for g in range(groups):
-        p = Signal(width, name=f"{name}_part{g}")
-        m.d.comb += p.eq(_xor_tree(Mux(a[i], b, 0) << i for i in range(g * per, (g + 1) * per)))
-        parts.append(p)
-    return parts
+    n = len(a)
+    assert len(b) == n and n % (1 << levels) == 0
+    if levels == 0:
+        p = clmul(m, a, b, name=name)
+        return stage(p) if stage else p
+    k = n // 2
+    lo = clmul_karatsuba(m, a[:k], b[:k], levels - 1, stage=stage, name=f"{name}_l")
+    hi = clmul_karatsuba(m, a[k:], b[k:], levels - 1, stage=stage, name=f"{name}_h")
+    mid = clmul_karatsuba(m, a[:k] ^ a[k:], b[:k] ^ b[k:], levels - 1, stage=stage,
+                          name=f"{name}_m")
+    p = Signal(2 * n - 1, name=name)
+    m.d.comb += p.eq(lo ^ ((lo ^ hi ^ mid) << k) ^ (hi << 2 * k))
+    return p
 
 
 def poly_reduce(m, p, *, name="reduce"):

@@ -16,7 +16,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .gf128 import clmul_partials, gf128_mul, gf128_square, horner_step, poly_reduce, reflect
+from .gf128 import clmul_karatsuba, gf128_mul, gf128_square, horner_step, poly_reduce, reflect
 
 __all__ = ["GHASH", "GHASHInput"]
 
@@ -34,11 +34,13 @@ class GHASH(wiring.Component):
     chain ← (chain ⊕ X_k)·H^2, except the packet's last block, multiplied by H; then
     S = chain_0 ⊕ chain_1 (the chain without the last block ended one block earlier, with
     H^2, so both carry the right powers).  A chain is revisited every second block, so the
-    multiplier gets two pipeline stages: the AND-XOR tree in four row groups (registered),
-    then the group XOR and the reduction.  H^2 costs only an XOR network (squaring is linear)
-    computed as blocks arrive, so H still travels with the data and may change every packet.
-    Schoolbook rather than Karatsuba: on LUT4 fabric an AND-pair-XOR maps into one LUT, so
-    the extra ANDs cost little, and the tree splits evenly into pipeline groups.
+    multiplier gets two pipeline stages: a two-level Karatsuba split
+    (:func:`.gf128.clmul_karatsuba`) into nine 32×32 carry-less products (registered), then
+    the Karatsuba recombination XORs and the reduction.  Karatsuba rather than schoolbook for
+    wiring, not logic: each operand bit meets ~32 AND terms instead of ~128 and there are 9216
+    of them instead of 16384, and the all-to-all operand fanout is what limits routing
+    (docs/synth.md).  H^2 costs only an XOR network (squaring is linear) computed as blocks
+    arrive, so H still travels with the data and may change every packet.
 
     ``config="compact"``: digit-serial Horner multiplier (:func:`.gf128.horner_step`),
     ``digit`` bits of X per cycle, so ``128 // digit`` cycles per block sustained (the next
@@ -99,7 +101,7 @@ class GHASH(wiring.Component):
     def _elaborate_wide_pipelined(self):
         m = Module()
         i, o = self.i, self.o
-        groups = 4  # partial products registered between the two multiplier stages
+        levels = 2  # Karatsuba levels: 9 sub-products registered between the multiplier stages
 
         en = Signal()  # the whole pipeline advances; low only when a result cannot leave
 
@@ -122,19 +124,21 @@ class GHASH(wiring.Component):
         fresh = a.first | (pos == 1)  # blocks 1 and 2 start their chains from 0
         op_x = Signal(128)
         m.d.comb += op_x.eq(Mux(fresh, 0, Mux(chain, acc[1], acc[0])) ^ a.block)
-        parts = clmul_partials(m, reflect(op_x), reflect(a_oph), groups, name="mul")
         with m.If(en & a_valid):
             m.d.sync += [par.eq(~chain), pos.eq(Mux(a.first, 1, Mux(pos == 2, 2, pos + 1)))]
 
-        # Stage B: partial products; their sum, reduced, goes into acc[chain].
+        # Stage B: the registered sub-products, recombined and reduced, go into acc[chain].
+        def stage(p):
+            r = Signal.like(p, name=f"b_{p.name}")
+            with m.If(en):
+                m.d.sync += r.eq(p)
+            return r
+
+        total = clmul_karatsuba(m, reflect(op_x), reflect(a_oph), levels, stage=stage, name="mul")
         b_valid, b_last, b_single, b_chain = Signal(), Signal(), Signal(), Signal()
-        b_parts = [Signal(len(p), name=f"b_part{g}") for g, p in enumerate(parts)]
         with m.If(en):
             m.d.sync += [b_valid.eq(a_valid), b_last.eq(a.last), b_single.eq(a.first & a.last),
                          b_chain.eq(chain)]
-            m.d.sync += [bp.eq(p) for bp, p in zip(b_parts, parts, strict=True)]
-        total = Signal(255)
-        m.d.comb += total.eq(b_parts[0] ^ b_parts[1] ^ b_parts[2] ^ b_parts[3])
         prod = reflect(poly_reduce(m, total, name="mul_red"))
         with m.If(en & b_valid):
             with m.If(b_chain):
