@@ -105,27 +105,29 @@ class GHASH(wiring.Component):
 
         en = Signal()  # the whole pipeline advances; low only when a result cannot leave
 
-        # Stage A: the accepted block, with its multiplier operand H^2 (or H for a last block)
-        # prepared on the way in.
-        a_valid, a = Signal(), Signal(GHASHInput)
-        a_oph = Signal(128)
-        oph = Mux(i.payload.last, i.payload.h, gf128_square(m, i.payload.h, name="h2"))
-        with m.If(en):
-            m.d.sync += [a_valid.eq(i.valid), a.eq(i.payload), a_oph.eq(oph)]
-        m.d.comb += i.ready.eq(en)
-
         # Two interleaved Horner chains per packet: block k goes to chain k mod 2.  Stage B
         # writes each product straight into its chain's accumulator, so block k+2, two
         # cycles behind block k, finds it there: no bypass path in front of the multiplier.
         acc = [Signal(128, name=f"acc{c}") for c in range(2)]
-        par = Signal()
+        par = Signal()  # chain of the packet's next block, once the block in stage A is issued
         pos = Signal(range(3))  # blocks of this packet already issued, saturating at 2
-        chain = Mux(a.first, 0, par)
-        fresh = a.first | (pos == 1)  # blocks 1 and 2 start their chains from 0
+
+        # Stage A: the accepted block, with its multiplier operand H^2 (or H for a last block)
+        # and its chain and operand selection prepared on the way in, so that only registers
+        # drive the ~128-fold fanout of the operand selects.
+        a_valid, a = Signal(), Signal(GHASHInput)
+        a_oph = Signal(128)
+        chain, fresh = Signal(), Signal()  # blocks 1 and 2 start their chains from 0 (fresh)
+        oph = Mux(i.payload.last, i.payload.h, gf128_square(m, i.payload.h, name="h2"))
+        par_n = Mux(a_valid, ~chain, par)
+        pos_n = Mux(a_valid, Mux(a.first, 1, Mux(pos == 2, 2, pos + 1)), pos)
+        with m.If(en):
+            m.d.sync += [a_valid.eq(i.valid), a.eq(i.payload), a_oph.eq(oph), par.eq(par_n),
+                         pos.eq(pos_n), chain.eq(Mux(i.payload.first, 0, par_n)),
+                         fresh.eq(i.payload.first | (pos_n == 1))]
+        m.d.comb += i.ready.eq(en)
         op_x = Signal(128)
         m.d.comb += op_x.eq(Mux(fresh, 0, Mux(chain, acc[1], acc[0])) ^ a.block)
-        with m.If(en & a_valid):
-            m.d.sync += [par.eq(~chain), pos.eq(Mux(a.first, 1, Mux(pos == 2, 2, pos + 1)))]
 
         # Stage B: the registered sub-products, recombined and reduced, go into acc[chain].
         def stage(p):
