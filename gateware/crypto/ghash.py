@@ -12,11 +12,11 @@ and last block (the caller sends len(A) ‖ len(C) last); one GHASH value S is e
 packet, in order, when its ``last`` block has been absorbed.
 """
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .gf128 import clmul_karatsuba, gf128_mul, gf128_square, horner_step, poly_reduce, reflect
+from .gf128 import clmul, gf128_mul, gf128_square, horner_step, karatsuba_join, karatsuba_split, poly_reduce, reflect
 
 __all__ = ["GHASH", "GHASHInput"]
 
@@ -102,51 +102,58 @@ class GHASH(wiring.Component):
         m = Module()
         i, o = self.i, self.o
         levels = 2  # Karatsuba levels: 9 sub-products registered between the multiplier stages
+        n, w = 3 ** levels, 128 >> levels  # sub-products, their operand width
 
         en = Signal()  # the whole pipeline advances; low only when a result cannot leave
 
-        # Two interleaved Horner chains per packet: block k goes to chain k mod 2.  Stage B
-        # writes each product straight into its chain's accumulator, so block k+2, two
-        # cycles behind block k, finds it there: no bypass path in front of the multiplier.
+        # The multiplier operands are kept Karatsuba-split (the n sub-product operands side by
+        # side; the split is linear), so stage A is only the AND-XOR of registered operands.
+        def split(v):  # v in polynomial order
+            return Cat(*karatsuba_split(v, levels))
+
+        # Two interleaved Horner chains per packet: block k goes to chain k mod 2, and reads
+        # the product of block k-2, which stage B writes into the chain's accumulator or (when
+        # block k follows right behind) forwards on the edge that loads block k into stage A.
         acc = [Signal(128, name=f"acc{c}") for c in range(2)]
+        accx = [Signal(n * w, name=f"accx{c}") for c in range(2)]  # split(acc[c])
         par = Signal()  # chain of the packet's next block, once the block in stage A is issued
         pos = Signal(range(3))  # blocks of this packet already issued, saturating at 2
 
-        # Stage A: the accepted block, with its multiplier operand H^2 (or H for a last block)
-        # and its chain and operand selection prepared on the way in, so that only registers
-        # drive the ~128-fold fanout of the operand selects.
-        a_valid, a = Signal(), Signal(GHASHInput)
-        a_oph = Signal(128)
-        chain, fresh = Signal(), Signal()  # blocks 1 and 2 start their chains from 0 (fresh)
-        oph = Mux(i.payload.last, i.payload.h, gf128_square(m, i.payload.h, name="h2"))
-        par_n = Mux(a_valid, ~chain, par)
-        pos_n = Mux(a_valid, Mux(a.first, 1, Mux(pos == 2, 2, pos + 1)), pos)
+        # Stage A: the accepted block's operands, (chain ⊕ X) and H^2 (or H for a last block).
+        a_valid, a_first, a_last, a_chain = (Signal(name=f"a_{f}")
+                                             for f in ("valid", "first", "last", "chain"))
+        a_x, a_oph = Signal(n * w, name="a_x"), Signal(n * w, name="a_oph")
+        oph = Signal(128)
+        m.d.comb += oph.eq(Mux(i.payload.last, i.payload.h,
+                               gf128_square(m, i.payload.h, name="h2")))
+        b_valid, b_last, b_single, b_chain = (Signal(name=f"b_{f}")
+                                              for f in ("valid", "last", "single", "chain"))
+        b_parts = [Signal(2 * w - 1, name=f"b_mul{j}") for j in range(n)]
+        prod = poly_reduce(m, karatsuba_join(m, b_parts, levels, name="mul"), name="mul_red")
+        par_n = Mux(a_valid, ~a_chain, par)
+        pos_n = Mux(a_valid, Mux(a_first, 1, Mux(pos == 2, 2, pos + 1)), pos)
+        chain_n = Mux(i.payload.first, 0, par_n)
+        fresh_n = i.payload.first | (pos_n == 1)  # blocks 1 and 2 start their chains from 0
+        forward = b_valid & (b_chain == chain_n)
+        y_n = Mux(fresh_n, 0, Mux(forward, split(prod), Mux(chain_n, accx[1], accx[0])))
         with m.If(en):
-            m.d.sync += [a_valid.eq(i.valid), a.eq(i.payload), a_oph.eq(oph), par.eq(par_n),
-                         pos.eq(pos_n), chain.eq(Mux(i.payload.first, 0, par_n)),
-                         fresh.eq(i.payload.first | (pos_n == 1))]
+            m.d.sync += [a_valid.eq(i.valid), a_first.eq(i.payload.first),
+                         a_last.eq(i.payload.last), a_chain.eq(chain_n), par.eq(par_n),
+                         pos.eq(pos_n), a_x.eq(y_n ^ split(reflect(i.payload.block))),
+                         a_oph.eq(split(reflect(oph)))]
         m.d.comb += i.ready.eq(en)
-        op_x = Signal(128)
-        m.d.comb += op_x.eq(Mux(fresh, 0, Mux(chain, acc[1], acc[0])) ^ a.block)
 
         # Stage B: the registered sub-products, recombined and reduced, go into acc[chain].
-        def stage(p):
-            r = Signal.like(p, name=f"b_{p.name}")
-            with m.If(en):
-                m.d.sync += r.eq(p)
-            return r
-
-        total = clmul_karatsuba(m, reflect(op_x), reflect(a_oph), levels, stage=stage, name="mul")
-        b_valid, b_last, b_single, b_chain = Signal(), Signal(), Signal(), Signal()
+        parts = [clmul(m, a_x[w * j:w * (j + 1)], a_oph[w * j:w * (j + 1)], name=f"mul{j}")
+                 for j in range(n)]
         with m.If(en):
-            m.d.sync += [b_valid.eq(a_valid), b_last.eq(a.last), b_single.eq(a.first & a.last),
-                         b_chain.eq(chain)]
-        prod = reflect(poly_reduce(m, total, name="mul_red"))
+            m.d.sync += [b_valid.eq(a_valid), b_last.eq(a_last), b_single.eq(a_first & a_last),
+                         b_chain.eq(a_chain)]
+            m.d.sync += [bp.eq(p) for bp, p in zip(b_parts, parts, strict=True)]
         with m.If(en & b_valid):
-            with m.If(b_chain):
-                m.d.sync += acc[1].eq(prod)
-            with m.Else():
-                m.d.sync += acc[0].eq(prod)
+            for c in range(2):
+                with m.If(b_chain == c):
+                    m.d.sync += [acc[c].eq(reflect(prod)), accx[c].eq(split(prod))]
 
         # Stage C (tags only): a last block was multiplied by H, the block before it (other
         # chain) by H^2 after all earlier ones, so S = acc[chain] ⊕ acc[other].  The next
