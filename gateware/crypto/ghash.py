@@ -34,13 +34,17 @@ class GHASH(wiring.Component):
     chain ← (chain ⊕ X_k)·H^2, except the packet's last block, multiplied by H; then
     S = chain_0 ⊕ chain_1 (the chain without the last block ended one block earlier, with
     H^2, so both carry the right powers).  A chain is revisited every second block, so the
-    multiplier gets two pipeline stages: a two-level Karatsuba split
-    (:func:`.gf128.clmul_karatsuba`) into nine 32×32 carry-less products (registered), then
-    the Karatsuba recombination XORs and the reduction.  Karatsuba rather than schoolbook for
-    wiring, not logic: each operand bit meets ~32 AND terms instead of ~128 and there are 9216
-    of them instead of 16384, and the all-to-all operand fanout is what limits routing
-    (docs/synth.md).  H^2 costs only an XOR network (squaring is linear) computed as blocks
-    arrive, so H still travels with the data and may change every packet.
+    multiplier gets two pipeline stages around a two-level Karatsuba–Ofman multiplier
+    (:func:`.gf128.karatsuba_split`): stage A ANDs and XORs the operands into nine 32×32
+    carry-less sub-products (registered); stage B recombines them
+    (:func:`.gf128.karatsuba_join`), reduces, and writes the chain.  The operands are held
+    already split (9 × 32 bits; the split is linear), and the chain operand is selected on
+    the way into stage A (forwarded from stage B when block k-2's product is being written
+    in that cycle), so stage A starts at plain registers that each feed 32 ANDs.  Karatsuba
+    rather than schoolbook for wiring, not logic: 9216 ANDs instead of 16384 and 32-fold
+    instead of 128-fold operand fanout, which is what limits routing (docs/synth.md).  H^2
+    costs only an XOR network (squaring is linear) computed as blocks arrive, so H still
+    travels with the data and may change every packet.
 
     ``config="compact"``: digit-serial Horner multiplier (:func:`.gf128.horner_step`),
     ``digit`` bits of X per cycle, so ``128 // digit`` cycles per block sustained (the next
@@ -116,13 +120,15 @@ class GHASH(wiring.Component):
         # block k follows right behind) forwards on the edge that loads block k into stage A.
         acc = [Signal(128, name=f"acc{c}") for c in range(2)]
         accx = [Signal(n * w, name=f"accx{c}") for c in range(2)]  # split(acc[c])
-        par = Signal()  # chain of the packet's next block, once the block in stage A is issued
-        pos = Signal(range(3))  # blocks of this packet already issued, saturating at 2
+        # Registered so that only registers drive the ~288-fold operand selects:
+        nxt = Signal()  # chain of the packet's block after the one in stage A
+        cnt = Signal(range(3))  # blocks of this packet up to the one in stage A, saturating at 2
+        fwd = Signal()  # the block in stage B is on chain nxt (a next block reads its product)
 
         # Stage A: the accepted block's operands, (chain ⊕ X) and H^2 (or H for a last block).
         a_valid, a_first, a_last, a_chain = (Signal(name=f"a_{f}")
                                              for f in ("valid", "first", "last", "chain"))
-        a_x, a_oph = Signal(n * w, name="a_x"), Signal(n * w, name="a_oph")
+        a_y, a_x, a_oph = (Signal(n * w, name=f"a_{f}") for f in ("y", "x", "oph"))
         oph = Signal(128)
         m.d.comb += oph.eq(Mux(i.payload.last, i.payload.h,
                                gf128_square(m, i.payload.h, name="h2")))
@@ -130,21 +136,22 @@ class GHASH(wiring.Component):
                                               for f in ("valid", "last", "single", "chain"))
         b_parts = [Signal(2 * w - 1, name=f"b_mul{j}") for j in range(n)]
         prod = poly_reduce(m, karatsuba_join(m, b_parts, levels, name="mul"), name="mul_red")
-        par_n = Mux(a_valid, ~a_chain, par)
-        pos_n = Mux(a_valid, Mux(a_first, 1, Mux(pos == 2, 2, pos + 1)), pos)
-        chain_n = Mux(i.payload.first, 0, par_n)
-        fresh_n = i.payload.first | (pos_n == 1)  # blocks 1 and 2 start their chains from 0
-        forward = b_valid & (b_chain == chain_n)
-        y_n = Mux(fresh_n, 0, Mux(forward, split(prod), Mux(chain_n, accx[1], accx[0])))
+        chain_n = Mux(i.payload.first, 0, nxt)
+        nxt_n = Mux(i.valid, ~chain_n, nxt)
+        fresh_n = i.payload.first | (cnt == 1)  # blocks 1 and 2 start their chains from 0
+        y_n = Mux(fresh_n, 0, Mux(fwd, split(prod), Mux(nxt, accx[1], accx[0])))
         with m.If(en):
             m.d.sync += [a_valid.eq(i.valid), a_first.eq(i.payload.first),
-                         a_last.eq(i.payload.last), a_chain.eq(chain_n), par.eq(par_n),
-                         pos.eq(pos_n), a_x.eq(y_n ^ split(reflect(i.payload.block))),
-                         a_oph.eq(split(reflect(oph)))]
+                         a_last.eq(i.payload.last), a_chain.eq(chain_n), nxt.eq(nxt_n),
+                         fwd.eq(a_valid & (a_chain == nxt_n)), a_y.eq(y_n),
+                         a_x.eq(split(reflect(i.payload.block))), a_oph.eq(split(reflect(oph)))]
+        with m.If(en & i.valid):
+            m.d.sync += cnt.eq(Mux(i.payload.first, 1, Mux(cnt == 2, 2, cnt + 1)))
         m.d.comb += i.ready.eq(en)
 
         # Stage B: the registered sub-products, recombined and reduced, go into acc[chain].
-        parts = [clmul(m, a_x[w * j:w * (j + 1)], a_oph[w * j:w * (j + 1)], name=f"mul{j}")
+        op_x = a_y ^ a_x
+        parts = [clmul(m, op_x[w * j:w * (j + 1)], a_oph[w * j:w * (j + 1)], name=f"mul{j}")
                  for j in range(n)]
         with m.If(en):
             m.d.sync += [b_valid.eq(a_valid), b_last.eq(a_last), b_single.eq(a_first & a_last),
@@ -158,7 +165,7 @@ class GHASH(wiring.Component):
         # Stage C (tags only): a last block was multiplied by H, the block before it (other
         # chain) by H^2 after all earlier ones, so S = acc[chain] ⊕ acc[other].  The next
         # packet's first product lands in acc at the earliest on the edge that takes S.
-        c_valid, c_single, c_chain = Signal(), Signal(), Signal()
+        c_valid, c_single, c_chain = (Signal(name=f"c_{f}") for f in ("valid", "single", "chain"))
         with m.If(en):
             m.d.sync += [c_valid.eq(b_valid & b_last), c_single.eq(b_single), c_chain.eq(b_chain)]
         s_val = Mux(c_chain, acc[1], acc[0]) ^ Mux(c_single, 0, Mux(c_chain, acc[0], acc[1]))
