@@ -12,11 +12,21 @@ and last block (the caller sends len(A) ‖ len(C) last); one GHASH value S is e
 packet, in order, when its ``last`` block has been absorbed.
 """
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .gf128 import clmul_partials, fold, gf128_mul, gf128_square, horner_step, poly_reduce, reflect
+from .gf128 import (
+    clmul,
+    fold,
+    gf128_mul,
+    gf128_square,
+    horner_step,
+    karatsuba_join,
+    karatsuba_split,
+    poly_reduce,
+    reflect,
+)
 
 __all__ = ["GHASH", "GHASHInput"]
 
@@ -34,11 +44,17 @@ class GHASH(wiring.Component):
     chain ← (chain ⊕ X_k)·H^2, except the packet's last block, multiplied by H; then
     S = chain_0 ⊕ chain_1 (the chain without the last block ended one block earlier, with
     H^2, so both carry the right powers).  A chain is revisited every second block, so the
-    multiplier gets two pipeline stages: the AND-XOR tree in four row groups (registered),
-    then the group XOR and the reduction.  H^2 costs only an XOR network (squaring is linear)
-    computed as blocks arrive, so H still travels with the data and may change every packet.
-    Schoolbook rather than Karatsuba: on LUT4 fabric an AND-pair-XOR maps into one LUT, so
-    the extra ANDs cost little, and the tree splits evenly into pipeline groups.
+    multiplier gets two pipeline stages around a two-level Karatsuba–Ofman multiplier
+    (:func:`.gf128.karatsuba_split`): stage A ANDs and XORs the operands into nine 32×32
+    carry-less sub-products (registered); stage B recombines them
+    (:func:`.gf128.karatsuba_join`), reduces, and writes the chain.  The operands are held
+    already split (9 × 32 bits; the split is linear), and the chain operand is selected on
+    the way into stage A (forwarded from stage B when block k-2's product is being written
+    in that cycle), so stage A starts at plain registers that each feed 32 ANDs.  Karatsuba
+    rather than schoolbook for wiring, not logic: 9216 ANDs instead of 16384 and 32-fold
+    instead of 128-fold operand fanout, which is what limits routing (docs/synth.md).  H^2
+    costs only an XOR network (squaring is linear) computed as blocks arrive, so H still
+    travels with the data and may change every packet.
 
     ``config="compact"``: digit-serial Horner multiplier (:func:`.gf128.horner_step`),
     ``digit`` bits of X per cycle, reduced lazily (each step's overflow is folded in by the
@@ -101,53 +117,67 @@ class GHASH(wiring.Component):
     def _elaborate_wide_pipelined(self):
         m = Module()
         i, o = self.i, self.o
-        groups = 4  # partial products registered between the two multiplier stages
+        levels = 2  # Karatsuba levels: 9 sub-products registered between the multiplier stages
+        n, w = 3 ** levels, 128 >> levels  # sub-products, their operand width
 
         en = Signal()  # the whole pipeline advances; low only when a result cannot leave
 
-        # Stage A: the accepted block, with its multiplier operand H^2 (or H for a last block)
-        # prepared on the way in.
-        a_valid, a = Signal(), Signal(GHASHInput)
-        a_oph = Signal(128)
-        oph = Mux(i.payload.last, i.payload.h, gf128_square(m, i.payload.h, name="h2"))
+        # The multiplier operands are kept Karatsuba-split (the n sub-product operands side by
+        # side; the split is linear), so stage A is only the AND-XOR of registered operands.
+        def split(v):  # v in polynomial order
+            return Cat(*karatsuba_split(v, levels))
+
+        # Two interleaved Horner chains per packet: block k goes to chain k mod 2, and reads
+        # the product of block k-2, which stage B writes into the chain's accumulator or (when
+        # block k follows right behind) forwards on the edge that loads block k into stage A.
+        acc = [Signal(128, name=f"acc{c}") for c in range(2)]
+        accx = [Signal(n * w, name=f"accx{c}") for c in range(2)]  # split(acc[c])
+        # Registered so that only registers drive the ~288-fold operand selects:
+        nxt = Signal()  # chain of the packet's block after the one in stage A
+        cnt = Signal(range(3))  # blocks of this packet up to the one in stage A, saturating at 2
+        fwd = Signal()  # the block in stage B is on chain nxt (a next block reads its product)
+
+        # Stage A: the accepted block's operands, (chain ⊕ X) and H^2 (or H for a last block).
+        a_valid, a_first, a_last, a_chain = (Signal(name=f"a_{f}")
+                                             for f in ("valid", "first", "last", "chain"))
+        a_y, a_x, a_oph = (Signal(n * w, name=f"a_{f}") for f in ("y", "x", "oph"))
+        oph = Signal(128)
+        m.d.comb += oph.eq(Mux(i.payload.last, i.payload.h,
+                               gf128_square(m, i.payload.h, name="h2")))
+        b_valid, b_last, b_single, b_chain = (Signal(name=f"b_{f}")
+                                              for f in ("valid", "last", "single", "chain"))
+        b_parts = [Signal(2 * w - 1, name=f"b_mul{j}") for j in range(n)]
+        prod = poly_reduce(m, karatsuba_join(m, b_parts, levels, name="mul"), name="mul_red")
+        chain_n = Mux(i.payload.first, 0, nxt)
+        nxt_n = Mux(i.valid, ~chain_n, nxt)
+        fresh_n = i.payload.first | (cnt == 1)  # blocks 1 and 2 start their chains from 0
+        y_n = Mux(fresh_n, 0, Mux(fwd, split(prod), Mux(nxt, accx[1], accx[0])))
         with m.If(en):
-            m.d.sync += [a_valid.eq(i.valid), a.eq(i.payload), a_oph.eq(oph)]
+            m.d.sync += [a_valid.eq(i.valid), a_first.eq(i.payload.first),
+                         a_last.eq(i.payload.last), a_chain.eq(chain_n), nxt.eq(nxt_n),
+                         fwd.eq(a_valid & (a_chain == nxt_n)), a_y.eq(y_n),
+                         a_x.eq(split(reflect(i.payload.block))), a_oph.eq(split(reflect(oph)))]
+        with m.If(en & i.valid):
+            m.d.sync += cnt.eq(Mux(i.payload.first, 1, Mux(cnt == 2, 2, cnt + 1)))
         m.d.comb += i.ready.eq(en)
 
-        # Two interleaved Horner chains per packet: block k goes to chain k mod 2.  Stage B
-        # writes each product straight into its chain's accumulator, so block k+2, two
-        # cycles behind block k, finds it there: no bypass path in front of the multiplier.
-        acc = [Signal(128, name=f"acc{c}") for c in range(2)]
-        par = Signal()
-        pos = Signal(range(3))  # blocks of this packet already issued, saturating at 2
-        chain = Mux(a.first, 0, par)
-        fresh = a.first | (pos == 1)  # blocks 1 and 2 start their chains from 0
-        op_x = Signal(128)
-        m.d.comb += op_x.eq(Mux(fresh, 0, Mux(chain, acc[1], acc[0])) ^ a.block)
-        parts = clmul_partials(m, reflect(op_x), reflect(a_oph), groups, name="mul")
-        with m.If(en & a_valid):
-            m.d.sync += [par.eq(~chain), pos.eq(Mux(a.first, 1, Mux(pos == 2, 2, pos + 1)))]
-
-        # Stage B: partial products; their sum, reduced, goes into acc[chain].
-        b_valid, b_last, b_single, b_chain = Signal(), Signal(), Signal(), Signal()
-        b_parts = [Signal(len(p), name=f"b_part{g}") for g, p in enumerate(parts)]
+        # Stage B: the registered sub-products, recombined and reduced, go into acc[chain].
+        op_x = a_y ^ a_x
+        parts = [clmul(m, op_x[w * j:w * (j + 1)], a_oph[w * j:w * (j + 1)], name=f"mul{j}")
+                 for j in range(n)]
         with m.If(en):
-            m.d.sync += [b_valid.eq(a_valid), b_last.eq(a.last), b_single.eq(a.first & a.last),
-                         b_chain.eq(chain)]
+            m.d.sync += [b_valid.eq(a_valid), b_last.eq(a_last), b_single.eq(a_first & a_last),
+                         b_chain.eq(a_chain)]
             m.d.sync += [bp.eq(p) for bp, p in zip(b_parts, parts, strict=True)]
-        total = Signal(255)
-        m.d.comb += total.eq(b_parts[0] ^ b_parts[1] ^ b_parts[2] ^ b_parts[3])
-        prod = reflect(poly_reduce(m, total, name="mul_red"))
         with m.If(en & b_valid):
-            with m.If(b_chain):
-                m.d.sync += acc[1].eq(prod)
-            with m.Else():
-                m.d.sync += acc[0].eq(prod)
+            for c in range(2):
+                with m.If(b_chain == c):
+                    m.d.sync += [acc[c].eq(reflect(prod)), accx[c].eq(split(prod))]
 
         # Stage C (tags only): a last block was multiplied by H, the block before it (other
         # chain) by H^2 after all earlier ones, so S = acc[chain] ⊕ acc[other].  The next
         # packet's first product lands in acc at the earliest on the edge that takes S.
-        c_valid, c_single, c_chain = Signal(), Signal(), Signal()
+        c_valid, c_single, c_chain = (Signal(name=f"c_{f}") for f in ("valid", "single", "chain"))
         with m.If(en):
             m.d.sync += [c_valid.eq(b_valid & b_last), c_single.eq(b_single), c_chain.eq(b_chain)]
         s_val = Mux(c_chain, acc[1], acc[0]) ^ Mux(c_single, 0, Mux(c_chain, acc[0], acc[1]))
