@@ -26,7 +26,7 @@ from amaranth.lib.wiring import In, Out
 from .aes_compact import AESCompact
 from .aes_wide import AESWide
 
-__all__ = ["GCM", "GCMBeat", "GCMCommand", "byte_mask"]
+__all__ = ["GCM", "GCMBeat", "GCMCommand", "byte_enables", "widen"]
 
 #: Per-packet context. Byte strings are big-endian integers (first byte most significant):
 #: ``key`` = key bytes left-aligned in 256 bits (AES-128 key in the top 128 bits);
@@ -44,7 +44,8 @@ GCMCommand = data.StructLayout({
 GCMBeat = data.StructLayout({"data": 128, "nbytes": 5, "last": 1, "ok": 1})
 
 _H, _CTR, _J0 = 0, 1, 2
-_Slot = data.StructLayout({"kind": 2, "hashed": 1, "data": 128, "nbytes": 5, "decrypt": 1, "aad_len": 5, "length": 16})
+_Slot = data.StructLayout({"kind": 2, "hashed": 1, "data": 128, "nbytes": 5, "enables": 16,
+                           "decrypt": 1, "aad_len": 5, "length": 16})
 _DEntry = data.StructLayout({"data": 128, "nbytes": 5, "end": 1})
 #: Tag context: E_K(J0); E_K(J0) ⊕ the received ICV (decrypt); the ICV bytes as a byte mask and a count.
 _TEntry = data.StructLayout({"ej0": 128, "expect": 128, "enables": 16, "icv_len": 5, "decrypt": 1})
@@ -60,10 +61,6 @@ def widen(enables):
     """The 128-bit mask of a 16-bit byte mask (each bit repeated over its byte)."""
     return Cat(*[e.replicate(8) for e in enables])
 
-
-def byte_mask(nbytes):
-    """128-bit mask of the first ``nbytes`` bytes (the most significant ones)."""
-    return widen(byte_enables(nbytes))
 
 
 class GCM(wiring.Component):
@@ -118,6 +115,7 @@ class GCM(wiring.Component):
             ai.key.eq(cmd.key), ai.aes256.eq(cmd.aes256),
             slot.decrypt.eq(cmd.decrypt), slot.aad_len.eq(cmd.aad_len), slot.length.eq(cmd.length),
             slot.hashed.eq(busy | (cmd.aad_len != 0)),   # H's slot has a GHASH block iff there is AAD
+            slot.enables.eq(byte_enables(slot.nbytes)),  # the byte mask, made before the AES wait
         ]
         with m.If(~busy):
             m.d.comb += [
@@ -155,7 +153,7 @@ class GCM(wiring.Component):
         h = Signal(128)
         first_pending = Signal()
         mask, out, data_m = Signal(128), Signal(128), Signal(128)
-        m.d.comb += [mask.eq(byte_mask(u.nbytes)), data_m.eq(u.data & mask), out.eq((u.data ^ ks) & mask)]
+        m.d.comb += [mask.eq(widen(u.enables)), data_m.eq(u.data & mask), out.eq((u.data ^ ks) & mask)]
         need_g = u.hashed
         need_d = u.kind != _H
         need_t = u.kind == _J0
@@ -174,7 +172,7 @@ class GCM(wiring.Component):
             gi.first.eq((u.kind == _H) | first_pending),
             gi.last.eq(u.kind == _J0),
             d_entry.data.eq(out), d_entry.nbytes.eq(u.nbytes), d_entry.end.eq(u.kind == _J0),
-            t_entry.ej0.eq(ks), t_entry.expect.eq(ks ^ data_m), t_entry.enables.eq(byte_enables(u.nbytes)),
+            t_entry.ej0.eq(ks), t_entry.expect.eq(ks ^ data_m), t_entry.enables.eq(u.enables),
             t_entry.icv_len.eq(u.nbytes),
             t_entry.decrypt.eq(u.decrypt),
         ]
