@@ -1,18 +1,26 @@
-"""Run every benchmark in turn: `python -m espline.sim.bench [NAME ...]`."""
+"""Run benchmarks in turn: `python -m espline.sim.bench [NAME ...] [OPTIONS]`.
+
+NAMEs default to all of them; OPTIONS (from the first argument starting with "-") go to each
+benchmark's own parser, e.g. `python -m espline.sim.bench appliance --config wide`.
+"""
 
 import importlib
+import itertools
 import sys
 
-BENCHES = ["model", "gcm", "appliance"]  # modules of espline.sim.bench, each with main()
+BENCHES = ["model", "gcm", "appliance"]  # modules of espline.sim.bench, each with main(argv)
 
 
 def main(argv=None) -> int:
-    names = (argv if argv is not None else sys.argv[1:]) or BENCHES
+    argv = list(sys.argv[1:] if argv is None else argv)
+    names = list(itertools.takewhile(lambda a: not a.startswith("-"), argv))
+    options = argv[len(names):]
     for name in names:
         if name not in BENCHES:
             print(f"bench: unknown benchmark {name!r} (have: {', '.join(BENCHES)})", file=sys.stderr)
             return 2
-        importlib.import_module(f"espline.sim.bench.{name}").main()
+    for name in names or BENCHES:
+        importlib.import_module(f"espline.sim.bench.{name}").main(options)
     return 0
 
 

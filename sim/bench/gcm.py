@@ -65,7 +65,7 @@ def main(argv=None):
     ap.add_argument("--packets", type=int, default=4)
     ap.add_argument("--config", choices=["wide", "compact"], action="append")
     ap.add_argument("--decrypt", action="store_true", help="also measure the decrypt direction")
-    args = ap.parse_args(argv if argv is not None else [])
+    args = ap.parse_args(argv)
     for config in args.config or ["wide", "compact"]:
         report(measure(config, args.packets))
         if args.decrypt:

@@ -3,6 +3,7 @@
 Wall-clock figures on a shared machine are noisy: read the ratios, which come from one run.
 """
 
+import argparse
 import time
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -55,7 +56,8 @@ def measure(size: int) -> dict[str, float]:
     }
 
 
-def main() -> None:
+def main(argv=None) -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
     print("Reference model (Python): packets/s, tunnel mode, AES-128-GCM, ICV 16, one run")
     print(f"{'IP bytes':>8} {'model encap':>12} {'model decap':>12} {'scapy':>10} {'bare AEAD':>10}"
           f" {'encap/scapy':>12} {'bare/encap':>11}")
