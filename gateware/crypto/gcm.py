@@ -62,7 +62,6 @@ def widen(enables):
     return Cat(*[e.replicate(8) for e in enables])
 
 
-
 class GCM(wiring.Component):
     """AES-GCM-128/256 encrypt/decrypt engine, per-packet key, on-chip H.
 
