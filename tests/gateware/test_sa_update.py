@@ -123,6 +123,18 @@ def test_inbound_sa_write_resets_its_state():
     assert vars(dev.sa_counters(dev.sa_index("in", SPI_BA))) == fresh
 
 
+def peer_rounds(ins, rng):
+    """14 rounds of frames from the peer, one under each version in ``ins``; every fourth
+    round is followed by replays of the round before it."""
+    peers = [Appliance([parse_sa({**v, "dir": "out"})], [parse_policy({**POLICIES[1], "dir": "out"})]) for v in ins]
+    frames, last = [], []
+    for j in range(14):
+        round = group(peers, j, rng)
+        frames += round + (last if j % 4 == 3 else [])
+        last = round
+    return frames
+
+
 @pytest.mark.parametrize("config", ["wide", "compact"])
 def test_inbound_update_mid_stream(config):
     """Each round carries one frame from the peer under every version of the SA: only the SA
@@ -132,12 +144,7 @@ def test_inbound_update_mid_stream(config):
 
     def make_site():
         return site_with(outs[0], ins[0])
-    peers = [Appliance([parse_sa({**v, "dir": "out"})], [parse_policy({**POLICIES[1], "dir": "out"})]) for v in ins]
-    frames, last = [], []
-    for j in range(14):
-        round = group(peers, j, rng)
-        frames += round + (last if j % 4 == 3 else [])
-        last = round
+    frames = peer_rounds(ins, rng)
     actions = updates_at("cipher_i", [16, 34, 52], ins[1:])
     r = run(make_site(), {Port.CIPHER: frames}, config=config, idle=0.1, stall=0.1, actions=actions)
     check(r, Port.CIPHER, frames, make_site, ins[1:], "cipher_i", "plain_o")
@@ -155,12 +162,7 @@ def test_inbound_updates_back_to_back():
     outs, ins = versions("out", SPI_AB, ADDR_A, ADDR_B, 3), versions("in", SPI_BA, ADDR_B, ADDR_A, 4)
     between = [{**ins[k], "key": ins[k + 1]["key"][: len(ins[k]["key"])].ljust(len(ins[k]["key"]), "0")}
                for k in range(3)]  # old fields, the new key cut or padded to the old length
-    peers = [Appliance([parse_sa({**v, "dir": "out"})], [parse_policy({**POLICIES[1], "dir": "out"})]) for v in ins]
-    frames, last = [], []
-    for j in range(14):
-        round = group(peers, j, rng)
-        frames += round + (last if j % 4 == 3 else [])
-        last = round
+    frames = peer_rounds(ins, rng)
 
     def twice(first, second):
         def call(dev):
