@@ -23,12 +23,10 @@ ring never stalls (no enable fans out to it) and ``o.ready`` backpressure stops 
 Latency: 3·Nr + 1 cycles from input to output (3·Nr ring cycles, the FIFO write).
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value
-from amaranth.lib import fifo
+from amaranth.hdl import Array, Const, Module, Mux, Signal
 
-from .aes_key_schedule import key_step, key_step_params, words
-from .aes_round import AESCore, block_bytes, from_bytes, mix_columns, shift_rows
-from .sbox import sbox_lookups
+from .aes_key_schedule import key_step_params
+from .aes_round import AESCore, mix, substitute
 
 __all__ = ["AESCompact"]
 
@@ -42,7 +40,6 @@ class AESCompact(AESCore):
     def elaborate(self, platform):
         m = Module()
         ip = self.i.payload
-        user_w = len(Value.cast(ip.user))
 
         def stage(name):
             """The registers that travel with a block through one ring stage."""
@@ -57,16 +54,9 @@ class AESCompact(AESCore):
         entering = dict(valid=Const(1), rnd=Const(1), p=key_hi, q=Mux(ip.aes256, key_lo, key_hi),
                         aes256=ip.aes256)
         s, r, mm = stage("s"), stage("r"), stage("m")
-        m_mix, m_rk = Signal(128), Signal(128)
         recirculate, leave = Signal(), Signal()   # M holds a block before / after its last round
-
-        # Credits: blocks in the ring or the output FIFO; one FIFO place per block.
-        held = Signal(range(_CREDITS + 1))
-        # unbuffered: its read data comes straight from the (distributed) RAM, so a read moves a
-        # pointer only, no wide output register whose enable would hang on the consumer
-        m.submodules.out = out = fifo.SyncFIFO(width=128, depth=_CREDITS)
-        # ``user`` does not ride the ring: blocks leave in order, so it waits in a FIFO of its own
-        m.submodules.users = users = fifo.SyncFIFO(width=user_w, depth=_CREDITS)
+        m_out = Signal(128)                       # M's block after AddRoundKey
+        room = self.credited_output(m, _CREDITS, leave, m_out)
         # i.ready is one LUT of flip-flops, each decided a cycle ahead:
         # * room: fewer than _CREDITS - 1 held last cycle, so fewer than _CREDITS now;
         # * early256: an AES-256 block that an AES-128 block entering now would overtake. That
@@ -75,34 +65,22 @@ class AESCompact(AESCore):
         #   blocks will be: S <- M (round + 1) or the entering block, R <- S, M <- R. Whether
         #   a block enters is not waited for: an offered AES-256 block counts (at worst an
         #   AES-128 block waits a cycle more at a key-size change).
-        room, early256 = Signal(init=1), Signal()
+        early256 = Signal()
         m.d.sync += [
-            room.eq(held < _CREDITS - 1),
             early256.eq(Mux(recirculate, mm["aes256"] & (mm["rnd"] < 4), ip.aes256)
                         | (s["valid"] & s["aes256"] & (s["rnd"] < 5)) | (r["valid"] & r["aes256"] & (r["rnd"] < 5))),
         ]
         m.d.comb += self.i.ready.eq(~recirculate & room & (ip.aes256 | ~early256))
         enter = self.i.valid & self.i.ready
-        taken = self.o.valid & self.o.ready
-        m.d.sync += held.eq(held + enter - taken)
 
         # S: the lookups of the entering block's round 1 (after the round-0 AddRoundKey), or of
-        # the recirculating block's next round. The S registers load every cycle (no enable).
-        s_next = Signal(128)
-        m.d.comb += s_next.eq(m_mix ^ m_rk)
-        state = Mux(recirculate, s_next, ip.block ^ key_hi)
-        window_q = Mux(recirculate, mm["q"], entering["q"])
-        q3 = words(window_q)[3]
-        looked = sbox_lookups(m, "sbox", block_bytes(state) + [q3[24:32], q3[16:24], q3[8:16], q3[0:8]],
-                              Const(1), self._sbox)
+        # the recirculating block's next round; R: their outputs. Both load every cycle.
+        sub_bytes, sub_word = substitute(m, "ring", Mux(recirculate, m_out, ip.block ^ key_hi),
+                                         Mux(recirculate, mm["q"], entering["q"]), self._sbox)
         with m.If(recirculate):
             follow(s, mm, rnd=mm["rnd"] + 1)
         with m.Else():
             follow(s, entering, valid=enter)
-
-        # R: the S-box outputs, registered.
-        sub_bytes, sub_word = Signal(128), Signal(32)
-        m.d.sync += [sub_bytes.eq(from_bytes(looked[:16])), sub_word.eq(Cat(*reversed(looked[16:])))]
         follow(r, s)
 
         # M: MixColumns (not in the final round) and the round key, registered.
@@ -112,16 +90,9 @@ class AESCompact(AESCore):
                   Array(Const(int(x)) for x, _ in params(False))[r["rnd"]])
         rcon = Mux(r["aes256"], Array(Const(c, 8) for _, c in params(True))[r["rnd"]],
                    Array(Const(c, 8) for _, c in params(False))[r["rnd"]])
-        k_new = key_step(m, sub_word, r["p"], r["q"], r["aes256"], rot, rcon)
         final = r["rnd"] == Mux(r["aes256"], 14, 10)
-        shifted = shift_rows(block_bytes(sub_bytes))
-        m.d.sync += [recirculate.eq(r["valid"] & ~final), leave.eq(r["valid"] & final),
-                     m_mix.eq(Mux(final, from_bytes(shifted), from_bytes(mix_columns(shifted)))),
-                     m_rk.eq(Mux(r["aes256"], r["q"], k_new))]
+        mixed, round_key, k_new = mix(m, "ring", sub_bytes, sub_word, r["p"], r["q"], r["aes256"], rot, rcon, final)
+        m.d.comb += m_out.eq(mixed ^ round_key)
+        m.d.sync += [recirculate.eq(r["valid"] & ~final), leave.eq(r["valid"] & final)]
         follow(mm, r, p=r["q"], q=k_new)
-
-        # Out: a block leaves after its last round into the FIFO it reserved a place in.
-        m.d.comb += [out.w_en.eq(leave), out.w_data.eq(s_next), users.w_en.eq(enter), users.w_data.eq(ip.user),
-                     self.o.valid.eq(out.r_rdy), out.r_en.eq(self.o.ready), users.r_en.eq(taken),
-                     self.o.payload.block.eq(out.r_data), self.o.payload.user.eq(users.r_data)]
         return m

@@ -4,11 +4,15 @@ Byte convention: a 128-bit block is ``int.from_bytes(block16, "big")``, i.e. inp
 (state s[0,0]) is the most significant byte; byte n is s[n mod 4, n // 4] (§3.4).
 """
 
-from amaranth.hdl import Cat, Mux, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Cat, Const, Mux, Signal, Value
+from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["SBOX_ADDRS", "AESCore", "block_bytes", "from_bytes", "mix_columns", "round_tail", "shift_rows"]
+from .aes_key_schedule import key_step, words
+from .sbox import sbox_lookups
+
+__all__ = ["SBOX_ADDRS", "AESCore", "block_bytes", "from_bytes", "mix", "mix_columns", "shift_rows",
+           "substitute"]
 
 #: S-box lookups per round: 16 state bytes + 4 bytes of SubWord for the key schedule.
 SBOX_ADDRS = 20
@@ -48,18 +52,35 @@ def mix_columns(bs):
     return out
 
 
-def round_tail(m, sub_bytes, round_key, final, name="s_next"):
-    """ShiftRows, MixColumns (skipped when ``final``), AddRoundKey (§5.1.4).
+def substitute(m, name, state, q, sbox):
+    """Stages S and R of a round: the 20 S-box lookups (SubBytes of ``state``, SubWord of the
+    key window's ``q[3]``), registered in the S-box ROM (S) and again in flip-flops (R), so a
+    block-RAM read's slow clock-to-out has a cycle of its own.
 
-    ``sub_bytes`` is the list of 16 S-box outputs (SubBytes already applied). Returns a
-    Signal driven in ``m`` (named, so the expression tree is built once).
+    Returns ``(sub_bytes, sub_word)``, 128 and 32 bits, two cycles after ``state``/``q``.
     """
-    sr = shift_rows(sub_bytes)
-    mc = Signal(128, name=f"{name}_mc")
-    out = Signal(128, name=name)
-    m.d.comb += [mc.eq(from_bytes(mix_columns(sr))),
-                 out.eq(Mux(final, from_bytes(sr), mc) ^ round_key)]
-    return out
+    q3 = words(q)[3]
+    looked = sbox_lookups(m, f"{name}_sbox", block_bytes(state) + [q3[24:32], q3[16:24], q3[8:16], q3[0:8]],
+                          Const(1), sbox)
+    sub_bytes, sub_word = Signal(128, name=f"{name}_sub_bytes"), Signal(32, name=f"{name}_sub_word")
+    m.d.sync += [sub_bytes.eq(from_bytes(looked[:16])), sub_word.eq(Cat(*reversed(looked[16:])))]
+    return sub_bytes, sub_word
+
+
+def mix(m, name, sub_bytes, sub_word, p, q, aes256, rot, rcon, final):
+    """Stage M of a round: ShiftRows, MixColumns (skipped when ``final``) and the round key
+    (:func:`.aes_key_schedule.key_step`), registered.
+
+    Returns ``(mixed, round_key, k_new)``: the round's output is ``mixed ^ round_key``
+    (AddRoundKey, §5.1.4, left to the consumer: it is the one XOR before the next S-box
+    address), and ``k_new`` (combinational) completes the next key window ``(q, k_new)``.
+    """
+    k_new = key_step(m, sub_word, p, q, aes256, rot, rcon, name=f"{name}_k_new")
+    shifted = shift_rows(block_bytes(sub_bytes))
+    mixed, round_key = Signal(128, name=f"{name}_mixed"), Signal(128, name=f"{name}_round_key")
+    m.d.sync += [mixed.eq(Mux(final, from_bytes(shifted), from_bytes(mix_columns(shifted)))),
+                 round_key.eq(Mux(aes256, q, k_new))]
+    return mixed, round_key, k_new
 
 
 class AESCore(wiring.Component):
@@ -77,3 +98,28 @@ class AESCore(wiring.Component):
             "i": In(stream.Signature(data.StructLayout({"block": 128, "key": 256, "aes256": 1, "user": user}))),
             "o": Out(stream.Signature(data.StructLayout({"block": 128, "user": user}))),
         })
+
+    def credited_output(self, m, credits, leave, block):
+        """The output side both cores share. A finished block (``block`` when ``leave``) is
+        written into a FIFO of ``credits`` places; ``user`` waits in a FIFO of its own from the
+        input on (blocks leave in order, so it need not ride the rounds). A block enters only
+        with a place reserved, so the rounds never stall: no enable fans out to them, and
+        ``o.ready`` backpressure stops the input instead.
+
+        Returns ``room``, a flip-flop: fewer than ``credits - 1`` blocks were held (entered, not
+        yet taken) the cycle before, so a block may enter now. The caller drives ``i.ready``.
+        """
+        held = Signal(range(credits + 1))
+        room = Signal(init=1)
+        # unbuffered: read data comes straight from the (distributed) RAM, so a read moves a
+        # pointer only, no wide output register whose enable would hang on the consumer
+        m.submodules.out = out = fifo.SyncFIFO(width=128, depth=credits)
+        m.submodules.users = users = fifo.SyncFIFO(width=len(Value.cast(self.i.payload.user)), depth=credits)
+        enter = self.i.valid & self.i.ready
+        taken = self.o.valid & self.o.ready
+        m.d.sync += [held.eq(held + enter - taken), room.eq(held < credits - 1)]
+        m.d.comb += [out.w_en.eq(leave), out.w_data.eq(block),
+                     users.w_en.eq(enter), users.w_data.eq(self.i.payload.user),
+                     self.o.valid.eq(out.r_rdy), out.r_en.eq(self.o.ready), users.r_en.eq(taken),
+                     self.o.payload.block.eq(out.r_data), self.o.payload.user.eq(users.r_data)]
+        return room

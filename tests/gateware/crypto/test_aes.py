@@ -84,8 +84,8 @@ def output_cycles(core, sizes):
 
 def test_aes_wide_throughput():
     """One block per cycle whatever the key sizes, fixed latency."""
-    stamps = output_cycles(AESWide, [i % 2 for i in range(24)])
-    assert [b - a for a, b in zip(stamps, stamps[1:], strict=False)] == [1] * 23
+    stamps = output_cycles(AESWide, [i % 2 for i in range(2 * AESWide.CREDITS)])
+    assert [b - a for a, b in zip(stamps, stamps[1:], strict=False)] == [1] * (2 * AESWide.CREDITS - 1)
     assert stamps[0] == AESWide.LATENCY
 
 
