@@ -192,12 +192,14 @@ class GCM(wiring.Component):
 
         # --- Tag: T = MSB_t(S ⊕ E_K(J0)) and the ICV verdict, registered as S arrives. ---------
         tctx = _TEntry(tfifo.r_data)
-        tag_valid, tag_ok, tag_nbytes, tag = Signal(), Signal(), Signal(5), Signal(128)
+        tag_valid, tag_nbytes, tag = Signal(), Signal(5), Signal(128)
+        # the ICV verdict in two halves: 16-byte groups that differ, registered; then ok (at the output)
+        tag_differs, tag_decrypt = Signal(8), Signal()
         tag_taken = Signal()
         computed, mismatch = Signal(128), Signal(128)
         m.d.comb += [
             computed.eq((ghash.o.payload ^ tctx.ej0) & widen(tctx.enables)),
-            # ok iff S ⊕ E_K(J0) ⊕ ICV is zero on the ICV bytes: one LUT per bit, then an OR tree
+            # ok iff S ⊕ E_K(J0) ⊕ ICV is zero on the ICV bytes: one LUT per bit, then OR trees
             mismatch.eq((ghash.o.payload ^ tctx.expect) & widen(tctx.enables)),
             # loads only when empty (a tag at most every other cycle, as packets take two AES slots
             # or more): the enable of the tag registers is two flip-flops, not the output handshake
@@ -208,7 +210,8 @@ class GCM(wiring.Component):
             m.d.sync += tag_valid.eq(0)
         with m.If(tfifo.r_en):
             m.d.sync += [tag_valid.eq(1), tag.eq(computed), tag_nbytes.eq(tctx.icv_len),
-                         tag_ok.eq(~tctx.decrypt | (mismatch == 0))]
+                         tag_decrypt.eq(tctx.decrypt),
+                         tag_differs.eq(Cat(*(mismatch[16 * g:16 * g + 16].any() for g in range(8))))]
 
         # --- Output: data beats in order, then the tag beat. -------------------------------
         head = _DEntry(dfifo.r_data)
@@ -216,7 +219,8 @@ class GCM(wiring.Component):
         with m.If(head.end):
             m.d.comb += [
                 self.o.valid.eq(dfifo.r_rdy & tag_valid),
-                ob.data.eq(tag), ob.nbytes.eq(tag_nbytes), ob.last.eq(1), ob.ok.eq(tag_ok),
+                ob.data.eq(tag), ob.nbytes.eq(tag_nbytes), ob.last.eq(1),
+                ob.ok.eq(~tag_decrypt | (tag_differs == 0)),
                 tag_taken.eq(self.o.valid & self.o.ready),
                 dfifo.r_en.eq(tag_taken),
             ]
