@@ -111,10 +111,14 @@ class AESCore(wiring.Component):
         """
         held = Signal(range(credits + 1))
         room = Signal(init=1)
-        # unbuffered: read data comes straight from the (distributed) RAM, so a read moves a
-        # pointer only, no wide output register whose enable would hang on the consumer
+        # out is unbuffered: read data comes straight from the (distributed) RAM, so a read moves
+        # a pointer only, no wide output register whose enable would hang on the consumer.
         m.submodules.out = out = fifo.SyncFIFO(width=128, depth=credits)
-        m.submodules.users = users = fifo.SyncFIFO(width=len(Value.cast(self.i.payload.user)), depth=credits)
+        # users is buffered: written when the block enters, it has its head in its output
+        # register long before the block leaves, so ``o.payload.user`` (which the consumer
+        # decodes to route the block) comes from flip-flops, not from an asynchronous RAM read.
+        m.submodules.users = users = fifo.SyncFIFOBuffered(width=len(Value.cast(self.i.payload.user)),
+                                                           depth=credits)
         enter = self.i.valid & self.i.ready
         taken = self.o.valid & self.o.ready
         m.d.sync += [held.eq(held + enter - taken), room.eq(held < credits - 1)]
