@@ -106,8 +106,9 @@ class GCM(wiring.Component):
         left, beat_bytes = Signal(), Signal(5)
         ctr = Signal(32)             # counter word of the next payload block
 
-        def count_down(rest):
-            return [remaining.eq(rest), left.eq(rest != 0), beat_bytes.eq(Mux(rest > 16, 16, rest))]
+        def count_down(rest, more, beat):
+            """`remaining` := rest, with its flags more = (rest != 0), beat = min(rest, 16)."""
+            return [remaining.eq(rest), left.eq(more), beat_bytes.eq(beat)]
         ai = aes.i.payload
         slot = ai.user
         m.d.comb += [
@@ -123,7 +124,8 @@ class GCM(wiring.Component):
                 slot.kind.eq(_H), slot.data.eq(cmd.aad), slot.nbytes.eq(cmd.aad_len),
             ]
             with m.If(aes.i.valid & aes.i.ready):
-                m.d.sync += [busy.eq(1), ctr.eq(2), *count_down(cmd.length)]
+                m.d.sync += [busy.eq(1), ctr.eq(2),
+                             *count_down(cmd.length, cmd.length != 0, Mux(cmd.length > 16, 16, cmd.length))]
         with m.Elif(left):
             m.d.comb += [
                 aes.i.valid.eq(self.i.valid), self.i.ready.eq(aes.i.ready),
@@ -132,7 +134,9 @@ class GCM(wiring.Component):
                 slot.nbytes.eq(beat_bytes),
             ]
             with m.If(aes.i.valid & aes.i.ready):
-                m.d.sync += [ctr.eq(ctr + 1), *count_down(Mux(remaining > 16, remaining - 16, 0))]
+                # the flags of the next beat from `remaining` directly, in parallel with the subtraction
+                m.d.sync += [ctr.eq(ctr + 1), *count_down(Mux(remaining > 16, remaining - 16, 0), remaining > 16,
+                                                          Mux(remaining > 32, 16, remaining - 16))]
         with m.Else():
             m.d.comb += [
                 aes.i.valid.eq(self.cmd.valid & (~cmd.decrypt | self.i.valid)),
