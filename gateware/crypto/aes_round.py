@@ -114,9 +114,11 @@ class AESCore(wiring.Component):
         # out is unbuffered: read data comes straight from the (distributed) RAM, so a read moves
         # a pointer only, no wide output register whose enable would hang on the consumer.
         m.submodules.out = out = fifo.SyncFIFO(width=128, depth=credits)
-        # users is buffered: written when the block enters, it has its head in its output
-        # register long before the block leaves, so ``o.payload.user`` (which the consumer
-        # decodes to route the block) comes from flip-flops, not from an asynchronous RAM read.
+        # users is buffered: written when the block enters, it has its head read out long
+        # before the block leaves, so ``o.payload.user`` (which the consumer decodes to route
+        # the block) comes from a read register, not an asynchronous RAM read. At 6 places that
+        # is a fabric register; at 45 (wide) Yosys maps it to block RAM, whose slow output
+        # register is the wide engine's critical path start (docs/synth.md).
         m.submodules.users = users = fifo.SyncFIFOBuffered(width=len(Value.cast(self.i.payload.user)),
                                                            depth=credits)
         enter = self.i.valid & self.i.ready
