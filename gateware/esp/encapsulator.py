@@ -53,7 +53,7 @@ class Encapsulator(wiring.Component):
         m.submodules.plain = plain = Repack(w)  # payload and trailer, dense, for the engine
         m.submodules.out = out = Repack(w)
         # headers of the frames between reader and writer: the wide engine's ~47-cycle latency holds
-        # 8 minimum-size frames (the same 16-deep distributed RAM as the 4 that suffice compact)
+        # 8 minimum-size frames (4 suffice for compact; 4 cost wide 64-byte encap 0.644 -> 0.577 of the bus)
         m.submodules.hdrs = hdrs = fifo.SyncFIFOBuffered(width=headers.size, depth=8)
         m.d.comb += [gcm.i.valid.eq(plain.o.valid), gcm.i.payload.eq(swap_bytes(plain.o.payload.data)),
                      plain.o.ready.eq(gcm.i.ready)]
