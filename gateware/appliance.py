@@ -1,4 +1,4 @@
-"""The espline appliance: the bump-in-the-wire core with its register interface (GUIDE §1).
+"""The espline appliance: the bump-in-the-wire core with its register interface (docs/datapath.md).
 
 Ports: `plain_i`/`plain_o` (trusted LAN), `cipher_i`/`cipher_o` (untrusted WAN), `host_i`/`host_o`
 (management CPU: punted IKE out, injected frames in, which leave on the ciphertext side) - all
@@ -7,7 +7,7 @@ packet buses (`espline.gateware.packet`) - and `bus`, the Wishbone B4 register i
 `espline.sim.model.Appliance` does, given the same tables.
 """
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -16,6 +16,7 @@ from .esp.counts import GlobalCounters
 from .esp.inbound import Inbound
 from .esp.outbound import Outbound
 from .esp.policy_table import PolicyTable
+from .esp.sa_fields import EVENT_DESYNC, report_events
 from .packet import beat_layout, packet_signature
 from .plumbing import Arbiter, Fanout
 
@@ -43,10 +44,11 @@ class Appliance(wiring.Component):
 
         m.submodules.spd = spd = PolicyTable(csr.spd_write.payload.shape(), n_policy, n_sa, lookups=3)
         wiring.connect(m, csr.spd_write, spd.write)
+        max_frame = csr.regmap.params["MAX_FRAME"]
         m.submodules.outbound = outbound = Outbound(*layouts, n_sa, n_policy, config=self.config, width=self.width,
-                                                    mtu=self.mtu, **self.options)
+                                                    max_frame=max_frame, mtu=self.mtu, **self.options)
         m.submodules.inbound = inbound = Inbound(*layouts, csr.thresholds.shape(), n_sa, n_policy,
-                                                 window=csr.regmap.params["WINDOW"],
+                                                 window=csr.regmap.params["WINDOW"], max_frame=max_frame,
                                                  config=self.config, width=self.width, **self.options)
         directions = (outbound, inbound)
         wiring.connect(m, wiring.flipped(self.plain_i), outbound.i)
@@ -72,9 +74,13 @@ class Appliance(wiring.Component):
         m.d.comb += [csr.sa_counter_response.valid.eq(both),
                      csr.sa_counter_response.payload.eq(answers[0].payload.as_value() | answers[1].payload.as_value()),
                      *[a.ready.eq(both & csr.sa_counter_response.ready) for a in answers]]
-        m.submodules.events = events = Arbiter(csr.event_layout, 2, framed=False)
+        m.submodules.events = events = Arbiter(csr.event_layout, 3, framed=False)
         for k, direction in enumerate(directions):
             wiring.connect(m, direction.events, events.i[k])
+        desync = Signal()  # a frame and a decision did not pair up: one event until it is taken
+        report_events(m, events.i[2], desync, (EVENT_DESYNC,), 0)
+        with m.If(outbound.counts.drop_desync | inbound.counts.drop_desync):
+            m.d.sync += desync.eq(1)
         wiring.connect(m, events.o, csr.events)
 
         # the ciphertext side carries protected frames and those the host injects

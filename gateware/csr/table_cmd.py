@@ -3,8 +3,8 @@
 The host fills a staging area register by register, then writes the command register. Commit
 copies the staging area, whole, into the `write` stream's payload in one clock edge, so later
 staging writes cannot reach the entry being written: the table only ever sees complete
-entries (GUIDE §2, "an SA never used half-written"). Delete writes an entry of zeros
-(`valid` 0, key zeroed: GUIDE invariant 2); flush deletes every index in turn. The table's
+entries ("an SA never used half-written", docs/registers-design.md). Delete writes an entry of zeros
+(`valid` 0, key zeroed: docs/invariants.md §2); flush deletes every index in turn. The table's
 owner takes the write when it is safe (`ready`); until then the command is `busy`, and a
 command written while busy is refused with error `busy`, as is an index beyond the table.
 

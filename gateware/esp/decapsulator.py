@@ -1,5 +1,5 @@
 """ESP decapsulation of stored frames (RFC 4303 §3.4, AES-GCM per RFC 4106), into the packet
-buffer that releases a frame only once its verdict is in (RFC 4303 §3.4.4; GUIDE invariant 1).
+buffer that releases a frame only once its verdict is in (RFC 4303 §3.4.4; docs/invariants.md §1).
 
 One job per stored frame, from `InboundControl`: drop it, forward it (to the plaintext side,
 or - `tag` - punt it to the host), or decrypt it. A decrypted frame enters the buffer as
@@ -16,14 +16,14 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..crypto.gcm import GCM, GCMCommand
-from ..packet import beat_layout, packet_signature
+from ..packet import FRAME_TAG, beat_layout, packet_signature
 from ..plumbing import Queue
 from ..repack import Repack
 from .encapsulator import swap_bytes
 from .splitter import SplitJob, Splitter
 from .trailer import EspTrailer
 
-DecapJob = data.StructLayout({"split": SplitJob, "decrypt": 1, "gcm": GCMCommand})
+DecapJob = data.StructLayout({"tag": FRAME_TAG, "split": SplitJob, "decrypt": 1, "gcm": GCMCommand})
 
 
 class Decapsulator(wiring.Component):

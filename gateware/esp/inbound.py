@@ -1,5 +1,10 @@
 """The inbound direction (ciphertext side -> plaintext side and host): parse, store, classify,
-decrypt into the packet buffer, commit or discard, restore the transport header."""
+decrypt into the packet buffer, commit or discard, restore the transport header.
+
+Every frame, of any length, is stored (an empty or oversize one as a placeholder) and
+classified; `FrameJoin` hands the decapsulator a frame only with its own job
+(docs/invariants.md).
+"""
 
 from amaranth.hdl import Module
 from amaranth.lib import data, wiring
@@ -8,6 +13,7 @@ from amaranth.lib.wiring import In, Out
 from ..packet import packet_signature
 from ..plumbing import Queue
 from .decapsulator import Decapsulator
+from .frame_join import FrameJoin
 from .header_patch import HeaderPatch, PatchLayout
 from .inbound_control import InboundControl
 from .packet_buffer import PacketBuffer
@@ -17,11 +23,12 @@ from .parser import FrameParser
 class Inbound(wiring.Component):
     def __init__(self, sa_write: data.StructLayout, counters: data.StructLayout, event: data.StructLayout,
                  thresholds: data.StructLayout, n_sa: int, n_policy: int, *, window: int, config: str = "wide",
-                 width: int = 16, store_words: int = 1024, **options):
-        self.control = InboundControl(sa_write, counters, event, thresholds, n_sa, n_policy, window=window,
-                                      capacity=store_words * width, **options)
+                 width: int = 16, store_words: int = 1024, max_frame: int = 9216, **options):
+        if max_frame > store_words * width:
+            raise ValueError(f"max_frame: {max_frame} bytes do not fit the {store_words * width}-byte store")
+        self.control = InboundControl(sa_write, counters, event, thresholds, n_sa, n_policy, window=window, **options)
         self.decap = Decapsulator(width=width, config=config)
-        self.width, self.store_words = width, store_words
+        self.width, self.store_words, self.max_frame = width, store_words, max_frame
         c = self.control.signature.members
         super().__init__({
             "i": In(packet_signature(width)), "o": Out(packet_signature(width)),
@@ -32,8 +39,8 @@ class Inbound(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.parser = parser = FrameParser(self.width)
-        m.submodules.store = store = PacketBuffer(self.width, depth=self.store_words)
+        m.submodules.parser = parser = FrameParser(self.width, max_frame=self.max_frame)
+        m.submodules.store = store = PacketBuffer(self.width, depth=self.store_words, placeholders=True)
         m.submodules.control = control = self.control
         m.submodules.decap = decap = self.decap
         m.submodules.verified = verified = PacketBuffer(self.width, depth=self.store_words, meta=PatchLayout)
@@ -42,10 +49,14 @@ class Inbound(wiring.Component):
         wiring.connect(m, parser.o, store.i)
         m.d.comb += [store.commit.valid.eq(1), store.commit.payload.ok.eq(1), store.commit.payload.length.eq(-1)]
         wiring.connect(m, parser.parsed, control.parsed)
-        wiring.connect(m, store.o, decap.frame)
         m.submodules.jobs = jobs = Queue(control.job.payload.shape(), 2)  # classify runs a frame ahead
+        m.submodules.join = join = FrameJoin(control.job.payload.shape(), self.width)
         wiring.connect(m, control.job, jobs.i)
-        wiring.connect(m, jobs.o, decap.job)
+        wiring.connect(m, store.o, join.frame)
+        wiring.connect(m, jobs.o, join.job)
+        m.d.comb += join.tag.eq(store.tag)
+        wiring.connect(m, join.frame_o, decap.frame)
+        wiring.connect(m, join.job_o, decap.job)
         wiring.connect(m, decap.icv, control.icv)
         wiring.connect(m, decap.trailer, control.trailer)
         wiring.connect(m, decap.o, verified.i)
@@ -58,5 +69,6 @@ class Inbound(wiring.Component):
             wiring.connect(m, wiring.flipped(getattr(self, name)), getattr(control, name))
         for name in ("lookup", "admit_lookup", "events", "counter_response"):
             wiring.connect(m, getattr(control, name), wiring.flipped(getattr(self, name)))
-        m.d.comb += [self.counts.eq(control.counts), control.thresholds.eq(self.thresholds)]
+        m.d.comb += [self.counts.eq(control.counts), self.counts.drop_desync.eq(join.desync),
+                     control.thresholds.eq(self.thresholds)]
         return m

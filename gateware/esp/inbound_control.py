@@ -54,11 +54,11 @@ def counter(name: str) -> int:
 
 class InboundControl(wiring.Component):
     def __init__(self, sa_write: data.StructLayout, counters: data.StructLayout, event: data.StructLayout,
-                 thresholds: data.StructLayout, n_sa: int, n_policy: int, *, window: int, capacity: int,
+                 thresholds: data.StructLayout, n_sa: int, n_policy: int, *, window: int,
                  default_policy: str = "discard", ipv6: str = "discard", in_flight: int = 8):
         if n_sa & (n_sa - 1):
             raise ValueError(f"n_sa: {n_sa} is not a power of two (inbound SAs are found by SPI mod n_sa)")
-        self.n_sa, self.entry, self.window, self.capacity = n_sa, sa_write.members["entry"], window, capacity
+        self.n_sa, self.entry, self.window = n_sa, sa_write.members["entry"], window
         self.default_bypass, self.ipv6_bypass, self.in_flight = default_policy == "bypass", ipv6 == "bypass", in_flight
         policy = stream.Signature(result_layout(n_policy, n_sa))
         super().__init__({
@@ -127,7 +127,7 @@ class InboundControl(wiring.Component):
         bad_length = (esp_len < 18 + sa.flags.icv_len) | ((esp_len - sa.flags.icv_len)[:2] != 0)
         gcm = dj.gcm
         m.d.comb += [
-            dj.split.tag.eq(0),
+            dj.tag.eq(rec.tag), dj.split.tag.eq(0),
             dj.split.a.eq(rec.l2_len + Mux(sa.flags.mode == MODE_TRANSPORT, ip_len, 0)),
             dj.split.b.eq(rec.l2_len + esp_at + 16),
             dj.split.c.eq(rec.l2_len + rec.total_length - sa.flags.icv_len),
@@ -167,12 +167,7 @@ class InboundControl(wiring.Component):
                     m.next = "CLASSIFY"
             with m.State("CLASSIFY"):
                 is_udp = rec.ipv4 & (rec.proto == PROTO_UDP) & ~rec.fragment
-                with m.If(rec.length > self.capacity):  # never stored (the buffer swallowed it)
-                    m.d.comb += [cj.kind.eq(KIND_COUNT), cj.counter.eq(counter("drop_malformed")),
-                                 jobs.w_en.eq(jobs.w_rdy)]
-                    with m.If(jobs.w_rdy):
-                        m.next = "IDLE"
-                with m.Elif(~can_job):
+                with m.If(~can_job):
                     pass
                 with m.Elif(rec.malformed):
                     m.d.comb += verdict("drop_malformed")

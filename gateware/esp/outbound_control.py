@@ -20,6 +20,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..crypto.gcm import GCMCommand
+from ..packet import FRAME_TAG
 from .counts import Counts
 from .ipv4_header import ones_complement_sum
 from .parser import Parsed
@@ -37,6 +38,7 @@ EncapState = data.StructLayout({"seq": 64, "packets": 64, "bytes": 64, "soft_exp
 def job_layout(n_sa: int) -> data.StructLayout:
     """What the encapsulator does with one stored frame; for ENCAP, every header field."""
     return data.StructLayout({
+        "tag": FRAME_TAG,  # the stored frame this job is for
         "action": 2, "l2_len": 5, "ihl": 4, "length": 16,
         "payload_start": 16, "payload_end": 16,  # the bytes to encrypt, as frame offsets
         "pad": 2, "next_header": 8,
@@ -60,10 +62,10 @@ def wire(*fields):
 
 class OutboundControl(wiring.Component):
     def __init__(self, sa_write: data.StructLayout, counters: data.StructLayout, event: data.StructLayout,
-                 n_sa: int, n_policy: int, *, capacity: int, default_policy: str = "discard",
-                 ipv6: str = "discard", mtu: int = 9000):
+                 n_sa: int, n_policy: int, *, default_policy: str = "discard", ipv6: str = "discard",
+                 mtu: int = 9000):
         self.n_sa, self.entry = n_sa, sa_write.members["entry"]
-        self.capacity, self.mtu = capacity, mtu
+        self.mtu = mtu
         self.default_bypass, self.ipv6_bypass = default_policy == "bypass", ipv6 == "bypass"
         super().__init__({
             "parsed": In(stream.Signature(Parsed)),
@@ -100,10 +102,7 @@ class OutboundControl(wiring.Component):
         c = self.counts
 
         def finish(action, counter):
-            statements = [getattr(c, counter).eq(1)]
-            if action is not None:
-                statements += [job.action.eq(action), jobs.w_en.eq(1)]
-            return statements
+            return [getattr(c, counter).eq(1), job.action.eq(action), jobs.w_en.eq(1)]
 
         # the protected packet (RFC 4303 §2): lengths, padding to 4 bytes (§2.4), trailer
         payload_len = Signal(16)
@@ -134,7 +133,7 @@ class OutboundControl(wiring.Component):
                        Cat(proto, sa.flags.ttl), Const(0, 16), sa.src[16:], sa.src[:16], sa.dst[16:], sa.dst[:16]]
         outer_sum = ~ones_complement_sum(outer_words)
         m.d.comb += [
-            job.l2_len.eq(rec.l2_len), job.ihl.eq(rec.ihl), job.length.eq(rec.length),
+            job.tag.eq(rec.tag), job.l2_len.eq(rec.l2_len), job.ihl.eq(rec.ihl), job.length.eq(rec.length),
             job.payload_start.eq(rec.l2_len + Mux(sa.flags.mode == MODE_TRANSPORT, 4 * rec.ihl, 0)),
             job.payload_end.eq(rec.l2_len + rec.total_length),
             job.pad.eq(pad), job.next_header.eq(Mux(sa.flags.mode == MODE_TRANSPORT, rec.proto, 4)),
@@ -167,10 +166,7 @@ class OutboundControl(wiring.Component):
                     m.d.sync += rec.eq(self.parsed.payload)
                     m.next = "CLASSIFY"
             with m.State("CLASSIFY"):
-                with m.If(rec.length > self.capacity):  # never stored (the buffer swallowed it)
-                    m.d.comb += finish(None, "drop_malformed")
-                    m.next = "IDLE"
-                with m.Elif(rec.malformed):
+                with m.If(rec.malformed):
                     m.d.comb += finish(DROP, "drop_malformed")
                     m.next = "IDLE"
                 with m.Elif(rec.ipv6 & Const(not self.ipv6_bypass)):

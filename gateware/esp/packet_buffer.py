@@ -9,6 +9,11 @@ wait for their commit, so the next frame streams in while the last one's verdict
 A frame larger than the whole buffer cannot be held: it is swallowed and then dropped whatever
 its commit says (`overflow` pulses), so the pipeline never deadlocks.
 
+Every frame written is numbered (`tag`, modulo 256, counted from reset); the number comes out
+beside each beat of the frame. With `placeholders`, every frame written also comes out: one
+that is not kept (empty, swallowed, or discarded) as a single empty beat (`nbytes` 0, `first`
+and `last`), so a consumer that pairs frames with decisions one to one never loses count.
+
 With a `meta` layout, the commit also carries per-frame data known only then (such as header
 patch values); it is kept with the committed frame only and is on the `meta` output with every
 beat of that frame (changing only as the frame's first beat appears), so discarded and dropped
@@ -20,7 +25,7 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..packet import packet_signature
+from ..packet import FRAME_TAG, packet_signature
 
 
 def commit_layout(meta: data.Layout | None = None) -> data.StructLayout:
@@ -32,14 +37,17 @@ class PacketBuffer(wiring.Component):
     """`depth` words of `width` bytes; up to `frames` frames awaiting their commit, and as many
     committed ones queued for reading."""
 
-    def __init__(self, width: int = 16, depth: int = 1024, frames: int = 16, meta: data.Layout | None = None):
+    def __init__(self, width: int = 16, depth: int = 1024, frames: int = 16, meta: data.Layout | None = None,
+                 *, placeholders: bool = False):
         if depth & (depth - 1) or depth < 2:
             raise ValueError(f"depth: {depth} is not a power of two >= 2")
         self.width, self.depth, self.frames, self.meta_layout = width, depth, frames, meta
+        self.placeholders = placeholders
         members = {
             "i": In(packet_signature(width)),
             "commit": In(stream.Signature(commit_layout(meta))),
             "o": Out(packet_signature(width)),
+            "tag": Out(FRAME_TAG),  # the number of the frame `o` carries
             "overflow": Out(1),  # pulses when a frame too large for the buffer is dropped
         }
         if meta is not None:
@@ -50,17 +58,17 @@ class PacketBuffer(wiring.Component):
         m = Module()
         width, depth = self.width, self.depth
         pointer = unsigned(depth.bit_length())  # one bit more than the address: full vs empty
-        fields = {"length": 16, "words": range(depth + 1), "keep": 1}
+        fields = {"length": 16, "words": range(depth + 1), "keep": 1, "tag": FRAME_TAG}
         descriptor = data.StructLayout(fields if self.meta_layout is None else {**fields, "meta": self.meta_layout})
         m.submodules.mem = mem = Memory(shape=8 * width, depth=depth, init=[])
         wr, rd = mem.write_port(), mem.read_port()
         m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=descriptor.size, depth=self.frames)
 
         # -- writer: append beats; a frame's extent waits in `pending` for its commit --------
-        written_layout = data.StructLayout({"words": range(depth + 1), "bytes": 17, "overflowed": 1})
+        written_layout = data.StructLayout({"words": range(depth + 1), "bytes": 17, "overflowed": 1, "tag": FRAME_TAG})
         m.submodules.pending = pending = fifo.SyncFIFOBuffered(width=written_layout.size, depth=self.frames)
         wr_ptr, freed = Signal(pointer), Signal(pointer)
-        words, written, overflowed = Signal(range(depth + 1)), Signal(17), Signal()
+        words, written, overflowed, number = Signal(range(depth + 1)), Signal(17), Signal(), Signal(FRAME_TAG)
         full = (wr_ptr - freed)[: pointer.width] == depth
         swallow = overflowed | (full & (words == depth))  # this frame alone fills the buffer
         beat = self.i.payload
@@ -71,7 +79,7 @@ class PacketBuffer(wiring.Component):
         ]
         done = data.View(written_layout, pending.w_data)
         m.d.comb += [done.words.eq(words + ~swallow), done.bytes.eq(written + Mux(swallow, 0, beat.nbytes)),
-                     done.overflowed.eq(swallow)]
+                     done.overflowed.eq(swallow), done.tag.eq(number)]
         with m.If(self.i.valid & self.i.ready):
             with m.If(swallow):
                 m.d.sync += overflowed.eq(1)
@@ -80,13 +88,14 @@ class PacketBuffer(wiring.Component):
                 m.d.sync += [wr_ptr.eq(wr_ptr + 1), words.eq(words + 1), written.eq(written + beat.nbytes)]
             with m.If(beat.last):
                 m.d.comb += pending.w_en.eq(1)
-                m.d.sync += [words.eq(0), written.eq(0), overflowed.eq(0)]
+                m.d.sync += [words.eq(0), written.eq(0), overflowed.eq(0), number.eq(number + 1)]
 
         verdict, extent = self.commit.payload, data.View(written_layout, pending.r_data)
         kept = Signal(descriptor)
         m.d.comb += [
             kept.length.eq(Mux(verdict.length < extent.bytes, verdict.length, extent.bytes)),
             kept.words.eq(extent.words),
+            kept.tag.eq(extent.tag),
             kept.keep.eq(verdict.ok & ~extent.overflowed & (kept.length != 0)),
             queue.w_data.eq(kept),
             self.commit.ready.eq(pending.r_rdy & queue.w_rdy),
@@ -108,8 +117,8 @@ class PacketBuffer(wiring.Component):
         head = data.View(descriptor, queue.r_data)
         with m.If(~reading & queue.r_rdy):
             m.d.comb += queue.r_en.eq(1)
-            with m.If(head.keep):
-                m.d.sync += [reading.eq(1), frame.eq(head), bytes_left.eq(head.length),
+            with m.If(head.keep | self.placeholders):
+                m.d.sync += [reading.eq(1), frame.eq(head), bytes_left.eq(Mux(head.keep, head.length, 0)),
                              frame_start.eq(rd_ptr), sent_first.eq(0)]
             with m.Else():  # discarded: free its words unread
                 m.d.sync += [rd_ptr.eq(rd_ptr + head.words), freed.eq(rd_ptr + head.words)]
@@ -123,6 +132,7 @@ class PacketBuffer(wiring.Component):
                 bytes_left.eq(bytes_left - width),
                 rd_ptr.eq(rd_ptr + 1),
             ]
+            m.d.sync += self.tag.eq(frame.tag)
             if self.meta_layout is not None:
                 m.d.sync += self.meta.eq(frame.meta)
             with m.If(last):  # skip the words of the cut-off tail; free the whole frame

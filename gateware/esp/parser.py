@@ -6,24 +6,29 @@ tag (IEEE 802.1Q), IPv4 with its RFC 791 checks (version, IHL >= 5, total length
 frame, header checksum per RFC 1071), the transport ports, and - for ESP arriving directly or
 inside UDP (RFC 4303 §2, RFC 3948 §2.1) - SPI, sequence number and explicit IV. The checks are
 those of the reference model (`espline.sim.model.frame` and `.ipv4`), bit for bit.
+
+Every frame gets its record, whatever its length (docs/invariants.md): the length counter
+saturates, so a frame longer than `max_frame` (docs/frames.md) is malformed however long it
+is, and the record carries the frame's number (`tag`), as the packet buffer behind counts it.
 """
 
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..packet import packet_signature
+from ..packet import FRAME_TAG, packet_signature
 from .ipv4_header import IPv4Decoder, big_endian, fields_layout
 
 ETH_IPV4, ETH_IPV6, VLAN_TAGS = 0x0800, 0x86DD, (0x8100, 0x88A8)
 HEADER_BYTES = 18 + 60 + 8 + 16  # tagged Ethernet, longest IPv4 header, UDP, ESP header and IV
 
 Parsed = data.StructLayout({
+    "tag": FRAME_TAG,  # the frame's number in this direction
     "length": 16,  # frame bytes
     "l2_len": 5,  # 14, or 18 with a VLAN tag
     "ipv4": 1,  # EtherType IPv4 (only then do the fields below mean anything)
     "ipv6": 1,
-    "malformed": 1,  # runt, stacked tags, or an IPv4 header failing a check
+    "malformed": 1,  # runt, longer than max_frame, stacked tags, or an IPv4 header failing a check
     # the IPv4 header's fields (`ipv4_header.fields_layout`), l4 = the first 24 bytes after it
     **{name: field.shape for name, field in fields_layout(24) if name != "ok"},
     "udp_length": 16,
@@ -33,9 +38,10 @@ Parsed = data.StructLayout({
 class FrameParser(wiring.Component):
     """Pass frames from `i` to `o` unchanged; emit one `Parsed` record per frame on `parsed`."""
 
-    def __init__(self, width: int = 16, records: int = 4):
-        self.width = width
-        self.records = records
+    def __init__(self, width: int = 16, records: int = 4, *, max_frame: int = 9216):
+        if not 64 <= max_frame < 2**16 - 1:
+            raise ValueError(f"max_frame: {max_frame} is not 64..65534")
+        self.width, self.records, self.max_frame = width, records, max_frame
         super().__init__({"i": In(packet_signature(width)), "o": Out(packet_signature(width)),
                           "parsed": Out(stream.Signature(Parsed))})
 
@@ -47,7 +53,9 @@ class FrameParser(wiring.Component):
 
         # capture the header bytes and count the frame as it passes
         header = Signal(8 * width * beats)
-        beat, length, done = Signal(range(beats + 1)), Signal(17), Signal()
+        beat, done = Signal(range(beats + 1)), Signal()
+        length = Signal(range(self.max_frame + 2))  # saturates at max_frame + 1: oversize
+        starts, tag = Signal(init=1), Signal(FRAME_TAG)  # the next beat starts a frame; its number
         take = self.i.valid & self.i.ready
         passable = ~self.i.payload.last | (queue.w_rdy & ~done)  # a last beat needs room for its record
         m.d.comb += [
@@ -57,8 +65,12 @@ class FrameParser(wiring.Component):
         ]
         m.d.sync += done.eq(take & self.i.payload.last)
         with m.If(take):
-            m.d.sync += length.eq(Mux(self.i.payload.first, 0, length) + self.i.payload.nbytes)
-            index = Mux(self.i.payload.first, 0, beat)
+            total = Mux(starts, 0, length) + self.i.payload.nbytes
+            m.d.sync += [length.eq(Mux(total > self.max_frame, self.max_frame + 1, total)),
+                         starts.eq(self.i.payload.last)]
+            with m.If(self.i.payload.last):
+                m.d.sync += tag.eq(tag + 1)
+            index = Mux(starts, 0, beat)
             with m.If(index < beats):
                 with m.Switch(index):
                     for b in range(beats):
@@ -83,11 +95,12 @@ class FrameParser(wiring.Component):
         is_ipv4 = ~stacked & (kind == ETH_IPV4)
         runt = (length < 14) | (tagged & (length < 18))
         m.d.comb += [
+            p.tag.eq(tag - 1),  # counted on at the last beat
             p.length.eq(length),
             p.l2_len.eq(l2_len),
             p.ipv4.eq(is_ipv4),
             p.ipv6.eq(~stacked & (kind == ETH_IPV6)),
-            p.malformed.eq(runt | stacked | (is_ipv4 & ~ip.ok)),
+            p.malformed.eq(runt | (length > self.max_frame) | stacked | (is_ipv4 & ~ip.ok)),
             *[getattr(p, name).eq(getattr(ip, name)) for name, _ in ip.shape() if name != "ok"],
             p.udp_length.eq(big_endian(ip.l4, 4, 2)),
             queue.w_data.eq(p),

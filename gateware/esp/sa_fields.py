@@ -35,7 +35,7 @@ def serve_snapshots(m, request, response, read_port, values: dict) -> None:
 
 
 #: Event codes (the register map's `event_e`).
-EVENT_SOFT, EVENT_HARD, EVENT_SEQ, EVENT_AUTH_FAIL, EVENT_REPLAY = 1, 2, 3, 4, 5
+EVENT_SOFT, EVENT_HARD, EVENT_SEQ, EVENT_AUTH_FAIL, EVENT_REPLAY, EVENT_DESYNC = 1, 2, 3, 4, 5, 6
 
 
 def report_events(m, events, pending, kinds, index) -> None:

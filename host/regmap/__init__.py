@@ -19,7 +19,7 @@ from systemrdl.node import AddrmapNode, FieldNode, RegNode
 from systemrdl.rdltypes import AccessType
 
 RDL = Path(__file__).with_name("espline.rdl")
-DEFAULTS = {"N_SA": 256, "N_POLICY": 64, "WINDOW": 128, "EVENT_DEPTH": 16}
+DEFAULTS = {"N_SA": 256, "N_POLICY": 64, "WINDOW": 128, "EVENT_DEPTH": 16, "MAX_FRAME": 9216}
 BUS_WIDTH = 32
 
 

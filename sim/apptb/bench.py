@@ -66,7 +66,7 @@ async def run_random(dut, *, seed, frames, mix, valid_prob, ready_prob, burst=1,
             events.append(event)
 
     def read_live(counters):
-        """Global counters read while they count (GUIDE §2) may only grow."""
+        """Global counters read while they count (readable without stopping traffic) may only grow."""
         shrunk = {k: (live[k], v) for k, v in counters.items() if v < live.get(k, 0)}
         assert not shrunk, f"global counters went back (before, after) at cycle {tb.cycle}: {shrunk}"
         live.update(counters)

@@ -8,7 +8,7 @@ any interleaving of the ports in the DUT. Each output port then must show, bit-e
 expected frames of each input port in that port's order; ``cipher_o`` may interleave the
 frames from ``plain_i`` and ``host_i`` in any way. Nothing missing, nothing extra.
 
-Counters (GUIDE invariant 3): every global counter, and per SA packets, bytes, auth_fail,
+Counters (docs/invariants.md §3): every global counter, and per SA packets, bytes, auth_fail,
 replay, and seq (the last sequence number sent by an outbound SA; the top of an inbound SA's
 replay window, RFC 4303 §3.4.3). Events: soft/hard lifetime and sequence exhaustion per SA.
 """

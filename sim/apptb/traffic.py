@@ -12,6 +12,8 @@ protect, bypass and discard policies. Its generators give the frames for each in
   truncated, with bad trailers sealed with the peer's key (bad pad, dummy next header 59,
   misaligned, TFC padding), unknown SPIs, the wrong encapsulation, IKE on UDP 500 and 4500
   (non-ESP marker), NAT keepalives, cleartext, ARP, IPv6 and random garbage.
+- both, in the ``hostile`` mix: frames at the edges of the size contract (0 bytes, 1..13,
+  the largest frame, one byte more, 64 KiB and beyond).
 - ``host``: IKE from the management CPU, and a few other frames.
 
 Inbound SAs get SPIs whose low bits (mod ``n_sa``) differ: the hardware finds an inbound SA at
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from espline.sim.model import Appliance, Lifetime, NatT, Policy, Port, SecurityAssociation, Selector
+from espline.sim.model.appliance import MAX_FRAME
 
 __all__ = ["APPLIANCE", "MIXES", "SiteMix", "frame_size"]
 
@@ -56,11 +59,11 @@ MIXES = {
     "hostile": {
         "jumbo": 0.02, "share": {"plain": 0.3, "cipher": 0.6, "host": 0.10},
         "plain": {"protect": 30, "bypass": 5, "discard": 5, "nomatch": 10, "fragment": 5, "options": 5, "small": 5,
-                  "arp": 3, "ipv6": 5, "ethertype": 5, "malformed": 22, "too_big": 1},
+                  "arp": 3, "ipv6": 5, "ethertype": 5, "malformed": 22, "too_big": 1, "edge_size": 2},
         "cipher": {"esp": 15, "stray": 4, "tamper": 20, "replay_dup": 6, "replay_old": 6, "reorder_near": 5,
                    "reorder_edge": 0.3, "trailer": 8, "truncated": 6, "bad_ip": 5, "esp_fragment": 2,
                    "unknown_spi": 6, "wrong_encap": 4, "ike500": 2, "ike4500": 2, "keepalive": 2, "short4500": 2,
-                   "cleartext": 5, "arp": 1, "ipv6": 2, "garbage": 6},
+                   "cleartext": 5, "arp": 1, "ipv6": 2, "garbage": 6, "edge_size": 2},
     },
 }
 MIXES["jumbo"] = {**MIXES["default"], "jumbo": 0.2}
@@ -336,6 +339,17 @@ class _Gen:
 
     def next(self) -> list[bytes]:
         return getattr(self, f"_{self.kind()}")()
+
+    def _edge_size(self):
+        """The frame-size contract's edges (docs/frames.md): 0 bytes, runts, the largest frame, one
+        byte more, and 64 KiB and beyond; an IPv4 header filling the frame where one fits."""
+        rng = self.rng
+        size = rng.choice((0, rng.randint(1, 13), MAX_FRAME, MAX_FRAME + 1, rng.randint(65_536, 70_000)))
+        if size < 14 + 20:
+            return [rng.randbytes(size)]
+        p = rng.choice(self.mix.pairs)
+        header = ip_header(p.host_a(rng), p.host_b(rng), UDP, min(size - 14, 0xFFFF))
+        return [ethernet(header + rng.randbytes(size - 14 - len(header)))]
 
 
 class _PlainGen(_Gen):

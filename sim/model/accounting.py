@@ -1,6 +1,6 @@
 """Drop reasons and global counters: every frame in is forwarded, punted or dropped for a reason.
 
-The identity the counters prove (GUIDE invariant 3):
+The identity the counters prove (docs/invariants.md §3):
     rx_plain + rx_cipher + rx_host == tx_plain + tx_cipher + punted + sum(drops)
 """
 
@@ -19,6 +19,7 @@ class Reason(Enum):
     DUMMY = "dummy"  # next header 59, a TFC dummy packet (RFC 4303 §2.6)
     KEEPALIVE = "keepalive"  # NAT-keepalive absorbed (RFC 3948 §2.3)
     TOO_BIG = "too-big"  # protected packet would exceed the ciphertext side's MTU
+    DESYNC = "desync"  # a frame and a decision that did not pair up (never in the model; gateware fault)
 
 
 class Drop(Exception):

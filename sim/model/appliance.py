@@ -11,10 +11,15 @@ CIPHER -> PLAIN: ESP (IP protocol 50, or UDP/4500 per RFC 3948) is decapsulated 
 its SPI names, and the inner packet must match an inbound protect policy of that SA
 (RFC 4301 §5.2); IKE (UDP 500, UDP/4500 with the non-ESP marker) is punted to HOST;
 NAT-keepalives are absorbed; other cleartext goes through the inbound SPD.
+
+Frame sizes (docs/frames.md): a frame of 0 .. `max_frame` bytes into PLAIN or CIPHER is decided
+as above (runts, below an Ethernet header, are malformed); a longer one is malformed too.
 """
 
 from enum import Enum
 from typing import NamedTuple
+
+from espline.host.regmap import DEFAULTS
 
 from . import esp, ipv4
 from .accounting import Drop, GlobalCounters, Reason
@@ -25,6 +30,7 @@ from .spd import PolicyDatabase, packet_fields
 IKE_PORT = 500
 NAT_T_PORT = 4500
 NON_ESP_MARKER = b"\0\0\0\0"
+MAX_FRAME = DEFAULTS["MAX_FRAME"]  # the register map's CAP_FRAME.MAX_FRAME of the default build
 
 
 class Port(Enum):
@@ -41,7 +47,7 @@ class Verdict(NamedTuple):
 
 class Appliance:
     def __init__(self, sas=(), policies=(), *, default_policy: str = "discard", ipv6: str = "discard",
-                 mtu: int = 9000):
+                 mtu: int = 9000, max_frame: int = MAX_FRAME):
         if ipv6 not in ("bypass", "discard"):
             raise ValueError(f"ipv6: {ipv6!r} is not 'bypass' or 'discard'")
         if not 576 <= mtu <= 65535:
@@ -52,6 +58,7 @@ class Appliance:
         self.spd = PolicyDatabase(policies, default_policy)
         self.ipv6 = ipv6
         self.mtu = mtu
+        self.max_frame = max_frame
         self.counters = GlobalCounters()
         self.events: list = []  # (sa.Event, SecurityAssociation), oldest first
         self._handlers = {Port.PLAIN: self._from_plain, Port.CIPHER: self._from_cipher, Port.HOST: self._from_host}
@@ -66,6 +73,8 @@ class Appliance:
         else:
             c.rx_host += 1
         try:
+            if port is not Port.HOST and len(frame) > self.max_frame:
+                raise Drop(Reason.MALFORMED)
             verdict = self._handlers[port](frame)
         except Drop as drop:
             c.drops[drop.reason] += 1

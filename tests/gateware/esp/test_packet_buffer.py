@@ -155,3 +155,47 @@ def test_frames_stream_in_while_commits_lag(width):
     simulate(dut, writer, committer, reader)
     assert got == kept
     assert max(ahead) >= 2
+
+
+@pytest.mark.parametrize("width", [4, 16])
+def test_placeholders_every_frame_comes_out_with_its_number(width):
+    """With placeholders (the store of each direction, docs/invariants.md §6): every frame written
+    comes out, numbered in the order written; empty, discarded and oversize ones as one empty
+    beat; frame boundaries follow `last` alone."""
+    rng = random.Random(30 + width)
+    sizes = [0, 5, 0, 300, 16, 0, 257] + [rng.choice((0, rng.randint(1, 120), 256 + rng.randint(1, 40)))
+                                          for _ in range(300)]  # numbers wrap past 256
+    frames = [rng.randbytes(n) for n in sizes]
+    verdicts = [(rng.random() < 0.8, len(f)) for f in frames]
+    want = [(n % 256, f if ok and len(f) <= 256 else b"")
+            for n, (f, (ok, _)) in enumerate(zip(frames, verdicts, strict=True))]
+    dut = PacketBuffer(width, depth=256 // width, frames=4, placeholders=True)
+    got = []
+
+    async def writer(ctx):
+        for frame, (ok, length) in zip(frames, verdicts, strict=True):
+            await put_frame(ctx, dut.i, frame, width, rng, 0.3)
+            ctx.set(dut.commit.valid, 1)
+            ctx.set(dut.commit.payload, {"ok": ok, "length": length})
+            await ctx.tick().until(dut.commit.ready)
+            ctx.set(dut.commit.valid, 0)
+
+    async def reader(ctx):
+        for _ in want:
+            out, numbers = b"", set()
+            while True:
+                ready = rng.random() >= 0.3
+                ctx.set(dut.o.ready, ready)
+                _, _, valid, beat, number = await ctx.tick().sample(dut.o.valid, dut.o.payload, dut.tag)
+                if valid and ready:
+                    out += beat.data.to_bytes(width, "little")[: beat.nbytes]
+                    numbers.add(number)
+                    if beat.last:
+                        break
+            assert len(numbers) == 1
+            got.append((numbers.pop(), out))
+        ctx.set(dut.o.ready, 0)
+
+    simulate(dut, writer, reader, cycles=60 * sum(map(len, frames)) + 20_000,
+             stuck=lambda: f"deadlock: {len(got)} of {len(want)} frames out")
+    assert got == want
