@@ -129,8 +129,8 @@ def run_device(dev, args, out=sys.stdout) -> None:
         _stats(dev, args.json, out)
     elif args.command == "load":
         config = load(args.config)
-        dev.load(config.sas, config.policies)
-        print(f"loaded {len(config.sas)} SAs, {len(config.policies)} policies", file=out)
+        for line in dev.load(config.sas, config.policies):
+            print(f"load: {line}", file=out)
     elif args.command == "events":
         _events(dev, args.timeout, out)
 
@@ -145,7 +145,8 @@ def add_device_parsers(commands) -> None:
         p.add_argument("words", nargs=argparse.REMAINDER)
     p = commands.add_parser("stats", parents=[common], help="global and per-SA counters")
     p.add_argument("--json", action="store_true")
-    p = commands.add_parser("load", parents=[common], help="replace SAs and policies with a configuration file")
+    p = commands.add_parser("load", parents=[common], help="make SAs and policies those of a configuration file "
+                            "(changing only what differs; prints what changed)")
     p.add_argument("config", help="TOML, as docs/config.md describes")
     p = commands.add_parser("events", parents=[common], help="print events until none comes for TIMEOUT seconds")
     p.add_argument("--timeout", type=float, default=1.0)

@@ -8,8 +8,10 @@ database's rules (no overlapping selectors at one priority, a protect policy's S
 A refused request writes nothing.
 
 SA table: one index per SA, allocated here: an inbound SA at SPI mod N_SA (where the datapath
-looks it up), an outbound SA at the highest free index; `update_sa` rewrites the same index
-in one commit.
+looks it up), an outbound SA at the highest free index. `update_sa` is `ip xfrm state update`:
+one SA_CMD update rewrites the SA's mutable fields (`espline.sim.model.sa.MUTABLE`) and the
+hardware keeps its key, sequence number and replay window - never two frames under one (key,
+nonce); a new key is a new SA. `load` changes only what differs from what is loaded.
 SPD table: searched in index order, first match wins, so the driver keeps it sorted by
 priority (ties in order of addition). Inserting shifts the entries below one place down, from
 the last up, and only then writes the new one; at every step a lookup sees a policy set that
@@ -18,13 +20,14 @@ is either the old or the new one, each with an adjacent duplicate at most.
 
 import ipaddress
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from espline.host.registers import Registers
 from espline.host.transport import Transport
 from espline.sim.model import ConfigError, Event, Lifetime, NatT, Policy, SecurityAssociation, Selector
 from espline.sim.model.accounting import Reason
 from espline.sim.model.config import parse_policy, parse_sa
+from espline.sim.model.sa import MUTABLE
 
 MAGIC = 0x4553504C  # "ESPL"
 EVENTS = {e.value.replace("-", "_"): e for e in Event}  # the map's event_e names -> the model's events
@@ -100,10 +103,19 @@ class Espline:
         return index
 
     def update_sa(self, sa: SecurityAssociation | dict) -> int:
-        """Replace an SA whole, in place: the datapath sees the old SA or the new, never a mix."""
+        """Rewrite an SA's mutable fields in place, in one command (the datapath sees the old
+        fields or the new, never a mix); its key, sequence number, replay window and counters
+        stay. ConfigError naming a field only a new SA may change (key, mode, ...)."""
         sa = self._check_sa(sa)
         index = self.sa_index(sa.dir, sa.spi)
-        self._program_sa(index, sa)
+        old = self.sas[index]
+        try:
+            old.check_update(sa, key_known=any(old.key))
+        except ValueError as e:
+            raise ConfigError(f"spi {sa.spi:#x} ({sa.dir}) {e}") from None
+        self._stage_sa(sa)
+        self._command("sa", "update", index)
+        self.sas[index] = sa if any(old.key) else replace(sa, key=old.key)  # a key read back stays unknown
         return index
 
     def delete_sa(self, dir: str, spi: int) -> None:
@@ -121,11 +133,22 @@ class Espline:
         self.sas = [None] * self.n_sa
 
     def _program_sa(self, index: int, sa: SecurityAssociation) -> None:
-        w = self.regs.write
+        """Commit a new SA into free entry `index`."""
+        self._stage_sa(sa)
         aes_key, salt = sa.key[:-4], sa.key[-4:]
+        words = aes_key.ljust(32, b"\0")
+        for i in range(8):
+            self.regs.write(f"sa_stage.key[{i}]", value=int.from_bytes(words[4 * i:4 * i + 4], "big"))
+        self.regs.write("sa_stage.salt", value=int.from_bytes(salt, "big"))
+        self._command("sa", "commit", index)
+        self.sas[index] = sa
+
+    def _stage_sa(self, sa: SecurityAssociation) -> None:
+        """Every staging field but the key and salt (an update leaves them to the hardware)."""
+        w = self.regs.write
         nat = sa.encap
         w("sa_stage.spi", value=sa.spi)
-        w("sa_stage.flags", dir=sa.dir, mode=sa.mode, esn=sa.esn, natt=nat is not None, aes256=len(aes_key) == 32,
+        w("sa_stage.flags", dir=sa.dir, mode=sa.mode, esn=sa.esn, natt=nat is not None, aes256=len(sa.key) == 36,
           df=sa.df, icv_len=sa.icv_bits // 8, ttl=sa.ttl)
         w("sa_stage.src", value=int(ipaddress.IPv4Address(sa.src)))
         w("sa_stage.dst", value=int(ipaddress.IPv4Address(sa.dst)))
@@ -133,12 +156,6 @@ class Espline:
         w("sa_stage.replay_window", size=sa.replay_window)
         for name in ("soft_packets", "hard_packets", "soft_bytes", "hard_bytes"):
             w(f"sa_stage.{name}", value=getattr(sa.lifetime, name))
-        words = aes_key.ljust(32, b"\0")
-        for i in range(8):
-            w(f"sa_stage.key[{i}]", value=int.from_bytes(words[4 * i:4 * i + 4], "big"))
-        w("sa_stage.salt", value=int.from_bytes(salt, "big"))
-        self._command("sa", "commit", index)
-        self.sas[index] = sa
 
     # -- policies ----------------------------------------------------------------------------
 
@@ -192,35 +209,75 @@ class Espline:
 
     # -- a whole configuration ---------------------------------------------------------------
 
-    def load(self, sas, policies) -> None:
-        """Replace the whole configuration; every entry is checked before the first write."""
-        planned_sas, planned_policies = [None] * self.n_sa, []
+    def load(self, sas, policies) -> list[str]:
+        """Make the tables hold this configuration, changing only what differs; every entry is
+        checked before the first write. An SA already loaded with the same fields is left alone
+        (its sequence number and replay window go on), one whose mutable fields differ is
+        updated, one whose key (if known: a key read back from hardware is not) or other fixed
+        field differs is replaced (deleted, then added: a new SA), SAs not in the configuration
+        are deleted. The policies are rewritten (flushed first) if they or their SAs' places
+        change. Returns one line per SA (in the configuration's order, then the deleted ones) and
+        one for the policies, e.g. "updated out spi 0x00001000"."""
         checked = []
         for i, entry in enumerate(sas):
             try:
                 checked.append(self._check_sa(entry))
             except ValueError as e:
                 raise ConfigError(f"sa[{i}] {e}") from None
-        # Inbound SAs first: each has one possible index, outbound SAs fit around them.
+        wanted = {}
+        for i, sa in enumerate(checked):
+            if (sa.dir, sa.spi) in wanted:
+                raise ConfigError(f"sa[{i}] spi: {sa.spi:#x} ({sa.dir}) already exists")
+            wanted[sa.dir, sa.spi] = sa
+        verdicts = {}  # (dir, spi) -> unchanged | updated | replaced | deleted | added
+        for old in filter(None, self.sas):
+            new = wanted.get((old.dir, old.spi))
+            verdicts[old.dir, old.spi] = "deleted" if new is None else _compare(old, new)
+        planned_sas = [None if sa is None or verdicts[sa.dir, sa.spi] in ("deleted", "replaced") else sa
+                       for sa in self.sas]
+        kept = list(planned_sas)
+        # New SAs, inbound first: each has one possible index, outbound SAs fit around them.
         for i, sa in sorted(enumerate(checked), key=lambda e: e[1].dir != "in"):
+            verdict = verdicts.get((sa.dir, sa.spi))
+            if verdict == "updated":
+                planned_sas[self.sa_index(sa.dir, sa.spi)] = sa
+            if verdict in ("unchanged", "updated"):
+                continue
+            verdicts.setdefault((sa.dir, sa.spi), "added")
             try:
                 sa, index = self._check_new_sa(sa, planned_sas)
             except ValueError as e:
                 raise ConfigError(f"sa[{i}] {e}") from None
             planned_sas[index] = sa
+        planned_policies = []
         for i, entry in enumerate(policies):
             try:
                 policy, index = self._check_policy(entry, planned_sas, planned_policies)
             except ValueError as e:
                 raise ConfigError(f"policy[{i}] {e}") from None
             planned_policies.insert(index, policy)
-        self.flush_sas()
+        rewrite = planned_policies != self.policies or any(
+            p.action == "protect" and verdicts[p.dir, p.spi] == "replaced" for p in planned_policies)
+        if rewrite:
+            self.flush_policies()
+        for index, sa in enumerate(self.sas):
+            if sa is not None and kept[index] is None:
+                self._command("sa", "delete", index)
+                self.sas[index] = None
         for index, sa in enumerate(planned_sas):
-            if sa is not None:
+            if sa is None or kept[index] is sa:
+                continue
+            if kept[index] is None:
                 self._program_sa(index, sa)
-        for index, policy in enumerate(planned_policies):
-            self._program_policy(index, policy)
-        self.policies = planned_policies
+            else:
+                self.update_sa(sa)
+        if rewrite:
+            for index, policy in enumerate(planned_policies):
+                self._program_policy(index, policy)
+            self.policies = planned_policies
+        order = list(wanted) + [k for k, verdict in verdicts.items() if verdict == "deleted"]
+        lines = [f"{verdicts[dir, spi]} {dir} spi {spi:#010x}" for dir, spi in order]
+        return lines + [f"policies {'rewritten' if rewrite else 'unchanged'}: {len(planned_policies)}"]
 
     # -- commands, counters, events -----------------------------------------------------------
 
@@ -320,3 +377,13 @@ class Espline:
                 return EVENTS.get(event[0], event[0]), event[1]
             if time.monotonic() >= deadline:
                 return None
+
+
+def _compare(old: SecurityAssociation, new: SecurityAssociation) -> str:
+    """What loading `new` over `old` (same dir and SPI) takes: unchanged, updated or replaced
+    (a fixed field differs: a new SA). A key read back from hardware (zeros) is not compared."""
+    try:
+        old.check_update(new, key_known=any(old.key))
+    except ValueError:
+        return "replaced"
+    return "unchanged" if all(getattr(old, name) == getattr(new, name) for name in MUTABLE) else "updated"

@@ -2,11 +2,13 @@
 
 Datapath-facing ports (all derived from the register map; see docs/registers-design.md):
 
-- `sa_write`, `spd_write`: whole-entry table writes, `{index, valid, entry}` with `entry` the
-  layout of `sa_stage` / `spd_stage`; delete and flush write `valid` 0 and an all-zero entry
-  (key zeroed). The table owner asserts `ready` when it may take the write; a write also
-  resets that entry's dynamic state (sequence number, replay window, counters). (The block
-  keeps a mirror of each table without its keys, for fetch: the datapath never reads it.)
+- `sa_write`, `spd_write`: whole-entry table writes, `{index, valid, update, entry}` with `entry`
+  the layout of `sa_stage` / `spd_stage`; delete and flush write `valid` 0 and an all-zero entry
+  (key zeroed). The table owner asserts `ready` when it may take the write; a commit, delete or
+  flush also resets that entry's dynamic state (sequence number, replay window, counters); an
+  update (`update` 1: only fields with the map's `update` property differ) keeps it and the
+  entry's key and salt (table_cmd). (The block keeps a mirror of each table without its keys,
+  for fetch and the commands' checks: the datapath never reads it.)
 - `sa_counter_request` (an SA index) / `sa_counter_response` (layout of `sa_cnt`): one
   snapshot of one SA's counters per SA_CNT_SEL write.
 - `global_counters` (layout of `global_cnt`, 64-bit live values): read through buffered
@@ -16,7 +18,7 @@ Datapath-facing ports (all derived from the register map; see docs/registers-des
 - `thresholds` (layout of EVENT_THRESHOLD) and `irq` (INT_STATUS & INT_ENABLE, level).
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Cat, Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -62,9 +64,12 @@ class CsrBlock(wiring.Component):
                          status.busy.eq(cmd.busy), status.error.eq(cmd.error), status.valid.eq(cmd.fetched_valid)]
             stage_port, stage_node = getattr(hw, f"{name}_stage"), top(f"{name}_stage")
             m.d.comb += from_registers(cmd.staged, stage_port, stage_node)
-            fetched = Signal(entry)  # the fetched entry; the secret members stay zero
-            m.d.comb += [getattr(fetched, n).eq(getattr(cmd.fetched_entry, n)) for n in cmd.public]
-            m.d.comb += to_registers(fetched, cmd.fetched, stage_port, stage_node)
+            m.d.comb += to_registers(cmd.fetched_entry, cmd.fetched, stage_port, stage_node)
+            for k, secret in enumerate(cmd.secret):  # zeroed by every command (fetched_entry's are 0)
+                ports = [p for _, p, reg in leaves(cmd.fetched_entry, stage_port, stage_node)
+                         if reg.inst_name == secret]
+                m.d.comb += [p.value_we.eq(cmd.fetched | cmd.zeroize) for p in ports]
+                m.d.comb += cmd.secret_written[k].eq(Cat(p.value_swmod for p in ports).any())
             wiring.connect(m, cmd.write, wiring.flipped(getattr(self, f"{name}_write")))
 
         m.submodules.snapshot = snap = CounterSnapshot(self.sa_counter_response.payload.shape(), self.n_sa)

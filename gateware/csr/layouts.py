@@ -30,25 +30,39 @@ def layout_of(node):
     return data.StructLayout(members)
 
 
+def _walk(node, *objects):
+    """(`objects`' parts for one register, its node) for every register below `node`; each object
+    mirrors the node's hierarchy (a view of `layout_of(node)`, or a register file `hw` port)."""
+    if isinstance(node, RegNode):
+        yield objects, node
+        return
+    for child in node.children(unroll=False):
+        if child.is_array:
+            parts = [tuple(getattr(o, child.inst_name)[i] for o in objects) for i in range(child.array_dimensions[0])]
+        else:
+            parts = [tuple(getattr(o, child.inst_name) for o in objects)]
+        for p in parts:
+            yield from _walk(child, *p)
+
+
 def leaves(view, port, node):
     """(view of one register, its `hw` sub-port, its node) for every register below `node`.
 
     `view` has `layout_of(node)`; `port` is the register file's `hw` port of `node`.
     """
-    if isinstance(node, RegNode):
-        yield view, port, node
-        return
-    for child in node.children(unroll=False):
-        if child.is_array:
-            pairs = [(view[child.inst_name][i], getattr(port, child.inst_name)[i])
-                     for i in range(child.array_dimensions[0])]
-        else:
-            pairs = [(getattr(view, child.inst_name), getattr(port, child.inst_name))]
-        for v, p in pairs:
-            if isinstance(child, RegNode):
-                yield v, p, child
-            else:
-                yield from leaves(v, p, child)
+    for (v, p), reg in _walk(node, view, port):
+        yield v, p, reg
+
+
+def fixed_fields(view, node) -> list:
+    """The fields of `view` (of `layout_of(node)`) that SA_CMD update must find unchanged: those
+    software can read that lack the map's `update` property (keys and salt are not compared)."""
+    fields = []
+    for (v,), reg in _walk(node, view):
+        single = [f.inst_name for f in reg.fields()] == ["value"]
+        fields += [v if single else getattr(v, f.inst_name) for f in reg.fields()
+                   if f.is_sw_readable and not f.get_property("update", default=False)]
+    return fields
 
 
 def from_registers(view, port, node) -> list:

@@ -1,62 +1,96 @@
-"""Commit / delete / flush of a configuration table (SA table, SPD table) as whole-entry writes.
+"""Commit / update / delete / flush of a configuration table (SA table, SPD table) as whole-entry writes.
 
 The host fills a staging area register by register, then writes the command register. Commit
 copies the staging area, whole, into the `write` stream's payload in one clock edge, so later
 staging writes cannot reach the entry being written: the table only ever sees complete
-entries ("an SA never used half-written", docs/registers-design.md). Delete writes an entry of zeros
-(`valid` 0, key zeroed: docs/invariants.md §2); flush deletes every index in turn. The table's
-owner takes the write when it is safe (`ready`); until then the command is `busy`, and a
+entries ("an SA never used half-written", docs/registers-design.md). Delete writes an entry of
+zeros (`valid` 0, key zeroed: docs/invariants.md §2); flush deletes every index in turn. The
+table's owner takes the write when it is safe (`ready`); until then the command is `busy`, and a
 command written while busy is refused with error `busy`, as is an index beyond the table.
 
-A mirror of the table's public part (every member but the `secret` ones: keys, salt) lives
-here in a `Memory`, updated as each write is taken; fetch reads an entry back from it (on
-`fetched`, one cycle after the command), so the host can list the table after a restart.
+A table with `secret` members (the SA table: key, salt) holds live keys, so (docs/registers-design.md,
+"never two frames under one (key, nonce)"): every command zeroes the staged secrets
+(`zeroize`); commit needs every secret written since the last command (else `nokey`) and a
+free entry (else `exists`: an add never replaces a live SA); update (`payload.update`) writes
+an entry whose `fixed` fields equal the valid entry's (else `invalid`), and the table's owner
+keeps the entry's secrets and dynamic state (sequence number, replay window, counters, flags).
+
+A mirror of the table's public part (every member but the secret ones) lives here in a
+`Memory`, updated as each write is taken; fetch reads an entry back from it (on `fetched`, one
+cycle after the command), so the host can list the table after a restart; commit and update
+check the entry there, one cycle after the command.
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from espline.host import regmap as rm
 
+from .layouts import fixed_fields
+
 
 def write_layout(entry: data.Layout, depth: int) -> data.StructLayout:
-    """The payload of a table write: the entry, whether it is valid, and its index."""
-    return data.StructLayout({"index": range(depth), "valid": 1, "entry": entry})
+    """The payload of a table write: the entry, whether it is valid, whether it is an update
+    (keep the entry's secrets and dynamic state), and its index."""
+    return data.StructLayout({"index": range(depth), "valid": 1, "update": 1, "entry": entry})
 
 
 class TableCommand(wiring.Component):
-    """Runs the commands of one table; `op`, `index`, `start` and `staged` come from the register file.
+    """Runs the commands of one table; `op`, `index`, `start`, `staged` and `secret_written` (one
+    pulse per secret member) come from the register file, `zeroize` clears the staged secrets.
 
-    `ops` and `errors` are the encodings of the map's `cmd_op_e` and `cmd_err_e` (field `values`).
+    `ops` and `errors` are the encodings of the map's `cmd_op_e` and `cmd_err_e` (field `values`);
+    `fixed(view)`, if given, lists the fields of an entry an update may not change.
     """
 
-    def __init__(self, entry: data.StructLayout, depth: int, ops: dict, errors: dict, secret=()):
-        self.depth, self.ops, self.errors = depth, ops, errors
+    def __init__(self, entry: data.StructLayout, depth: int, ops: dict, errors: dict, error_width: int,
+                 secret=(), fixed=None):
+        self.depth, self.ops, self.errors, self.fixed = depth, ops, errors, fixed
+        self.secret = [name for name, _ in entry if name in secret]
         self.public = [name for name, _ in entry if name not in secret]
         self.mirror = data.StructLayout({"valid": 1, **{name: entry[name].shape for name in self.public}})
         super().__init__({
             "op": In(3), "index": In(16), "start": In(1), "staged": In(entry),
-            "busy": Out(1), "error": Out(2),
+            "secret_written": In(max(1, len(self.secret))), "zeroize": Out(1),
+            "busy": Out(1), "error": Out(error_width),
             "write": Out(stream.Signature(write_layout(entry, depth))),
-            "fetched": Out(1), "fetched_entry": Out(self.mirror), "fetched_valid": Out(1),
+            "fetched": Out(1), "fetched_entry": Out(entry), "fetched_valid": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
-        w = self.write
-        flushing, fetching = Signal(), Signal()
-        m.d.comb += self.busy.eq(w.valid | fetching)
+        w, ops, errors = self.write, self.ops, self.errors
+        flushing, fetching, checking = Signal(), Signal(), Signal()  # checking: commit or update, entry read
+        m.d.comb += [self.busy.eq(w.valid | fetching | checking), self.zeroize.eq(self.start)]
 
         m.submodules.mirror = mirror = memory.Memory(shape=self.mirror, depth=self.depth, init=[])
         update, lookup = mirror.write_port(), mirror.read_port()
         m.d.comb += [update.addr.eq(w.payload.index), update.en.eq(w.valid & w.ready),
                      update.data.valid.eq(w.payload.valid), lookup.addr.eq(self.index),
-                     self.fetched.eq(fetching), self.fetched_entry.eq(lookup.data)]
+                     self.fetched.eq(fetching)]
         m.d.comb += [getattr(update.data, name).eq(getattr(w.payload.entry, name)) for name in self.public]
-        m.d.sync += fetching.eq(0)
+        m.d.comb += [getattr(self.fetched_entry, name).eq(getattr(lookup.data, name)) for name in self.public]
+        m.d.sync += [fetching.eq(0), checking.eq(0)]
         with m.If(fetching):
             m.d.sync += self.fetched_valid.eq(lookup.data.valid)
+
+        written = Signal(len(self.secret))  # each secret member written since the last command
+        m.d.sync += written.eq(written | self.secret_written[:len(self.secret)])
+        same = Signal()  # the entry to write differs from entry INDEX in update fields only
+        if self.fixed is not None:
+            pairs = zip(self.fixed(self.fetched_entry), self.fixed(w.payload.entry), strict=True)
+            m.d.comb += same.eq(Cat(a == b for a, b in pairs).all())
+        with m.If(checking):  # the mirror holds entry INDEX now
+            with m.If(w.payload.update):
+                with m.If(lookup.data.valid & same):
+                    m.d.sync += w.valid.eq(1)
+                with m.Else():
+                    m.d.sync += self.error.eq(errors["invalid"])
+            with m.Elif(lookup.data.valid):
+                m.d.sync += self.error.eq(errors["exists"])
+            with m.Else():
+                m.d.sync += w.valid.eq(1)
 
         with m.If(w.valid & w.ready):
             with m.If(flushing & (w.payload.index != self.depth - 1)):
@@ -64,32 +98,48 @@ class TableCommand(wiring.Component):
             with m.Else():
                 m.d.sync += [w.valid.eq(0), flushing.eq(0)]
         with m.If(self.start):
+            m.d.sync += written.eq(0)
             with m.If(self.busy):
-                m.d.sync += self.error.eq(self.errors["busy"])
-            with m.Elif((self.op != self.ops["flush"]) & (self.op != self.ops["nop"]) & (self.index >= self.depth)):
-                m.d.sync += self.error.eq(self.errors["index"])
+                m.d.sync += self.error.eq(errors["busy"])
+            with m.Elif((self.op != ops["flush"]) & (self.op != ops["nop"]) & (self.index >= self.depth)):
+                m.d.sync += self.error.eq(errors["index"])
             with m.Else():
-                m.d.sync += self.error.eq(self.errors["ok"])
+                m.d.sync += [self.error.eq(errors["ok"]), w.payload.index.eq(self.index),
+                             w.payload.update.eq(0), w.payload.entry.eq(0)]
                 with m.Switch(self.op):
-                    with m.Case(self.ops["commit"]):
-                        m.d.sync += [w.valid.eq(1), w.payload.index.eq(self.index), w.payload.valid.eq(1),
-                                     w.payload.entry.eq(self.staged)]
-                    with m.Case(self.ops["delete"]):
-                        m.d.sync += [w.valid.eq(1), w.payload.index.eq(self.index), w.payload.valid.eq(0),
-                                     w.payload.entry.eq(0)]
-                    with m.Case(self.ops["flush"]):
-                        m.d.sync += [w.valid.eq(1), flushing.eq(1), w.payload.index.eq(0), w.payload.valid.eq(0),
-                                     w.payload.entry.eq(0)]
-                    with m.Case(self.ops["fetch"]):
+                    with m.Case(ops["commit"]):
+                        m.d.sync += [w.payload.valid.eq(1), w.payload.entry.eq(self.staged)]
+                        if self.secret:
+                            with m.If(~written.all()):
+                                m.d.sync += self.error.eq(errors["nokey"])
+                            with m.Else():
+                                m.d.sync += checking.eq(1)
+                        else:
+                            m.d.sync += w.valid.eq(1)
+                    with m.Case(ops["update"]):
+                        if self.fixed is not None:
+                            m.d.sync += [w.payload.valid.eq(1), w.payload.update.eq(1),
+                                         w.payload.entry.eq(self.staged), checking.eq(1)]
+                        else:
+                            m.d.sync += self.error.eq(errors["invalid"])
+                    with m.Case(ops["delete"]):
+                        m.d.sync += [w.valid.eq(1), w.payload.valid.eq(0)]
+                    with m.Case(ops["flush"]):
+                        m.d.sync += [w.valid.eq(1), flushing.eq(1), w.payload.index.eq(0), w.payload.valid.eq(0)]
+                    with m.Case(ops["fetch"]):
                         m.d.sync += fetching.eq(1)
         return m
 
 
 def for_table(regmap: rm.RegMap, table: str, entry: data.StructLayout, depth: int) -> TableCommand:
     """The TableCommand of `table` ("sa", "spd"): encodings from its command and status registers;
-    secret, the staging registers software cannot read."""
+    secret, the staging registers software cannot read; an update only if a staging field has
+    the map's `update` property."""
     (op,) = [f for f in regmap[f"{table}_cmd"].fields if f.name == "op"]
     (error,) = [f for f in regmap[f"{table}_status"].fields if f.name == "error"]
-    secret = {r.path[1] for r in regmap.registers
-              if r.path[0] == f"{table}_stage" and not any(f.sw_read for f in r.fields)}
-    return TableCommand(entry, depth, op.values, error.values, secret)
+    stage = [r for r in regmap.registers if r.path[0] == f"{table}_stage"]
+    secret = {r.path[1] for r in stage if not any(f.sw_read for f in r.fields)}
+    node = regmap.top.get_child_by_name(f"{table}_stage")
+    updatable = any(f.update for r in stage for f in r.fields)
+    return TableCommand(entry, depth, op.values, error.values, error.width, secret,
+                        (lambda view: fixed_fields(view, node)) if updatable else None)

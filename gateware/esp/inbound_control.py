@@ -39,6 +39,7 @@ from .sa_fields import (
     reached,
     report_events,
     serve_snapshots,
+    take_sa_write,
 )
 from .splitter import DROP, FORWARD, SPLIT
 from .trailer import trailer_layout
@@ -151,16 +152,12 @@ class InboundControl(wiring.Component):
                 statements += [dj.split.action.eq(FORWARD), dj.split.tag.eq(1)]
             return statements
 
-        w = self.sa_write.payload
         can_job = jobs.w_rdy & self.job.ready
         with m.FSM(name="classify"):
             with m.State("IDLE"):
                 with m.If(self.sa_write.valid):  # drain, then write the entry whole
                     with m.If(in_flight == 0):
-                        m.d.comb += [self.sa_write.ready.eq(1),
-                                     static_w.addr.eq(w.index), static_w.en.eq(1),
-                                     static_w.data.valid.eq(w.valid), static_w.data.sa.eq(w.entry),
-                                     dyn_w.addr.eq(w.index), dyn_w.en.eq(1), dyn_w.data.eq(0)]
+                        take_sa_write(m, self.sa_write, static_w, static_c, dyn_w)
                 with m.Elif(self.parsed.valid):
                     m.d.comb += [self.parsed.ready.eq(1), received.eq(1)]
                     m.d.sync += rec.eq(self.parsed.payload)

@@ -9,9 +9,10 @@ one an SA may send marks it dead, §3.3.3: it never wraps), packet and byte life
 raises an event once, hard kills the SA), and the MTU check of the protected packet.
 
 The SA table lives here: static entries (from the CSR block's `sa_write`, whole) and the
-dynamic state (sequence number, counters, flags) that a write resets. One frame's read,
-decision and write-back finish before the next frame's read, so back-to-back packets on one
-SA never race, and an SA write - taken only between frames - is never seen half.
+dynamic state (sequence number, counters, flags) that a new SA's write resets and an update
+keeps (`take_sa_write`). One frame's read, decision and write-back finish before the next
+frame's read, so back-to-back packets on one SA never race, and an SA write - taken only
+between frames - is never seen half.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
@@ -25,7 +26,16 @@ from .counts import Counts
 from .ipv4_header import ones_complement_sum
 from .parser import Parsed
 from .policy_table import key_layout
-from .sa_fields import EVENT_HARD, EVENT_SEQ, EVENT_SOFT, gcm_command, reached, report_events, serve_snapshots
+from .sa_fields import (
+    EVENT_HARD,
+    EVENT_SEQ,
+    EVENT_SOFT,
+    gcm_command,
+    reached,
+    report_events,
+    serve_snapshots,
+    take_sa_write,
+)
 from .splitter import DROP, FORWARD
 from .splitter import SPLIT as ENCAP
 
@@ -151,16 +161,10 @@ class OutboundControl(wiring.Component):
         lk = self.lookup.payload
         m.d.comb += [lk.dir.eq(DIR_OUT), lk.src.eq(rec.src), lk.dst.eq(rec.dst), lk.proto.eq(rec.proto),
                      lk.has_ports.eq(rec.has_ports), lk.sport.eq(rec.sport), lk.dport.eq(rec.dport)]
-        w = self.sa_write.payload
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.sa_write.valid):
-                    m.d.comb += [
-                        self.sa_write.ready.eq(1),
-                        static_w.addr.eq(w.index), static_w.en.eq(1),
-                        static_w.data.valid.eq(w.valid), static_w.data.sa.eq(w.entry),
-                        dyn_w.addr.eq(w.index), dyn_w.en.eq(1), dyn_w.data.eq(0),
-                    ]
+                    take_sa_write(m, self.sa_write, static_w, static_r, dyn_w)
                 with m.Elif(self.parsed.valid & jobs.w_rdy):
                     m.d.comb += [self.parsed.ready.eq(1), c.rx_plain.eq(1)]
                     m.d.sync += rec.eq(self.parsed.payload)

@@ -7,7 +7,8 @@ the C header and docs/registers.md (`python -m espline.host.regmap`) are all der
 
 Field semantics used here are standard SystemRDL: `sw`/`hw` access, `swmod` (write pulse to
 hardware), `swacc` (read pulse to hardware), `we` (hardware write enable), `hwset`, `woclr`,
-`encode`; plus the `buffer_reads` user property (PeakRDL-regblock's read buffering).
+`encode`; plus the user properties `buffer_reads` (PeakRDL-regblock's read buffering) and
+`update` (a staging field SA_CMD update rewrites).
 """
 
 import functools
@@ -39,6 +40,7 @@ class Field:
     hwset: bool
     woclr: bool
     encode: type | None  # systemrdl UserEnum
+    update: bool = False  # SA_CMD update rewrites it
 
     @property
     def stored(self) -> bool:
@@ -112,7 +114,7 @@ def field(node: FieldNode) -> Field:
         hw_read=hw in (AccessType.r, AccessType.rw), hw_write=hw in (AccessType.w, AccessType.rw),
         we=bool(node.get_property("we")), swmod=node.get_property("swmod"), swacc=node.get_property("swacc"),
         hwset=bool(node.get_property("hwset")), woclr=node.get_property("onwrite") is not None,
-        encode=node.get_property("encode"))
+        encode=node.get_property("encode"), update=bool(node.get_property("update", default=False)))
 
 
 def path_of(node, top: AddrmapNode) -> tuple:

@@ -4,6 +4,11 @@ An SA is unidirectional: `dir="out"` SAs encapsulate (they own the sequence coun
 `dir="in"` SAs decapsulate (they own the replay window). Lifetimes count the packets and
 bytes of protected payload (the inner IP packet in tunnel mode, the upper-layer payload
 in transport mode); soft expiry raises an event, hard expiry stops the SA (RFC 4301 §4.4.2.1).
+
+Never two frames under one (key, nonce): the GCM IV is the sequence number (RFC 4106 §3), so an
+SA's key and salt go with its sequence counter and replay window for its whole life. An update
+(`SaDatabase.update`, as Linux's `xfrm_state_update`) rewrites only the fields in `MUTABLE` and
+keeps the rest and the state; a new key is a new SA (a rekey, RFC 4301 §4.4.2.1).
 """
 
 import ipaddress
@@ -14,6 +19,12 @@ from .aead import EspGcm
 from .replay import ReplayWindow
 
 AEAD_NAME = "rfc4106(gcm(aes))"
+
+#: What an update may change: outer addresses, TTL, DF, NAT-T encapsulation, lifetimes. The
+#: replay window's size is fixed: grown, it would reach back to packets it no longer remembers.
+MUTABLE = ("src", "dst", "ttl", "df", "encap", "lifetime")
+#: What identifies an SA or goes with its sequence counter; an update that changes one is refused.
+FIXED = ("spi", "dir", "key", "mode", "esn", "icv_bits", "replay_window")
 
 
 class Event(Enum):
@@ -107,6 +118,27 @@ class SecurityAssociation:
             events.append(Event.HARD_LIFETIME)
         return events
 
+    def check_update(self, new: "SecurityAssociation", *, key_known: bool = True) -> None:
+        """ValueError naming the first `FIXED` field `new` changes (that is a new SA). Without
+        `key_known` (an SA read back from hardware, whose key reads as zeros) only the key's
+        length is compared."""
+        for name in FIXED:
+            old_value, new_value = getattr(self, name), getattr(new, name)
+            if name == "key" and not key_known:
+                old_value, new_value = len(old_value), len(new_value)
+            if old_value != new_value:
+                word = name.removesuffix("_bits")  # as the configuration names it
+                raise ValueError(f"{word}: an update cannot change it; that is a new SA "
+                                 f"(a rekey: add the new SA, then delete this one)")
+
+    def update_from(self, new: "SecurityAssociation") -> None:
+        """Take `new`'s `MUTABLE` fields (after `check_update`), keeping key, sequence number,
+        replay window, counters and expiry flags."""
+        self.check_update(new)
+        for name in MUTABLE:
+            setattr(self, name, getattr(new, name))
+        self.src_bytes, self.dst_bytes = new.src_bytes, new.dst_bytes
+
     def zeroize(self) -> None:
         """Forget the key material (on delete)."""
         self.key = bytes(len(self.key))
@@ -125,13 +157,13 @@ class SaDatabase:
             raise ValueError(f"spi: {sa.spi:#x} ({sa.dir}) already exists")
         self._sas[sa.dir, sa.spi] = sa
 
-    def update(self, sa: SecurityAssociation) -> None:
-        """Replace an SA whole (the new one is complete before it is used)."""
+    def update(self, sa: SecurityAssociation) -> SecurityAssociation:
+        """Rewrite the SA with `sa`'s (dir, SPI) in place (`SecurityAssociation.update_from`); the SA."""
         old = self.get(sa.dir, sa.spi)
         if old is None:
             raise KeyError(f"spi: {sa.spi:#x} ({sa.dir}) does not exist")
-        self._sas[sa.dir, sa.spi] = sa
-        old.zeroize()
+        old.update_from(sa)
+        return old
 
     def delete(self, dir: str, spi: int) -> None:
         sa = self._sas.pop((dir, spi), None)

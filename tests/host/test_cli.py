@@ -69,13 +69,17 @@ def test_batch_session_adds_lists_and_counts(tmp_path):
 
 
 def test_batch_load_and_refusal(tmp_path, capsys):
-    status, out = run(tmp_path, ["load docs/examples/site-a.toml", "policy list",
-                                 "state add src 1.2.3.4 dst 5.6.7.8 proto esp spi 0x10 dir out mode tunnel "
-                                 "aead rfc4106(gcm(aes)) 0x00112233445566778899aabbccddeeff00112233 128"])
-    assert "loaded 2 SAs, 3 policies" in out
-    assert out.count("index") == 3
+    """A second load of one file writes nothing and says so; `state update` may not change the key."""
+    rekey = STATE_WORDS[0].replace("0xa3eae14c", "0xb3eae14c")
+    status, out = run(tmp_path, ["load docs/examples/site-a.toml", "load docs/examples/site-a.toml", "policy list",
+                                 f"state update {STATE_WORDS[0].replace('packet-soft 1000000', 'packet-soft 5')}",
+                                 f"state update {rekey}"])
+    assert out.splitlines()[:6] == ["load: added out spi 0x00001000", "load: added in spi 0x00002000",
+                                    "load: policies rewritten: 3", "load: unchanged out spi 0x00001000",
+                                    "load: unchanged in spi 0x00002000", "load: policies unchanged: 3"]
+    assert out.count("index") == 4 and "state update: index 255" in out
     assert status == 2
-    assert "spi: 0x10 is reserved" in capsys.readouterr().err
+    assert "key: an update cannot change it; that is a new SA" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("how", ["load", "words"])

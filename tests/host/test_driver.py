@@ -2,6 +2,7 @@
 atomic updates, refused configuration (with no bus cycle), counters and events."""
 
 import ipaddress
+from dataclasses import replace
 
 import pytest
 from csr_tb import bench, expected_sa_write, zero_entry
@@ -23,7 +24,7 @@ SA_IN = {"spi": 0x2000, "dir": "in", "src": "198.51.100.2", "dst": "192.0.2.1", 
 def expected_policy_write(policy, index, sa_index):
     s = policy.selector
     src, dst = ipaddress.IPv4Network(s.src), ipaddress.IPv4Network(s.dst)
-    return {"index": index, "valid": 1, "entry": {
+    return {"index": index, "valid": 1, "update": 0, "entry": {
         "flags": {"dir": {"in": 0, "out": 1}[policy.dir],
                   "action": {"discard": 0, "bypass": 1, "protect": 2}[policy.action],
                   "proto_any": int(s.proto is None), "proto": s.proto or 0},
@@ -46,7 +47,7 @@ def test_sas_land_on_the_table_port_bit_exact(ready_prob):
 
     dev.delete_sa("out", 0x1000)
     deleted = stub.sa_writes[-1]
-    assert deleted == {"index": 7, "valid": 0, "entry": zero_entry(deleted["entry"])}
+    assert deleted == {"index": 7, "valid": 0, "update": 0, "entry": zero_entry(deleted["entry"])}
     dev.flush_sas()
     assert [w["index"] for w in stub.sa_writes[-8:]] == list(range(8))
     assert all(w["valid"] == 0 and w["entry"] == zero_entry(w["entry"]) for w in stub.sa_writes[-8:])
@@ -57,17 +58,64 @@ def test_update_is_atomic_on_the_table_port():
     dev = Espline(transport)
     old = parse_sa(SA_OUT)
     dev.add_sa(old)
-    new = parse_sa({**SA_OUT, "key": KEY256, "df": "clear", "ttl": 200, "mode": "transport",
-                    "limits": {"hard_bytes": 12345}})
+    new = parse_sa({**SA_OUT, "df": "clear", "ttl": 200, "src": "192.0.2.9", "limits": {"hard_bytes": 12345},
+                    "encap": {"type": "espinudp", "sport": 4501, "dport": 4500}})
     # The update is staged register by register while the datapath keeps stalling the port.
     dev.update_sa(new)
     dev.add_sa(SA_IN)  # staging the next SA must not disturb entry 7 either
-    good = [expected_sa_write(old, 7), expected_sa_write(new, 7)]
+    good = [expected_sa_write(old, 7), expected_sa_write(new, 7, update=True)]
     offered_7 = [e for e in stub.sa_offered if e["index"] == 7]
     assert len(offered_7) > 2  # the port was held over several cycles
     assert all(e in good for e in offered_7)
     assert all(table[7] in good for table in stub.sa_table_history)
     assert stub.sa_table[7] == good[1]
+
+
+@pytest.mark.parametrize(("change", "field"), [({"key": KEY256}, "key"), ({"key": KEY128[:-8] + "00000000"}, "key"),
+                                               ({"mode": "transport"}, "mode"), ({"esn": True}, "esn"),
+                                               ({"icv": 64}, "icv"), ({"replay_window": 64}, "replay_window")])
+def test_update_refuses_a_new_sa_by_name_without_a_bus_cycle(change, field):
+    """An update keeps the key, salt, mode, ESN, ICV length and window: changing one is a new SA."""
+    transport, stub = bench()
+    dev = Espline(transport)
+    dev.add_sa(SA_OUT)
+    transport.idle(2)
+    before = stub.bus_cycles
+    with pytest.raises(ConfigError, match=rf"spi 0x1000 \(out\) {field}: an update cannot change it; that is a new SA"):
+        dev.update_sa({**SA_OUT, **change})
+    with pytest.raises(ConfigError, match="spi: 0x1001 \\(out\\) does not exist"):
+        dev.update_sa({**SA_OUT, "spi": 0x1001})
+    transport.idle(2)
+    assert stub.bus_cycles == before and len(stub.sa_writes) == 1
+
+
+def test_load_changes_only_what_differs():
+    """A second load of one configuration writes no table entry; a changed TTL is an update, a
+    changed key a new SA (deleted, then added), a dropped SA is deleted; the policies are
+    rewritten only when they or their SAs' places change."""
+    transport, stub = bench()
+    dev = Espline(transport)
+    config = load("docs/examples/site-a.toml")
+    assert dev.load(config.sas, config.policies) == [
+        "added out spi 0x00001000", "added in spi 0x00002000", "policies rewritten: 3"]
+    writes = (len(stub.sa_writes), len(stub.spd_writes))
+    assert dev.load(config.sas, config.policies) == [
+        "unchanged out spi 0x00001000", "unchanged in spi 0x00002000", "policies unchanged: 3"]
+    assert Espline(transport).load(config.sas, config.policies)[:2] == [  # keys read back: not compared
+        "unchanged out spi 0x00001000", "unchanged in spi 0x00002000"]
+    assert (len(stub.sa_writes), len(stub.spd_writes)) == writes
+    out, inbound = config.sas
+    assert dev.load([replace(out, ttl=9), inbound], config.policies)[0] == "updated out spi 0x00001000"
+    assert stub.sa_writes[-1] == expected_sa_write(replace(out, ttl=9), 7, update=True)
+    assert len(stub.spd_writes) == writes[1]
+    rekeyed = replace(inbound, key=bytes(range(36)))
+    assert dev.load([replace(out, ttl=9), rekeyed], config.policies) == [
+        "unchanged out spi 0x00001000", "replaced in spi 0x00002000", "policies rewritten: 3"]
+    assert stub.sa_writes[-2:] == [{**stub.sa_writes[-2], "valid": 0}, expected_sa_write(rekeyed, 0)]
+    policies = [p for p in config.policies if p.spi != 0x1000]
+    assert dev.load([rekeyed], policies) == ["unchanged in spi 0x00002000", "deleted out spi 0x00001000",
+                                             f"policies rewritten: {len(policies)}"]
+    assert [sa.spi for sa in dev.sas if sa] == [0x2000] and stub.sa_table[7]["valid"] == 0
 
 
 BAD_SAS = [
@@ -194,10 +242,10 @@ def test_a_new_driver_reads_the_tables_back():
     assert [[getattr(sa, f) for f in fields] for sa in got] == [[getattr(sa, f) for f in fields] for sa in expected]
     assert all(sa.key == bytes(len(e.key)) for sa, e in zip(got, expected, strict=True))  # keys never read back
     assert again.policies == sorted(config.policies, key=lambda p: p.priority)
-    # Fetch left zeros in the staged key and salt: committing the staging area as it is shows them.
-    again.regs.write("sa_cmd", op="commit", index=6)
-    transport.idle(4)
-    assert stub.sa_table[6]["entry"]["key"] == [0] * 8 and stub.sa_table[6]["entry"]["salt"] == 0
+    # Fetch left zeros in the staged key and salt: the staging area as it is cannot be committed.
+    with pytest.raises(RuntimeError, match="sa_cmd commit 6: hardware error nokey"):
+        again._command("sa", "commit", 6)
+    assert 6 not in stub.sa_table
 
 
 def test_inbound_sas_sit_at_spi_mod_n_sa():

@@ -86,12 +86,13 @@ class DatapathStub:
                 self.events.popleft()
 
 
-def expected_sa_write(sa, index):
-    """The SA table write for a model SA, encoded here from the register map's documentation."""
+def expected_sa_write(sa, index, update=False):
+    """The SA table write for a model SA, encoded here from the register map's documentation
+    (an update's: no key or salt, the datapath keeps the entry's)."""
     key, salt = sa.key[:-4], sa.key[-4:]
-    padded = key.ljust(32, b"\0")
+    padded = bytes(32) if update else key.ljust(32, b"\0")
     nat = sa.encap
-    return {"index": index, "valid": 1, "entry": {
+    return {"index": index, "valid": 1, "update": int(update), "entry": {
         "spi": sa.spi,
         "flags": {"dir": {"in": 0, "out": 1}[sa.dir], "mode": {"tunnel": 0, "transport": 1}[sa.mode],
                   "esn": int(sa.esn), "natt": int(nat is not None), "aes256": int(len(key) == 32),
@@ -102,7 +103,7 @@ def expected_sa_write(sa, index):
         "soft_packets": sa.lifetime.soft_packets, "hard_packets": sa.lifetime.hard_packets,
         "soft_bytes": sa.lifetime.soft_bytes, "hard_bytes": sa.lifetime.hard_bytes,
         "key": [int.from_bytes(padded[4 * i:4 * i + 4], "big") for i in range(8)],
-        "salt": int.from_bytes(salt, "big"),
+        "salt": 0 if update else int.from_bytes(salt, "big"),
     }}
 
 

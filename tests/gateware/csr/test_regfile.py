@@ -109,7 +109,7 @@ def test_command_errors():
     cmd, status = regmap["sa_cmd"].address, regmap["sa_status"].address
     transport.write(cmd, 1 | 8 << 16)  # commit to index 8 of a table of 8
     assert transport.read(status) == 2 << 4  # error "index"
-    transport.write(cmd, 1 | 7 << 16)
+    transport.write(cmd, 2 | 7 << 16)  # delete entry 7
     assert transport.read(status) == 0
 
 

@@ -3,6 +3,7 @@ lifetimes, sequence exhaustion, SA lifecycle and the accounting identity."""
 
 import random
 import struct
+from dataclasses import replace
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -198,16 +199,45 @@ def test_sa_lifecycle_zeroizes_keys():
     key = old.key
     with pytest.raises(ValueError, match="already exists"):
         a.sad.add(old)
-    new = SecurityAssociation(spi=SPI_AB, dir="out", src=ADDR_A, dst=ADDR_B, mode="tunnel", key=bytes(20))
-    a.sad.update(new)
-    assert old.key == bytes(len(key)) and a.sad.get("out", SPI_AB) is new
     a.sad.delete("out", SPI_AB)
-    assert new.key == bytes(20) and a.sad.get("out", SPI_AB) is None
+    assert old.key == bytes(len(key)) and a.sad.get("out", SPI_AB) is None
     assert a.process(Port.PLAIN, ethernet(ip_packet(64, HOST_A, HOST_B))).reason is Reason.NO_SA
     a.sad.flush()
     assert len(a.sad) == 0
     with pytest.raises(KeyError, match="spi"):
         a.sad.delete("out", SPI_AB)
+
+
+def test_update_keeps_key_sequence_window_and_counters():
+    """An update (as `ip xfrm state update`) rewrites TTL, DF, addresses, NAT-T and lifetimes in
+    place; the sequence numbers continue and a frame accepted before is a replay after."""
+    a, b = two_sites()
+    out_sa, in_sa = a.sad.get("out", SPI_AB), b.sad.get("in", SPI_AB)
+    before = [a.process(Port.PLAIN, ethernet(ip_packet(64, HOST_A, HOST_B, seed=i))).frame for i in range(3)]
+    assert [b.process(Port.CIPHER, f).port for f in before] == [Port.PLAIN] * 3
+    changes = dict(ttl=9, df="set", lifetime=Lifetime(hard_packets=100))
+    assert a.sad.update(replace(out_sa, **changes)) is out_sa
+    assert b.sad.update(replace(in_sa, **changes)) is in_sa
+    assert (out_sa.ttl, out_sa.seq, out_sa.counters.packets) == (9, 3, 3)
+    after = a.process(Port.PLAIN, ethernet(ip_packet(64, HOST_A, HOST_B))).frame
+    assert int.from_bytes(after[38:42], "big") == 4 and after[22] == 9  # ESP sequence number, outer TTL
+    assert b.process(Port.CIPHER, before[0]).reason is Reason.REPLAY
+    assert b.process(Port.CIPHER, after).port is Port.PLAIN and in_sa.counters.packets == 4
+
+
+@pytest.mark.parametrize("change,word", [
+    (dict(key=bytes(range(20))), "key"), (dict(key=bytes(36)), "key"), (dict(mode="transport"), "mode"),
+    (dict(esn=True), "esn"), (dict(icv_bits=64), "icv"), (dict(replay_window=64), "replay_window"),
+])
+def test_update_refuses_what_makes_a_new_sa(change, word):
+    a, _ = two_sites()
+    sa = a.sad.get("out", SPI_AB)
+    a.process(Port.PLAIN, ethernet(ip_packet(64, HOST_A, HOST_B)))
+    with pytest.raises(ValueError, match=rf"^{word}: an update cannot change it"):
+        a.sad.update(replace(sa, **change))
+    assert a.sad.get("out", SPI_AB) is sa and sa.seq == 1 and sa.mode == "tunnel"
+    with pytest.raises(KeyError, match="does not exist"):
+        a.sad.update(replace(sa, spi=SPI_AB + 1))
 
 
 @pytest.mark.parametrize("field,value,message", [
