@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 #: The counters, in the register map's order and with its names (docs/model.md, Reason).
 NAMES = ("rx_plain", "rx_cipher", "rx_host", "tx_plain", "tx_cipher", "punted",
          "drop_malformed", "drop_policy", "drop_no_sa", "drop_sa_expired", "drop_replay",
-         "drop_auth_fail", "drop_bad_pad", "drop_dummy", "drop_keepalive", "drop_too_big")
+         "drop_auth_fail", "drop_bad_pad", "drop_dummy", "drop_keepalive", "drop_too_big", "punt_dropped")
 
 #: One pulse per counted frame: the members a stage sets in the cycle it decides a frame.
 Counts = data.StructLayout({name: 1 for name in NAMES})
