@@ -4,15 +4,17 @@ Ports: `plain_i`/`plain_o` (trusted LAN), `cipher_i`/`cipher_o` (untrusted WAN),
 (management CPU: punted IKE out, injected frames in, which leave on the ciphertext side) - all
 packet buses (`espline.gateware.packet`) - and `bus`, the Wishbone B4 register interface of
 `espline.rdl`, with `irq`. Frame for frame it does what the reference model
-`espline.sim.model.Appliance` does, given the same tables.
+`espline.sim.model.Appliance` does, given the same tables. `idle` is 1 when no frame is inside:
+every frame that began on an input has left an output whole or been counted as ended inside (a
+drop); a harness reads the counters once it is.
 """
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .csr.csr import CsrBlock
-from .esp.counts import GlobalCounters
+from .esp.counts import ENDED_INSIDE, GlobalCounters
 from .esp.inbound import Inbound
 from .esp.outbound import Outbound
 from .esp.policy_table import PolicyTable
@@ -30,7 +32,7 @@ class Appliance(wiring.Component):
             "plain_i": In(packet_signature(width)), "plain_o": Out(packet_signature(width)),
             "cipher_i": In(packet_signature(width)), "cipher_o": Out(packet_signature(width)),
             "host_i": In(packet_signature(width)), "host_o": Out(packet_signature(width)),
-            "bus": In(self.csr.bus.signature.flip()), "irq": Out(1),
+            "bus": In(self.csr.bus.signature.flip()), "irq": Out(1), "idle": Out(1),
         })
 
     def elaborate(self, platform):
@@ -90,4 +92,12 @@ class Appliance(wiring.Component):
                      csr.global_counters.eq(counters.values)]
         injected = self.host_i.valid & self.host_i.ready & self.host_i.payload.last
         m.d.comb += [counters.counts[2].rx_host.eq(injected), counters.counts[2].tx_cipher.eq(injected)]
+
+        # frames inside: + each first beat in, - each last beat out and each frame ended inside
+        entered = sum(p.valid & p.ready & p.payload.first for p in (self.plain_i, self.cipher_i, self.host_i))
+        left = sum(p.valid & p.ready & p.payload.last for p in (self.plain_o, self.cipher_o, self.host_o))
+        ended = sum(getattr(d.counts, name) for d in directions for name in ENDED_INSIDE)
+        inside = Signal(16)
+        m.d.sync += inside.eq(inside + entered - left - ended)
+        m.d.comb += self.idle.eq(inside == 0)
         return m

@@ -119,3 +119,21 @@ def test_lifetime_and_threshold_events():
     # the replay drop (4th frame) reaches its threshold first, then the second auth failure
     assert events == [("replay_threshold", index), ("auth_fail_threshold", index), *model_events]
     assert site.counters.drops[Reason.AUTH_FAIL] == 2 and site.counters.drops[Reason.REPLAY] == 1
+
+
+def esp_from(peer, seeds, size=200):
+    """ESP frames from `peer` (site B, tunnel mode) for site A, one per seed."""
+    b_host, a_host = hosts("tunnel")[::-1]
+    return [peer.process(Port.PLAIN, ethernet(ip_packet(size, b_host, a_host, seed=s))).frame for s in seeds]
+
+
+def test_counters_account_for_frames_dropped_last():
+    """Compact engine, the last frames large and failing their ICV (dropped only once decrypted):
+    when `run` returns, the counters already count them."""
+    site, peer = two_sites("tunnel")
+    frames = esp_from(peer, range(8), size=1400)
+    for k in range(2, 8):
+        frames[k] = frames[k][:-1] + bytes([frames[k][-1] ^ 1])
+    r = run(site, {Port.CIPHER: frames}, config="compact")
+    assert r.driver.global_counters() == site.counters.as_dict()
+    assert site.counters.drops[Reason.AUTH_FAIL] == 6 and r.matches()
