@@ -6,7 +6,7 @@ packet buses (`espline.gateware.packet`) - and `bus`, the Wishbone B4 register i
 `espline.rdl`, with `irq`. Frame for frame it does what the reference model
 `espline.sim.model.Appliance` does, given the same tables. `idle` is 1 when no frame is inside:
 every frame that began on an input has left an output whole or been counted as ended inside (a
-drop); a harness reads the counters once it is.
+drop, a punted frame the host queue lost); a harness reads the counters once it is.
 """
 
 from amaranth.hdl import Module, Signal
@@ -24,10 +24,11 @@ from .plumbing import Arbiter, Fanout
 
 class Appliance(wiring.Component):
     def __init__(self, config: str = "wide", *, regmap=None, width: int = 16, default_policy: str = "discard",
-                 ipv6: str = "discard", mtu: int = 9000):
+                 ipv6: str = "discard", mtu: int = 9000, host_queue: int = 4096):
         self.csr = CsrBlock(regmap)
         self.config, self.width = config, width
         self.options, self.mtu = {"default_policy": default_policy, "ipv6": ipv6}, mtu
+        self.host_queue = host_queue  # bytes of punted frames waiting for the host to read host_o
         super().__init__({
             "plain_i": In(packet_signature(width)), "plain_o": Out(packet_signature(width)),
             "cipher_i": In(packet_signature(width)), "cipher_o": Out(packet_signature(width)),
@@ -49,7 +50,8 @@ class Appliance(wiring.Component):
                                                     mtu=self.mtu, **self.options)
         m.submodules.inbound = inbound = Inbound(*layouts, csr.thresholds.shape(), n_sa, n_policy,
                                                  window=csr.regmap.params["WINDOW"],
-                                                 config=self.config, width=self.width, **self.options)
+                                                 config=self.config, width=self.width, host_queue=self.host_queue,
+                                                 **self.options)
         directions = (outbound, inbound)
         wiring.connect(m, wiring.flipped(self.plain_i), outbound.i)
         wiring.connect(m, wiring.flipped(self.cipher_i), inbound.i)

@@ -1,10 +1,13 @@
 """The inbound direction (ciphertext side -> plaintext side and host): parse, store, classify,
-decrypt into the packet buffer, commit or discard, restore the transport header."""
+decrypt into the packet buffer, commit or discard, restore the transport header. Punted frames
+go to the host through a queue of their own that drops (and counts) what it cannot hold, so a
+host that reads slowly never stalls the plaintext side (docs/datapath.md)."""
 
 from amaranth.hdl import Module
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..frame_queue import FrameQueue
 from ..packet import packet_signature
 from ..plumbing import Queue
 from .decapsulator import Decapsulator
@@ -17,11 +20,11 @@ from .parser import FrameParser
 class Inbound(wiring.Component):
     def __init__(self, sa_write: data.StructLayout, counters: data.StructLayout, event: data.StructLayout,
                  thresholds: data.StructLayout, n_sa: int, n_policy: int, *, window: int, config: str = "wide",
-                 width: int = 16, store_words: int = 1024, **options):
+                 width: int = 16, store_words: int = 1024, host_queue: int = 4096, **options):
         self.control = InboundControl(sa_write, counters, event, thresholds, n_sa, n_policy, window=window,
                                       capacity=store_words * width, **options)
         self.decap = Decapsulator(width=width, config=config)
-        self.width, self.store_words = width, store_words
+        self.width, self.store_words, self.host_queue = width, store_words, host_queue  # host_queue: bytes
         c = self.control.signature.members
         super().__init__({
             "i": In(packet_signature(width)), "o": Out(packet_signature(width)),
@@ -53,10 +56,13 @@ class Inbound(wiring.Component):
         wiring.connect(m, verified.o, patch.i)
         m.d.comb += [patch.patch.valid.eq(verified.o.valid), patch.patch.payload.eq(verified.meta)]
         wiring.connect(m, patch.o, wiring.flipped(self.o))
-        wiring.connect(m, decap.host, wiring.flipped(self.host))
+        m.submodules.host_queue = host_queue = FrameQueue(self.width, depth=self.host_queue // self.width)
+        wiring.connect(m, decap.host, host_queue.i)
+        wiring.connect(m, host_queue.o, wiring.flipped(self.host))
         for name in ("sa_write", "policy", "admit", "counter_request"):
             wiring.connect(m, wiring.flipped(getattr(self, name)), getattr(control, name))
         for name in ("lookup", "admit_lookup", "events", "counter_response"):
             wiring.connect(m, getattr(control, name), wiring.flipped(getattr(self, name)))
-        m.d.comb += [self.counts.eq(control.counts), control.thresholds.eq(self.thresholds)]
+        m.d.comb += [self.counts.eq(control.counts), self.counts.punt_dropped.eq(host_queue.dropped),
+                     control.thresholds.eq(self.thresholds)]
         return m
