@@ -4,7 +4,9 @@ Ports: `plain_i`/`plain_o` (trusted LAN), `cipher_i`/`cipher_o` (untrusted WAN),
 (management CPU: punted IKE out, injected frames in, which leave on the ciphertext side) - all
 packet buses (`espline.gateware.packet`) - and `bus`, the Wishbone B4 register interface of
 `espline.rdl`, with `irq`. Frame for frame it does what the reference model
-`espline.sim.model.Appliance` does, given the same tables.
+`espline.sim.model.Appliance` does, given the same tables. `idle` is 1 when no frame is inside:
+every frame taken in on an input has left an output whole or been counted as ended inside (a
+drop, a punted frame the host queue lost); a harness reads the counters once it is.
 """
 
 from amaranth.hdl import Module, Signal
@@ -12,7 +14,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .csr.csr import CsrBlock
-from .esp.counts import GlobalCounters
+from .esp.counts import ENDED_INSIDE, GlobalCounters
 from .esp.inbound import Inbound
 from .esp.outbound import Outbound
 from .esp.policy_table import PolicyTable
@@ -23,15 +25,16 @@ from .plumbing import Arbiter, Fanout
 
 class Appliance(wiring.Component):
     def __init__(self, config: str = "wide", *, regmap=None, width: int = 16, default_policy: str = "discard",
-                 ipv6: str = "discard", mtu: int = 9000):
+                 ipv6: str = "discard", mtu: int = 9000, host_queue: int = 4096):
         self.csr = CsrBlock(regmap)
         self.config, self.width = config, width
         self.options, self.mtu = {"default_policy": default_policy, "ipv6": ipv6}, mtu
+        self.host_queue = host_queue  # bytes of punted frames waiting for the host to read host_o
         super().__init__({
             "plain_i": In(packet_signature(width)), "plain_o": Out(packet_signature(width)),
             "cipher_i": In(packet_signature(width)), "cipher_o": Out(packet_signature(width)),
             "host_i": In(packet_signature(width)), "host_o": Out(packet_signature(width)),
-            "bus": In(self.csr.bus.signature.flip()), "irq": Out(1),
+            "bus": In(self.csr.bus.signature.flip()), "irq": Out(1), "idle": Out(1),
         })
 
     def elaborate(self, platform):
@@ -49,7 +52,8 @@ class Appliance(wiring.Component):
                                                     max_frame=max_frame, mtu=self.mtu, **self.options)
         m.submodules.inbound = inbound = Inbound(*layouts, csr.thresholds.shape(), n_sa, n_policy,
                                                  window=csr.regmap.params["WINDOW"], max_frame=max_frame,
-                                                 config=self.config, width=self.width, **self.options)
+                                                 config=self.config, width=self.width, host_queue=self.host_queue,
+                                                 **self.options)
         directions = (outbound, inbound)
         wiring.connect(m, wiring.flipped(self.plain_i), outbound.i)
         wiring.connect(m, wiring.flipped(self.cipher_i), inbound.i)
@@ -96,4 +100,13 @@ class Appliance(wiring.Component):
                      csr.global_counters.eq(counters.values)]
         injected = self.host_i.valid & self.host_i.ready & self.host_i.payload.last
         m.d.comb += [counters.counts[2].rx_host.eq(injected), counters.counts[2].tx_cipher.eq(injected)]
+
+        # frames inside: + each frame in (at its last beat: frames are delimited by `last` alone),
+        # - each last beat out and each frame ended inside
+        entered = sum(p.valid & p.ready & p.payload.last for p in (self.plain_i, self.cipher_i, self.host_i))
+        left = sum(p.valid & p.ready & p.payload.last for p in (self.plain_o, self.cipher_o, self.host_o))
+        ended = sum(getattr(d.counts, name) for d in directions for name in ENDED_INSIDE)
+        inside = Signal(16)
+        m.d.sync += inside.eq(inside + entered - left - ended)
+        m.d.comb += self.idle.eq(inside == 0)
         return m

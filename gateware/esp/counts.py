@@ -8,7 +8,12 @@ from amaranth.lib.wiring import In, Out
 #: The counters, in the register map's order and with its names (docs/model.md, Reason).
 NAMES = ("rx_plain", "rx_cipher", "rx_host", "tx_plain", "tx_cipher", "punted",
          "drop_malformed", "drop_policy", "drop_no_sa", "drop_sa_expired", "drop_replay",
-         "drop_auth_fail", "drop_bad_pad", "drop_dummy", "drop_keepalive", "drop_too_big", "drop_desync")
+         "drop_auth_fail", "drop_bad_pad", "drop_dummy", "drop_keepalive", "drop_too_big", "drop_desync",
+         "punt_dropped")
+
+#: The counters of frames that end inside the appliance, no frame out: the drops, and the punted
+#: frames the host queue lost (`punt_dropped` is within `punted`, not a drop: rx = tx + punted + drops).
+ENDED_INSIDE = tuple(name for name in NAMES if name.startswith("drop_")) + ("punt_dropped",)
 
 #: One pulse per counted frame: the members a stage sets in the cycle it decides a frame.
 Counts = data.StructLayout({name: 1 for name in NAMES})

@@ -3,13 +3,16 @@ decrypt into the packet buffer, commit or discard, restore the transport header.
 
 Every frame, of any length, is stored (an empty or oversize one as a placeholder) and
 classified; `FrameJoin` hands the decapsulator a frame only with its own job
-(docs/invariants.md).
+(docs/invariants.md §6). Punted frames go to the host through a queue of their own that drops
+(and counts) what it cannot hold, so a host that reads slowly never stalls the plaintext side
+(docs/invariants.md §8).
 """
 
 from amaranth.hdl import Module
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..frame_queue import FrameQueue
 from ..packet import packet_signature
 from ..plumbing import Queue
 from .decapsulator import Decapsulator
@@ -23,12 +26,14 @@ from .parser import FrameParser
 class Inbound(wiring.Component):
     def __init__(self, sa_write: data.StructLayout, counters: data.StructLayout, event: data.StructLayout,
                  thresholds: data.StructLayout, n_sa: int, n_policy: int, *, window: int, config: str = "wide",
-                 width: int = 16, store_words: int = 1024, max_frame: int = 9216, **options):
+                 width: int = 16, store_words: int = 1024, max_frame: int = 9216, host_queue: int = 4096,
+                 **options):
         if max_frame > store_words * width:
             raise ValueError(f"max_frame: {max_frame} bytes do not fit the {store_words * width}-byte store")
         self.control = InboundControl(sa_write, counters, event, thresholds, n_sa, n_policy, window=window, **options)
         self.decap = Decapsulator(width=width, config=config)
         self.width, self.store_words, self.max_frame = width, store_words, max_frame
+        self.host_queue = host_queue  # bytes
         c = self.control.signature.members
         super().__init__({
             "i": In(packet_signature(width)), "o": Out(packet_signature(width)),
@@ -64,11 +69,14 @@ class Inbound(wiring.Component):
         wiring.connect(m, verified.o, patch.i)
         m.d.comb += [patch.patch.valid.eq(verified.o.valid), patch.patch.payload.eq(verified.meta)]
         wiring.connect(m, patch.o, wiring.flipped(self.o))
-        wiring.connect(m, decap.host, wiring.flipped(self.host))
+        m.submodules.host_queue = host_queue = FrameQueue(self.width, depth=self.host_queue // self.width)
+        wiring.connect(m, decap.host, host_queue.i)
+        wiring.connect(m, host_queue.o, wiring.flipped(self.host))
         for name in ("sa_write", "policy", "admit", "counter_request"):
             wiring.connect(m, wiring.flipped(getattr(self, name)), getattr(control, name))
         for name in ("lookup", "admit_lookup", "events", "counter_response"):
             wiring.connect(m, getattr(control, name), wiring.flipped(getattr(self, name)))
         m.d.comb += [self.counts.eq(control.counts), self.counts.drop_desync.eq(join.desync),
+                     self.counts.punt_dropped.eq(host_queue.dropped),
                      control.thresholds.eq(self.thresholds)]
         return m

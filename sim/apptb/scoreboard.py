@@ -6,7 +6,9 @@ no mutable state (outbound SAs serve PLAIN, inbound SAs CIPHER, HOST touches non
 counters only add up), so running the model per input port in order gives the same verdicts as
 any interleaving of the ports in the DUT. Each output port then must show, bit-exact, the
 expected frames of each input port in that port's order; ``cipher_o`` may interleave the
-frames from ``plain_i`` and ``host_i`` in any way. Nothing missing, nothing extra.
+frames from ``plain_i`` and ``host_i`` in any way. Nothing missing, nothing extra - except
+punted frames the DUT's host queue dropped (it was full: the model has none): ``host_o`` may
+skip expected frames, and exactly as many as its ``punt_dropped`` counter says.
 
 Counters (docs/invariants.md §3): every global counter, and per SA packets, bytes, auth_fail,
 replay, and seq (the last sequence number sent by an outbound SA; the top of an inbound SA's
@@ -50,6 +52,7 @@ class Scoreboard:
         self.received = {p: 0 for p in Port}  # frames received per output port
         # expected[out][in]: deque of (input frame index, input frame, expected frame)
         self.expected = {o: {i: deque() for i in Port} for o in Port}
+        self.skipped = 0  # expected frames host_o went past (the host queue dropped them)
 
     def feed(self, port: Port | str, frame: bytes) -> None:
         """``frame`` goes into the DUT on ``port``: run it through the model."""
@@ -77,6 +80,14 @@ class Scoreboard:
             if frame == expected:
                 self.expected[port][src].popleft()
                 return
+        if port is Port.HOST:  # the frames before it may have been dropped by the host queue
+            for q in self.expected[port].values():
+                later = next((k for k, (_, _, expected) in enumerate(q) if expected == frame), None)
+                if later is not None:
+                    self.skipped += later
+                    for _ in range(later + 1):
+                        q.popleft()
+                    return
         where = f"{_OUT_NAME[port]} frame {n}"
         dumped = self._dump(f"{_OUT_NAME[port]}-{n}", [f for _, (_, i, e) in heads for f in (i, e)] + [frame])
         if not heads:
@@ -98,21 +109,31 @@ class Scoreboard:
         """How many expected frames have not come out yet."""
         return sum(len(q) for by_src in self.expected.values() for q in by_src.values())
 
-    def missing(self) -> str:
+    @property
+    def punts_lost(self) -> int:
+        """Punted frames that did not come out of ``host_o``: skipped, or still expected."""
+        return self.skipped + sum(len(q) for q in self.expected[Port.HOST].values())
+
+    def missing(self, punts_lost: bool = False) -> str:
         """The frames still expected, per output and input port, as text ("" when none); with
-        ``dump``, the first one of each (input and expected frame) goes to ``<dump>-missing.pcap``."""
+        ``punts_lost``, not those on ``host_o``. With ``dump``, the first one of each (input and
+        expected frame) goes to ``<dump>-missing.pcap``."""
         parts, frames = [], []
         for o, by_src in self.expected.items():
             for i, q in by_src.items():
-                if q:
+                if q and not (punts_lost and o is Port.HOST):
                     parts.append(f"{_OUT_NAME[o]}<-{_IN_NAME[i]}: {len(q)} (first: input frame {q[0][0]})")
                     frames += q[0][1:]
         return "; ".join(parts) + self._dump("missing", frames) if parts else ""
 
-    def check_drained(self) -> None:
-        missing = self.missing()
+    def check_drained(self, punt_dropped: int = 0) -> None:
+        """Every expected frame came out, except the punted frames the DUT's host queue dropped:
+        ``punt_dropped``, its counter."""
+        missing = self.missing(punts_lost=True)
         if missing:
             raise Mismatch(f"missing frames: {missing}")
+        if self.punts_lost != punt_dropped:
+            raise Mismatch(f"host_o: {self.punts_lost} punted frame(s) missing, punt_dropped counts {punt_dropped}")
 
     def expected_sa_counters(self) -> dict[tuple[str, int], dict[str, int]]:
         """Per SA (dir, spi): packets, bytes, auth_fail, replay, seq, as the model counted them."""
@@ -127,7 +148,7 @@ class Scoreboard:
         """Compare the DUT's counters (``driver.global_counters()`` and, per (dir, spi), the fields
         of ``driver.sa_counters(index)``) with the model's; one message lists every difference."""
         errors = []
-        want = self.model.counters.as_dict()
+        want = {**self.model.counters.as_dict(), "punt_dropped": self.punts_lost}
         for name in sorted(set(want) | set(global_counters)):
             if global_counters.get(name) != want.get(name):
                 errors.append(f"global {name}: {global_counters.get(name)}, expected {want.get(name)}")

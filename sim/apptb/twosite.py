@@ -116,18 +116,19 @@ async def two_sites(dut):
         return sum(c.beats for t in tb.values() for c in [*t.sources.values(), *t.sinks.values()])
 
     async def drain(what: str) -> bool:
-        """Wait until every frame is in and every expected frame out; False if the gateware stalls."""
-        moved, last = -1, clocked.cycle
-        while not (all(src.done for t in tb.values() for src in t.sources.values())
-                   and all(b.pending == 0 for b in boards.values())):
+        """Wait until every frame is in and both appliances are idle (each frame out or counted:
+        `idle` is registered, so twice); False if the gateware stalls."""
+        moved, last, settled = -1, clocked.cycle, 0
+        while settled < 2:
             await clocked.cycles(64)
+            settled = settled + 1 if (all(src.done for t in tb.values() for src in t.sources.values())
+                                      and all(t.dut.idle.value for t in tb.values())) else 0
             if (n := beats()) != moved:
                 moved, last = n, clocked.cycle
             if clocked.cycle - last >= STALL:
                 errors.append(f"{what}: no beat moved for {STALL} cycles; still expected: "
                               + "; ".join(f"site {s}: {b.missing() or 'none'}" for s, b in boards.items()))
                 return False
-        await clocked.cycles(200)  # anything extra would show up here
         return True
 
     rng = random.Random(2026)

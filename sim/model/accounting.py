@@ -33,6 +33,9 @@ class GlobalCounters:
         self.rx_plain = self.rx_cipher = self.rx_host = 0
         self.tx_plain = self.tx_cipher = self.punted = 0
         self.drops: Counter[Reason] = Counter()
+        # punted frames the gateware's full host queue lost (within `punted`, not a drop); the
+        # model has no queue and never loses one (docs/model.md, Counters)
+        self.punt_dropped = 0
 
     @property
     def received(self) -> int:
@@ -45,4 +48,5 @@ class GlobalCounters:
     def as_dict(self) -> dict[str, int]:
         d = {k: getattr(self, k) for k in ("rx_plain", "rx_cipher", "rx_host", "tx_plain", "tx_cipher", "punted")}
         d.update({f"drop_{r.value}": self.drops[r] for r in Reason})
+        d["punt_dropped"] = self.punt_dropped
         return d

@@ -6,6 +6,7 @@ import random
 import pytest
 from scapy.layers.l2 import Ether
 
+from espline.gateware.appliance import Appliance
 from espline.sim.appsim import run
 from espline.sim.model import Lifetime, Port
 from espline.sim.model.accounting import Reason
@@ -119,3 +120,38 @@ def test_lifetime_and_threshold_events():
     # the replay drop (4th frame) reaches its threshold first, then the second auth failure
     assert events == [("replay_threshold", index), ("auth_fail_threshold", index), *model_events]
     assert site.counters.drops[Reason.AUTH_FAIL] == 2 and site.counters.drops[Reason.REPLAY] == 1
+
+
+def esp_from(peer, seeds, size=200):
+    """ESP frames from `peer` (site B, tunnel mode) for site A, one per seed."""
+    b_host, a_host = hosts("tunnel")[::-1]
+    return [peer.process(Port.PLAIN, ethernet(ip_packet(size, b_host, a_host, seed=s))).frame for s in seeds]
+
+
+def test_a_stalled_host_port_never_stalls_the_lan():
+    """`host_o` not read at all: an IKE frame, then ESP frames: every ESP frame leaves `plain_o`;
+    then more IKE frames than the host queue holds: it keeps what fits, drops and counts the rest,
+    and ESP still flows. Once `host_o` is read, the kept IKE frames come out whole, in order."""
+    site, peer = two_sites("tunnel")
+    ike = [ethernet(ip_packet(1000, "198.51.100.2", "192.0.2.1", "udp", sport=500, dport=500, seed=k))
+           for k in range(7)]
+    esp = esp_from(peer, range(20))
+    dut = Appliance()
+    kept = dut.host_queue // dut.width // -(-len(ike[0]) // dut.width)  # 4 frames of 64 beats in 256
+    assert 1 <= kept < len(ike)
+    r = run(site, {Port.CIPHER: [ike[0], *esp[:10], *ike[1:], *esp[10:]]}, dut=dut,
+            hold={"host": lambda r: len(r.got["plain"]) == len(esp)})
+    assert r.got["host"] == ike[:kept] and r.matches()
+    assert r.driver.global_counters() == {**site.counters.as_dict(), "punt_dropped": len(ike) - kept}
+
+
+def test_counters_account_for_frames_dropped_last():
+    """Compact engine, the last frames large and failing their ICV (dropped only once decrypted):
+    when `run` returns, the counters already count them."""
+    site, peer = two_sites("tunnel")
+    frames = esp_from(peer, range(8), size=1400)
+    for k in range(2, 8):
+        frames[k] = frames[k][:-1] + bytes([frames[k][-1] ^ 1])
+    r = run(site, {Port.CIPHER: frames}, config="compact")
+    assert r.driver.global_counters() == site.counters.as_dict()
+    assert site.counters.drops[Reason.AUTH_FAIL] == 6 and r.matches()

@@ -6,7 +6,7 @@ import functools
 import re
 import xml.etree.ElementTree as ET
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -22,7 +22,7 @@ WIDTH = 16
 class StandIn(wiring.Component):
     """The appliance's ports; CSR block with datapath ports tied off (every table write taken,
     counter snapshots answered with zeros one cycle later); loopbacks through 4-deep FIFOs; and
-    a Wishbone port nothing answers."""
+    a Wishbone port nothing answers; `idle` while the loopbacks are empty."""
 
     def __init__(self):
         self.csr = CsrBlock()
@@ -33,7 +33,7 @@ class StandIn(wiring.Component):
             "host_o": Out(packet_signature(WIDTH)),
             "bus": self.csr.signature.members["bus"],
             "dead": In(wishbone.Signature(8)),  # a bus that never acknowledges
-            "irq": Out(1),
+            "irq": Out(1), "idle": Out(1),
         })
 
     def elaborate(self, platform):
@@ -48,11 +48,14 @@ class StandIn(wiring.Component):
         with m.Elif(csr.sa_counter_response.ready):
             m.d.sync += pending.eq(0)
         m.d.comb += csr.sa_counter_response.valid.eq(pending)
+        empty = []
         for i, o in (("plain_i", "cipher_o"), ("cipher_i", "plain_o"), ("host_i", "host_o")):
             m.submodules[f"{i}_fifo"] = q = fifo.SyncFIFOBuffered(width=beat_layout(WIDTH).size, depth=4)
             src, dst = getattr(self, i), getattr(self, o)
             m.d.comb += [q.w_data.eq(src.payload), q.w_en.eq(src.valid), src.ready.eq(q.w_rdy),
                          dst.payload.eq(q.r_data), dst.valid.eq(q.r_rdy), q.r_en.eq(dst.ready)]
+            empty.append(q.level == 0)
+        m.d.comb += self.idle.eq(Cat(*empty).all())
         return m
 
 

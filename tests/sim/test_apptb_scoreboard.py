@@ -82,6 +82,39 @@ def test_scoreboard_passes_a_correct_appliance_in_any_interleaving():
     board.check_counters(*counters_of(other))
 
 
+def test_scoreboard_accepts_missing_punted_frames_only_as_counted():
+    """The host queue dropped punted frames (one amid the others, the last one): host_o may skip
+    them, exactly as many as punt_dropped counts; a frame missing elsewhere is not excused."""
+    site = SiteMix(6)
+    frames = inputs(site, 1500)
+    other, out = dut_outputs(site, frames, random.Random(3))
+    host = out[Port.HOST]
+    assert len(host) >= 4
+    board = Scoreboard(site.model())
+    board.feed_all(frames)
+    for port, got in out.items():
+        for frame in (host[:1] + host[2:-1] if port is Port.HOST else got):
+            board.receive(port, frame)
+    for counted in (0, 1, 3):
+        with pytest.raises(Mismatch, match=rf"host_o: 2 punted frame\(s\) missing, punt_dropped counts {counted}"):
+            board.check_drained(counted)
+    board.check_drained(2)
+    glob, per_sa = counters_of(other)
+    with pytest.raises(Mismatch, match="global punt_dropped: 0, expected 2"):
+        board.check_counters(glob, per_sa)
+    board.check_counters({**glob, "punt_dropped": 2}, per_sa)
+    board = Scoreboard(site.model())
+    board.feed_all(frames)
+    with pytest.raises(Mismatch, match="plain_o frame 0"):
+        board.receive(Port.PLAIN, out[Port.PLAIN][1])
+    board = Scoreboard(site.model())
+    board.feed_all(frames)
+    for frame in out[Port.PLAIN][:-1]:
+        board.receive(Port.PLAIN, frame)
+    with pytest.raises(Mismatch, match="missing frames: plain_o"):
+        board.check_drained(board.punts_lost)
+
+
 def test_scoreboard_names_port_frame_and_byte(tmp_path):
     site = SiteMix(5)
     frames = inputs(site, 600)
