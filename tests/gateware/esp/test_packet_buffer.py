@@ -74,6 +74,27 @@ def test_back_to_back_frames_without_stalls():
 META = data.StructLayout({"tag": 16, "flag": 1})
 
 
+async def commit(ctx, dut, verdict: dict):
+    ctx.set(dut.commit.valid, 1)
+    ctx.set(dut.commit.payload, verdict)
+    await ctx.tick().until(dut.commit.ready)
+    ctx.set(dut.commit.valid, 0)
+
+
+async def take_with(ctx, dut, sideband, rng, stall: float = 0.3) -> tuple[bytes, list]:
+    """One frame from `dut.o` under random stalls, and the value of `sideband` with each beat."""
+    out, seen = b"", []
+    while True:
+        ready = rng.random() >= stall
+        ctx.set(dut.o.ready, ready)
+        _, _, valid, beat, value = await ctx.tick().sample(dut.o.valid, dut.o.payload, sideband)
+        if valid and ready:
+            out += beat.data.to_bytes(dut.width, "little")[: beat.nbytes]
+            seen.append(value)
+            if beat.last:
+                return out, seen
+
+
 @pytest.mark.parametrize("width", [4, 16])
 def test_meta_travels_with_committed_frames_only(width):
     """Each released frame carries its own commit's meta on every beat; discarded and oversize
@@ -95,24 +116,12 @@ def test_meta_travels_with_committed_frames_only(width):
     async def writer(ctx):
         for frame, (ok, length), meta in zip(frames, verdicts, metas, strict=True):
             await put_frame(ctx, dut.i, frame, width, rng, 0.3)
-            ctx.set(dut.commit.valid, 1)
-            ctx.set(dut.commit.payload, {"ok": ok, "length": length, "meta": meta})
-            await ctx.tick().until(dut.commit.ready)
-            ctx.set(dut.commit.valid, 0)
+            await commit(ctx, dut, {"ok": ok, "length": length, "meta": meta})
 
     async def reader(ctx):
         for _ in kept:
-            out, seen = b"", set()
-            while True:
-                ready = rng.random() >= 0.3
-                ctx.set(dut.o.ready, ready)
-                _, _, valid, beat, meta = await ctx.tick().sample(dut.o.valid, dut.o.payload, dut.meta)
-                if valid and ready:
-                    out += beat.data.to_bytes(width, "little")[: beat.nbytes]
-                    seen.add((int(meta.tag), int(meta.flag)))
-                    if beat.last:
-                        break
-            got.append((out, seen))
+            out, seen = await take_with(ctx, dut, dut.meta, rng)
+            got.append((out, {(int(meta.tag), int(meta.flag)) for meta in seen}))
         ctx.set(dut.o.ready, 0)
 
     simulate(dut, writer, reader, cycles=50 * sum(map(len, frames)) + 1000,
@@ -175,25 +184,13 @@ def test_placeholders_every_frame_comes_out_with_its_number(width):
     async def writer(ctx):
         for frame, (ok, length) in zip(frames, verdicts, strict=True):
             await put_frame(ctx, dut.i, frame, width, rng, 0.3)
-            ctx.set(dut.commit.valid, 1)
-            ctx.set(dut.commit.payload, {"ok": ok, "length": length})
-            await ctx.tick().until(dut.commit.ready)
-            ctx.set(dut.commit.valid, 0)
+            await commit(ctx, dut, {"ok": ok, "length": length})
 
     async def reader(ctx):
         for _ in want:
-            out, numbers = b"", set()
-            while True:
-                ready = rng.random() >= 0.3
-                ctx.set(dut.o.ready, ready)
-                _, _, valid, beat, number = await ctx.tick().sample(dut.o.valid, dut.o.payload, dut.tag)
-                if valid and ready:
-                    out += beat.data.to_bytes(width, "little")[: beat.nbytes]
-                    numbers.add(number)
-                    if beat.last:
-                        break
-            assert len(numbers) == 1
-            got.append((numbers.pop(), out))
+            out, numbers = await take_with(ctx, dut, dut.tag, rng)
+            assert len(set(numbers)) == 1
+            got.append((numbers[0], out))
         ctx.set(dut.o.ready, 0)
 
     simulate(dut, writer, reader, cycles=60 * sum(map(len, frames)) + 20_000,
