@@ -19,7 +19,6 @@ class Reason(Enum):
     DUMMY = "dummy"  # next header 59, a TFC dummy packet (RFC 4303 §2.6)
     KEEPALIVE = "keepalive"  # NAT-keepalive absorbed (RFC 3948 §2.3)
     TOO_BIG = "too-big"  # protected packet would exceed the ciphertext side's MTU
-    DESYNC = "desync"  # a frame and a decision that did not pair up (never in the model; gateware fault)
 
 
 class Drop(Exception):
@@ -36,6 +35,9 @@ class GlobalCounters:
         # punted frames the gateware's full host queue lost (within `punted`, not a drop); the
         # model has no queue and never loses one (docs/model.md, Counters)
         self.punt_dropped = 0
+        # frames and decisions the gateware dropped because they did not pair up: a fault the
+        # model cannot have, so always 0 here (docs/invariants.md §6)
+        self.desync = 0
 
     @property
     def received(self) -> int:
@@ -48,5 +50,5 @@ class GlobalCounters:
     def as_dict(self) -> dict[str, int]:
         d = {k: getattr(self, k) for k in ("rx_plain", "rx_cipher", "rx_host", "tx_plain", "tx_cipher", "punted")}
         d.update({f"drop_{r.value}": self.drops[r] for r in Reason})
-        d["punt_dropped"] = self.punt_dropped
+        d["drop_desync"], d["punt_dropped"] = self.desync, self.punt_dropped
         return d
