@@ -31,6 +31,16 @@ def _join():
     return JoinAlone()
 
 
+def _verified():
+    from .verified import VerifiedBuffer
+    return VerifiedBuffer()
+
+
+def _splitter():
+    from .splitter import SplitterFrames
+    return SplitterFrames()
+
+
 PROOFS = [
     Proof("frames", "parser+store+join: k-th job carries tag k, its frame follows whole, no desync (§6)",
           _frames, "bmc", 12, 16),
@@ -38,4 +48,12 @@ PROOFS = [
           _frames, "cover", 12),
     Proof("join", "FrameJoin, any input: no frame_o beat without its own job released before it (§6)",
           _join, "prove", 4),
+    Proof("verified", "PacketBuffer (decap): no beat of a frame not committed ok; kept frames whole (§1)",
+          _verified, "bmc", 12, 16),
+    Proof("verified-cover", "PacketBuffer (decap): a committed frame out after a discarded one",
+          _verified, "cover", 12),
+    Proof("splitter", "Splitter: one frame per job, DROP puts no byte out, no output without a job",
+          _splitter, "prove", 4),
+    Proof("splitter-cover", "Splitter: a dropped two-beat frame consumed, a trailer out",
+          _splitter, "cover", 10),
 ]

@@ -11,6 +11,7 @@ from espline.sim.formal import PROOFS
 from espline.sim.formal.frames import FramesInStep, Job
 from espline.sim.formal.join import JoinAlone
 from espline.sim.formal.runner import run
+from espline.sim.formal.verified import VerifiedBuffer
 
 
 def check(result, expected="PASS"):
@@ -59,5 +60,13 @@ def test_mutation_store_without_placeholders():
 
 def test_mutation_join_passes_on_mismatch():
     result = run("join", JoinAlone(join=lambda: PassOnMismatch(Job, 2)), "bmc", 6, tag="-mutant-join")
+    check(result, "FAIL")
+    assert "failed assertion" in result.log
+
+
+def test_mutation_verified_with_placeholders():
+    """A verified buffer that puts out a placeholder beat for a discarded frame."""
+    harness = VerifiedBuffer(store=lambda: PacketBuffer(4, depth=4, frames=2, placeholders=True))
+    result = run("verified", harness, "bmc", 12, tag="-mutant")
     check(result, "FAIL")
     assert "failed assertion" in result.log
