@@ -13,7 +13,7 @@ Free: the frames (valid, data, nbytes, last), the jobs (any action and offsets) 
 """
 
 from amaranth.asserts import AnySeq
-from amaranth.hdl import Assert, Cover, Elaboratable, Module, Signal
+from amaranth.hdl import Assert, Cover, Elaboratable, Module, Mux, Signal
 
 from ...gateware.esp.splitter import DROP, Splitter
 from .runner import elaborated, in_state, no_reset
@@ -59,6 +59,9 @@ class SplitterFrames(Elaboratable):
         with m.If(extra):
             m.d.comb += Assert(after)
         # reachable: a dropped frame of two beats consumed, a split frame's trailer out
-        m.d.comb += [Cover(frame_end & dropping & ~beat.first),
+        taken = Signal(2)  # beats of this frame taken before the current one
+        with m.If(s.frame.valid & s.frame.ready):
+            m.d.sync += taken.eq(Mux(beat.last, 0, taken + (taken != 3)))
+        m.d.comb += [Cover(frame_end & dropping & (taken != 0)),
                      Cover(s.body.valid & s.body.ready & extra)]
         return m
