@@ -19,6 +19,12 @@ class Proof:
     mode: str  # bmc, prove (k-induction) or cover
     depth: int  # the default depth (make formal, make test)
     slow_depth: int | None = None  # a deeper run for make test-slow
+    map_memories: bool = False  # see runner.run
+
+    def run(self, depth: int | None = None, **options):
+        from .runner import run
+        return run(self.name, self.harness(), self.mode, depth or self.depth, map_memories=self.map_memories,
+                   **options)
 
 
 def _frames():
@@ -41,6 +47,11 @@ def _splitter():
     return SplitterFrames()
 
 
+def _sequence():
+    from .sequence import SequenceNumbers
+    return SequenceNumbers()
+
+
 PROOFS = [
     Proof("frames", "parser+store+join: k-th job carries tag k, its frame follows whole, no desync (§6)",
           _frames, "bmc", 12, 16),
@@ -56,4 +67,8 @@ PROOFS = [
           _splitter, "prove", 4),
     Proof("splitter-cover", "Splitter: a dropped two-beat frame consumed, a trailer out",
           _splitter, "cover", 10),
+    Proof("sequence", "OutboundControl: per SA and write, job sequence numbers strictly increase, never 0 (§7)",
+          _sequence, "bmc", 16, 24, map_memories=True),
+    Proof("sequence-cover", "OutboundControl: two protected jobs under one write; one after a rewrite",
+          _sequence, "cover", 16, map_memories=True),
 ]

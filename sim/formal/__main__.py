@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from . import PROOFS
-from .runner import SOLVER, run
+from .runner import SOLVER
 
 
 def main(argv=None):
@@ -19,7 +19,7 @@ def main(argv=None):
     print(f"{'property set':<14} {'mode':<6} {'depth':>5} {'solver':<10} {'result':<7} {'seconds':>8}  properties")
     for proof in chosen:
         depth = proof.slow_depth if args.slow else proof.depth
-        result = run(proof.name, proof.harness(), proof.mode, depth)
+        result = proof.run(depth)
         failed += result.status != "PASS"
         print(f"{proof.name:<14} {proof.mode:<6} {depth:>5} {SOLVER:<10} {result.status:<7} {result.seconds:8.1f}  "
               f"{proof.properties}", flush=True)

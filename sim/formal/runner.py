@@ -85,17 +85,20 @@ def warm_up():
         _warm = True
 
 
-def sby_text(il: str, mode: str, depth: int) -> str:
+def sby_text(il: str, mode: str, depth: int, map_memories: bool = False) -> str:
     return "\n".join([
         "[options]", f"mode {mode}", f"depth {depth}", "",
         "[engines]", f"smtbmc {SOLVER}", "",
-        "[script]", "read_rtlil top.il", "prep -flatten -top top", "",
+        "[script]", "read_rtlil top.il", "prep -flatten -top top",
+        *(["memory_map", "opt -fast"] if map_memories else []), "",
         "[file top.il]", il,
     ])
 
 
-def run(name: str, harness, mode: str = "bmc", depth: int = 20, *, tag: str = "") -> Result:
-    """Check `harness` (an elaboratable with its properties) with sby; `mode` bmc, prove or cover."""
+def run(name: str, harness, mode: str = "bmc", depth: int = 20, *, tag: str = "", map_memories: bool = False) -> Result:
+    """Check `harness` (an elaboratable with its properties) with sby; `mode` bmc, prove or cover.
+    `map_memories`: memories as flip-flops, so Yosys drops the bits no property reads (faster for
+    wide, shallow tables; slower for the packet store)."""
     warm_up()
     workdir = BUILD / f"{name}{tag}-{mode}-{depth}"
     if workdir.exists():
@@ -103,7 +106,7 @@ def run(name: str, harness, mode: str = "bmc", depth: int = 20, *, tag: str = ""
     workdir.parent.mkdir(parents=True, exist_ok=True)
     il = rtlil.convert(harness, ports=[])
     sby = workdir.parent / f"{workdir.name}.sby"
-    sby.write_text(sby_text(il, mode, depth))
+    sby.write_text(sby_text(il, mode, depth, map_memories))
     start = time.monotonic()
     proc = subprocess.run([_tool("yowasp-sby"), "-f", "-d", str(workdir), str(sby)], env=environment(),
                           capture_output=True, text=True)

@@ -2,15 +2,17 @@
 bounded runs under `slow`, and mutation checks: a broken unit must make its proof fail."""
 
 import pytest
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 
 from espline.gateware.esp.frame_join import FrameJoin
+from espline.gateware.esp.outbound_control import OutboundControl
 from espline.gateware.esp.packet_buffer import PacketBuffer
 from espline.sim.formal import PROOFS
 from espline.sim.formal.frames import FramesInStep, Job
 from espline.sim.formal.join import JoinAlone
 from espline.sim.formal.runner import run
+from espline.sim.formal.sequence import SequenceNumbers
 from espline.sim.formal.verified import VerifiedBuffer
 
 
@@ -20,7 +22,7 @@ def check(result, expected="PASS"):
 
 @pytest.mark.parametrize("proof", PROOFS, ids=[p.name for p in PROOFS])
 def test_proof(proof):
-    check(run(proof.name, proof.harness(), proof.mode, proof.depth))
+    check(proof.run())
 
 
 SLOW = [p for p in PROOFS if p.slow_depth is not None]
@@ -29,7 +31,7 @@ SLOW = [p for p in PROOFS if p.slow_depth is not None]
 @pytest.mark.slow
 @pytest.mark.parametrize("proof", SLOW, ids=[p.name for p in SLOW])
 def test_proof_deeper(proof):
-    check(run(proof.name, proof.harness(), proof.mode, proof.slow_depth))
+    check(proof.run(proof.slow_depth))
 
 
 class PassOnMismatch(wiring.Component):
@@ -68,5 +70,46 @@ def test_mutation_verified_with_placeholders():
     """A verified buffer that puts out a placeholder beat for a discarded frame."""
     harness = VerifiedBuffer(store=lambda: PacketBuffer(4, depth=4, frames=2, placeholders=True))
     result = run("verified", harness, "bmc", 12, tag="-mutant")
+    check(result, "FAIL")
+    assert "failed assertion" in result.log
+
+
+class ReplayingControl(wiring.Component):
+    """A broken control: its job queue offers every job twice (one nonce used for two packets)."""
+
+    def __init__(self, *args):
+        self.inner = OutboundControl(*args)
+        super().__init__(dict(self.inner.signature.members))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = inner = self.inner
+        for name, member in self.signature.members.items():
+            if name == "job":
+                continue
+            if member.is_port:
+                if member.flow == wiring.In:
+                    m.d.comb += getattr(inner, name).eq(getattr(self, name))
+                else:
+                    m.d.comb += getattr(self, name).eq(getattr(inner, name))
+            elif member.flow == wiring.In:
+                wiring.connect(m, wiring.flipped(getattr(self, name)), getattr(inner, name))
+            else:
+                wiring.connect(m, getattr(inner, name), wiring.flipped(getattr(self, name)))
+        again, held = Signal(), Signal.like(self.job.payload)
+        with m.If(again):
+            m.d.comb += [self.job.valid.eq(1), self.job.payload.eq(held)]
+            with m.If(self.job.ready):
+                m.d.sync += again.eq(0)
+        with m.Else():
+            m.d.comb += [self.job.valid.eq(inner.job.valid), self.job.payload.eq(inner.job.payload),
+                         inner.job.ready.eq(self.job.ready)]
+            with m.If(inner.job.valid & self.job.ready):
+                m.d.sync += [again.eq(1), held.eq(inner.job.payload)]
+        return m
+
+
+def test_mutation_control_replays_a_job():
+    result = run("sequence", SequenceNumbers(control=ReplayingControl), "bmc", 16, tag="-mutant", map_memories=True)
     check(result, "FAIL")
     assert "failed assertion" in result.log
