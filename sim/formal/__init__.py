@@ -20,11 +20,12 @@ class Proof:
     depth: int  # the default depth (make formal, make test)
     slow_depth: int | None = None  # a deeper run for make test-slow
     map_memories: bool = False  # see runner.run
+    free_init: tuple = ()  # see runner.run
 
     def run(self, depth: int | None = None, **options):
         from .runner import run
         return run(self.name, self.harness(), self.mode, depth or self.depth, map_memories=self.map_memories,
-                   **options)
+                   free_init=self.free_init, **options)
 
 
 def _frames():
@@ -52,6 +53,16 @@ def _sequence():
     return SequenceNumbers()
 
 
+def _sequence_wrap():
+    from .sequence import SequenceNumbers
+    return SequenceNumbers(free_tables=True)
+
+
+def _free_tables():
+    from .sequence import FREE_TABLES
+    return FREE_TABLES
+
+
 PROOFS = [
     Proof("frames", "parser+store+join: k-th job carries tag k, its frame follows whole, no desync (§6)",
           _frames, "bmc", 12, 16),
@@ -71,4 +82,8 @@ PROOFS = [
           _sequence, "bmc", 16, 24, map_memories=True),
     Proof("sequence-cover", "OutboundControl: two protected jobs under one write; one after a rewrite",
           _sequence, "cover", 16, map_memories=True),
+    Proof("sequence-wrap", "OutboundControl, any consistent SA table: the last number kills the SA, no wrap (§7)",
+          _sequence_wrap, "bmc", 12, 16, map_memories=True, free_init=_free_tables()),
+    Proof("sequence-wrap-cover", "OutboundControl: the last number (32-bit and ESN) sent; a job after a rewrite",
+          _sequence_wrap, "cover", 16, map_memories=True, free_init=_free_tables()),
 ]

@@ -16,12 +16,12 @@ def main(argv=None):
     if args.slow:
         chosen = [p for p in chosen if p.slow_depth is not None]
     failed = 0
-    print(f"{'property set':<14} {'mode':<6} {'depth':>5} {'solver':<10} {'result':<7} {'seconds':>8}  properties")
+    print(f"{'property set':<20} {'mode':<6} {'depth':>5} {'solver':<10} {'result':<7} {'seconds':>8}  properties")
     for proof in chosen:
         depth = proof.slow_depth if args.slow else proof.depth
         result = proof.run(depth)
         failed += result.status != "PASS"
-        print(f"{proof.name:<14} {proof.mode:<6} {depth:>5} {SOLVER:<10} {result.status:<7} {result.seconds:8.1f}  "
+        print(f"{proof.name:<20} {proof.mode:<6} {depth:>5} {SOLVER:<10} {result.status:<7} {result.seconds:8.1f}  "
               f"{proof.properties}", flush=True)
         if result.status != "PASS":
             print(f"    see {result.workdir}/logfile.txt", flush=True)

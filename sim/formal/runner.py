@@ -85,20 +85,24 @@ def warm_up():
         _warm = True
 
 
-def sby_text(il: str, mode: str, depth: int, map_memories: bool = False) -> str:
+def sby_text(il: str, mode: str, depth: int, map_memories: bool = False, free_init: tuple = ()) -> str:
     return "\n".join([
         "[options]", f"mode {mode}", f"depth {depth}", "",
         "[engines]", f"smtbmc {SOLVER}", "",
         "[script]", "read_rtlil top.il", "prep -flatten -top top",
-        *(["memory_map", "opt -fast"] if map_memories else []), "",
+        *(["memory_map"] if map_memories else []),
+        *[f"setattr -unset init {selection}" for selection in free_init],
+        *(["opt -fast"] if map_memories else []), "",
         "[file top.il]", il,
     ])
 
 
-def run(name: str, harness, mode: str = "bmc", depth: int = 20, *, tag: str = "", map_memories: bool = False) -> Result:
+def run(name: str, harness, mode: str = "bmc", depth: int = 20, *, tag: str = "", map_memories: bool = False,
+        free_init: tuple = ()) -> Result:
     """Check `harness` (an elaboratable with its properties) with sby; `mode` bmc, prove or cover.
     `map_memories`: memories as flip-flops, so Yosys drops the bits no property reads (faster for
-    wide, shallow tables; slower for the packet store)."""
+    wide, shallow tables; slower for the packet store). `free_init`: Yosys selections of state
+    (mapped memory words) whose initial value is left free: any value at the first step."""
     warm_up()
     workdir = BUILD / f"{name}{tag}-{mode}-{depth}"
     if workdir.exists():
@@ -106,7 +110,7 @@ def run(name: str, harness, mode: str = "bmc", depth: int = 20, *, tag: str = ""
     workdir.parent.mkdir(parents=True, exist_ok=True)
     il = rtlil.convert(harness, ports=[])
     sby = workdir.parent / f"{workdir.name}.sby"
-    sby.write_text(sby_text(il, mode, depth, map_memories))
+    sby.write_text(sby_text(il, mode, depth, map_memories, free_init))
     start = time.monotonic()
     proc = subprocess.run([_tool("yowasp-sby"), "-f", "-d", str(workdir), str(sby)], env=environment(),
                           capture_output=True, text=True)

@@ -19,16 +19,28 @@ leave `job`:
 * within one epoch the sequence numbers strictly increase (one nonce per packet under one key);
 * (cover) two protected jobs in one epoch; a job of a later epoch after one of an earlier.
 
-Not proven here: the kill at the last sequence number (§3.3.3), which BMC from reset cannot
-reach (2^32 packets); docs/verification.md says what it needs.
+With `free_tables` (the `sequence-wrap` set) the run starts from *any consistent* SA table
+instead of the empty one, so BMC reaches the last sequence numbers (2^32 - 1, 2^64 - 1 with
+ESN) in a few cycles: the SA tables' words are free at the first step (`FREE_TABLES`, Yosys
+`setattr -unset init` on the mapped memories), and each entry, read before the control first
+writes it, is assumed consistent (a live SA has a number left: seq < seq_max; SPI = index,
+epoch 0); an entry the control has written must be consistent (asserted). Then also:
+
+* the job carrying the last number is the last under that write: the last number kills the SA
+  (RFC 4303 §3.3.3), nothing wraps, under ESN either;
+* (cover) the last number goes out, 32-bit and ESN; a job under a new write after a kill.
 """
 
 from amaranth.asserts import AnyConst, AnySeq
-from amaranth.hdl import Assert, Assume, Cat, Cover, Elaboratable, Module, Signal, Value
+from amaranth.hdl import Assert, Assume, Cat, Const, Cover, Elaboratable, Module, Mux, Signal, Value
+from amaranth.lib import data
 
-from ...gateware.esp.outbound_control import OutboundControl
+from ...gateware.esp.outbound_control import EncapState, OutboundControl
 from ...gateware.esp.splitter import SPLIT
-from .runner import no_reset
+from .runner import elaborated, no_reset
+
+#: with `free_tables`, the SA tables' words (mapped to flip-flops) start free
+FREE_TABLES = ("w:control.static[[]*", "w:control.dynamic[[]*")
 
 
 def layouts(n_sa: int, n_policy: int):
@@ -45,15 +57,17 @@ def big_endian_bytes(vector, first: int, n: int):
 
 
 class SequenceNumbers(Elaboratable):
-    def __init__(self, n_sa=2, n_policy=2, *, control=None):
+    def __init__(self, n_sa=2, n_policy=2, *, control=None, free_tables=False):
         self.n_sa, self.n_policy = n_sa, n_policy
         self.control = control or OutboundControl  # the mutation check passes a broken one
+        self.free_tables = free_tables
 
     def elaborate(self, platform):
         m = Module()
         no_reset(m)
         sa_write, counters, event = layouts(self.n_sa, self.n_policy)
-        m.submodules.control = c = self.control(sa_write, counters, event, self.n_sa, self.n_policy)
+        c = self.control(sa_write, counters, event, self.n_sa, self.n_policy)
+        m.submodules.control = unit = elaborated(c) if self.free_tables else c
 
         for port in (c.parsed, c.sa_write, c.policy, c.counter_request):
             m.d.comb += [port.valid.eq(AnySeq(1)), port.payload.eq(AnySeq(len(Value.cast(port.payload))))]
@@ -86,5 +100,47 @@ class SequenceNumbers(Elaboratable):
                 with m.If(epoch == last_epoch):
                     m.d.comb += Assert(iv > last_seq)
             m.d.sync += [seen.eq(1), last_seq.eq(iv), last_epoch.eq(epoch)]
-        m.d.comb += [Cover(mine & seen & (epoch == last_epoch)), Cover(mine & seen & (epoch > last_epoch))]
+        if not self.free_tables:
+            m.d.comb += [Cover(mine & seen & (epoch == last_epoch)), Cover(mine & seen & (epoch > last_epoch))]
+            return m
+
+        # -- from any consistent table (`FREE_TABLES`: the SA tables' initial words are free) ---
+        # An entry's words are its initial contents until the control first writes them; read
+        # then (by the decision's read ports), they are assumed consistent: the SA's number is
+        # its index, its epoch 0, and a live SA has sequence numbers left (seq < seq_max). Once
+        # the control has written an entry, the same consistency is asserted instead.
+        mems = {name: sub for sub, name, _ in unit.subfragments}
+        s_read, s_write = mems["static"]._read_ports[0], mems["static"]._write_ports[0]
+        d_read, d_write = mems["dynamic"]._read_ports[0], mems["dynamic"]._write_ports[0]
+        entry = data.StructLayout({"valid": 1, "sa": sa_write.members["entry"]})
+        static, state = data.View(entry, s_read._data), data.View(EncapState, d_read._data)
+        read_at = Signal(range(self.n_sa))  # both read ports share the address (the SA index)
+        m.d.sync += read_at.eq(d_read._addr)
+        m.d.comb += Assert(s_read._addr == d_read._addr)
+        # written[i]: entry i written by the control up to two cycles back (what a read sees now)
+        written_s, written_d = Signal(self.n_sa), Signal(self.n_sa)
+        seen_s, seen_d = Signal(self.n_sa), Signal(self.n_sa)
+        for i in range(self.n_sa):
+            with m.If(s_write._en.any() & (s_write._addr == i)):
+                m.d.sync += written_s[i].eq(1)
+            with m.If(d_write._en.any() & (d_write._addr == i)):
+                m.d.sync += written_d[i].eq(1)
+        m.d.sync += [seen_s.eq(written_s), seen_d.eq(written_d)]
+        seq_max = Mux(static.sa.flags.esn, Const(2**64 - 1, 64), Const(2**32 - 1, 64))
+        consistent = state.dead | (state.seq < seq_max)
+        with m.If(~seen_s.bit_select(read_at, 1)):
+            m.d.comb += Assume((static.sa.spi == read_at) & (static.sa.key[0] == 0))
+        with m.If(~seen_d.bit_select(read_at, 1)):
+            m.d.comb += Assume(consistent)
+        with m.Else():
+            m.d.comb += Assert(consistent)
+
+        # the last number kills the SA: nothing more under that write
+        last_max = Signal()
+        esn = job.gcm.aad_len == 12
+        with m.If(mine):
+            m.d.comb += Assert(~(seen & last_max & (epoch == last_epoch)))
+            m.d.sync += last_max.eq(iv == Mux(esn, Const(2**64 - 1, 64), Const(2**32 - 1, 64)))
+        m.d.comb += [Cover(mine & (iv == 2**32 - 1) & ~esn), Cover(mine & (iv == 2**64 - 1) & esn),
+                     Cover(mine & seen & last_max & (epoch > last_epoch))]
         return m
