@@ -79,7 +79,7 @@ PROOFS = [
     Proof("splitter-cover", "Splitter: a dropped two-beat frame consumed, a trailer out",
           _splitter, "cover", 10),
     Proof("sequence", "OutboundControl: per SA and write, job sequence numbers strictly increase, never 0 (§7)",
-          _sequence, "bmc", 16, 24, map_memories=True),
+          _sequence, "bmc", 16, 20, map_memories=True),
     Proof("sequence-cover", "OutboundControl: two protected jobs under one write; one after a rewrite",
           _sequence, "cover", 16, map_memories=True),
     Proof("sequence-wrap", "OutboundControl, any consistent SA table: the last number kills the SA, no wrap (§7)",
