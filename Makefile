@@ -4,7 +4,7 @@ VENV     := .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.espline-setup
 
-.PHONY: setup demo test test-slow bench apptb synth lint regs clean
+.PHONY: setup demo test test-slow formal bench apptb synth lint regs clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,11 @@ test: setup
 
 test-slow: setup
 	$(PY) -m pytest -q -m slow
+
+# Every formal proof at its default depth (SymbiYosys, espline.sim.formal; docs/verification.md):
+# per property set its name, mode, depth, solver, result and seconds. FORMAL=--slow: the deeper runs.
+formal: setup
+	$(PY) -m espline.sim.formal $(FORMAL)
 
 bench: setup
 	$(PY) -m espline.sim.bench
