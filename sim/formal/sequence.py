@@ -2,11 +2,15 @@
 as it is proven: `OutboundControl` whole (SA table of 2 entries, 2 policies), from reset.
 
 Free: the parsed records (every field), the SA writes (any entry, any index, at any time the
-control takes them), the policy answers (any hit, action and SA index, at any time), and every
-ready. Assumed, to name what a job belongs to (neither value steers the control; both are only
-copied into the job): an SA written at index I has SPI I, and the first key word of the n-th
-write of index I is n (its *epoch*). A job's SPI then names its SA, and `job.gcm.key`'s top
-word (the first key word, for AES-128 and AES-256 alike) names the write it was decided under.
+control takes them; new SAs and updates), the policy answers (any hit, action and SA index, at
+any time), and every ready. Assumed, to name what a job belongs to (neither value steers the
+control; both are only copied into the job): an SA written at index I has SPI I, and the first
+key word of the n-th new SA written at index I is n (its *epoch*). An update (`ip xfrm state
+update` semantics: the control keeps the entry's key, salt and dynamic state) starts no epoch:
+its key words are ignored, and - as the CSR block refuses an update that changes a fixed field
+(`tests/gateware/csr/test_sa_commands.py`) - it is assumed to keep the entry's ESN flag. A
+job's SPI then names its SA, and `job.gcm.key`'s top word (the first key word, for AES-128 and
+AES-256 alike) names the key it was decided under.
 
 Properties, for a watched SA (either index, `AnyConst`), over the protected (`SPLIT`) jobs that
 leave `job`:
@@ -14,9 +18,10 @@ leave `job`:
 * the sequence number is never 0, and without ESN it fits 32 bits;
 * the ESP header's sequence number is the low half of the IV (RFC 4106 §3: the IV is the
   64-bit sequence number);
-* epochs never go back: a job decided under an earlier write never follows one decided under
-  a later write;
-* within one epoch the sequence numbers strictly increase (one nonce per packet under one key);
+* epochs never go back: a job decided under an earlier key never follows one decided under
+  a later key;
+* within one epoch - across any number of updates - the sequence numbers strictly increase (one
+  nonce per packet under one key);
 * (cover) two protected jobs in one epoch; a job of a later epoch after one of an earlier.
 
 With `free_tables` (the `sequence-wrap` set) the run starts from *any consistent* SA table
@@ -73,15 +78,26 @@ class SequenceNumbers(Elaboratable):
             m.d.comb += [port.valid.eq(AnySeq(1)), port.payload.eq(AnySeq(len(Value.cast(port.payload))))]
         for port in (c.lookup, c.job, c.events, c.counter_response):
             m.d.comb += port.ready.eq(AnySeq(1))
+        # the stream contract of the CSR block's writes: an offered write stays until taken
+        # (an update reads its entry in one cycle and writes it in the next)
+        held, held_write = Signal(), Signal.like(c.sa_write.payload)
+        m.d.sync += [held.eq(c.sa_write.valid & ~c.sa_write.ready), held_write.eq(c.sa_write.payload)]
+        with m.If(held):
+            m.d.comb += Assume(c.sa_write.valid & (c.sa_write.payload.as_value() == held_write.as_value()))
 
         # -- the SPI names the SA, the first key word counts the writes of its index -----------
         epochs = [Signal(32, name=f"epoch_{i}") for i in range(self.n_sa)]
+        esns = [Signal(name=f"esn_{i}") for i in range(self.n_sa)]  # of the entry's new SA
         w = c.sa_write.payload
-        for i, epoch in enumerate(epochs):
+        for i, (epoch, esn) in enumerate(zip(epochs, esns, strict=True)):
             with m.If(c.sa_write.valid & (w.index == i)):
-                m.d.comb += [Assume(w.entry.spi == i), Assume(w.entry.key[0] == epoch + 1)]
-                with m.If(c.sa_write.ready):
-                    m.d.sync += epoch.eq(epoch + 1)
+                m.d.comb += Assume(w.entry.spi == i)
+                with m.If(w.update):
+                    m.d.comb += Assume(w.entry.flags.esn == esn)
+                with m.Else():
+                    m.d.comb += Assume(w.entry.key[0] == epoch + 1)
+                    with m.If(c.sa_write.ready):
+                        m.d.sync += [epoch.eq(epoch + 1), esn.eq(w.entry.flags.esn)]
 
         # -- the protected jobs of the watched SA ----------------------------------------------
         watch = Signal(range(self.n_sa))
@@ -101,8 +117,13 @@ class SequenceNumbers(Elaboratable):
                     m.d.comb += Assert(iv > last_seq)
             m.d.sync += [seen.eq(1), last_seq.eq(iv), last_epoch.eq(epoch)]
         if not self.free_tables:
-            m.d.comb += [Cover(mine & seen & (epoch == last_epoch)), Cover(mine & seen & (epoch > last_epoch))]
+            updated = Signal()  # the watched entry was updated after a protected job of it
+            with m.If(c.sa_write.valid & c.sa_write.ready & w.update & (w.index == watch) & seen):
+                m.d.sync += updated.eq(1)
+            m.d.comb += [Cover(mine & seen & (epoch == last_epoch)), Cover(mine & seen & (epoch > last_epoch)),
+                         Cover(mine & updated & (epoch == last_epoch))]
             return m
+        m.d.comb += Assume(~(c.sa_write.valid & w.update))  # from a free table: new SAs only
 
         # -- from any consistent table (`FREE_TABLES`: the SA tables' initial words are free) ---
         # An entry's words are its initial contents until the control first writes them; read
@@ -114,9 +135,10 @@ class SequenceNumbers(Elaboratable):
         d_read, d_write = mems["dynamic"]._read_ports[0], mems["dynamic"]._write_ports[0]
         entry = data.StructLayout({"valid": 1, "sa": sa_write.members["entry"]})
         static, state = data.View(entry, s_read._data), data.View(EncapState, d_read._data)
-        read_at = Signal(range(self.n_sa))  # both read ports share the address (the SA index)
-        m.d.sync += read_at.eq(d_read._addr)
-        m.d.comb += Assert(s_read._addr == d_read._addr)
+        # what each read port shows now was read at its address of the cycle before (a decision
+        # reads both at the SA index; an SA write waiting in IDLE points the static port at it)
+        s_at, read_at = Signal(range(self.n_sa)), Signal(range(self.n_sa))
+        m.d.sync += [s_at.eq(s_read._addr), read_at.eq(d_read._addr)]
         # written[i]: entry i written by the control up to two cycles back (what a read sees now)
         written_s, written_d = Signal(self.n_sa), Signal(self.n_sa)
         seen_s, seen_d = Signal(self.n_sa), Signal(self.n_sa)
@@ -128,12 +150,13 @@ class SequenceNumbers(Elaboratable):
         m.d.sync += [seen_s.eq(written_s), seen_d.eq(written_d)]
         seq_max = Mux(static.sa.flags.esn, Const(2**64 - 1, 64), Const(2**32 - 1, 64))
         consistent = state.dead | (state.seq < seq_max)
-        with m.If(~seen_s.bit_select(read_at, 1)):
-            m.d.comb += Assume((static.sa.spi == read_at) & (static.sa.key[0] == 0))
-        with m.If(~seen_d.bit_select(read_at, 1)):
-            m.d.comb += Assume(consistent)
-        with m.Else():
-            m.d.comb += Assert(consistent)
+        with m.If(~seen_s.bit_select(s_at, 1)):
+            m.d.comb += Assume((static.sa.spi == s_at) & (static.sa.key[0] == 0))
+        with m.If(s_at == read_at):
+            with m.If(~seen_d.bit_select(read_at, 1)):
+                m.d.comb += Assume(consistent)
+            with m.Else():
+                m.d.comb += Assert(consistent)
 
         # the last number kills the SA: nothing more under that write
         last_max = Signal()
