@@ -57,15 +57,16 @@ def test_runts_leave_the_inbound_direction_in_step():
 
 
 def test_frames_around_the_largest_and_beyond_64k():
-    """MAX_FRAME passes; MAX_FRAME + 1 (stored, then dropped) and 65,600 bytes (beyond the store; a
-    16-bit length would read it as 64) are dropped as malformed; the frames after them keep their
-    own decisions, in both directions."""
+    """MAX_FRAME passes; MAX_FRAME + 1 (stored, then dropped), 16 KiB + 1 (beyond the store: the
+    gateware dropped it and the model forwarded it) and 65,600 bytes (a 16-bit length would read it
+    as 64) are dropped as malformed; the frames after them keep their own decisions, in both
+    directions."""
     rng = random.Random(3)
     site, peer = two_sites()
-    plain = [f for size in (MAX_FRAME, 65_600) for f in (non_ip(size), *protected(rng, 1))]
+    plain = [f for size in (MAX_FRAME, 16 * 1024 + 1, 65_600) for f in (non_ip(size), *protected(rng, 1))]
     b_host, a_host = hosts("tunnel")[::-1]
     esp = [peer.process(Port.PLAIN, ethernet(ip_packet(100, b_host, a_host, seed=i))).frame for i in range(2)]
     cipher = [f for size, e in zip((MAX_FRAME + 1, 65_600), esp, strict=True) for f in (non_ip(size), e)]
     r = run(site, {Port.PLAIN: plain, Port.CIPHER: cipher})
     check(site, r)
-    assert site.counters.drops[Reason.MALFORMED] == 3 and non_ip(MAX_FRAME) in r.got["cipher"]
+    assert site.counters.drops[Reason.MALFORMED] == 4 and non_ip(MAX_FRAME) in r.got["cipher"]
