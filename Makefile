@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(PY) -m espline.sim.demo --out out/demo $(if $(MODEL),--model) $(if $(PACKETS),--packets $(PACKETS))
 
+# Two workers, a test file each at a time (a file's tests share their simulator builds).
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 test-slow: setup
 	$(PY) -m pytest -q -m slow
