@@ -52,10 +52,10 @@ $(VENV)/.espline-synth: pyproject.toml
 	touch $@
 
 # The register map's derived files: docs/registers.md (checked in; a test keeps it current)
-# and the C header for firmware, both from host/regmap/espline.rdl.
+# and the C header for firmware, both from regmap/espline.rdl.
 regs: setup
 	mkdir -p build
-	$(PY) -m espline.host.regmap --markdown docs/registers.md --header build/espline.h
+	$(PY) -m espline.regmap --markdown docs/registers.md --header build/espline.h
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -8,7 +8,7 @@
 Encoded fields (`encode = ...` in the map) take their value names as well as numbers.
 """
 
-from espline.host import regmap as rm
+from espline import regmap as rm
 from espline.host.transport import Transport
 
 

@@ -56,8 +56,8 @@ def _gcm(config):
 
 def _appliance(config, **params):
     """The whole appliance; `params` are register map parameters (N_SA, N_POLICY, ...), else defaults."""
+    from espline import regmap
     from espline.gateware.appliance import Appliance
-    from espline.host import regmap
     return Appliance(config, regmap=regmap.compile(**params))
 
 

@@ -22,7 +22,7 @@ from amaranth.hdl import Cat, Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from espline.host import regmap as rm
+from espline import regmap as rm
 
 from . import table_cmd, wishbone
 from .events import EventQueue

@@ -21,7 +21,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from systemrdl.node import RegNode
 
-from espline.host import regmap as rm
+from espline import regmap as rm
 
 from . import wishbone
 

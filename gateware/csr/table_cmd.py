@@ -25,7 +25,7 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from espline.host import regmap as rm
+from espline import regmap as rm
 
 from .layouts import fixed_fields
 

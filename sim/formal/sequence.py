@@ -50,7 +50,7 @@ FREE_TABLES = ("w:control.static[[]*", "w:control.dynamic[[]*")
 
 def layouts(n_sa: int, n_policy: int):
     from ...gateware.csr.csr import CsrBlock
-    from ...host.regmap import compile
+    from ...regmap import compile
     csr = CsrBlock(compile(N_SA=n_sa, N_POLICY=n_policy))
     csr._MustUse__silence = True  # built for its layouts only
     return csr.sa_write.payload.shape(), csr.sa_counter_response.payload.shape(), csr.event_layout

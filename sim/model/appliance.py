@@ -19,7 +19,7 @@ as above (runts, below an Ethernet header, are malformed); a longer one is malfo
 from enum import Enum
 from typing import NamedTuple
 
-from espline.host.regmap import DEFAULTS
+from espline.regmap import DEFAULTS
 
 from . import esp, ipv4
 from .accounting import Drop, GlobalCounters, Reason

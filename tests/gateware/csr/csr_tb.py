@@ -5,8 +5,8 @@ from collections import deque
 
 from amaranth.lib import data
 
+from espline import regmap as rm
 from espline.gateware.csr.csr import CsrBlock
-from espline.host import regmap as rm
 from espline.host.transport.sim import AmaranthSimTransport
 
 

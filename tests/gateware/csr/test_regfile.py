@@ -6,8 +6,8 @@ import random
 from amaranth.sim import Simulator
 from csr_tb import bench
 
+from espline import regmap as rm
 from espline.gateware.csr.regfile import RegisterFile
-from espline.host import regmap as rm
 
 # Commands: written by the command tests, not as storage.
 COMMANDS = {"sa_cmd", "spd_cmd"}

@@ -5,7 +5,7 @@ update may change only the map's `update` fields of a valid entry and keeps its 
 import pytest
 from csr_tb import bench
 
-from espline.host import regmap as rm
+from espline import regmap as rm
 from espline.host.registers import Registers
 
 KEY = [0x00112233, 0x44556677, 0x8899AABB, 0xCCDDEEFF]

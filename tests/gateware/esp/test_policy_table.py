@@ -7,10 +7,10 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
+from espline import regmap
 from espline.gateware.csr import table_cmd
 from espline.gateware.csr.layouts import layout_of
 from espline.gateware.esp.policy_table import PolicyTable
-from espline.host import regmap
 from espline.sim.model import Policy, Selector
 from espline.sim.model.spd import PolicyDatabase
 

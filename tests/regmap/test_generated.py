@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from espline.host.regmap.__main__ import write_header, write_markdown
+from espline.regmap.__main__ import write_header, write_markdown
 
 REPO = Path(__file__).resolve().parents[2]
 

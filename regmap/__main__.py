@@ -1,4 +1,4 @@
-"""`python -m espline.host.regmap`: the C header and the Markdown register documentation.
+"""`python -m espline.regmap`: the C header and the Markdown register documentation.
 
 Both come from the compiled map (PeakRDL-cheader, PeakRDL-markdown); `make regs` runs this.
 """
@@ -29,7 +29,7 @@ def write_markdown(path, **params) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m espline.host.regmap", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m espline.regmap", description=__doc__.splitlines()[0])
     parser.add_argument("--header", metavar="FILE.h", help="write the C header here")
     parser.add_argument("--markdown", metavar="FILE.md", help="write the register documentation here")
     for name, default in DEFAULTS.items():
