@@ -2,8 +2,8 @@
 decrypt into the packet buffer, commit or discard, restore the transport header.
 
 Every frame, of any length, is stored (an empty or oversize one as a placeholder) and
-classified; `FrameJoin` hands the decapsulator a frame only with its own job
-(docs/invariants.md §6). Punted frames go to the host through a queue of their own that drops
+classified; the intake hands the decapsulator a frame only with its own job (`intake.py`,
+docs/invariants.md §6). Punted frames go to the host through a queue of their own that drops
 (and counts) what it cannot hold, so a host that reads slowly never stalls the plaintext side
 (docs/invariants.md §8).
 """
@@ -16,11 +16,10 @@ from ..frame_queue import FrameQueue
 from ..packet import packet_signature
 from ..plumbing import Queue
 from .decapsulator import Decapsulator
-from .frame_join import FrameJoin
 from .header_patch import HeaderPatch, PatchLayout
 from .inbound_control import InboundControl
+from .intake import Intake
 from .packet_buffer import PacketBuffer
-from .parser import FrameParser
 
 
 class Inbound(wiring.Component):
@@ -28,11 +27,10 @@ class Inbound(wiring.Component):
                  thresholds: data.StructLayout, n_sa: int, n_policy: int, *, window: int, config: str = "wide",
                  width: int = 16, store_words: int = 1024, max_frame: int = 9216, host_queue: int = 4096,
                  **options):
-        if max_frame > store_words * width:
-            raise ValueError(f"max_frame: {max_frame} bytes do not fit the {store_words * width}-byte store")
         self.control = InboundControl(sa_write, counters, event, thresholds, n_sa, n_policy, window=window, **options)
+        self.intake = Intake(self.control.job.payload.shape(), width, store_words=store_words, max_frame=max_frame)
         self.decap = Decapsulator(width=width, config=config)
-        self.width, self.store_words, self.max_frame = width, store_words, max_frame
+        self.width, self.store_words = width, store_words
         self.host_queue = host_queue  # bytes
         c = self.control.signature.members
         super().__init__({
@@ -44,24 +42,18 @@ class Inbound(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.parser = parser = FrameParser(self.width, max_frame=self.max_frame)
-        m.submodules.store = store = PacketBuffer(self.width, depth=self.store_words, placeholders=True)
+        m.submodules.intake = intake = self.intake
         m.submodules.control = control = self.control
         m.submodules.decap = decap = self.decap
         m.submodules.verified = verified = PacketBuffer(self.width, depth=self.store_words, meta=PatchLayout)
         m.submodules.patch = patch = HeaderPatch(self.width)
-        wiring.connect(m, wiring.flipped(self.i), parser.i)
-        wiring.connect(m, parser.o, store.i)
-        m.d.comb += [store.commit.valid.eq(1), store.commit.payload.ok.eq(1), store.commit.payload.length.eq(-1)]
-        wiring.connect(m, parser.parsed, control.parsed)
+        wiring.connect(m, wiring.flipped(self.i), intake.i)
+        wiring.connect(m, intake.parsed, control.parsed)
         m.submodules.jobs = jobs = Queue(control.job.payload.shape(), 2)  # classify runs a frame ahead
-        m.submodules.join = join = FrameJoin(control.job.payload.shape(), self.width)
         wiring.connect(m, control.job, jobs.i)
-        wiring.connect(m, store.o, join.frame)
-        wiring.connect(m, jobs.o, join.job)
-        m.d.comb += join.tag.eq(store.tag)
-        wiring.connect(m, join.frame_o, decap.frame)
-        wiring.connect(m, join.job_o, decap.job)
+        wiring.connect(m, jobs.o, intake.job)
+        wiring.connect(m, intake.frame, decap.frame)
+        wiring.connect(m, intake.job_o, decap.job)
         wiring.connect(m, decap.icv, control.icv)
         wiring.connect(m, decap.trailer, control.trailer)
         wiring.connect(m, decap.o, verified.i)
@@ -76,7 +68,7 @@ class Inbound(wiring.Component):
             wiring.connect(m, wiring.flipped(getattr(self, name)), getattr(control, name))
         for name in ("lookup", "admit_lookup", "events", "counter_response"):
             wiring.connect(m, getattr(control, name), wiring.flipped(getattr(self, name)))
-        m.d.comb += [self.counts.eq(control.counts), self.counts.drop_desync.eq(join.desync),
+        m.d.comb += [self.counts.eq(control.counts), self.counts.drop_desync.eq(intake.desync),
                      self.counts.punt_dropped.eq(host_queue.dropped),
                      control.thresholds.eq(self.thresholds)]
         return m

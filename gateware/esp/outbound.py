@@ -3,8 +3,8 @@
 Frames are stored whole while `OutboundControl` decides them from their parsed headers, so
 the decision (SPD, SA, sequence number) is made once per frame and the encapsulator streams
 the frame out of the store in one pass. Every frame, of any length, is stored (an empty or
-oversize one as a placeholder) and decided; `FrameJoin` hands the encapsulator a frame only
-with its own decision (docs/invariants.md).
+oversize one as a placeholder) and decided; the intake hands the encapsulator a frame only
+with its own decision (`intake.py`, docs/invariants.md §6).
 """
 
 from amaranth.hdl import Module
@@ -13,10 +13,8 @@ from amaranth.lib.wiring import In, Out
 
 from ..packet import packet_signature
 from .encapsulator import Encapsulator
-from .frame_join import FrameJoin
+from .intake import Intake
 from .outbound_control import OutboundControl
-from .packet_buffer import PacketBuffer
-from .parser import FrameParser
 
 
 class Outbound(wiring.Component):
@@ -24,10 +22,9 @@ class Outbound(wiring.Component):
                  n_sa: int, n_policy: int, *, config: str = "wide", width: int = 16, store_words: int = 1024,
                  max_frame: int = 9216, **options):
         self.control = OutboundControl(sa_write, counters, event, n_sa, n_policy, **options)
+        self.intake = Intake(self.control.job.payload.shape(), width, store_words=store_words, max_frame=max_frame)
         self.encap = Encapsulator(n_sa, width=width, config=config)
-        if max_frame > store_words * width:
-            raise ValueError(f"max_frame: {max_frame} bytes do not fit the {store_words * width}-byte store")
-        self.width, self.store_words, self.max_frame = width, store_words, max_frame
+        self.width = width
         c = self.control.signature.members
         super().__init__({
             "i": In(packet_signature(width)), "o": Out(packet_signature(width)),
@@ -37,24 +34,18 @@ class Outbound(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.parser = parser = FrameParser(self.width, max_frame=self.max_frame)
-        m.submodules.store = store = PacketBuffer(self.width, depth=self.store_words, placeholders=True)
+        m.submodules.intake = intake = self.intake
         m.submodules.control = control = self.control
-        m.submodules.join = join = FrameJoin(control.job.payload.shape(), self.width)
         m.submodules.encap = encap = self.encap
-        wiring.connect(m, wiring.flipped(self.i), parser.i)
-        wiring.connect(m, parser.o, store.i)
-        m.d.comb += [store.commit.valid.eq(1), store.commit.payload.ok.eq(1), store.commit.payload.length.eq(-1)]
-        wiring.connect(m, parser.parsed, control.parsed)
-        wiring.connect(m, store.o, join.frame)
-        wiring.connect(m, control.job, join.job)
-        m.d.comb += join.tag.eq(store.tag)
-        wiring.connect(m, join.frame_o, encap.frame)
-        wiring.connect(m, join.job_o, encap.job)
+        wiring.connect(m, wiring.flipped(self.i), intake.i)
+        wiring.connect(m, intake.parsed, control.parsed)
+        wiring.connect(m, control.job, intake.job)
+        wiring.connect(m, intake.frame, encap.frame)
+        wiring.connect(m, intake.job_o, encap.job)
         wiring.connect(m, encap.o, wiring.flipped(self.o))
         for name in ("sa_write", "policy", "counter_request"):
             wiring.connect(m, wiring.flipped(getattr(self, name)), getattr(control, name))
         for name in ("lookup", "events", "counter_response"):
             wiring.connect(m, getattr(control, name), wiring.flipped(getattr(self, name)))
-        m.d.comb += [self.counts.eq(control.counts), self.counts.drop_desync.eq(join.desync)]
+        m.d.comb += [self.counts.eq(control.counts), self.counts.drop_desync.eq(intake.desync)]
         return m

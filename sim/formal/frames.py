@@ -1,5 +1,5 @@
-"""Frames and decisions in step (docs/invariants.md §6): the parser, the store and the join of a
-direction (`gateware/esp/outbound.py`, `inbound.py`) as they are chained there, with the control
+"""Frames and decisions in step (docs/invariants.md §6): a direction's intake (parser, store and
+join, `gateware/esp/intake.py`, as `outbound.py` and `inbound.py` use it), with the control
 replaced by a free decider.
 
     i -> FrameParser -> PacketBuffer(placeholders=True) -> FrameJoin -> frame_o
@@ -30,13 +30,29 @@ from amaranth.hdl import Assert, Cover, Elaboratable, Module, Mux, Signal
 from amaranth.lib import data
 
 from ...gateware.esp.frame_join import FrameJoin
+from ...gateware.esp.intake import Intake
 from ...gateware.esp.packet_buffer import PacketBuffer
-from ...gateware.esp.parser import FrameParser
 from ...gateware.packet import FRAME_TAG
 from ...gateware.plumbing import Queue
 from .runner import no_reset
 
 Job = data.StructLayout({"tag": FRAME_TAG})
+
+
+class HarnessIntake(Intake):
+    """The design's intake with the store and join the harness builds: a store smaller than the
+    frames the parser admits (`max_frame` 64), so a frame beyond it is reachable within the bound,
+    or the mutation checks' broken units."""
+
+    def __init__(self, width, records, store, join):
+        super().__init__(Job, width, store_words=64 // width, max_frame=64, records=records)
+        self.make_store, self.built_join = store, join()  # built now: the harness watches its inputs
+
+    def store(self):
+        return self.make_store()
+
+    def join(self):
+        return self.built_join
 
 
 class FramesInStep(Elaboratable):
@@ -50,33 +66,27 @@ class FramesInStep(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         no_reset(m)
-        width, depth = self.width, self.depth
-        m.submodules.parser = parser = FrameParser(width, self.records, max_frame=64)
-        m.submodules.store = store = self.store()
+        depth = self.depth
+        m.submodules.intake = intake = HarnessIntake(self.width, self.records, self.store, self.join)
         m.submodules.decider = decider = Queue(Job, self.decisions)
-        m.submodules.join = join = self.join()
 
-        # -- the chain as in outbound.py / inbound.py -----------------------------------------
-        beat = parser.i.payload
-        m.d.comb += [parser.i.valid.eq(AnySeq(1)), beat.eq(AnySeq(len(beat.as_value())))]
-        m.d.comb += [store.i.valid.eq(parser.o.valid), store.i.payload.eq(parser.o.payload),
-                     parser.o.ready.eq(store.i.ready)]
-        m.d.comb += [store.commit.valid.eq(1), store.commit.payload.ok.eq(1), store.commit.payload.length.eq(-1)]
+        # -- the intake of outbound.py / inbound.py, its control a free decider -----------------
+        beat = intake.i.payload
+        m.d.comb += [intake.i.valid.eq(AnySeq(1)), beat.eq(AnySeq(len(beat.as_value())))]
         take = AnySeq(1)  # the decider takes a record when it likes, offers its job as soon as queued
-        m.d.comb += [decider.i.valid.eq(parser.parsed.valid & take), parser.parsed.ready.eq(decider.i.ready & take),
-                     decider.i.payload.tag.eq(parser.parsed.payload.tag)]
-        m.d.comb += [join.frame.valid.eq(store.o.valid), join.frame.payload.eq(store.o.payload),
-                     store.o.ready.eq(join.frame.ready), join.tag.eq(store.tag)]
-        m.d.comb += [join.job.valid.eq(decider.o.valid), join.job.payload.eq(decider.o.payload),
-                     decider.o.ready.eq(join.job.ready)]
-        m.d.comb += [join.frame_o.ready.eq(AnySeq(1)), join.job_o.ready.eq(AnySeq(1))]
+        m.d.comb += [decider.i.valid.eq(intake.parsed.valid & take), intake.parsed.ready.eq(decider.i.ready & take),
+                     decider.i.payload.tag.eq(intake.parsed.payload.tag)]
+        m.d.comb += [intake.job.valid.eq(decider.o.valid), intake.job.payload.eq(decider.o.payload),
+                     decider.o.ready.eq(intake.job.ready)]
+        m.d.comb += [intake.frame.ready.eq(AnySeq(1)), intake.job_o.ready.eq(AnySeq(1))]
+        join = intake.built_join  # its frame number input: the store's number of the frame offered
 
         # -- shadow: frames in, jobs released, frames released ---------------------------------
         n_in, n_jobs, n_out = Signal(8), Signal(8), Signal(8)
-        frame_in = parser.i.valid & parser.i.ready
-        job_out = join.job_o.valid & join.job_o.ready
-        beat_out = join.frame_o.valid & join.frame_o.ready
-        out = join.frame_o.payload
+        frame_in = intake.i.valid & intake.i.ready
+        job_out = intake.job_o.valid & intake.job_o.ready
+        beat_out = intake.frame.valid & intake.frame.ready
+        out = intake.frame.payload
         with m.If(frame_in & beat.last):
             m.d.sync += n_in.eq(n_in + 1)
         with m.If(job_out):
@@ -84,10 +94,10 @@ class FramesInStep(Elaboratable):
         with m.If(beat_out & out.last):
             m.d.sync += n_out.eq(n_out + 1)
 
-        m.d.comb += Assert(~join.desync)
-        with m.If(join.job_o.valid):
-            m.d.comb += [Assert(join.job_o.payload.tag == n_jobs), Assert(n_jobs < n_in), Assert(n_out == n_jobs)]
-        with m.If(join.frame_o.valid):
+        m.d.comb += Assert(~intake.desync)
+        with m.If(intake.job_o.valid):
+            m.d.comb += [Assert(intake.job_o.payload.tag == n_jobs), Assert(n_jobs < n_in), Assert(n_out == n_jobs)]
+        with m.If(intake.frame.valid):
             m.d.comb += [Assert(n_jobs == n_out + 1), Assert(join.tag == n_out)]
         m.d.comb += [Assert(n_out <= n_jobs), Assert(n_jobs <= n_in)]
 
