@@ -13,12 +13,15 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from espline.regmap.enums import Event
+
 from .csr.csr import CsrBlock
 from .esp.counts import ENDED_INSIDE, GlobalCounters
 from .esp.inbound import Inbound
 from .esp.outbound import Outbound
 from .esp.policy_table import PolicyTable
-from .esp.sa_fields import EVENT_DESYNC, report_events
+from .esp.sa_fields import report_events
+from .esp.sa_table import SaTable
 from .packet import beat_layout, packet_signature
 from .plumbing import Arbiter, Fanout
 
@@ -43,7 +46,8 @@ class Appliance(wiring.Component):
         wiring.connect(m, wiring.flipped(self.bus), csr.bus)
         m.d.comb += self.irq.eq(csr.irq)
         n_sa, n_policy = csr.n_sa, csr.n_policy
-        layouts = (csr.sa_write.payload.shape(), csr.sa_counter_response.payload.shape(), csr.event_layout)
+        sa = csr.sa_write.payload.shape().members["entry"]
+        layouts = (sa, csr.sa_counter_response.payload.shape(), csr.event_layout)
 
         m.submodules.spd = spd = PolicyTable(csr.spd_write.payload.shape(), n_policy, n_sa, lookups=3)
         wiring.connect(m, csr.spd_write, spd.write)
@@ -64,13 +68,21 @@ class Appliance(wiring.Component):
             wiring.connect(m, lookup, spd.lookup[port])
             wiring.connect(m, spd.result[port], result)
 
-        # both directions hold their SAs' state: writes and counter snapshots go to both
-        m.submodules.sa_writes = sa_writes = Fanout(csr.sa_write.payload.shape(), 2)
+        # one SA table; each direction holds its SAs' dynamic state, so counter snapshots go to both
+        m.submodules.sa_table = table = SaTable(csr.sa_write.payload.shape(), n_sa, readers=3)
+        wiring.connect(m, csr.sa_write, table.write)
+        m.d.comb += csr.sa_refused.eq(table.refused)
+        reads = iter(table.read)
+        for k, direction in enumerate(directions):
+            for name, member in direction.table.signature.members.items():
+                if member.is_signature and name != "find":
+                    wiring.connect(m, next(reads), getattr(direction.table, name))
+            m.d.comb += [direction.table.hold.eq(table.hold), direction.table.renewed.eq(table.renewed),
+                         table.quiet[k].eq(direction.table.quiet)]
+        wiring.connect(m, table.find, inbound.table.find)
         m.submodules.snapshots = snapshots = Fanout(csr.sa_counter_request.payload.shape(), 2)
-        wiring.connect(m, csr.sa_write, sa_writes.i)
         wiring.connect(m, csr.sa_counter_request, snapshots.i)
         for k, direction in enumerate(directions):
-            wiring.connect(m, sa_writes.o[k], direction.sa_write)
             wiring.connect(m, snapshots.o[k], direction.counter_request)
         # an SA's counters are its own direction's; the other's entry is zero (reset at the write)
         answers = [d.counter_response for d in directions]
@@ -82,7 +94,7 @@ class Appliance(wiring.Component):
         for k, direction in enumerate(directions):
             wiring.connect(m, direction.events, events.i[k])
         desync = Signal()  # a frame and a decision did not pair up: one event until it is taken
-        report_events(m, events.i[2], desync, (EVENT_DESYNC,), 0)
+        report_events(m, events.i[2], desync, (Event.DESYNC,), 0)
         with m.If(outbound.counts.drop_desync | inbound.counts.drop_desync):
             m.d.sync += desync.eq(1)
         wiring.connect(m, events.o, csr.events)

@@ -7,8 +7,10 @@ the driver adds what only the hardware knows (table sizes, replay window) and th
 database's rules (no overlapping selectors at one priority, a protect policy's SA exists).
 A refused request writes nothing.
 
-SA table: one index per SA, allocated here: an inbound SA at SPI mod N_SA (where the datapath
-looks it up), an outbound SA at the highest free index. `update_sa` is `ip xfrm state update`:
+SA table: one index per SA, allocated here: an inbound SA at the lowest free index, an outbound
+SA at the highest. The hardware finds inbound SAs through its SPI index (docs/sa-table.md); the
+driver keeps a copy (`spis`) to refuse an SPI that finds no slot before writing anything, and
+the hardware's own refusal (error `full`) reads the same. `update_sa` is `ip xfrm state update`:
 one SA_CMD update rewrites the SA's mutable fields (`espline.sim.model.sa.MUTABLE`) and the
 hardware keeps its key, sequence number and replay window - never two frames under one (key,
 nonce); a new key is a new SA. `load` changes only what differs from what is loaded.
@@ -18,12 +20,14 @@ the last up, and only then writes the new one; at every step a lookup sees a pol
 is either the old or the new one, each with an adjacent duplicate at most.
 """
 
+import copy
 import ipaddress
 import time
 from dataclasses import dataclass, replace
 
 from espline.host.registers import Registers
 from espline.host.transport import Transport
+from espline.regmap.spi_index import SpiIndex
 from espline.sim.model import ConfigError, Event, Lifetime, NatT, Policy, SecurityAssociation, Selector
 from espline.sim.model.accounting import Reason
 from espline.sim.model.config import parse_policy, parse_sa
@@ -31,6 +35,19 @@ from espline.sim.model.sa import MUTABLE
 
 MAGIC = 0x4553504C  # "ESPL"
 EVENTS = {e.value.replace("-", "_"): e for e in Event}  # the map's event_e names -> the model's events
+
+
+class HardwareError(RuntimeError):
+    """A table command the hardware refused; `error` names the map's cmd_err_e value."""
+
+    def __init__(self, command: str, error: str):
+        super().__init__(f"{command}: hardware error {error}")
+        self.error = error
+
+
+def index_full(spi: int) -> str:
+    return (f"spi: {spi:#x} (in) finds no free slot in the SA table's SPI index: both rows it hashes to "
+            f"are full (docs/sa-table.md); choose another SPI")
 
 
 @dataclass
@@ -56,8 +73,12 @@ class Espline:
         self.window = datapath["window"]
         self.sas: list[SecurityAssociation | None] = [None] * self.n_sa
         self.policies: list[Policy] = []
+        self.spis = SpiIndex(self.n_sa)
         if scan:
             self.sas = [self.fetch_sa(i) for i in range(self.n_sa)]
+            for index, sa in enumerate(self.sas):  # the order of past commits is unknown: index order
+                if sa is not None and sa.dir == "in":
+                    self.spis.insert(sa.spi, index)
             policies = [self.fetch_policy(i) for i in range(self.n_policy)]
             self.policies = [p for p in policies if p is not None]
 
@@ -75,30 +96,25 @@ class Espline:
             raise ConfigError(f"replay_window: {sa.replay_window} is not 1..{self.window} (the hardware's window)")
         return sa
 
-    def _check_new_sa(self, sa: SecurityAssociation | dict, sas: list) -> tuple[SecurityAssociation, int]:
-        """The checked SA and the index it would take in table `sas`.
-
-        The datapath finds an inbound SA at index SPI mod N_SA (one table read per ESP packet,
-        no search), so an inbound SA has exactly one place; outbound SAs are found through
-        their policy's index and take the highest free one, leaving the low ones to SPIs.
-        """
+    def _check_new_sa(self, sa: SecurityAssociation | dict, sas: list, spis: SpiIndex
+                      ) -> tuple[SecurityAssociation, int]:
+        """The checked SA and the index it would take in table `sas`, its SPI inserted into `spis`
+        (the SPI index as it will be when the SA is committed)."""
         sa = self._check_sa(sa)
         if any(s is not None and (s.dir, s.spi) == (sa.dir, sa.spi) for s in sas):
             raise ConfigError(f"spi: {sa.spi:#x} ({sa.dir}) already exists")
-        if sa.dir == "in":
-            index, holder = sa.spi % self.n_sa, sas[sa.spi % self.n_sa]
-            if holder is not None:
-                raise ConfigError(f"spi: {sa.spi:#x} (in) needs SA table index {index:#x} (the hardware finds "
-                                  f"inbound SAs by SPI mod {self.n_sa}), which SA {holder.spi:#x} ({holder.dir}) "
-                                  f"holds; choose another SPI")
-            return sa, index
         if None not in sas:
             raise ConfigError(f"sa: the SA table is full ({self.n_sa} entries)")
-        return sa, len(sas) - 1 - sas[::-1].index(None)
+        if sa.dir == "out":
+            return sa, len(sas) - 1 - sas[::-1].index(None)
+        index = sas.index(None)
+        if not spis.insert(sa.spi, index):
+            raise ConfigError(index_full(sa.spi))
+        return sa, index
 
     def add_sa(self, sa: SecurityAssociation | dict) -> int:
         """Program a new SA (a model SA or a TOML-style dict); its table index."""
-        sa, index = self._check_new_sa(sa, self.sas)
+        sa, index = self._check_new_sa(sa, self.sas, copy.deepcopy(self.spis))
         self._program_sa(index, sa)
         return index
 
@@ -123,14 +139,19 @@ class Espline:
         users = [p for p in self.policies if p.spi == spi and p.dir == dir]
         if users:
             raise ConfigError(f"spi: {spi:#x} ({dir}) is used by a protect policy; delete that first")
-        self._command("sa", "delete", index)
-        self.sas[index] = None
+        self._delete_sa(index)
 
     def flush_sas(self) -> None:
         """Delete every SA (and, as no SA is left for them, every policy)."""
         self.flush_policies()
         self._command("sa", "flush", 0)
-        self.sas = [None] * self.n_sa
+        self.sas, self.spis = [None] * self.n_sa, SpiIndex(self.n_sa)
+
+    def _delete_sa(self, index: int) -> None:
+        self._command("sa", "delete", index)
+        if self.sas[index].dir == "in":
+            self.spis.remove(self.sas[index].spi, index)
+        self.sas[index] = None
 
     def _program_sa(self, index: int, sa: SecurityAssociation) -> None:
         """Commit a new SA into free entry `index`."""
@@ -140,7 +161,14 @@ class Espline:
         for i in range(8):
             self.regs.write(f"sa_stage.key[{i}]", value=int.from_bytes(words[4 * i:4 * i + 4], "big"))
         self.regs.write("sa_stage.salt", value=int.from_bytes(salt, "big"))
-        self._command("sa", "commit", index)
+        try:
+            self._command("sa", "commit", index)
+        except HardwareError as e:
+            if e.error != "full":
+                raise
+            raise ConfigError(index_full(sa.spi)) from None
+        if sa.dir == "in":
+            self.spis.insert(sa.spi, index)
         self.sas[index] = sa
 
     def _stage_sa(self, sa: SecurityAssociation) -> None:
@@ -236,8 +264,13 @@ class Espline:
         planned_sas = [None if sa is None or verdicts[sa.dir, sa.spi] in ("deleted", "replaced") else sa
                        for sa in self.sas]
         kept = list(planned_sas)
-        # New SAs, inbound first: each has one possible index, outbound SAs fit around them.
-        for i, sa in sorted(enumerate(checked), key=lambda e: e[1].dir != "in"):
+        planned_spis = copy.deepcopy(self.spis)
+        for index, sa in enumerate(self.sas):
+            if sa is not None and planned_sas[index] is None and sa.dir == "in":
+                planned_spis.remove(sa.spi, index)
+        # New SAs in the configuration's order; inbound SAs take the lowest free indexes, so the
+        # hardware inserts their SPIs in that order too (commits go in index order, below).
+        for i, sa in enumerate(checked):
             verdict = verdicts.get((sa.dir, sa.spi))
             if verdict == "updated":
                 planned_sas[self.sa_index(sa.dir, sa.spi)] = sa
@@ -245,7 +278,7 @@ class Espline:
                 continue
             verdicts.setdefault((sa.dir, sa.spi), "added")
             try:
-                sa, index = self._check_new_sa(sa, planned_sas)
+                sa, index = self._check_new_sa(sa, planned_sas, planned_spis)
             except ValueError as e:
                 raise ConfigError(f"sa[{i}] {e}") from None
             planned_sas[index] = sa
@@ -262,8 +295,7 @@ class Espline:
             self.flush_policies()
         for index, sa in enumerate(self.sas):
             if sa is not None and kept[index] is None:
-                self._command("sa", "delete", index)
-                self.sas[index] = None
+                self._delete_sa(index)
         for index, sa in enumerate(planned_sas):
             if sa is None or kept[index] is sa:
                 continue
@@ -285,8 +317,8 @@ class Espline:
         self.regs.write(f"{table}_cmd", op=op, index=index)
         status = self._wait(f"{table}_status", "busy")
         if status["error"]:
-            error = self.regs.value_name(f"{table}_status", "error", status["error"])
-            raise RuntimeError(f"{table}_cmd {op} {index}: hardware error {error}")
+            raise HardwareError(f"{table}_cmd {op} {index}", self.regs.value_name(f"{table}_status", "error",
+                                                                                  status["error"]))
         return status
 
     def _fetch(self, table: str, index: int) -> dict | None:

@@ -42,6 +42,7 @@ class CsrBlock(wiring.Component):
             "bus": In(wishbone.Signature(word_address_width(regmap))),
             "sa_write": Out(stream.Signature(table_cmd.write_layout(self.sa_entry, self.n_sa))),
             "spd_write": Out(stream.Signature(table_cmd.write_layout(self.spd_entry, self.n_policy))),
+            "sa_refused": In(1),  # with sa_write.ready: the SA table refused the entry (SA_STATUS error full)
             "sa_counter_request": Out(stream.Signature(range(self.n_sa))),
             "sa_counter_response": In(stream.Signature(layout_of(node("sa_cnt")))),
             "global_counters": In(layout_of(node("global_cnt"))),
@@ -71,6 +72,7 @@ class CsrBlock(wiring.Component):
                 m.d.comb += [p.value_we.eq(cmd.fetched | cmd.zeroize) for p in ports]
                 m.d.comb += cmd.secret_written[k].eq(Cat(p.value_swmod for p in ports).any())
             wiring.connect(m, cmd.write, wiring.flipped(getattr(self, f"{name}_write")))
+        m.d.comb += m.submodules.sa_cmd.refused.eq(self.sa_refused)
 
         m.submodules.snapshot = snap = CounterSnapshot(self.sa_counter_response.payload.shape(), self.n_sa)
         m.d.comb += [snap.select.eq(hw.sa_cnt_sel.index_swmod), snap.index.eq(hw.sa_cnt_sel.index),

@@ -11,7 +11,8 @@ command written while busy is refused with error `busy`, as is an index beyond t
 A table with `secret` members (the SA table: key, salt) holds live keys, so (docs/registers-design.md,
 "never two frames under one (key, nonce)"): every command zeroes the staged secrets
 (`zeroize`); commit needs every secret written since the last command (else `nokey`) and a
-free entry (else `exists`: an add never replaces a live SA); update (`payload.update`) writes
+free entry (else `exists`: an add never replaces a live SA), and the table may still refuse it
+(`refused`: error `full`, docs/sa-table.md); update (`payload.update`) writes
 an entry whose `fixed` fields equal the valid entry's (else `invalid`), and the table's owner
 keeps the entry's secrets and dynamic state (sequence number, replay window, counters, flags).
 
@@ -55,6 +56,7 @@ class TableCommand(wiring.Component):
             "secret_written": In(max(1, len(self.secret))), "zeroize": Out(1),
             "busy": Out(1), "error": Out(error_width),
             "write": Out(stream.Signature(write_layout(entry, depth))),
+            "refused": In(1),  # with `write.ready`: the table could not take the entry (error `full`)
             "fetched": Out(1), "fetched_entry": Out(entry), "fetched_valid": Out(1),
         })
 
@@ -66,7 +68,7 @@ class TableCommand(wiring.Component):
 
         m.submodules.mirror = mirror = memory.Memory(shape=self.mirror, depth=self.depth, init=[])
         update, lookup = mirror.write_port(), mirror.read_port()
-        m.d.comb += [update.addr.eq(w.payload.index), update.en.eq(w.valid & w.ready),
+        m.d.comb += [update.addr.eq(w.payload.index), update.en.eq(w.valid & w.ready & ~self.refused),
                      update.data.valid.eq(w.payload.valid), lookup.addr.eq(self.index),
                      self.fetched.eq(fetching)]
         m.d.comb += [getattr(update.data, name).eq(getattr(w.payload.entry, name)) for name in self.public]
@@ -93,6 +95,8 @@ class TableCommand(wiring.Component):
                 m.d.sync += w.valid.eq(1)
 
         with m.If(w.valid & w.ready):
+            with m.If(self.refused):
+                m.d.sync += self.error.eq(errors["full"])
             with m.If(flushing & (w.payload.index != self.depth - 1)):
                 m.d.sync += w.payload.index.eq(w.payload.index + 1)
             with m.Else():

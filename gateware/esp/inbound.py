@@ -23,11 +23,11 @@ from .packet_buffer import PacketBuffer
 
 
 class Inbound(wiring.Component):
-    def __init__(self, sa_write: data.StructLayout, counters: data.StructLayout, event: data.StructLayout,
+    def __init__(self, sa: data.StructLayout, counters: data.StructLayout, event: data.StructLayout,
                  thresholds: data.StructLayout, n_sa: int, n_policy: int, *, window: int, config: str = "wide",
                  width: int = 16, store_words: int = 1024, max_frame: int = 9216, host_queue: int = 4096,
                  **options):
-        self.control = InboundControl(sa_write, counters, event, thresholds, n_sa, n_policy, window=window, **options)
+        self.control = InboundControl(sa, counters, event, thresholds, n_sa, n_policy, window=window, **options)
         self.intake = Intake(self.control.job.payload.shape(), width, store_words=store_words, max_frame=max_frame)
         self.decap = Decapsulator(width=width, config=config)
         self.width, self.store_words = width, store_words
@@ -36,7 +36,7 @@ class Inbound(wiring.Component):
         super().__init__({
             "i": In(packet_signature(width)), "o": Out(packet_signature(width)),
             "host": Out(packet_signature(width)),
-            **{name: c[name] for name in ("sa_write", "lookup", "policy", "admit_lookup", "admit", "counts",
+            **{name: c[name] for name in ("table", "lookup", "policy", "admit_lookup", "admit", "counts",
                                           "events", "counter_request", "counter_response", "thresholds")},
         })
 
@@ -64,9 +64,9 @@ class Inbound(wiring.Component):
         m.submodules.host_queue = host_queue = FrameQueue(self.width, depth=self.host_queue // self.width)
         wiring.connect(m, decap.host, host_queue.i)
         wiring.connect(m, host_queue.o, wiring.flipped(self.host))
-        for name in ("sa_write", "policy", "admit", "counter_request"):
+        for name in ("policy", "admit", "counter_request"):
             wiring.connect(m, wiring.flipped(getattr(self, name)), getattr(control, name))
-        for name in ("lookup", "admit_lookup", "events", "counter_response"):
+        for name in ("table", "lookup", "admit_lookup", "events", "counter_response"):
             wiring.connect(m, getattr(control, name), wiring.flipped(getattr(self, name)))
         m.d.comb += [self.counts.eq(control.counts), self.counts.drop_desync.eq(intake.desync),
                      self.counts.punt_dropped.eq(host_queue.dropped),

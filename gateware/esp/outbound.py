@@ -18,17 +18,17 @@ from .outbound_control import OutboundControl
 
 
 class Outbound(wiring.Component):
-    def __init__(self, sa_write: data.StructLayout, counters: data.StructLayout, event: data.StructLayout,
+    def __init__(self, sa: data.StructLayout, counters: data.StructLayout, event: data.StructLayout,
                  n_sa: int, n_policy: int, *, config: str = "wide", width: int = 16, store_words: int = 1024,
                  max_frame: int = 9216, **options):
-        self.control = OutboundControl(sa_write, counters, event, n_sa, n_policy, **options)
+        self.control = OutboundControl(sa, counters, event, n_sa, n_policy, **options)
         self.intake = Intake(self.control.job.payload.shape(), width, store_words=store_words, max_frame=max_frame)
         self.encap = Encapsulator(n_sa, width=width, config=config)
         self.width = width
         c = self.control.signature.members
         super().__init__({
             "i": In(packet_signature(width)), "o": Out(packet_signature(width)),
-            **{name: c[name] for name in ("sa_write", "lookup", "policy", "counts", "events", "counter_request",
+            **{name: c[name] for name in ("table", "lookup", "policy", "counts", "events", "counter_request",
                                           "counter_response")},
         })
 
@@ -43,9 +43,9 @@ class Outbound(wiring.Component):
         wiring.connect(m, intake.frame, encap.frame)
         wiring.connect(m, intake.job_o, encap.job)
         wiring.connect(m, encap.o, wiring.flipped(self.o))
-        for name in ("sa_write", "policy", "counter_request"):
+        for name in ("policy", "counter_request"):
             wiring.connect(m, wiring.flipped(getattr(self, name)), getattr(control, name))
-        for name in ("lookup", "events", "counter_response"):
+        for name in ("table", "lookup", "events", "counter_response"):
             wiring.connect(m, getattr(control, name), wiring.flipped(getattr(self, name)))
         m.d.comb += [self.counts.eq(control.counts), self.counts.drop_desync.eq(intake.desync)]
         return m

@@ -8,11 +8,10 @@ outbound is `no-sa`, a dead one `sa-expired`; otherwise the next sequence number
 one an SA may send marks it dead, §3.3.3: it never wraps), packet and byte lifetimes (soft
 raises an event once, hard kills the SA), and the MTU check of the protected packet.
 
-The SA table lives here: static entries (from the CSR block's `sa_write`, whole) and the
-dynamic state (sequence number, counters, flags) that a new SA's write resets and an update
-keeps (`take_sa_write`). One frame's read, decision and write-back finish before the next
-frame's read, so back-to-back packets on one SA never race, and an SA write - taken only
-between frames - is never seen half.
+The SA entries are read from the SA table (`sa_table.py`); the dynamic state (sequence number,
+counters, flags) of outbound SAs lives here, zeroed when the table renews an entry. One
+frame's read, decision and write-back finish before the next frame's read, so back-to-back
+packets on one SA never race; between frames the direction is `quiet` and the table may write.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
@@ -20,27 +19,18 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from espline.regmap.enums import Action, Df, Dir, Event, Mode
+
 from ..crypto.gcm import GCMCommand
 from ..packet import FRAME_TAG
 from .counts import Counts
 from .ipv4_header import ones_complement_sum
 from .parser import Parsed
 from .policy_table import key_layout
-from .sa_fields import (
-    EVENT_HARD,
-    EVENT_SEQ,
-    EVENT_SOFT,
-    gcm_command,
-    reached,
-    report_events,
-    serve_snapshots,
-    take_sa_write,
-)
+from .sa_fields import gcm_command, reached, report_events, serve_snapshots
+from .sa_table import client_signature, renew
 from .splitter import DROP, FORWARD
 from .splitter import SPLIT as ENCAP
-
-ACTION_DISCARD, ACTION_BYPASS, ACTION_PROTECT = 0, 1, 2
-DIR_OUT, MODE_TRANSPORT, DF_COPY, DF_SET = 1, 1, 0, 1
 
 EncapState = data.StructLayout({"seq": 64, "packets": 64, "bytes": 64, "soft_expired": 1, "dead": 1})
 
@@ -71,15 +61,15 @@ def wire(*fields):
 
 
 class OutboundControl(wiring.Component):
-    def __init__(self, sa_write: data.StructLayout, counters: data.StructLayout, event: data.StructLayout,
+    def __init__(self, sa: data.StructLayout, counters: data.StructLayout, event: data.StructLayout,
                  n_sa: int, n_policy: int, *, default_policy: str = "discard", ipv6: str = "discard",
                  mtu: int = 9000):
-        self.n_sa, self.entry = n_sa, sa_write.members["entry"]
+        self.n_sa = n_sa
         self.mtu = mtu
         self.default_bypass, self.ipv6_bypass = default_policy == "bypass", ipv6 == "bypass"
         super().__init__({
             "parsed": In(stream.Signature(Parsed)),
-            "sa_write": In(stream.Signature(sa_write)),
+            "table": Out(client_signature(sa, n_sa, reads=("read",))),
             "lookup": Out(stream.Signature(key_layout(n_sa))),
             "policy": In(stream.Signature(data.StructLayout({"hit": 1, "index": range(n_policy), "action": 2,
                                                              "sa_index": range(n_sa), "admitted": 1}))),
@@ -92,10 +82,8 @@ class OutboundControl(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        entry_layout = data.StructLayout({"valid": 1, "sa": self.entry})
-        m.submodules.static = static = Memory(shape=entry_layout, depth=self.n_sa, init=[])
         m.submodules.dynamic = dynamic = Memory(shape=EncapState, depth=self.n_sa, init=[])
-        static_w, static_r = static.write_port(), static.read_port()
+        static_r = self.table.read
         dyn_w, dyn_r, dyn_snap = dynamic.write_port(), dynamic.read_port(), dynamic.read_port()
         m.submodules.jobs = jobs = fifo.SyncFIFOBuffered(width=job_layout(self.n_sa).size, depth=4)
 
@@ -108,6 +96,7 @@ class OutboundControl(wiring.Component):
         sa, state = static_r.data.sa, dyn_r.data
         m.d.comb += [static_r.addr.eq(sa_index), dyn_r.addr.eq(sa_index), dyn_w.addr.eq(sa_index),
                      jobs.w_data.eq(job)]
+        renew(m, self.table.renewed, dyn_w)
         m.d.comb += [self.job.valid.eq(jobs.r_rdy), self.job.payload.eq(jobs.r_data), jobs.r_en.eq(self.job.ready)]
         c = self.counts
 
@@ -116,7 +105,7 @@ class OutboundControl(wiring.Component):
 
         # the protected packet (RFC 4303 §2): lengths, padding to 4 bytes (§2.4), trailer
         payload_len = Signal(16)
-        m.d.comb += payload_len.eq(Mux(sa.flags.mode == MODE_TRANSPORT, rec.total_length - 4 * rec.ihl,
+        m.d.comb += payload_len.eq(Mux(sa.flags.mode == Mode.TRANSPORT, rec.total_length - 4 * rec.ihl,
                                        rec.total_length))
         pad = Signal(2)
         m.d.comb += pad.eq(-(payload_len + 2))
@@ -125,7 +114,7 @@ class OutboundControl(wiring.Component):
         esp_len = Signal(17)
         m.d.comb += esp_len.eq(16 + sealed + sa.flags.icv_len + Mux(sa.flags.natt, 8, 0))
         ip_len = Signal(18)
-        m.d.comb += ip_len.eq(esp_len + Mux(sa.flags.mode == MODE_TRANSPORT, 4 * rec.ihl, 20))
+        m.d.comb += ip_len.eq(esp_len + Mux(sa.flags.mode == Mode.TRANSPORT, 4 * rec.ihl, 20))
 
         seq = Signal(64)
         m.d.comb += seq.eq(state.seq + 1)
@@ -138,16 +127,16 @@ class OutboundControl(wiring.Component):
 
         # the headers (RFC 791 outer header with RFC 1071 checksum, RFC 3948 UDP, RFC 4303 §2)
         proto = Mux(sa.flags.natt, Const(17, 8), Const(50, 8))
-        df = Mux(sa.flags.df == DF_COPY, rec.df, sa.flags.df == DF_SET)
+        df = Mux(sa.flags.df == Df.COPY, rec.df, sa.flags.df == Df.SET)
         outer_words = [Cat(rec.tos, Const(0x45, 8)), ip_len[:16], seq[:16], Cat(Const(0, 14), df, Const(0, 1)),
                        Cat(proto, sa.flags.ttl), Const(0, 16), sa.src[16:], sa.src[:16], sa.dst[16:], sa.dst[:16]]
         outer_sum = ~ones_complement_sum(outer_words)
         m.d.comb += [
             job.tag.eq(rec.tag), job.l2_len.eq(rec.l2_len), job.ihl.eq(rec.ihl), job.length.eq(rec.length),
-            job.payload_start.eq(rec.l2_len + Mux(sa.flags.mode == MODE_TRANSPORT, 4 * rec.ihl, 0)),
+            job.payload_start.eq(rec.l2_len + Mux(sa.flags.mode == Mode.TRANSPORT, 4 * rec.ihl, 0)),
             job.payload_end.eq(rec.l2_len + rec.total_length),
-            job.pad.eq(pad), job.next_header.eq(Mux(sa.flags.mode == MODE_TRANSPORT, rec.proto, 4)),
-            job.tunnel.eq(sa.flags.mode != MODE_TRANSPORT), job.natt.eq(sa.flags.natt),
+            job.pad.eq(pad), job.next_header.eq(Mux(sa.flags.mode == Mode.TRANSPORT, rec.proto, 4)),
+            job.tunnel.eq(sa.flags.mode != Mode.TRANSPORT), job.natt.eq(sa.flags.natt),
             job.outer.eq(wire(*[(w, 2) for w in outer_words[:5]], (outer_sum[:16], 2),
                               *[(w, 2) for w in outer_words[6:]])),
             job.udp.eq(wire((sa.natt_ports.lo, 2), (sa.natt_ports.hi, 2), (esp_len[:16], 2), (0, 2))),
@@ -159,13 +148,12 @@ class OutboundControl(wiring.Component):
         # -- the decision, one frame at a time ------------------------------------------------
         pending = Signal(3)  # events still to report: seq-exhausted, soft, hard (the model's order)
         lk = self.lookup.payload
-        m.d.comb += [lk.dir.eq(DIR_OUT), lk.src.eq(rec.src), lk.dst.eq(rec.dst), lk.proto.eq(rec.proto),
+        m.d.comb += [lk.dir.eq(Dir.OUT), lk.src.eq(rec.src), lk.dst.eq(rec.dst), lk.proto.eq(rec.proto),
                      lk.has_ports.eq(rec.has_ports), lk.sport.eq(rec.sport), lk.dport.eq(rec.dport)]
         with m.FSM():
             with m.State("IDLE"):
-                with m.If(self.sa_write.valid):
-                    take_sa_write(m, self.sa_write, static_w, static_r, dyn_w)
-                with m.Elif(self.parsed.valid & jobs.w_rdy):
+                m.d.comb += self.table.quiet.eq(1)
+                with m.If(self.parsed.valid & jobs.w_rdy & ~self.table.hold):
                     m.d.comb += [self.parsed.ready.eq(1), c.rx_plain.eq(1)]
                     m.d.sync += rec.eq(self.parsed.payload)
                     m.next = "CLASSIFY"
@@ -187,11 +175,11 @@ class OutboundControl(wiring.Component):
                 r = self.policy.payload
                 m.d.comb += self.policy.ready.eq(1)
                 with m.If(self.policy.valid):
-                    action = Mux(r.hit, r.action, Mux(self.default_bypass, ACTION_BYPASS, ACTION_DISCARD))
+                    action = Mux(r.hit, r.action, Mux(self.default_bypass, Action.BYPASS, Action.DISCARD))
                     m.d.sync += sa_index.eq(r.sa_index)
-                    with m.If(action == ACTION_PROTECT):
+                    with m.If(action == Action.PROTECT):
                         m.next = "FETCH"
-                    with m.Elif(action == ACTION_BYPASS):
+                    with m.Elif(action == Action.BYPASS):
                         m.d.comb += finish(FORWARD, "tx_cipher")
                         m.next = "IDLE"
                     with m.Else():
@@ -200,7 +188,7 @@ class OutboundControl(wiring.Component):
             with m.State("FETCH"):  # the table's read ports register sa_index
                 m.next = "DECIDE"
             with m.State("DECIDE"):
-                with m.If(~static_r.data.valid | (sa.flags.dir != DIR_OUT)):
+                with m.If(~static_r.data.valid | (sa.flags.dir != Dir.OUT)):
                     m.d.comb += finish(DROP, "drop_no_sa")
                     m.next = "IDLE"
                 with m.Elif(state.dead):
@@ -217,7 +205,8 @@ class OutboundControl(wiring.Component):
                         m.d.comb += finish(ENCAP, "tx_cipher")
                     m.next = "EVENTS"
             with m.State("EVENTS"):
-                report_events(m, self.events, pending, (EVENT_SEQ, EVENT_SOFT, EVENT_HARD), sa_index)
+                report_events(m, self.events, pending,
+                              (Event.SEQ_EXHAUSTED, Event.SOFT_LIFETIME, Event.HARD_LIFETIME), sa_index)
                 with m.If(pending == 0):
                     m.next = "IDLE"
         return m

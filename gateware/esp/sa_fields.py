@@ -1,26 +1,7 @@
 """What both directions read out of an SA table entry (the register map's `sa_stage` layout):
-the GCM command of a packet, lifetime checks, SA events and per-SA counter snapshots; and how
-both take SA table writes."""
+the GCM command of a packet, lifetime checks, SA events and per-SA counter snapshots."""
 
-from amaranth.hdl import Cat, Const, Mux, Signal
-
-
-def take_sa_write(m, write, static_w, static_r, dyn_w) -> None:
-    """Take the CSR block's `sa_write` (call where the table may be written now; `static_r` is
-    free to read): commit, delete and flush write the entry whole and zero its dynamic state (a
-    new SA); an update reads the entry first and keeps its key, salt and dynamic state, so the
-    sequence number - the GCM IV (RFC 4106 §3) - continues and the replay window (RFC 4303
-    §3.4.3) remembers: never two frames under one (key, nonce)."""
-    w = write.payload
-    read = Signal()  # an update's entry is on static_r.data
-    m.d.comb += static_r.addr.eq(w.index)
-    m.d.sync += read.eq(w.update & ~read)
-    with m.If(~w.update | read):
-        m.d.comb += [write.ready.eq(1), static_w.addr.eq(w.index), static_w.en.eq(1),
-                     static_w.data.valid.eq(w.valid), static_w.data.sa.eq(w.entry),
-                     dyn_w.addr.eq(w.index), dyn_w.en.eq(~w.update), dyn_w.data.eq(0)]
-        with m.If(w.update):
-            m.d.comb += [static_w.data.sa.key.eq(static_r.data.sa.key), static_w.data.sa.salt.eq(static_r.data.sa.salt)]
+from amaranth.hdl import Cat, Const, Mux
 
 
 def gcm_command(cmd, sa, *, iv, seq_low, seq_high, length, decrypt) -> list:
@@ -51,10 +32,6 @@ def serve_snapshots(m, request, response, read_port, values: dict) -> None:
         m.d.sync += response.valid.eq(0)
     with m.If(request.valid & request.ready):
         m.d.sync += response.valid.eq(1)
-
-
-#: Event codes (the register map's `event_e`).
-EVENT_SOFT, EVENT_HARD, EVENT_SEQ, EVENT_AUTH_FAIL, EVENT_REPLAY, EVENT_DESYNC = 1, 2, 3, 4, 5, 6
 
 
 def report_events(m, events, pending, kinds, index) -> None:

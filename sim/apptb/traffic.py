@@ -16,8 +16,7 @@ protect, bypass and discard policies. Its generators give the frames for each in
   the largest frame, one byte more, 64 KiB and beyond).
 - ``host``: IKE from the management CPU, and a few other frames.
 
-Inbound SAs get SPIs whose low bits (mod ``n_sa``) differ: the hardware finds an inbound SA at
-table index SPI mod N_SA. Every choice comes from ``random.Random`` seeded by (seed, purpose),
+Every choice comes from ``random.Random`` seeded by (seed, purpose),
 so a seed names the same configuration and the same frames everywhere.
 """
 
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from espline.regmap.spi_index import SpiIndex
 from espline.sim.model import Appliance, Lifetime, NatT, Policy, Port, SecurityAssociation, Selector
 from espline.sim.model.appliance import MAX_FRAME
 
@@ -230,18 +230,14 @@ class SiteMix:
         n = rng.randint(*pairs)
         n = min(n, n_sa // 2, (n_policy - len(FIXED_POLICIES)) // 2)
         windows = [w for w in (32, 64, 128, window) if w <= window]
-        spis_out, spis_in = set(), {}
+        spis, index = {"out": set(), "in": set()}, SpiIndex(n_sa)
 
-        def spi_out():
-            while (s := rng.randint(256, 0xFFFFFFFF)) in spis_out:
+        def spi(dir):
+            """A new SPI; an inbound one that the SPI index takes (in the order the SAs are loaded)."""
+            while (s := rng.randint(256, 0xFFFFFFFF)) in spis[dir] or (
+                    dir == "in" and not index.insert(s, len(spis[dir]))):
                 pass
-            spis_out.add(s)
-            return s
-
-        def spi_in():
-            while (s := rng.randint(256, 0xFFFFFFFF)) % n_sa in spis_in:
-                pass
-            spis_in[s % n_sa] = s
+            spis[dir].add(s)
             return s
 
         def lifetime():
@@ -261,10 +257,10 @@ class SiteMix:
             mode = rng.choice(("tunnel", "tunnel", "transport"))
             natt = rng.random() < 0.3
             peer = f"198.51.100.{10 + k}"
-            out = SaSpec(spi_out(), "out", peer, mode, key(), rng.choice((64, 96, 128)), rng.random() < 0.5,
+            out = SaSpec(spi("out"), "out", peer, mode, key(), rng.choice((64, 96, 128)), rng.random() < 0.5,
                          NatT(4500, rng.choice((4500, rng.randint(1024, 65535)))) if natt else None,
                          lifetime=lifetime(), ttl=rng.choice((64, 255, 1)), df=rng.choice(("copy", "set", "clear")))
-            inb = SaSpec(spi_in(), "in", peer, mode, key(), rng.choice((64, 96, 128)), rng.random() < 0.5,
+            inb = SaSpec(spi("in"), "in", peer, mode, key(), rng.choice((64, 96, 128)), rng.random() < 0.5,
                          NatT(rng.choice((4500, rng.randint(1024, 65535))), 4500) if natt else None,
                          replay_window=rng.choice(windows), lifetime=lifetime())
             self.pairs.append(Pair(k, peer, mode, out, inb))
@@ -616,8 +612,8 @@ class _CipherGen(_Gen):
         known = {q.inb.spi for q in self.mix.pairs}
         while True:
             spi = rng.randint(256, 0xFFFFFFFF)
-            if rng.random() < 0.5:  # an SPI at an occupied table index
-                spi += rng.choice(sorted(known)) % self.mix.n_sa - spi % self.mix.n_sa
+            if rng.random() < 0.5:  # a known SPI but for one bit
+                spi = rng.choice(sorted(known)) ^ 1 << rng.randrange(32)
             if spi not in known and spi >= 256:
                 break
         lo, hi = self._layout(p, frame)["spi"]

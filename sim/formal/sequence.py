@@ -1,12 +1,13 @@
 """Never two packets under one (key, nonce) on the outbound side (docs/invariants.md §7), as far
-as it is proven: `OutboundControl` whole (SA table of 2 entries, 2 policies), from reset.
+as it is proven: `OutboundControl` whole with the `SaTable` it reads (2 entries, 2 policies),
+from reset.
 
 Free: the parsed records (every field), the SA writes (any entry, any index, at any time the
-control takes them; new SAs and updates), the policy answers (any hit, action and SA index, at
+table takes them; new SAs and updates), the policy answers (any hit, action and SA index, at
 any time), and every ready. Assumed, to name what a job belongs to (neither value steers the
 control; both are only copied into the job): an SA written at index I has SPI I, and the first
 key word of the n-th new SA written at index I is n (its *epoch*). An update (`ip xfrm state
-update` semantics: the control keeps the entry's key, salt and dynamic state) starts no epoch:
+update` semantics: the table keeps the entry's key and salt, the control its dynamic state) starts no epoch:
 its key words are ignored, and - as the CSR block refuses an update that changes a fixed field
 (`tests/gateware/csr/test_sa_commands.py`) - it is assumed to keep the entry's ESN flag. A
 job's SPI then names its SA, and `job.gcm.key`'s top word (the first key word, for AES-128 and
@@ -38,14 +39,15 @@ epoch 0); an entry the control has written must be consistent (asserted). Then a
 
 from amaranth.asserts import AnyConst, AnySeq
 from amaranth.hdl import Assert, Assume, Cat, Const, Cover, Elaboratable, Module, Mux, Signal, Value
-from amaranth.lib import data
+from amaranth.lib import data, wiring
 
 from ...gateware.esp.outbound_control import EncapState, OutboundControl
+from ...gateware.esp.sa_table import SaTable
 from ...gateware.esp.splitter import SPLIT
 from .runner import elaborated, no_reset
 
 #: with `free_tables`, the SA tables' words (mapped to flip-flops) start free
-FREE_TABLES = ("w:control.static[[]*", "w:control.dynamic[[]*")
+FREE_TABLES = ("w:table.static[[]*", "w:control.dynamic[[]*")
 
 
 def layouts(n_sa: int, n_policy: int):
@@ -62,41 +64,47 @@ def big_endian_bytes(vector, first: int, n: int):
 
 
 class SequenceNumbers(Elaboratable):
-    def __init__(self, n_sa=2, n_policy=2, *, control=None, free_tables=False):
+    def __init__(self, n_sa=2, n_policy=2, *, control=None, table=None, free_tables=False):
         self.n_sa, self.n_policy = n_sa, n_policy
-        self.control = control or OutboundControl  # the mutation check passes a broken one
+        self.control = control or OutboundControl  # the mutation checks pass broken ones
+        self.table = table or SaTable
         self.free_tables = free_tables
 
     def elaborate(self, platform):
         m = Module()
         no_reset(m)
         sa_write, counters, event = layouts(self.n_sa, self.n_policy)
-        c = self.control(sa_write, counters, event, self.n_sa, self.n_policy)
+        c = self.control(sa_write.members["entry"], counters, event, self.n_sa, self.n_policy)
+        t = self.table(sa_write, self.n_sa, readers=1, directions=1)
         m.submodules.control = unit = elaborated(c) if self.free_tables else c
+        m.submodules.table = table_unit = elaborated(t) if self.free_tables else t
+        wiring.connect(m, t.read[0], c.table.read)
+        m.d.comb += [c.table.hold.eq(t.hold), c.table.renewed.eq(t.renewed), t.quiet.eq(c.table.quiet)]
+        sa = t.write  # the CSR block's SA writes
 
-        for port in (c.parsed, c.sa_write, c.policy, c.counter_request):
+        for port in (c.parsed, sa, c.policy, c.counter_request):
             m.d.comb += [port.valid.eq(AnySeq(1)), port.payload.eq(AnySeq(len(Value.cast(port.payload))))]
         for port in (c.lookup, c.job, c.events, c.counter_response):
             m.d.comb += port.ready.eq(AnySeq(1))
         # the stream contract of the CSR block's writes: an offered write stays until taken
         # (an update reads its entry in one cycle and writes it in the next)
-        held, held_write = Signal(), Signal.like(c.sa_write.payload)
-        m.d.sync += [held.eq(c.sa_write.valid & ~c.sa_write.ready), held_write.eq(c.sa_write.payload)]
+        held, held_write = Signal(), Signal.like(sa.payload)
+        m.d.sync += [held.eq(sa.valid & ~sa.ready), held_write.eq(sa.payload)]
         with m.If(held):
-            m.d.comb += Assume(c.sa_write.valid & (c.sa_write.payload.as_value() == held_write.as_value()))
+            m.d.comb += Assume(sa.valid & (sa.payload.as_value() == held_write.as_value()))
 
         # -- the SPI names the SA, the first key word counts the writes of its index -----------
         epochs = [Signal(32, name=f"epoch_{i}") for i in range(self.n_sa)]
         esns = [Signal(name=f"esn_{i}") for i in range(self.n_sa)]  # of the entry's new SA
-        w = c.sa_write.payload
+        w = sa.payload
         for i, (epoch, esn) in enumerate(zip(epochs, esns, strict=True)):
-            with m.If(c.sa_write.valid & (w.index == i)):
+            with m.If(sa.valid & (w.index == i)):
                 m.d.comb += Assume(w.entry.spi == i)
                 with m.If(w.update):
                     m.d.comb += Assume(w.entry.flags.esn == esn)
                 with m.Else():
                     m.d.comb += Assume(w.entry.key[0] == epoch + 1)
-                    with m.If(c.sa_write.ready):
+                    with m.If(sa.ready & ~t.refused):  # written (an inbound SA may be refused)
                         m.d.sync += [epoch.eq(epoch + 1), esn.eq(w.entry.flags.esn)]
 
         # -- the protected jobs of the watched SA ----------------------------------------------
@@ -118,25 +126,25 @@ class SequenceNumbers(Elaboratable):
             m.d.sync += [seen.eq(1), last_seq.eq(iv), last_epoch.eq(epoch)]
         if not self.free_tables:
             updated = Signal()  # the watched entry was updated after a protected job of it
-            with m.If(c.sa_write.valid & c.sa_write.ready & w.update & (w.index == watch) & seen):
+            with m.If(sa.valid & sa.ready & w.update & (w.index == watch) & seen):
                 m.d.sync += updated.eq(1)
             m.d.comb += [Cover(mine & seen & (epoch == last_epoch)), Cover(mine & seen & (epoch > last_epoch)),
                          Cover(mine & updated & (epoch == last_epoch))]
             return m
-        m.d.comb += Assume(~(c.sa_write.valid & w.update))  # from a free table: new SAs only
+        m.d.comb += Assume(~(sa.valid & w.update))  # from a free table: new SAs only
 
         # -- from any consistent table (`FREE_TABLES`: the SA tables' initial words are free) ---
         # An entry's words are its initial contents until the control first writes them; read
         # then (by the decision's read ports), they are assumed consistent: the SA's number is
         # its index, its epoch 0, and a live SA has sequence numbers left (seq < seq_max). Once
         # the control has written an entry, the same consistency is asserted instead.
-        mems = {name: sub for sub, name, _ in unit.subfragments}
-        s_read, s_write = mems["static"]._read_ports[0], mems["static"]._write_ports[0]
+        mems = {name: sub for fragment in (unit, table_unit) for sub, name, _ in fragment.subfragments}
+        s_read, s_write = mems["static"]._read_ports[0], mems["static"]._write_ports[0]  # the control's read
         d_read, d_write = mems["dynamic"]._read_ports[0], mems["dynamic"]._write_ports[0]
         entry = data.StructLayout({"valid": 1, "sa": sa_write.members["entry"]})
         static, state = data.View(entry, s_read._data), data.View(EncapState, d_read._data)
         # what each read port shows now was read at its address of the cycle before (a decision
-        # reads both at the SA index; an SA write waiting in IDLE points the static port at it)
+        # reads both at the SA index)
         s_at, read_at = Signal(range(self.n_sa)), Signal(range(self.n_sa))
         m.d.sync += [s_at.eq(s_read._addr), read_at.eq(d_read._addr)]
         # written[i]: entry i written by the control up to two cycles back (what a read sees now)

@@ -5,11 +5,10 @@ import pytest
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 
-from espline.gateware.esp import outbound_control
 from espline.gateware.esp.frame_join import FrameJoin
 from espline.gateware.esp.outbound_control import OutboundControl
 from espline.gateware.esp.packet_buffer import PacketBuffer
-from espline.gateware.esp.sa_fields import take_sa_write
+from espline.gateware.esp.sa_table import SaTable
 from espline.sim.formal import PROOFS
 from espline.sim.formal.frames import FramesInStep, Job
 from espline.sim.formal.join import JoinAlone
@@ -112,20 +111,24 @@ class ReplayingControl(wiring.Component):
 
 
 def test_mutation_control_replays_a_job():
-    result = run("sequence", SequenceNumbers(control=ReplayingControl), "bmc", 16, tag="-mutant", map_memories=True)
+    result = run("sequence", SequenceNumbers(control=ReplayingControl), "bmc", 18, tag="-mutant", map_memories=True)
     check(result, "FAIL")
     assert "failed assertion" in result.log
 
 
-def test_mutation_update_restarts_the_sequence(monkeypatch):
-    """68a5381's nonce reuse: an update that keeps the key but zeroes the SA's dynamic state (its
-    sequence number restarts at 1 under the same key) must fail `sequence`."""
-    def resetting(m, write, static_w, static_r, dyn_w):
-        take_sa_write(m, write, static_w, static_r, dyn_w)
-        with m.If(write.ready):
-            m.d.comb += dyn_w.en.eq(1)  # dyn_w.data is 0: a fresh state for a kept key
+class RenewingTable(SaTable):
+    """68a5381's nonce reuse: an SA table whose update keeps the key but renews the SA's dynamic
+    state (its sequence number restarts at 1 under the same key)."""
 
-    monkeypatch.setattr(outbound_control, "take_sa_write", resetting)
-    result = run("sequence", SequenceNumbers(), "bmc", 16, tag="-mutant-update", map_memories=True)
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        with m.If(self.write.valid & self.write.ready):
+            m.d.comb += [self.renewed.en.eq(1), self.renewed.index.eq(self.write.payload.index)]
+        return m
+
+
+def test_mutation_update_restarts_the_sequence():
+    """An update that zeroes the SA's dynamic state must fail `sequence`."""
+    result = run("sequence", SequenceNumbers(table=RenewingTable), "bmc", 18, tag="-mutant-update", map_memories=True)
     check(result, "FAIL")
     assert "failed assertion" in result.log

@@ -8,6 +8,7 @@ import pytest
 from csr_tb import bench, expected_sa_write, zero_entry
 
 from espline.host.driver import Espline
+from espline.regmap import spi_index
 from espline.sim.model import ConfigError, Event, GlobalCounters
 from espline.sim.model.config import load, parse_policy, parse_sa
 
@@ -42,7 +43,7 @@ def test_sas_land_on_the_table_port_bit_exact(ready_prob):
     dev = Espline(transport)
     assert (dev.n_sa, dev.n_policy, dev.window) == (8, 8, 128)
     i_out, i_in = dev.add_sa(SA_OUT), dev.add_sa(SA_IN)
-    assert (i_out, i_in) == (7, 0)  # outbound: highest free index; inbound: SPI 0x2000 mod 8
+    assert (i_out, i_in) == (7, 0)  # outbound: highest free index; inbound: lowest
     assert stub.sa_writes == [expected_sa_write(parse_sa(SA_OUT), 7), expected_sa_write(parse_sa(SA_IN), 0)]
 
     dev.delete_sa("out", 0x1000)
@@ -222,7 +223,7 @@ def test_load_example_configuration():
     config = load("docs/examples/site-a.toml")
     dev.load(config.sas, config.policies)
     assert stub.sa_table[7] == expected_sa_write(config.sas[0], 7)  # out
-    assert stub.sa_table[0] == expected_sa_write(config.sas[1], 0)  # in: SPI 0x2000 mod 8
+    assert stub.sa_table[0] == expected_sa_write(config.sas[1], 0)  # in: the lowest free index
     assert [stub.spd_table[i]["entry"]["priority"] for i in range(3)] == [10, 20, 20]
 
 
@@ -248,36 +249,44 @@ def test_a_new_driver_reads_the_tables_back():
     assert 6 not in stub.sa_table
 
 
-def test_inbound_sas_sit_at_spi_mod_n_sa():
-    """The datapath reads the SA of an inbound ESP packet at index SPI mod N_SA (no search)."""
+def one_row_spis(n_sa: int, count: int) -> list[int]:
+    """SPIs whose two candidate rows of the SPI index are both row 0 (docs/sa-table.md)."""
+    spis = (s for s in range(0x1000, 1 << 32) if spi_index.hashes(s, spi_index.rows(n_sa)) == (0, 0))
+    return [next(spis) for _ in range(count)]
+
+
+def test_sa_indexes_and_spi_index_refusals():
+    """Inbound SAs take the lowest free index, outbound the highest; an SPI whose rows of the
+    SPI index are full is refused before any bus cycle, and fits again once one leaves."""
     transport, stub = bench()
     dev = Espline(transport)
-    assert dev.add_sa(SA_IN | {"spi": 0x5633}) == 3
+    crowd = one_row_spis(8, spi_index.WAYS + 1)
+    assert [dev.add_sa(SA_IN | {"spi": spi}) for spi in crowd[:2]] == [0, 1]
     assert dev.add_sa(SA_OUT) == 7
-    assert dev.add_sa(SA_OUT | {"spi": 0x1001}) == 6
-    assert dev.add_sa(SA_IN | {"spi": 0x1234}) == 4
-    assert [stub.sa_table[i]["entry"]["spi"] for i in (3, 4, 6, 7)] == [0x5633, 0x1234, 0x1001, 0x1000]
+    assert [dev.add_sa(SA_IN | {"spi": spi}) for spi in crowd[2:-1]] == [2, 3]
     transport.idle(2)
     before = stub.bus_cycles
-    refused = [
-        (SA_IN | {"spi": 0x123}, "spi: 0x123 \\(in\\) needs SA table index 0x3 \\(the hardware finds inbound SAs "
-                                 "by SPI mod 8\\), which SA 0x5633 \\(in\\) holds; choose another SPI"),
-        (SA_IN | {"spi": 0x10F}, "needs SA table index 0x7 .* which SA 0x1000 \\(out\\) holds"),
-    ]
-    for entry, message in refused:
-        with pytest.raises(ConfigError, match=message):
-            dev.add_sa(entry)
+    with pytest.raises(ConfigError, match=f"spi: {crowd[-1]:#x} \\(in\\) finds no free slot in the SA table's SPI "
+                                          "index: both rows it hashes to are full"):
+        dev.add_sa(SA_IN | {"spi": crowd[-1]})
     transport.idle(2)
     assert stub.bus_cycles == before
-    dev.delete_sa("in", 0x5633)
-    assert dev.add_sa(SA_IN | {"spi": 0x123}) == 3  # the index is free again
+    dev.delete_sa("in", crowd[1])
+    assert dev.add_sa(SA_IN | {"spi": crowd[-1]}) == 1
+    with pytest.raises(ConfigError, match=rf"sa\[1\] spi: {crowd[1]:#x} .* finds no free slot"):
+        dev.load([SA_IN | {"spi": spi} for spi in crowd], [])  # four of them stay: crowd[1] is new
+    dev.flush_sas()
+    with pytest.raises(ConfigError, match=r"sa\[4\] spi: .* finds no free slot"):
+        dev.load([SA_IN | {"spi": spi} for spi in crowd], [])
 
 
-def test_load_places_inbound_sas_first():
-    """An outbound SA listed first does not take the index an inbound SA listed later needs."""
-    transport, stub = bench(N_SA=2)
+def test_a_refusal_by_the_hardware_reads_as_the_drivers():
+    """A table whose SPI index the driver's copy does not know (e.g. after a restart) refuses
+    with error full: the same ConfigError, and the driver's tables unchanged."""
+    transport, stub = bench()
     dev = Espline(transport)
-    dev.load([SA_OUT, SA_IN | {"spi": 0x2001}], [])
-    assert stub.sa_table[1]["entry"]["spi"] == 0x2001 and stub.sa_table[0]["entry"]["spi"] == 0x1000
-    with pytest.raises(ConfigError, match=r"sa\[1\] spi: 0x2003 \(in\) needs SA table index 0x1 .* 0x2001 \(in\)"):
-        dev.load([SA_IN | {"spi": 0x2001}, SA_IN | {"spi": 0x2003}], [])
+    stub.refuse.add(0x2000)
+    with pytest.raises(ConfigError, match="spi: 0x2000 \\(in\\) finds no free slot"):
+        dev.add_sa(SA_IN)
+    assert dev.sas == [None] * 8 and dev.spis.find(0x2000) is None and stub.sa_table == {}
+    assert dev.fetch_sa(0) is None  # the CSR block's copy of the table took nothing either

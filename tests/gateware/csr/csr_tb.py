@@ -21,13 +21,15 @@ def to_python(value, layout):
 
 class DatapathStub:
     """Takes table writes (ready at random with `ready_prob`), answers counter snapshots from
-    `sa_counters`, drives `global_counters` live, sends `events`; counts bus cycles."""
+    `sa_counters`, drives `global_counters` live, sends `events`; counts bus cycles. An SA write
+    whose SPI is in `refuse` is refused as the SA table refuses one its SPI index has no slot for."""
 
     def __init__(self, csr: CsrBlock, seed: int = 0, ready_prob: float = 1.0):
         self.csr, self.rng, self.ready_prob = csr, random.Random(seed), ready_prob
         self.sa_table: dict[int, dict] = {}
         self.spd_table: dict[int, dict] = {}
         self.sa_writes: list[dict] = []
+        self.refuse: set[int] = set()
         self.spd_writes: list[dict] = []
         self.sa_offered: list[dict] = []  # every payload seen on sa_write while valid
         self.sa_table_history: list[dict] = []  # the SA table after every accepted write
@@ -46,6 +48,8 @@ class DatapathStub:
             sa_ready = self.rng.random() < self.ready_prob
             spd_ready = self.rng.random() < self.ready_prob
             ctx.set(c.sa_write.ready, sa_ready)
+            refused = sa_ready and ctx.get(c.sa_write.payload.entry.spi) in self.refuse
+            ctx.set(c.sa_refused, refused)
             ctx.set(c.spd_write.ready, spd_ready)
             if self.global_counters != applied:
                 applied = dict(self.global_counters)
@@ -70,7 +74,7 @@ class DatapathStub:
             if sa_valid:
                 entry = to_python(sa_payload, sa_layout)
                 self.sa_offered.append(entry)
-                if sa_ready:
+                if sa_ready and not refused:
                     self.sa_writes.append(entry)
                     self.sa_table[entry["index"]] = entry
                     self.sa_table_history.append(dict(self.sa_table))

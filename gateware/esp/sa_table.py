@@ -1,0 +1,99 @@
+"""The SA table both directions read (RFC 4301 §4.4.2): one static entry per SA as the CSR
+block's `sa_write` carries it, and the inbound SPI index (`spi_index.py`). Each direction keeps
+its own dynamic state (sequence number or replay window, counters, lifetime flags) and zeroes
+an entry's when `renewed` names it.
+
+Writes (docs/sa-table.md): a pending write raises `hold`, and the directions take no new frame;
+the table takes it once every direction is `quiet` (no frame between its SA read and its
+write-back), so a frame sees one version of its SA, never half an entry. Commit and delete
+write the entry whole and renew it; an inbound SA's commit also inserts its SPI into the index
+and is `refused` (nothing written) when the index has no slot for it, a delete removes it. An
+update keeps the entry's key and salt and its dynamic state: the sequence number - the GCM IV
+(RFC 4106 §3) - continues and the replay window (RFC 4303 §3.4.3) remembers, so never two
+frames under one (key, nonce) (docs/invariants.md §7).
+"""
+
+from amaranth.hdl import Module, Mux
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory, ReadPort
+from amaranth.lib.wiring import In, Out
+
+from espline.regmap.enums import Dir
+
+from .spi_index import SpiIndex, find_signature
+
+
+def entry_layout(sa: data.StructLayout) -> data.StructLayout:
+    return data.StructLayout({"valid": 1, "sa": sa})
+
+
+def read_signature(sa: data.StructLayout, n_sa: int) -> ReadPort.Signature:
+    """A read port of the table, from the table's side: an index in, its entry out a cycle later."""
+    return ReadPort.Signature(addr_width=(n_sa - 1).bit_length(), shape=entry_layout(sa))
+
+
+def renew_layout(n_sa: int) -> data.StructLayout:
+    return data.StructLayout({"en": 1, "index": range(n_sa)})
+
+
+class SaTable(wiring.Component):
+    def __init__(self, write: data.StructLayout, n_sa: int, *, readers: int, directions: int = 2):
+        self.sa, self.n_sa = write.members["entry"], n_sa
+        super().__init__({
+            "write": In(stream.Signature(write)),
+            "refused": Out(1),  # with `write.ready`: the index had no slot, nothing was written
+            "hold": Out(1), "quiet": In(directions),
+            "renewed": Out(renew_layout(n_sa)),
+            "read": Out(read_signature(self.sa, n_sa)).array(readers),
+            "find": Out(find_signature(n_sa)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.static = static = Memory(shape=entry_layout(self.sa), depth=self.n_sa, init=[])
+        for port in self.read:
+            wiring.connect(m, wiring.flipped(port), static.read_port())
+        m.submodules.index = index = SpiIndex(self.n_sa)
+        wiring.connect(m, wiring.flipped(self.find), index.find)
+
+        w, store, old = self.write.payload, static.write_port(), static.read_port()
+        m.d.comb += [self.hold.eq(self.write.valid), old.addr.eq(w.index)]
+        change = index.change.payload
+        inserted = w.valid & ~w.update & (w.entry.flags.dir == Dir.IN)
+        removed = ~w.valid & old.data.valid & (old.data.sa.flags.dir == Dir.IN)
+        m.d.comb += [change.insert.eq(inserted), change.spi.eq(Mux(w.valid, w.entry.spi, old.data.sa.spi)),
+                     change.index.eq(w.index)]
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.write.valid & self.quiet.all()):
+                    m.next = "WRITE"
+            with m.State("WRITE"):  # entry INDEX is on `old`
+                m.d.comb += index.change.valid.eq(inserted | removed)
+                with m.If(~index.change.valid | index.change.ready):
+                    m.d.comb += [self.write.ready.eq(1), self.refused.eq(index.refused)]
+                    with m.If(~index.refused):
+                        m.d.comb += [store.en.eq(1), store.addr.eq(w.index), store.data.valid.eq(w.valid),
+                                     store.data.sa.eq(w.entry),
+                                     self.renewed.en.eq(~w.update), self.renewed.index.eq(w.index)]
+                        with m.If(w.update):
+                            m.d.comb += [store.data.sa.key.eq(old.data.sa.key), store.data.sa.salt.eq(old.data.sa.salt)]
+                    m.next = "IDLE"
+        return m
+
+
+def client_signature(sa: data.StructLayout, n_sa: int, *, reads: tuple[str, ...], find: bool = False
+                     ) -> wiring.Signature:
+    """A direction's side of the table: its read ports, by name (and the SPI index's lookup); `hold`
+    (take no new frame), `quiet` (no frame between SA read and write-back), `renewed` (zero this
+    dynamic state)."""
+    return wiring.Signature({
+        **{name: In(read_signature(sa, n_sa)) for name in reads},
+        **({"find": In(find_signature(n_sa))} if find else {}),
+        "hold": In(1), "quiet": Out(1), "renewed": In(renew_layout(n_sa)),
+    })
+
+
+def renew(m, renewed, write_port) -> None:
+    """Zero the dynamic state `renewed` names, through `write_port` (free while the direction is quiet)."""
+    with m.If(renewed.en):
+        m.d.comb += [write_port.en.eq(1), write_port.addr.eq(renewed.index), write_port.data.eq(0)]
