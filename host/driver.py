@@ -27,21 +27,23 @@ from dataclasses import dataclass, replace
 
 from espline.host.registers import Registers
 from espline.host.transport import Transport
+from espline.regmap.enums import MAGIC, CmdErr, CmdOp
+from espline.regmap.enums import Event as MapEvent
 from espline.regmap.spi_index import SpiIndex
 from espline.sim.model import ConfigError, Event, Lifetime, NatT, Policy, SecurityAssociation, Selector
 from espline.sim.model.accounting import Reason
 from espline.sim.model.config import parse_policy, parse_sa
 from espline.sim.model.sa import MUTABLE
 
-MAGIC = 0x4553504C  # "ESPL"
-EVENTS = {e.value.replace("-", "_"): e for e in Event}  # the map's event_e names -> the model's events
+#: The map's event names (as `poll_event` gives them) -> the model's events of the same name.
+EVENTS = {name.lower(): Event[name] for name in MapEvent.__members__ if name in Event.__members__}
 
 
 class HardwareError(RuntimeError):
-    """A table command the hardware refused; `error` names the map's cmd_err_e value."""
+    """A table command the hardware refused, with its error (the map's cmd_err_e)."""
 
-    def __init__(self, command: str, error: str):
-        super().__init__(f"{command}: hardware error {error}")
+    def __init__(self, command: str, error: CmdErr):
+        super().__init__(f"{command}: hardware error {error.name.lower()}")
         self.error = error
 
 
@@ -130,7 +132,7 @@ class Espline:
         except ValueError as e:
             raise ConfigError(f"spi {sa.spi:#x} ({sa.dir}) {e}") from None
         self._stage_sa(sa)
-        self._command("sa", "update", index)
+        self._command("sa", CmdOp.UPDATE, index)
         self.sas[index] = sa if any(old.key) else replace(sa, key=old.key)  # a key read back stays unknown
         return index
 
@@ -144,11 +146,11 @@ class Espline:
     def flush_sas(self) -> None:
         """Delete every SA (and, as no SA is left for them, every policy)."""
         self.flush_policies()
-        self._command("sa", "flush", 0)
+        self._command("sa", CmdOp.FLUSH, 0)
         self.sas, self.spis = [None] * self.n_sa, SpiIndex(self.n_sa)
 
     def _delete_sa(self, index: int) -> None:
-        self._command("sa", "delete", index)
+        self._command("sa", CmdOp.DELETE, index)
         if self.sas[index].dir == "in":
             self.spis.remove(self.sas[index].spi, index)
         self.sas[index] = None
@@ -162,9 +164,9 @@ class Espline:
             self.regs.write(f"sa_stage.key[{i}]", value=int.from_bytes(words[4 * i:4 * i + 4], "big"))
         self.regs.write("sa_stage.salt", value=int.from_bytes(salt, "big"))
         try:
-            self._command("sa", "commit", index)
+            self._command("sa", CmdOp.COMMIT, index)
         except HardwareError as e:
-            if e.error != "full":
+            if e.error != CmdErr.FULL:
                 raise
             raise ConfigError(index_full(sa.spi)) from None
         if sa.dir == "in":
@@ -214,11 +216,11 @@ class Espline:
             raise ConfigError(f"policy: there is no policy {index}")
         for i in range(index, len(self.policies) - 1):
             self._program_policy(i, self.policies[i + 1])
-        self._command("spd", "delete", len(self.policies) - 1)
+        self._command("spd", CmdOp.DELETE, len(self.policies) - 1)
         del self.policies[index]
 
     def flush_policies(self) -> None:
-        self._command("spd", "flush", 0)
+        self._command("spd", CmdOp.FLUSH, 0)
         self.policies = []
 
     def _program_policy(self, index: int, p: Policy) -> None:
@@ -233,7 +235,7 @@ class Espline:
         w("spd_stage.sport", lo=s.sport[0], hi=s.sport[1])
         w("spd_stage.dport", lo=s.dport[0], hi=s.dport[1])
         w("spd_stage.sa_index", value=self.sa_index(p.dir, p.spi) if p.action == "protect" else 0)
-        self._command("spd", "commit", index)
+        self._command("spd", CmdOp.COMMIT, index)
 
     # -- a whole configuration ---------------------------------------------------------------
 
@@ -313,17 +315,16 @@ class Espline:
 
     # -- commands, counters, events -----------------------------------------------------------
 
-    def _command(self, table: str, op: str, index: int) -> dict:
+    def _command(self, table: str, op: CmdOp, index: int) -> dict:
         self.regs.write(f"{table}_cmd", op=op, index=index)
         status = self._wait(f"{table}_status", "busy")
         if status["error"]:
-            raise HardwareError(f"{table}_cmd {op} {index}", self.regs.value_name(f"{table}_status", "error",
-                                                                                  status["error"]))
+            raise HardwareError(f"{table}_cmd {op.name.lower()} {index}", CmdErr(status["error"]))
         return status
 
     def _fetch(self, table: str, index: int) -> dict | None:
         """Table entry `index` as its staging registers read back (None if the entry is not valid)."""
-        if not self._command(table, "fetch", index)["valid"]:
+        if not self._command(table, CmdOp.FETCH, index)["valid"]:
             return None
         return {name.removeprefix(f"{table}_stage."): self.regs.read(name)
                 for name in self.regs.names(f"{table}_stage.")}

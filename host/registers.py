@@ -5,7 +5,8 @@
     regs.read("sa_status")                        # {"busy": 0, "error": 0}
     regs.read("global_cnt.rx_plain")["value"]     # 64-bit: low word first (it latches the high word)
 
-Encoded fields (`encode = ...` in the map) take their value names as well as numbers.
+Encoded fields (`encode = ...` in the map) take their value names as well as numbers and the
+map's enums (`espline.regmap.enums`: `regs.write("sa_cmd", op=CmdOp.COMMIT, index=3)`).
 """
 
 from espline import regmap as rm

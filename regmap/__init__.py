@@ -1,9 +1,10 @@
 """The espline register map, compiled from `espline.rdl` (SystemRDL 2.0) by systemrdl-compiler.
 
 `espline.rdl` is the single definition; this module compiles it (once per set of build
-parameters) and flattens it into `Register`/`Field` records. The gateware decoder
-(`espline.gateware.csr.regfile`), the host driver's accessors (`espline.host.registers`),
-the C header and docs/registers.md (`python -m espline.regmap`) are all derived from it.
+parameters) and flattens it into `Register`/`Field` records. Its enumerations, counter names
+and ID magic (`espline.regmap.enums`), the gateware decoder (`espline.gateware.csr.regfile`),
+the host driver's accessors (`espline.host.registers`), the C header and docs/registers.md
+(`python -m espline.regmap`) are all derived from it.
 
 Field semantics used here are standard SystemRDL: `sw`/`hw` access, `swmod` (write pulse to
 hardware), `swacc` (read pulse to hardware), `we` (hardware write enable), `hwset`, `woclr`,

@@ -23,7 +23,7 @@ def _enum(type_name: str) -> type[enum.Enum]:
             namespace[member.name.upper()] = member.value
 
     cls = types.new_class(name, (enum.IntEnum,), {"shape": max(f.width for f in fields)}, members)
-    cls.__module__, cls.__doc__ = __name__, f"espline.rdl `{type_name}`"
+    cls.__module__, cls.__doc__, cls.rdl_name = __name__, f"espline.rdl `{type_name}`", type_name
     return cls
 
 
@@ -34,6 +34,9 @@ Action = _enum("action_e")
 CmdOp = _enum("cmd_op_e")
 CmdErr = _enum("cmd_err_e")
 Event = _enum("event_e")
+
+#: The enums above by their names in espline.rdl (an encoded field's `encode.type_name`).
+BY_RDL_NAME = {e.rdl_name: e for e in (Dir, Mode, Df, Action, CmdOp, CmdErr, Event)}
 
 #: The global counters (`global_cnt`), in address order.
 COUNTERS = tuple(r.path[1] for r in compile().registers if r.path[0] == "global_cnt")

@@ -1,21 +1,30 @@
 """Data layouts derived from the register map: a staging area or counter block as a `StructLayout`.
 
 A register file becomes a struct of its registers; a register with the single field `value`
-becomes that field's width, any other register a struct of its fields; arrays become
-`ArrayLayout`s. So the SA table entry is `sa_stage` as the map declares it, field for field.
+becomes that field's shape, any other register a struct of its fields; arrays become
+`ArrayLayout`s. A field's shape is its width, or the map's enum if it is encoded
+(`espline.regmap.enums`: `flags.dir` is a `Dir`). So the SA table entry is `sa_stage` as the map
+declares it, field for field.
 """
 
 from amaranth.hdl import unsigned
 from amaranth.lib import data
 from systemrdl.node import RegNode
 
+from espline.regmap.enums import BY_RDL_NAME
+
+
+def _shape(field):
+    encode = field.get_property("encode")
+    return BY_RDL_NAME[encode.type_name] if encode else unsigned(field.width)
+
 
 def _element(node):
     if isinstance(node, RegNode):
         fields = list(node.fields())
         if [f.inst_name for f in fields] == ["value"]:
-            return unsigned(fields[0].width)
-        return data.StructLayout({f.inst_name: f.width for f in fields})
+            return _shape(fields[0])
+        return data.StructLayout({f.inst_name: _shape(f) for f in fields})
     return layout_of(node)
 
 

@@ -27,6 +27,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from espline import regmap as rm
+from espline.regmap.enums import CmdErr, CmdOp
 
 from .layouts import fixed_fields
 
@@ -38,23 +39,22 @@ def write_layout(entry: data.Layout, depth: int) -> data.StructLayout:
 
 
 class TableCommand(wiring.Component):
-    """Runs the commands of one table; `op`, `index`, `start`, `staged` and `secret_written` (one
-    pulse per secret member) come from the register file, `zeroize` clears the staged secrets.
+    """Runs the commands of one table; `op` (the map's `cmd_op_e`), `index`, `start`, `staged` and
+    `secret_written` (one pulse per secret member) come from the register file, `error` (`cmd_err_e`)
+    goes back to it, `zeroize` clears the staged secrets.
 
-    `ops` and `errors` are the encodings of the map's `cmd_op_e` and `cmd_err_e` (field `values`);
     `fixed(view)`, if given, lists the fields of an entry an update may not change.
     """
 
-    def __init__(self, entry: data.StructLayout, depth: int, ops: dict, errors: dict, error_width: int,
-                 secret=(), fixed=None):
-        self.depth, self.ops, self.errors, self.fixed = depth, ops, errors, fixed
+    def __init__(self, entry: data.StructLayout, depth: int, secret=(), fixed=None):
+        self.depth, self.fixed = depth, fixed
         self.secret = [name for name, _ in entry if name in secret]
         self.public = [name for name, _ in entry if name not in secret]
         self.mirror = data.StructLayout({"valid": 1, **{name: entry[name].shape for name in self.public}})
         super().__init__({
-            "op": In(3), "index": In(16), "start": In(1), "staged": In(entry),
+            "op": In(CmdOp), "index": In(16), "start": In(1), "staged": In(entry),
             "secret_written": In(max(1, len(self.secret))), "zeroize": Out(1),
-            "busy": Out(1), "error": Out(error_width),
+            "busy": Out(1), "error": Out(CmdErr),
             "write": Out(stream.Signature(write_layout(entry, depth))),
             "refused": In(1),  # with `write.ready`: the table could not take the entry (error `full`)
             "fetched": Out(1), "fetched_entry": Out(entry), "fetched_valid": Out(1),
@@ -62,7 +62,7 @@ class TableCommand(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        w, ops, errors = self.write, self.ops, self.errors
+        w = self.write
         flushing, fetching, checking = Signal(), Signal(), Signal()  # checking: commit or update, entry read
         m.d.comb += [self.busy.eq(w.valid | fetching | checking), self.zeroize.eq(self.start)]
 
@@ -88,15 +88,15 @@ class TableCommand(wiring.Component):
                 with m.If(lookup.data.valid & same):
                     m.d.sync += w.valid.eq(1)
                 with m.Else():
-                    m.d.sync += self.error.eq(errors["invalid"])
+                    m.d.sync += self.error.eq(CmdErr.INVALID)
             with m.Elif(lookup.data.valid):
-                m.d.sync += self.error.eq(errors["exists"])
+                m.d.sync += self.error.eq(CmdErr.EXISTS)
             with m.Else():
                 m.d.sync += w.valid.eq(1)
 
         with m.If(w.valid & w.ready):
             with m.If(self.refused):
-                m.d.sync += self.error.eq(errors["full"])
+                m.d.sync += self.error.eq(CmdErr.FULL)
             with m.If(flushing & (w.payload.index != self.depth - 1)):
                 m.d.sync += w.payload.index.eq(w.payload.index + 1)
             with m.Else():
@@ -104,46 +104,42 @@ class TableCommand(wiring.Component):
         with m.If(self.start):
             m.d.sync += written.eq(0)
             with m.If(self.busy):
-                m.d.sync += self.error.eq(errors["busy"])
-            with m.Elif((self.op != ops["flush"]) & (self.op != ops["nop"]) & (self.index >= self.depth)):
-                m.d.sync += self.error.eq(errors["index"])
+                m.d.sync += self.error.eq(CmdErr.BUSY)
+            with m.Elif((self.op != CmdOp.FLUSH) & (self.op != CmdOp.NOP) & (self.index >= self.depth)):
+                m.d.sync += self.error.eq(CmdErr.INDEX)
             with m.Else():
-                m.d.sync += [self.error.eq(errors["ok"]), w.payload.index.eq(self.index),
+                m.d.sync += [self.error.eq(CmdErr.OK), w.payload.index.eq(self.index),
                              w.payload.update.eq(0), w.payload.entry.eq(0)]
                 with m.Switch(self.op):
-                    with m.Case(ops["commit"]):
+                    with m.Case(CmdOp.COMMIT):
                         m.d.sync += [w.payload.valid.eq(1), w.payload.entry.eq(self.staged)]
                         if self.secret:
                             with m.If(~written.all()):
-                                m.d.sync += self.error.eq(errors["nokey"])
+                                m.d.sync += self.error.eq(CmdErr.NOKEY)
                             with m.Else():
                                 m.d.sync += checking.eq(1)
                         else:
                             m.d.sync += w.valid.eq(1)
-                    with m.Case(ops["update"]):
+                    with m.Case(CmdOp.UPDATE):
                         if self.fixed is not None:
                             m.d.sync += [w.payload.valid.eq(1), w.payload.update.eq(1),
                                          w.payload.entry.eq(self.staged), checking.eq(1)]
                         else:
-                            m.d.sync += self.error.eq(errors["invalid"])
-                    with m.Case(ops["delete"]):
+                            m.d.sync += self.error.eq(CmdErr.INVALID)
+                    with m.Case(CmdOp.DELETE):
                         m.d.sync += [w.valid.eq(1), w.payload.valid.eq(0)]
-                    with m.Case(ops["flush"]):
+                    with m.Case(CmdOp.FLUSH):
                         m.d.sync += [w.valid.eq(1), flushing.eq(1), w.payload.index.eq(0), w.payload.valid.eq(0)]
-                    with m.Case(ops["fetch"]):
+                    with m.Case(CmdOp.FETCH):
                         m.d.sync += fetching.eq(1)
         return m
 
 
 def for_table(regmap: rm.RegMap, table: str, entry: data.StructLayout, depth: int) -> TableCommand:
-    """The TableCommand of `table` ("sa", "spd"): encodings from its command and status registers;
-    secret, the staging registers software cannot read; an update only if a staging field has
-    the map's `update` property."""
-    (op,) = [f for f in regmap[f"{table}_cmd"].fields if f.name == "op"]
-    (error,) = [f for f in regmap[f"{table}_status"].fields if f.name == "error"]
+    """The TableCommand of `table` ("sa", "spd"): secret, the staging registers software cannot
+    read; an update only if a staging field has the map's `update` property."""
     stage = [r for r in regmap.registers if r.path[0] == f"{table}_stage"]
     secret = {r.path[1] for r in stage if not any(f.sw_read for f in r.fields)}
     node = regmap.top.get_child_by_name(f"{table}_stage")
     updatable = any(f.update for r in stage for f in r.fields)
-    return TableCommand(entry, depth, op.values, error.values, error.width, secret,
-                        (lambda view: fixed_fields(view, node)) if updatable else None)
+    return TableCommand(entry, depth, secret, (lambda view: fixed_fields(view, node)) if updatable else None)

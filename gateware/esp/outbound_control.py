@@ -26,10 +26,10 @@ from ..packet import FRAME_TAG
 from .counts import Counts
 from .ipv4_header import ones_complement_sum
 from .parser import Parsed
-from .policy_table import key_layout
+from .policy_table import key_layout, result_layout
 from .sa_fields import gcm_command, reached, report_events, serve_snapshots
 from .sa_table import client_signature, renew
-from .splitter import DROP, FORWARD
+from .splitter import DROP, FORWARD, SplitAction
 from .splitter import SPLIT as ENCAP
 
 EncapState = data.StructLayout({"seq": 64, "packets": 64, "bytes": 64, "soft_expired": 1, "dead": 1})
@@ -39,7 +39,7 @@ def job_layout(n_sa: int) -> data.StructLayout:
     """What the encapsulator does with one stored frame; for ENCAP, every header field."""
     return data.StructLayout({
         "tag": FRAME_TAG,  # the stored frame this job is for
-        "action": 2, "l2_len": 5, "ihl": 4, "length": 16,
+        "action": SplitAction, "l2_len": 5, "ihl": 4, "length": 16,
         "payload_start": 16, "payload_end": 16,  # the bytes to encrypt, as frame offsets
         "pad": 2, "next_header": 8,
         "tunnel": 1, "natt": 1,
@@ -71,8 +71,7 @@ class OutboundControl(wiring.Component):
             "parsed": In(stream.Signature(Parsed)),
             "table": Out(client_signature(sa, n_sa, reads=("read",))),
             "lookup": Out(stream.Signature(key_layout(n_sa))),
-            "policy": In(stream.Signature(data.StructLayout({"hit": 1, "index": range(n_policy), "action": 2,
-                                                             "sa_index": range(n_sa), "admitted": 1}))),
+            "policy": In(stream.Signature(result_layout(n_policy, n_sa))),
             "job": Out(stream.Signature(job_layout(n_sa))),
             "counts": Out(Counts),
             "events": Out(stream.Signature(event)),

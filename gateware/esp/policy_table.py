@@ -14,16 +14,16 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-PROTECT = 2  # action codes: 0 discard, 1 bypass, 2 protect
+from espline.regmap.enums import Action, Dir
 
 
 def key_layout(n_sa: int) -> data.StructLayout:
-    return data.StructLayout({"dir": 1, "src": 32, "dst": 32, "proto": 8, "has_ports": 1, "sport": 16,
+    return data.StructLayout({"dir": Dir, "src": 32, "dst": 32, "proto": 8, "has_ports": 1, "sport": 16,
                               "dport": 16, "sa_index": range(n_sa)})
 
 
 def result_layout(n_policy: int, n_sa: int) -> data.StructLayout:
-    return data.StructLayout({"hit": 1, "index": range(n_policy), "action": 2, "sa_index": range(n_sa),
+    return data.StructLayout({"hit": 1, "index": range(n_policy), "action": Action, "sa_index": range(n_sa),
                               "admitted": 1})
 
 
@@ -62,7 +62,7 @@ class PolicyTable(wiring.Component):
                                   & ((key.src & e.src_mask) == e.src) & ((key.dst & e.dst_mask) == e.dst)
                                   & (e.flags.proto_any | (e.flags.proto == key.proto))
                                   & (any_ports | (key.has_ports & in_ranges))),
-                    admits[i].eq(matches[i] & (e.flags.action == PROTECT) & (e.sa_index == key.sa_index)),
+                    admits[i].eq(matches[i] & (e.flags.action == Action.PROTECT) & (e.sa_index == key.sa_index)),
                 ]
 
             advance = ~result.valid | result.ready

@@ -1,8 +1,8 @@
 """Walk a stored frame once and split its bytes by region: what stays in clear and what the
 GCM engine takes (RFC 4303 §3.3.2 / §3.4.4: the engine sees only the ESP payload).
 
-Per frame one `SplitJob`: `FORWARD` sends the whole frame to `head`, `DROP` swallows it, and
-`SPLIT` cuts it at frame offsets a <= b <= c <= d:
+Per frame one `SplitJob`, its `action` a `SplitAction`: `FORWARD` sends the whole frame to `head`,
+`DROP` swallows it, and `SPLIT` cuts it at frame offsets a <= b <= c <= d:
 
     [0, a)  -> head (the headers that stay; the last of these fragments has `then_body` set)
     [a, b)  -> dropped (headers the body replaces)
@@ -15,15 +15,23 @@ ESP trailer). `tag` travels with every head fragment of the frame (e.g. "to the 
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..packet import packet_signature
 from ..repack import fragment_layout
 
-FORWARD, DROP, SPLIT = 0, 1, 2
 
-SplitJob = data.StructLayout({"action": 2, "tag": 1, "a": 16, "b": 16, "c": 16, "d": 16, "cut": 1,
+class SplitAction(enum.Enum, shape=2):
+    """What the splitter does with one frame (the module docstring)."""
+    FORWARD = 0
+    DROP = 1
+    SPLIT = 2
+
+
+FORWARD, DROP, SPLIT = SplitAction  # the decision codes of both directions' control blocks
+
+SplitJob = data.StructLayout({"action": SplitAction, "tag": 1, "a": 16, "b": 16, "c": 16, "d": 16, "cut": 1,
                               "extra": 8 * 5, "extra_n": 3})
 
 

@@ -18,10 +18,14 @@ replay window, RFC 4303 §3.4.3). Events: soft/hard lifetime and sequence exhaus
 from collections import Counter, deque
 from pathlib import Path
 
+from espline.host.driver import EVENTS
 from espline.sim.model import Appliance, Port
 from espline.sim.pcap import write_frames
 
-__all__ = ["PORT_NAMES", "Mismatch", "Scoreboard", "first_difference"]
+__all__ = ["EVENT_NAMES", "PORT_NAMES", "Mismatch", "Scoreboard", "first_difference"]
+
+#: The register map's name of each model event (as ``driver.poll_event()`` gives it), as the driver pairs them.
+EVENT_NAMES = {model: name for name, model in EVENTS.items()}
 
 #: Model port of each DUT port name, both directions.
 PORT_NAMES = {"plain_i": Port.PLAIN, "cipher_i": Port.CIPHER, "host_i": Port.HOST,
@@ -167,7 +171,7 @@ class Scoreboard:
         """The SA events the DUT raised, as ``driver.poll_event()`` gives them ((kind, SA index)),
         against the model's, as multisets (the directions raise theirs independently). ``index_of(dir,
         spi)``: an SA's table index. ``lost``: the event FIFO overflowed; then none may be unexpected."""
-        want = Counter((e.value.replace("-", "_"), index_of(sa.dir, sa.spi)) for e, sa in self.model.events)
+        want = Counter((EVENT_NAMES[e], index_of(sa.dir, sa.spi)) for e, sa in self.model.events)
         have = Counter(got)
         extra, missing = have - want, want - have
         if extra or (missing and not lost):

@@ -10,7 +10,8 @@ import random
 
 import cocotb
 
-from espline.host.driver import MAGIC, Espline
+from espline.host.driver import Espline
+from espline.regmap.enums import MAGIC
 from espline.sim.model import NatT, Policy, SecurityAssociation, Selector
 
 from .components import WishboneMaster

@@ -18,6 +18,7 @@ from dataclasses import replace
 import pytest
 
 from espline.sim.appsim import explain, run
+from espline.sim.apptb.scoreboard import EVENT_NAMES
 from espline.sim.model import Appliance, Lifetime, Port
 from espline.sim.model.config import parse_policy, parse_sa
 from espline.sim.sites import ADDR_A, ADDR_B, HOST_A, HOST_B, LAN_A, LAN_B, SPI_AB, SPI_BA, two_sites
@@ -70,7 +71,7 @@ def check(r, port: Port, frames: list, make_site, updates: list[dict], in_name: 
         model_sas = {(sa.dir, sa.spi): {"packets": sa.counters.packets, "bytes": sa.counters.bytes,
                                         "auth_fail": sa.counters.auth_fail, "replay": sa.counters.replay,
                                         "seq": sa.seq if sa.dir == "out" else sa.window.top} for sa in site.sad}
-        events = [(kind.value.replace("-", "_"), dev.sa_index(sa.dir, sa.spi)) for kind, sa in site.events]
+        events = [(EVENT_NAMES[kind], dev.sa_index(sa.dir, sa.spi)) for kind, sa in site.events]
         return site.counters.as_dict() == hw_global and model_sas == hw_sas and events == hw_events
 
     starts_in, starts_out = r.starts(in_name), r.starts(out_name)

@@ -9,6 +9,7 @@ from csr_tb import bench, expected_sa_write, zero_entry
 
 from espline.host.driver import Espline
 from espline.regmap import spi_index
+from espline.regmap.enums import CmdOp
 from espline.sim.model import ConfigError, Event, GlobalCounters
 from espline.sim.model.config import load, parse_policy, parse_sa
 
@@ -245,7 +246,7 @@ def test_a_new_driver_reads_the_tables_back():
     assert again.policies == sorted(config.policies, key=lambda p: p.priority)
     # Fetch left zeros in the staged key and salt: the staging area as it is cannot be committed.
     with pytest.raises(RuntimeError, match="sa_cmd commit 6: hardware error nokey"):
-        again._command("sa", "commit", 6)
+        again._command("sa", CmdOp.COMMIT, 6)
     assert 6 not in stub.sa_table
 
 

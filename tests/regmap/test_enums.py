@@ -4,6 +4,7 @@ magic come from espline.rdl, read independently here from the systemrdl tree."""
 from systemrdl.node import FieldNode
 
 from espline import regmap
+from espline.gateware.csr.layouts import layout_of
 from espline.regmap import enums
 
 
@@ -23,3 +24,12 @@ def test_counters_and_magic_are_the_maps():
     counters = top.get_child_by_name("global_cnt")
     assert enums.COUNTERS == tuple(r.inst_name for r in counters.children())
     assert enums.MAGIC == int.from_bytes(b"ESPL", "big")
+
+
+def test_encoded_fields_are_enums_in_the_gateware_layouts():
+    """`layout_of` gives every encoded field the enum of its `encode` as shape (`flags.dir` a `Dir`)."""
+    encoded = [f for f in regmap.compile().top.descendants() if isinstance(f, FieldNode) and f.get_property("encode")]
+    assert encoded
+    for f in encoded:
+        shape = layout_of(f.parent)[f.inst_name].shape
+        assert shape.__doc__ == f"espline.rdl `{f.get_property('encode').type_name}`", f.get_path()

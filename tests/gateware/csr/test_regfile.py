@@ -8,6 +8,7 @@ from csr_tb import bench
 
 from espline import regmap as rm
 from espline.gateware.csr.regfile import RegisterFile
+from espline.regmap.enums import CmdErr, CmdOp
 
 # Commands: written by the command tests, not as storage.
 COMMANDS = {"sa_cmd", "spd_cmd"}
@@ -107,23 +108,23 @@ def test_command_errors():
     transport, _ = bench()
     regmap = rm.compile(N_SA=8, N_POLICY=8)
     cmd, status = regmap["sa_cmd"].address, regmap["sa_status"].address
-    transport.write(cmd, 1 | 8 << 16)  # commit to index 8 of a table of 8
-    assert transport.read(status) == 2 << 4  # error "index"
-    transport.write(cmd, 2 | 7 << 16)  # delete entry 7
-    assert transport.read(status) == 0
+    transport.write(cmd, CmdOp.COMMIT | 8 << 16)  # to index 8 of a table of 8
+    assert transport.read(status) == CmdErr.INDEX << 4
+    transport.write(cmd, CmdOp.DELETE | 7 << 16)
+    assert transport.read(status) == CmdErr.OK << 4
 
 
 def test_command_while_busy_is_refused():
     transport, stub = bench(ready_prob=0.0)  # the datapath never takes the write
     regmap = rm.compile(N_SA=8, N_POLICY=8)
     cmd, status = regmap["spd_cmd"].address, regmap["spd_status"].address
-    transport.write(cmd, 1 | 2 << 16)
-    assert transport.read(status) == 1  # busy, no error
-    transport.write(cmd, 2 | 3 << 16)
-    assert transport.read(status) == 1 | 1 << 4  # still busy, error "busy"
+    transport.write(cmd, CmdOp.COMMIT | 2 << 16)
+    assert transport.read(status) == 1 | CmdErr.OK << 4  # busy
+    transport.write(cmd, CmdOp.DELETE | 3 << 16)
+    assert transport.read(status) == 1 | CmdErr.BUSY << 4  # still busy, the delete refused
     stub.ready_prob = 1.0
     transport.idle(4)
-    assert transport.read(status) == 1 << 4
+    assert transport.read(status) == CmdErr.BUSY << 4
     assert [w["index"] for w in stub.spd_writes] == [2]
 
 

@@ -7,6 +7,7 @@ from csr_tb import bench
 
 from espline import regmap as rm
 from espline.host.registers import Registers
+from espline.regmap.enums import CmdErr, CmdOp
 
 KEY = [0x00112233, 0x44556677, 0x8899AABB, 0xCCDDEEFF]
 
@@ -20,7 +21,7 @@ def command(regs, op, index):
     regs.write("sa_cmd", op=op, index=index)
     while (status := regs.read("sa_status"))["busy"]:
         pass
-    return regs.value_name("sa_status", "error", status["error"])
+    return CmdErr(status["error"])
 
 
 def stage(regs, spi=0x1000, key=KEY, salt=0xCAFEBABE, **flags):
@@ -32,36 +33,37 @@ def stage(regs, spi=0x1000, key=KEY, salt=0xCAFEBABE, **flags):
         regs.write("sa_stage.salt", value=salt)
 
 
-@pytest.mark.parametrize("before", ["commit", "delete", "flush", "fetch"])
+@pytest.mark.parametrize("before", [CmdOp.COMMIT, CmdOp.DELETE, CmdOp.FLUSH, CmdOp.FETCH],
+                         ids=lambda op: op.name.lower())
 def test_no_command_leaves_a_staged_key_behind(before):
     """After any command, a commit without a key written is refused (`nokey`), and key words not
     written again are zero: no entry is ever written with the last SA's key."""
     regs, stub = setup()
     stage(regs)
-    assert command(regs, "commit", 7) == "ok"
+    assert command(regs, CmdOp.COMMIT, 7) == CmdErr.OK
     assert stub.sa_writes[-1]["entry"]["key"] == KEY + [0] * 4
-    if before != "commit":
-        assert command(regs, before, 7) == "ok"
+    if before != CmdOp.COMMIT:
+        assert command(regs, before, 7) == CmdErr.OK
     writes = len(stub.sa_writes)
     for key, salt in (([], None), ([], 1), (KEY[:1], None)):
         stage(regs, spi=0x1001, key=key, salt=salt)
-        assert command(regs, "commit", 6) == "nokey"
+        assert command(regs, CmdOp.COMMIT, 6) == CmdErr.NOKEY
     assert len(stub.sa_writes) == writes
     stage(regs, spi=0x1001, key=KEY[:1], salt=5)
-    assert command(regs, "commit", 6) == "ok"
+    assert command(regs, CmdOp.COMMIT, 6) == CmdErr.OK
     assert stub.sa_writes[-1]["entry"]["key"] == KEY[:1] + [0] * 7 and stub.sa_writes[-1]["entry"]["salt"] == 5
 
 
 def test_commit_never_replaces_a_live_sa():
     regs, stub = setup()
     stage(regs)
-    assert command(regs, "commit", 7) == "ok"
+    assert command(regs, CmdOp.COMMIT, 7) == CmdErr.OK
     stage(regs, key=[1, 2, 3, 4])
-    assert command(regs, "commit", 7) == "exists"
+    assert command(regs, CmdOp.COMMIT, 7) == CmdErr.EXISTS
     assert [w["entry"]["key"][:4] for w in stub.sa_writes] == [KEY]
-    assert command(regs, "delete", 7) == "ok"
+    assert command(regs, CmdOp.DELETE, 7) == CmdErr.OK
     stage(regs, key=[1, 2, 3, 4])
-    assert command(regs, "commit", 7) == "ok"
+    assert command(regs, CmdOp.COMMIT, 7) == CmdErr.OK
 
 
 def test_update_changes_only_update_fields_of_a_valid_entry():
@@ -69,24 +71,24 @@ def test_update_changes_only_update_fields_of_a_valid_entry():
     from it only in fields with the map's `update` property; taken, it is flagged `update`."""
     regs, stub = setup()
     stage(regs)
-    assert command(regs, "update", 7) == "invalid"  # no entry yet
+    assert command(regs, CmdOp.UPDATE, 7) == CmdErr.INVALID  # no entry yet
     stage(regs)  # (the update zeroed the staged key)
-    assert command(regs, "commit", 7) == "ok"
+    assert command(regs, CmdOp.COMMIT, 7) == CmdErr.OK
     for change in ({"spi": 0x1001}, {"dir": "in"}, {"mode": "transport"}, {"esn": 1}, {"icv_len": 8},
                    {"aes256": 1}):
         stage(regs, key=[], salt=None, **{"spi": 0x1000, **change})
-        assert command(regs, "update", 7) == "invalid", change
+        assert command(regs, CmdOp.UPDATE, 7) == CmdErr.INVALID, change
     regs.write("sa_stage.replay_window", size=64)
     stage(regs, key=[], salt=None)
-    assert command(regs, "update", 7) == "invalid"
+    assert command(regs, CmdOp.UPDATE, 7) == CmdErr.INVALID
     regs.write("sa_stage.replay_window", size=128)
     assert len(stub.sa_writes) == 1
     stage(regs, key=[], salt=None, ttl=9, df="set", natt=1)
     regs.write("sa_stage.src", value=0x0A000001)
     regs.write("sa_stage.hard_packets", value=1000)
-    assert command(regs, "update", 7) == "ok"
+    assert command(regs, CmdOp.UPDATE, 7) == CmdErr.OK
     last = stub.sa_writes[-1]
     assert (last["update"], last["valid"], last["index"]) == (1, 1, 7)
     assert last["entry"]["flags"]["ttl"] == 9 and last["entry"]["hard_packets"] == 1000
     assert last["entry"]["key"] == [0] * 8  # the datapath keeps the entry's own key
-    assert command(regs, "update", 6) == "invalid"
+    assert command(regs, CmdOp.UPDATE, 6) == CmdErr.INVALID
