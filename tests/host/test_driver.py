@@ -7,9 +7,9 @@ from dataclasses import replace
 import pytest
 from csr_tb import bench, expected_sa_write, zero_entry
 
+from espline.config import ConfigError, Event, load, parse_policy, parse_sa
 from espline.host.driver import Espline
-from espline.sim.model import ConfigError, Event, GlobalCounters
-from espline.sim.model.config import load, parse_policy, parse_sa
+from espline.sim.model import GlobalCounters
 
 KEY128 = "0x" + "00112233445566778899aabbccddeeff" + "cafebabe"
 KEY256 = "0x" + "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" + "deadbeef"
