@@ -6,10 +6,11 @@ import re
 import pytest
 
 from espline import regmap as rm
-from espline.config import Build, Config, ConfigError, Policy, SecurityAssociation, Selector, validate
+from espline.config import Build, Config, ConfigError, Policy, SecurityAssociation, Selector, parse, validate
 from espline.config.build import DEFAULT_BUILD
 from espline.host.driver import Espline
-from espline.sim.model import Appliance
+from espline.sim.model import Appliance, Port
+from espline.sim.traffic import ethernet, ip_packet
 
 KEY = bytes(20)
 
@@ -174,3 +175,22 @@ def test_driver_commands_refuse_as_the_validation_does():
     for call, message in refusals:
         with pytest.raises(ConfigError, match="^" + re.escape(message)):
             call()
+
+
+def test_a_rekey_the_validation_takes_carries_both_sas_in_the_model():
+    """Site B during a rekey: old and new inbound SA of one flow, each with its policy on the same
+    selector and priority. Accepted, and the model admits what site A sends under either."""
+    entry = {"dir": "in", "src": "198.51.100.2", "dst": "192.0.2.1", "mode": "tunnel"}
+    keys = {0x1000: "0x" + "11" * 20, 0x3001: "0x" + "22" * 20}
+    site_b = Appliance.from_config(parse({
+        "sa": [{**entry, "spi": spi, "key": key} for spi, key in keys.items()],
+        "policy": [{"dir": "in", "src": "10.1.0.0/16", "dst": "10.2.0.0/16", "action": "protect", "spi": spi,
+                    "priority": 20} for spi in keys]}))
+    for spi, key in keys.items():
+        site_a = Appliance.from_config(parse({
+            "sa": [{**entry, "dir": "out", "spi": spi, "key": key}],
+            "policy": [{"dir": "out", "src": "10.1.0.0/16", "dst": "10.2.0.0/16", "action": "protect", "spi": spi}]}))
+        inner = ethernet(ip_packet(100, "10.1.0.5", "10.2.0.9"))
+        wire = site_a.process(Port.PLAIN, inner)
+        assert int.from_bytes(wire.frame[34:38], "big") == spi
+        assert site_b.process(Port.CIPHER, wire.frame) == (Port.PLAIN, inner, None)
