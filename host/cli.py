@@ -1,4 +1,6 @@
-"""The `espline` command: the reference model offline, and the appliance through its registers.
+"""The `espline` command's device commands: the appliance through its registers. The command
+itself is `espline.sim.cli.main`, which adds the reference model's (`espline model`): the host
+side never imports the simulation side (docs/architecture.md).
 
 Device commands follow `ip xfrm state|policy` (see espline.host.xfrm) and take the TOML
 configuration of docs/config.md (`load`); `--transport` picks the whole appliance gateware in
@@ -12,11 +14,9 @@ import json
 import shlex
 import sys
 
+from espline.config import ConfigError, load
+from espline.config.policy import PROTOCOL_NAMES
 from espline.host import xfrm
-from espline.sim import cli as model_cli
-from espline.sim.model import ConfigError
-from espline.sim.model.config import load
-from espline.sim.model.spd import PROTOCOL_NAMES
 
 DEVICE_COMMANDS = ("state", "policy", "stats", "load", "events", "batch")
 
@@ -154,17 +154,19 @@ def add_device_parsers(commands) -> None:
     p.add_argument("file", help="lines like 'state add src ...'; '#' starts a comment")
 
 
-def make_parser() -> argparse.ArgumentParser:
-    """The `espline` command line (model and device commands)."""
+def make_parser(add_other_parsers=()) -> argparse.ArgumentParser:
+    """The `espline` command line: the device commands and those `add_other_parsers` add (each a
+    function of the subparsers, e.g. `espline.sim.cli.add_parser`; they set `run`)."""
     parser = argparse.ArgumentParser(prog="espline", description="espline: inline IPsec ESP cryptoprocessor")
     commands = parser.add_subparsers(dest="command", required=True)
-    model_cli.add_parser(commands)
+    for add in add_other_parsers:
+        add(commands)
     add_device_parsers(commands)
     return parser
 
 
-def main(argv=None, out=sys.stdout) -> int:
-    parser = make_parser()
+def main(argv=None, out=sys.stdout, add_other_parsers=()) -> int:
+    parser = make_parser(add_other_parsers)
     args = parser.parse_args(argv)
     if args.command not in DEVICE_COMMANDS:
         return args.run(args)
@@ -188,7 +190,3 @@ def main(argv=None, out=sys.stdout) -> int:
         print(f"espline: {e}", file=sys.stderr)
         return 2
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

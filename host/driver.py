@@ -1,17 +1,16 @@
 """The espline host driver: SAs, policies, counters and events over any transport.
 
-Configuration is validated before anything reaches the hardware: SAs and policies are the
-reference model's own classes (`espline.sim.model`), built from the same dicts as the TOML
-configuration (`config.parse_sa`, `config.parse_policy`), so one path names every bad field;
-the driver adds what only the hardware knows (table sizes, replay window) and the policy
-database's rules (no overlapping selectors at one priority, a protect policy's SA exists).
-A refused request writes nothing.
+Configuration is validated before anything reaches the hardware, by the one validation the
+reference model uses too (`espline.config`, docs/config.md): SAs and policies are built from
+the same dicts as the TOML configuration (`parse_sa`, `parse_policy`), so one path names every
+bad field, and held to the rules between entries and against this build's limits (`Build`, from
+the CAP_* registers) with the model's messages. A refused request writes nothing.
 
 SA table: one index per SA, allocated here: an inbound SA at the lowest free index, an outbound
 SA at the highest. The hardware finds inbound SAs through its SPI index (docs/sa-table.md); the
 driver keeps a copy (`spis`) to refuse an SPI that finds no slot before writing anything, and
 the hardware's own refusal (error `full`) reads the same. `update_sa` is `ip xfrm state update`:
-one SA_CMD update rewrites the SA's mutable fields (`espline.sim.model.sa.MUTABLE`) and the
+one SA_CMD update rewrites the SA's mutable fields (`espline.config.sa.MUTABLE`) and the
 hardware keeps its key, sequence number and replay window - never two frames under one (key,
 nonce); a new key is a new SA. `load` changes only what differs from what is loaded.
 SPD table: searched in index order, first match wins, so the driver keeps it sorted by
@@ -25,15 +24,15 @@ import ipaddress
 import time
 from dataclasses import dataclass, replace
 
+from espline.config import Build, ConfigError, Event, Lifetime, NatT, Policy, SecurityAssociation, Selector
+from espline.config.sa import MUTABLE
+from espline.config.schema import parse, parse_policy, parse_sa
+from espline.config.validation import check_new_sa, check_policy, check_sa, index_full, validate
 from espline.host.registers import Registers
 from espline.host.transport import Transport
 from espline.regmap.enums import MAGIC, CmdErr, CmdOp
 from espline.regmap.enums import Event as MapEvent
 from espline.regmap.spi_index import SpiIndex
-from espline.sim.model import ConfigError, Event, Lifetime, NatT, Policy, SecurityAssociation, Selector
-from espline.sim.model.accounting import Reason
-from espline.sim.model.config import parse_policy, parse_sa
-from espline.sim.model.sa import MUTABLE
 
 #: The map's event names (as `poll_event` gives them) -> the model's events of the same name.
 EVENTS = {name.lower(): Event[name] for name in MapEvent.__members__ if name in Event.__members__}
@@ -45,11 +44,6 @@ class HardwareError(RuntimeError):
     def __init__(self, command: str, error: CmdErr):
         super().__init__(f"{command}: hardware error {error.name.lower()}")
         self.error = error
-
-
-def index_full(spi: int) -> str:
-    return (f"spi: {spi:#x} (in) finds no free slot in the SA table's SPI index: both rows it hashes to "
-            f"are full (docs/sa-table.md); choose another SPI")
 
 
 @dataclass
@@ -73,6 +67,7 @@ class Espline:
         tables, datapath = self.regs.read("cap_tables"), self.regs.read("cap_datapath")
         self.n_sa, self.n_policy = tables["n_sa"], tables["n_policy"]
         self.window = datapath["window"]
+        self.build = Build(self.n_sa, self.n_policy, self.window, self.regs.read("cap_frame")["max_frame"])
         self.sas: list[SecurityAssociation | None] = [None] * self.n_sa
         self.policies: list[Policy] = []
         self.spis = SpiIndex(self.n_sa)
@@ -93,29 +88,22 @@ class Espline:
         raise ConfigError(f"spi: {spi:#x} ({dir}) does not exist")
 
     def _check_sa(self, sa: SecurityAssociation | dict) -> SecurityAssociation:
-        sa = parse_sa(sa) if isinstance(sa, dict) else sa
-        if sa.dir == "in" and not 0 < sa.replay_window <= self.window:
-            raise ConfigError(f"replay_window: {sa.replay_window} is not 1..{self.window} (the hardware's window)")
+        sa = parse_sa(sa)
+        check_sa(sa, self.build)
         return sa
 
     def _check_new_sa(self, sa: SecurityAssociation | dict, sas: list, spis: SpiIndex
                       ) -> tuple[SecurityAssociation, int]:
-        """The checked SA and the index it would take in table `sas`, its SPI inserted into `spis`
-        (the SPI index as it will be when the SA is committed)."""
-        sa = self._check_sa(sa)
-        if any(s is not None and (s.dir, s.spi) == (sa.dir, sa.spi) for s in sas):
-            raise ConfigError(f"spi: {sa.spi:#x} ({sa.dir}) already exists")
-        if None not in sas:
-            raise ConfigError(f"sa: the SA table is full ({self.n_sa} entries)")
-        if sa.dir == "out":
-            return sa, len(sas) - 1 - sas[::-1].index(None)
-        index = sas.index(None)
-        if not spis.insert(sa.spi, index):
-            raise ConfigError(index_full(sa.spi))
+        """The checked SA and the index it would take in table `sas` (inbound: the lowest free,
+        outbound: the highest), its SPI inserted into `spis` (the SPI index as it will be)."""
+        sa = parse_sa(sa)
+        free = [i for i, s in enumerate(sas) if s is None]
+        index = (free[0] if sa.dir == "in" else free[-1]) if free else None
+        check_new_sa(sa, [s for s in sas if s is not None], self.build, spis, index)
         return sa, index
 
     def add_sa(self, sa: SecurityAssociation | dict) -> int:
-        """Program a new SA (a model SA or a TOML-style dict); its table index."""
+        """Program a new SA (an SA or a TOML-style dict); its table index."""
         sa, index = self._check_new_sa(sa, self.sas, copy.deepcopy(self.spis))
         self._program_sa(index, sa)
         return index
@@ -191,19 +179,12 @@ class Espline:
 
     def _check_policy(self, policy: Policy | dict, sas: list, policies: list) -> tuple[Policy, int]:
         """The checked policy and the index it would take in table `policies` (SAs from `sas`)."""
-        policy = parse_policy(policy) if isinstance(policy, dict) else policy
-        if policy.action == "protect":
-            self.sa_index(policy.dir, policy.spi, sas)
-        for i, p in enumerate(policies):
-            if p.dir == policy.dir and p.priority == policy.priority and p.selector.overlaps(policy.selector):
-                raise ConfigError(f"priority: the selector overlaps policy {i} at the same priority "
-                                  f"{policy.priority} ({policy.dir}); give one of them another priority")
-        if len(policies) == self.n_policy:
-            raise ConfigError(f"policy: the SPD table is full ({self.n_policy} entries)")
-        return policy, sum(p.priority <= policy.priority for p in policies)
+        policy = parse_policy(policy)
+        check_policy(policy, [s for s in sas if s is not None], policies, self.build)
+        return policy, _place(policy, policies)
 
     def add_policy(self, policy: Policy | dict) -> int:
-        """Insert a policy in priority order (a model Policy or a TOML-style dict); its table index."""
+        """Insert a policy in priority order (a Policy or a TOML-style dict); its table index."""
         policy, index = self._check_policy(policy, self.sas, self.policies)
         for i in range(len(self.policies) - 1, index - 1, -1):
             self._program_policy(i + 1, self.policies[i])
@@ -248,17 +229,9 @@ class Espline:
         are deleted. The policies are rewritten (flushed first) if they or their SAs' places
         change. Returns one line per SA (in the configuration's order, then the deleted ones) and
         one for the policies, e.g. "updated out spi 0x00001000"."""
-        checked = []
-        for i, entry in enumerate(sas):
-            try:
-                checked.append(self._check_sa(entry))
-            except ValueError as e:
-                raise ConfigError(f"sa[{i}] {e}") from None
-        wanted = {}
-        for i, sa in enumerate(checked):
-            if (sa.dir, sa.spi) in wanted:
-                raise ConfigError(f"sa[{i}] spi: {sa.spi:#x} ({sa.dir}) already exists")
-            wanted[sa.dir, sa.spi] = sa
+        config = parse({"sa": list(sas), "policy": list(policies)})
+        validate(config, self.build)
+        wanted = {(sa.dir, sa.spi): sa for sa in config.sas}
         verdicts = {}  # (dir, spi) -> unchanged | updated | replaced | deleted | added
         for old in filter(None, self.sas):
             new = wanted.get((old.dir, old.spi))
@@ -272,7 +245,7 @@ class Espline:
                 planned_spis.remove(sa.spi, index)
         # New SAs in the configuration's order; inbound SAs take the lowest free indexes, so the
         # hardware inserts their SPIs in that order too (commits go in index order, below).
-        for i, sa in enumerate(checked):
+        for i, sa in enumerate(config.sas):
             verdict = verdicts.get((sa.dir, sa.spi))
             if verdict == "updated":
                 planned_sas[self.sa_index(sa.dir, sa.spi)] = sa
@@ -285,12 +258,8 @@ class Espline:
                 raise ConfigError(f"sa[{i}] {e}") from None
             planned_sas[index] = sa
         planned_policies = []
-        for i, entry in enumerate(policies):
-            try:
-                policy, index = self._check_policy(entry, planned_sas, planned_policies)
-            except ValueError as e:
-                raise ConfigError(f"policy[{i}] {e}") from None
-            planned_policies.insert(index, policy)
+        for policy in config.policies:
+            planned_policies.insert(_place(policy, planned_policies), policy)
         rewrite = planned_policies != self.policies or any(
             p.action == "protect" and verdicts[p.dir, p.spi] == "replaced" for p in planned_policies)
         if rewrite:
@@ -384,8 +353,7 @@ class Espline:
     def global_counters(self) -> dict[str, int]:
         """Every global counter, by the model's names (`GlobalCounters.as_dict`)."""
         names = [n.removeprefix("global_cnt.") for n in self.regs.names("global_cnt.")]
-        model_names = {f"drop_{r.value.replace('-', '_')}": f"drop_{r.value}" for r in Reason}
-        return {model_names.get(n, n): self.regs.read(f"global_cnt.{n}")["value"] for n in names}
+        return {_model_name(n): self.regs.read(f"global_cnt.{n}")["value"] for n in names}
 
     def set_event_thresholds(self, auth_fail: int = 0, replay: int = 0) -> None:
         """Raise an event when an inbound SA's auth failures / replay drops reach these counts (0: never)."""
@@ -402,7 +370,7 @@ class Espline:
         return self.regs.value_name("event", "kind", event["kind"]), event["index"]
 
     def wait_event(self, timeout: float) -> tuple[Event | str, int] | None:
-        """The next event (a model `Event` where the model has one, else the map's name) and SA index."""
+        """The next event (an `espline.config.Event` where there is one, else the map's name) and SA index."""
         deadline = time.monotonic() + timeout
         while True:
             event = self.poll_event()
@@ -410,6 +378,18 @@ class Espline:
                 return EVENTS.get(event[0], event[0]), event[1]
             if time.monotonic() >= deadline:
                 return None
+
+
+def _model_name(counter: str) -> str:
+    """A global counter's name as the model gives it: drop reasons hyphenated (`drop_no_sa` is
+    `drop_no-sa`, docs/model.md)."""
+    reason = counter.removeprefix("drop_")
+    return f"drop_{reason.replace('_', '-')}" if reason != counter else counter
+
+
+def _place(policy: Policy, policies: list[Policy]) -> int:
+    """Where `policy` goes in the SPD table `policies`: after every policy of its priority or lower."""
+    return sum(p.priority <= policy.priority for p in policies)
 
 
 def _compare(old: SecurityAssociation, new: SecurityAssociation) -> str:

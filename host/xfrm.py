@@ -1,6 +1,6 @@
 """The `ip xfrm state|policy` vocabulary, turned into the dicts the TOML configuration holds.
 
-The output of `state()` and `policy()` goes through `espline.sim.model.config.parse_sa` /
+The output of `state()` and `policy()` goes through `espline.config.parse_sa` /
 `parse_policy` like any `[[sa]]` / `[[policy]]` entry, so the command line and the
 configuration file share one validation path. Words (ip-xfrm(8), with `dir` as Linux 6.10):
 
@@ -15,7 +15,7 @@ For a policy, `action allow` with a `tmpl` naming an SPI is `protect` (with that
 one `bypass`; `block` is `discard`.
 """
 
-from espline.sim.model import ConfigError
+from espline.config import ConfigError
 
 LIMITS = {"packet-soft": "soft_packets", "packet-hard": "hard_packets", "byte-soft": "soft_bytes",
           "byte-hard": "hard_bytes"}

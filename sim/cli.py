@@ -1,10 +1,14 @@
-"""`espline model encap|decap`: run a capture through the reference model, offline."""
+"""The `espline` command (`main`): `espline model encap|decap`, a capture through the reference
+model offline, and the device commands of `espline.host.cli`."""
 
 import json
 import sys
 from contextlib import ExitStack
 
-from .model import ConfigError, Port, load
+from espline.config import ConfigError, load
+from espline.host import cli as host_cli
+
+from .model import Appliance, Port
 from .pcap import PcapWriter, read_frames
 
 DIRECTIONS = {"encap": (Port.PLAIN, Port.CIPHER), "decap": (Port.CIPHER, Port.PLAIN)}
@@ -25,7 +29,7 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     try:
-        appliance = load(args.config).appliance()
+        appliance = Appliance.from_config(load(args.config))
         frames = list(read_frames(args.input))
     except (ConfigError, ValueError, OSError) as e:
         print(f"espline: {e}", file=sys.stderr)
@@ -55,3 +59,12 @@ def report(appliance, as_json: bool = False) -> None:
         print(f"  {name}: " + "  ".join(f"{k}={v}" for k, v in c.items()))
     for e in events:
         print(f"  event: {e}")
+
+
+def main(argv=None) -> int:
+    """The `espline` command: model and device commands."""
+    return host_cli.main(argv, add_other_parsers=[add_parser])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

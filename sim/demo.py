@@ -24,9 +24,11 @@ from pathlib import Path
 
 from scapy.layers.inet import IP, UDP
 
+from espline.config import Options, load
+
 from . import tshark
 from .cli import report
-from .model import Port, load
+from .model import Appliance, Port
 from .pcap import PcapWriter
 from .traffic import arp_frame, ethernet, ip_packet
 
@@ -98,7 +100,7 @@ def tshark_line(out: Path, sas) -> str:
 # -- the reference model alone (--model) -------------------------------------------------------
 
 def run_model(out: Path, packets: int) -> int:
-    site_a, site_b = (load(EXAMPLES / f"site-{s}.toml").appliance() for s in "ab")
+    site_a, site_b = (Appliance.from_config(load(EXAMPLES / f"site-{s}.toml")) for s in "ab")
     sites = {"A": site_a, "B": site_b}
     print("frames produced by: reference model (Python, espline.sim.model); checked by: the demo's own checks")
     clock = [1_700_000_000.0]
@@ -252,7 +254,7 @@ def run_gateware(out: Path, packets: int, build_dir: Path, tag: str = "demo") ->
 
     for s in "ab":
         options = load(EXAMPLES / f"site-{s}.toml").options
-        if {**OPTIONS, **options} != OPTIONS:
+        if options != Options(**OPTIONS):
             raise SystemExit(f"site-{s}.toml: [appliance] {options} is not the gateware build's {OPTIONS}")
     engine = f"gateware (Verilator {verilator_version()}, Appliance {CONFIG})"
     print(f"frames produced by: {engine}, sites A and B in one simulation; checked by: reference model "

@@ -22,9 +22,10 @@ from pathlib import Path
 
 import cocotb
 
+from espline.config import load
 from espline.host.driver import Espline
 from espline.sim import demo
-from espline.sim.model import load
+from espline.sim.model import Appliance
 
 from .scoreboard import Mismatch, Scoreboard
 from .tb import ApplianceBench
@@ -64,7 +65,7 @@ async def two_sites(dut):
         await tb[s].host(dev[s].load, configs[s].sas, configs[s].policies)
     program_cycles = clocked.cycle
 
-    boards = {s: Scoreboard(configs[s].appliance(), dump=f"mismatch-{s.lower()}") for s in "AB"}
+    boards = {s: Scoreboard(Appliance.from_config(configs[s]), dump=f"mismatch-{s.lower()}") for s in "AB"}
     errors: list[str] = []
     clock = [EPOCH]
     links = {name: demo.Link(out / f"{name}.pcap", clock) for name in ("lan-a", "wire", "lan-b")}

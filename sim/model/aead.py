@@ -2,26 +2,19 @@
 
 Key material is the AES key followed by a 4-byte salt (§8.1); the nonce is salt ‖ 8-byte
 explicit IV (§4); the AAD is SPI ‖ seq, or SPI ‖ seq-high ‖ seq-low with ESN (§5); the ICV
-is the GCM tag truncated to 8, 12 or 16 bytes (§6).
+is the GCM tag truncated to 8, 12 or 16 bytes (§6). The key material's length and the ICV length
+come checked by the configuration (`espline.config.SecurityAssociation`).
 """
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-KEYMAT_LENGTHS = {20: 128, 36: 256}  # key ‖ salt length in bytes -> AES key bits
-ICV_LENGTHS = (8, 12, 16)
-
 
 class EspGcm:
     """One SA's AEAD: seal and open ESP payloads."""
 
     def __init__(self, keymat: bytes, icv_len: int = 16):
-        if len(keymat) not in KEYMAT_LENGTHS:
-            raise ValueError(f"key: rfc4106(gcm(aes)) key material is 20 or 36 bytes (key ‖ salt), "
-                             f"got {len(keymat)}")
-        if icv_len not in ICV_LENGTHS:
-            raise ValueError(f"icv: {icv_len * 8} bits is not one of 64, 96, 128")
         self.key, self.salt = keymat[:-4], keymat[-4:]
         self.icv_len = icv_len
         self._aead = AESGCM(self.key)

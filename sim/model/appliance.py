@@ -14,17 +14,23 @@ NAT-keepalives are absorbed; other cleartext goes through the inbound SPD.
 
 Frame sizes (docs/frames.md): a frame of 0 .. `max_frame` bytes into PLAIN or CIPHER is decided
 as above (runts, below an Ethernet header, are malformed); a longer one is malformed too.
+
+`Appliance.from_config` is the loader: a configuration (`espline.config`) held to the one
+validation for a hardware build, then the appliance. The constructor takes SAs and policies as
+they come (the tests' and benches' peers need not fit any build).
 """
 
 from enum import Enum
 from typing import NamedTuple
 
+from espline.config import Build, Config, Options, validate
+from espline.config.build import DEFAULT_BUILD
 from espline.regmap import DEFAULTS
 
 from . import esp, ipv4
 from .accounting import Drop, GlobalCounters, Reason
 from .frame import ETH_IPV4, ETH_IPV6, split
-from .sa import SaDatabase
+from .sa import SaDatabase, SecurityAssociation
 from .spd import PolicyDatabase, packet_fields
 
 IKE_PORT = 500
@@ -48,10 +54,7 @@ class Verdict(NamedTuple):
 class Appliance:
     def __init__(self, sas=(), policies=(), *, default_policy: str = "discard", ipv6: str = "discard",
                  mtu: int = 9000, max_frame: int = MAX_FRAME):
-        if ipv6 not in ("bypass", "discard"):
-            raise ValueError(f"ipv6: {ipv6!r} is not 'bypass' or 'discard'")
-        if not 576 <= mtu <= 65535:
-            raise ValueError(f"mtu: {mtu} is not 576..65535")
+        Options(default_policy, ipv6, mtu)  # refuses a bad option by name
         self.sad = SaDatabase()
         for sa in sas:
             self.sad.add(sa)
@@ -62,6 +65,15 @@ class Appliance:
         self.counters = GlobalCounters()
         self.events: list = []  # (sa.Event, SecurityAssociation), oldest first
         self._handlers = {Port.PLAIN: self._from_plain, Port.CIPHER: self._from_cipher, Port.HOST: self._from_host}
+
+    @classmethod
+    def from_config(cls, config: Config, build: Build = DEFAULT_BUILD) -> "Appliance":
+        """The appliance `config` describes, if `build`'s hardware takes it (`espline.config.validate`,
+        ConfigError otherwise); its SAs start fresh."""
+        validate(config, build)
+        o = config.options
+        return cls([SecurityAssociation.from_config(sa) for sa in config.sas], config.policies,
+                   default_policy=o.default_policy, ipv6=o.ipv6, mtu=o.mtu, max_frame=build.max_frame)
 
     def process(self, port: Port, frame: bytes) -> Verdict:
         """One frame in on `port`; exactly one verdict out, counted."""

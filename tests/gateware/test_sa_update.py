@@ -17,10 +17,10 @@ from dataclasses import replace
 
 import pytest
 
+from espline.config import parse, parse_sa
 from espline.sim.appsim import explain, run
 from espline.sim.apptb.scoreboard import EVENT_NAMES
 from espline.sim.model import Appliance, Lifetime, Port
-from espline.sim.model.config import parse_policy, parse_sa
 from espline.sim.sites import ADDR_A, ADDR_B, HOST_A, HOST_B, LAN_A, LAN_B, SPI_AB, SPI_BA, two_sites
 from espline.sim.traffic import arp_frame, ethernet, ip_packet
 
@@ -49,7 +49,7 @@ def esp_seq(frame: bytes) -> int:
 
 
 def site_with(out_sa: dict, in_sa: dict) -> Appliance:
-    return Appliance([parse_sa(out_sa), parse_sa(in_sa)], [parse_policy(p) for p in POLICIES])
+    return Appliance.from_config(parse({"sa": [out_sa, in_sa], "policy": POLICIES}))
 
 
 def updates_at(stream: str, counts: list[int], sas: list[dict]) -> list:
@@ -133,7 +133,7 @@ def peer_rounds(ins, rng):
     updated between them: one sequence space; inner IP ID 1000 * version + round), in random
     order; every fourth round is followed by replays of the round before it. Only frames of the
     versions whose NAT-T use is the hardware's SA's pass."""
-    peer = Appliance([parse_sa({**ins[0], "dir": "out"})], [parse_policy({**POLICIES[1], "dir": "out"})])
+    peer = Appliance.from_config(parse({"sa": [{**ins[0], "dir": "out"}], "policy": [{**POLICIES[1], "dir": "out"}]}))
     frames, last = [], []
     for j in range(14):
         round = []

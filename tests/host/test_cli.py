@@ -9,11 +9,11 @@ import tomllib
 
 import pytest
 
+from espline.config import ConfigError, load, parse_policy, parse_sa
 from espline.host import xfrm
 from espline.host.cli import main, make_parser, run_device
 from espline.sim.appsim import run as run_appliance
-from espline.sim.model import ConfigError, Port, Reason
-from espline.sim.model.config import load, parse_policy, parse_sa
+from espline.sim.model import Appliance, Port, Reason
 from espline.sim.traffic import arp_frame, ethernet, ip_packet
 
 with open("docs/examples/site-a.toml", "rb") as f:
@@ -97,7 +97,7 @@ def test_cli_programs_the_appliance_and_stats_agree_with_the_model(how):
         for line in commands:
             run_device(dev, parser.parse_args(shlex.split(line)), out)
 
-    site, peer = load("docs/examples/site-a.toml").appliance(), load("docs/examples/site-b.toml").appliance()
+    site, peer = (Appliance.from_config(load(f"docs/examples/site-{s}.toml")) for s in "ab")
     rng = random.Random(3)
     plain = [ethernet(ip_packet(rng.randint(40, 400), "10.1.0.5", "10.2.0.9", rng.choice(("udp", "tcp")), seed=i,
                                 dport=rng.choice((22, 80, 443)))) for i in range(8)]

@@ -3,8 +3,8 @@ the model as checker (the default), and the model alone (``--model``)."""
 
 import pytest
 
+from espline.config import load
 from espline.sim import demo, tshark
-from espline.sim.model import load
 from espline.sim.pcap import read_frames
 
 PACKETS = 20

@@ -1,5 +1,6 @@
 """Bench for the CSR block: a stand-in for the datapath on its ports, and a bus-cycle counter."""
 
+import ipaddress
 import random
 from collections import deque
 
@@ -91,7 +92,7 @@ class DatapathStub:
 
 
 def expected_sa_write(sa, index, update=False):
-    """The SA table write for a model SA, encoded here from the register map's documentation
+    """The SA table write for an SA, encoded here from the register map's documentation
     (an update's: no key or salt, the datapath keeps the entry's)."""
     key, salt = sa.key[:-4], sa.key[-4:]
     padded = bytes(32) if update else key.ljust(32, b"\0")
@@ -101,7 +102,7 @@ def expected_sa_write(sa, index, update=False):
         "flags": {"dir": {"in": 0, "out": 1}[sa.dir], "mode": {"tunnel": 0, "transport": 1}[sa.mode],
                   "esn": int(sa.esn), "natt": int(nat is not None), "aes256": int(len(key) == 32),
                   "df": {"copy": 0, "set": 1, "clear": 2}[sa.df], "icv_len": sa.icv_bits // 8, "ttl": sa.ttl},
-        "src": int.from_bytes(sa.src_bytes, "big"), "dst": int.from_bytes(sa.dst_bytes, "big"),
+        "src": int(ipaddress.IPv4Address(sa.src)), "dst": int(ipaddress.IPv4Address(sa.dst)),
         "natt_ports": {"lo": nat.sport if nat else 0, "hi": nat.dport if nat else 0},
         "replay_window": {"size": sa.replay_window},
         "soft_packets": sa.lifetime.soft_packets, "hard_packets": sa.lifetime.hard_packets,

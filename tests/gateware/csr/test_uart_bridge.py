@@ -10,12 +10,12 @@ from amaranth.sim import Simulator
 from csr_tb import DatapathStub, expected_sa_write
 
 from espline import regmap as rm
+from espline.config import parse_sa
 from espline.gateware.csr.csr import CsrBlock
 from espline.gateware.csr.regfile import word_address_width
 from espline.gateware.csr.uart_bridge import UartBridge
 from espline.host.driver import Espline
 from espline.host.transport.uart import UartTransport
-from espline.sim.model.config import parse_sa
 
 DIVISOR = 4  # clock cycles per bit
 TIMEOUT = 200

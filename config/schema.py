@@ -1,4 +1,4 @@
-"""The configuration file (TOML) shared by the model CLI and the host tool.
+"""The configuration file (TOML, docs/config.md) and its entries as objects.
 
 Vocabulary follows `ip xfrm state|policy`: spi, src, dst, mode tunnel|transport,
 aead rfc4106(gcm(aes)) with key = AES key ‖ salt and icv in bits, replay_window,
@@ -22,6 +22,8 @@ encap espinudp sport dport, limits. Every error names the entry and field at fau
     replay_window = 128
     encap = { type = "espinudp", sport = 4500, dport = 4500 }
     limits = { soft_packets = 0, hard_packets = 0, soft_bytes = 0, hard_bytes = 0 }
+    ttl = 64
+    df = "copy"                 # copy | set | clear
 
     [[policy]]
     dir = "out"
@@ -33,24 +35,23 @@ encap espinudp sport dport, limits. Every error names the entry and field at fau
     action = "protect"          # protect | bypass | discard
     spi = 0x1000                # protect only
     priority = 0
+
+Parsing checks each entry on its own; the rules between entries and against a hardware build
+are `espline.config.validation.validate`'s.
 """
 
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from .appliance import Appliance
+from .options import Options
+from .policy import ANY_PORT, PROTOCOL_NAMES, Policy, Selector
 from .sa import AEAD_NAME, Lifetime, NatT, SecurityAssociation
-from .spd import ANY_PORT, PROTOCOL_NAMES, Policy, Selector
+from .validation import Config, ConfigError
 
 SA_FIELDS = {"spi", "dir", "src", "dst", "mode", "aead", "key", "icv", "esn", "replay_window", "encap",
              "limits", "ttl", "df"}
 POLICY_FIELDS = {"dir", "src", "dst", "proto", "sport", "dport", "action", "spi", "priority"}
 APPLIANCE_FIELDS = {"default_policy", "ipv6", "mtu"}
-
-
-class ConfigError(ValueError):
-    pass
 
 
 def _unknown(entry: dict, allowed: set, where: str) -> None:
@@ -96,7 +97,10 @@ def _proto(value) -> int | None:
     return _int(value, "proto")
 
 
-def parse_sa(entry: dict) -> SecurityAssociation:
+def parse_sa(entry: dict | SecurityAssociation) -> SecurityAssociation:
+    """An `[[sa]]` entry (as TOML or `espline.host.xfrm` gives it) as an SA; an SA stays as it is."""
+    if isinstance(entry, SecurityAssociation):
+        return entry
     _unknown(entry, SA_FIELDS, "sa")
     missing = [f for f in ("spi", "dir", "src", "dst", "mode", "key") if f not in entry]
     if missing:
@@ -123,7 +127,10 @@ def parse_sa(entry: dict) -> SecurityAssociation:
         raise ConfigError(str(e)) from None
 
 
-def parse_policy(entry: dict) -> Policy:
+def parse_policy(entry: dict | Policy) -> Policy:
+    """A `[[policy]]` entry as a Policy; a Policy stays as it is."""
+    if isinstance(entry, Policy):
+        return entry
     _unknown(entry, POLICY_FIELDS, "policy")
     for f in ("dir", "action"):
         if f not in entry:
@@ -140,23 +147,20 @@ def parse_policy(entry: dict) -> Policy:
         raise ConfigError(str(e)) from None
 
 
-@dataclass
-class Config:
-    sas: list[SecurityAssociation] = field(default_factory=list)
-    policies: list[Policy] = field(default_factory=list)
-    options: dict = field(default_factory=dict)
-
-    def appliance(self) -> Appliance:
-        try:
-            return Appliance(self.sas, self.policies, **self.options)
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
+def parse_options(table: dict) -> Options:
+    """The `[appliance]` table."""
+    _unknown(table, APPLIANCE_FIELDS, "appliance")
+    try:
+        return Options(**{k: _int(v, k) if k == "mtu" else v for k, v in table.items()})
+    except ValueError as e:
+        raise ConfigError(f"appliance {e}") from None
 
 
 def parse(document: dict) -> Config:
+    """A whole configuration, its entries dicts (as TOML gives them) or objects; each entry checked
+    on its own (ConfigError prefixed `sa[i]`, `policy[i]`)."""
     _unknown(document, {"appliance", "sa", "policy"}, "config")
-    options = document.get("appliance", {})
-    _unknown(options, APPLIANCE_FIELDS, "appliance")
+    options = parse_options(document.get("appliance", {}))
     sas, policies = [], []
     for i, entry in enumerate(document.get("sa", [])):
         try:
@@ -172,6 +176,7 @@ def parse(document: dict) -> Config:
 
 
 def load(path: str | Path) -> Config:
+    """The configuration file at `path`, parsed (not yet validated against a build)."""
     try:
         with open(path, "rb") as f:
             return parse(tomllib.load(f))
