@@ -2,9 +2,12 @@
 a passing one leaves nothing; without WAVES nothing is written."""
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 TEST = textwrap.dedent('''
     from amaranth.hdl import Module, Signal
@@ -77,3 +80,69 @@ def test_a_cocotb_runs_trace_is_noted_and_kept_only_on_failure(tmp_path, monkeyp
         assert calls[-1]["waves"] is True
         assert kept == ([tmp_path / "waves" / "tests.x.test_True.vcd"] if failed else [])
     assert [p.name for p in (tmp_path / "waves").iterdir()] == ["tests.x.test_True.vcd"]
+
+
+COCOTB_TEST = textwrap.dedent('''
+    from amaranth.hdl import Module
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import Out
+
+    from espline.sim.toolchain import cocotb_build, toolchain_env
+
+
+    class Counter(wiring.Component):
+        count: Out(8)
+
+        def elaborate(self, platform):
+            m = Module()
+            m.d.sync += self.count.eq(self.count + 1)
+            return m
+
+
+    def test_cocotb_fails(tmp_path):
+        from cocotb_tools.check_results import get_results
+
+        runner, build_dir = cocotb_build("icarus", Counter, "waves_counter", tmp_path / "build")
+        xml = tmp_path / "results.xml"
+        with toolchain_env("icarus"):
+            try:
+                runner.test(test_module="cocotb_counter", hdl_toplevel="waves_counter", hdl_toplevel_lang="verilog",
+                            build_dir=build_dir, test_dir=tmp_path / "run", results_xml=str(xml))
+            except SystemExit:
+                pass
+        assert get_results(xml) == (1, 0)
+''')
+
+COCOTB_MODULE = textwrap.dedent('''
+    import cocotb
+    from cocotb.clock import Clock
+    from cocotb.triggers import ClockCycles
+
+
+    @cocotb.test()
+    async def counts(dut):
+        cocotb.start_soon(Clock(dut.clk, 10, "ns").start())
+        dut.rst.value = 1
+        await ClockCycles(dut.clk, 2)
+        dut.rst.value = 0
+        await ClockCycles(dut.clk, 5)
+        assert int(dut.count.value) == 99, "deliberately failing"
+''')
+
+
+def test_a_failing_cocotb_run_leaves_its_trace(tmp_path):
+    """Icarus through `cocotb_build` end to end: the traced build, the failing run's FST copied
+    into the waves folder, its path printed."""
+    if shutil.which("iverilog") is None:
+        pytest.skip("iverilog not on PATH")
+    (tmp_path / "test_cocotb_tiny.py").write_text(COCOTB_TEST)
+    (tmp_path / "cocotb_counter.py").write_text(COCOTB_MODULE)
+    env = {**os.environ, "WAVES": "1", "WAVES_DIR": str(tmp_path / "waves"),
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "espline.sim.waves", "-p", "no:cacheprovider",
+                        "--rootdir", str(tmp_path), str(tmp_path / "test_cocotb_tiny.py")], env=env,
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert "1 failed" in r.stdout, r.stdout + r.stderr
+    files = sorted((tmp_path / "waves").iterdir())
+    assert [f.name for f in files] == ["test_cocotb_tiny.test_cocotb_fails.fst"]
+    assert files[0].stat().st_size > 0 and f"waveform: {files[0]}" in r.stdout
