@@ -2,8 +2,9 @@
 project's pytest options, `-p espline.sim.waves` in pyproject.toml).
 
 With `WAVES=1` in the environment, every Amaranth `Simulator` a test runs writes a VCD
-(`Simulator.advance` is wrapped for the duration of the test: every `run`, `run_until` and
-`advance` goes through it, whichever helper built the simulator), and every cocotb run through
+(`Simulator.advance` is wrapped from the test's setup to the end of its call: every `run`,
+`run_until` and `advance` goes through it, whichever helper built the simulator; one started by
+a fixture of a wider scope is not traced), and every cocotb run through
 `espline.sim.toolchain.cocotb_build` records the simulator's own trace (Verilator `dump.vcd`,
 Icarus FST; traced builds live next to the plain ones, `<build dir>_waves`). When the test
 fails, the waveforms are kept as `build/waves/<test id>[.<n>].vcd|.fst` (`WAVES_DIR` moves the
@@ -51,8 +52,14 @@ class Recorder:
         return path
 
     def trace(self, sim) -> None:
-        writer = sim.write_vcd(str(self._path(".vcd")))
-        writer.__enter__()
+        path = self._path(".vcd")
+        try:
+            writer = sim.write_vcd(str(path))
+            writer.__enter__()
+        except ValueError:  # a simulator that ran before the test (a fixture's): no waveform
+            self.paths.remove(path)
+            path.unlink(missing_ok=True)
+            return
         self._writers.append(writer)
 
     def note(self, trace: Path) -> None:
@@ -122,13 +129,12 @@ _kept: list[str] = []
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item):
-    if not enabled():
-        yield
-        return
-    item.stash[_KEY] = active = recording(Recorder(item.nodeid))
-    with active:
-        yield
+def pytest_runtest_setup(item):
+    """Record from the test's setup on (a fixture may start its simulator) to the end of its call."""
+    if enabled():
+        item.stash[_KEY] = active = recording(Recorder(item.nodeid))
+        active.__enter__()
+    yield
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -136,9 +142,10 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     active = item.stash.get(_KEY, None)
-    if call.when != "call" or active is None:
+    if active is None or not (call.when == "call" or (call.when == "setup" and not report.passed)):
         return
     del item.stash[_KEY]
+    active.__exit__(None, None, None)
     kept = active.recorder.finish(report.failed)
     if kept:
         report.sections.append(("waves", "\n".join(f"waveform: {p}" for p in kept)))
