@@ -1,12 +1,14 @@
 """The decapsulator against the reference model's SAs and AEAD, jobs filled from the model's SA as
 the inbound control fills them: ESP frames of tunnel and transport SAs, NAT-T, AES-128 and
 AES-256, ICVs of 8, 12 and 16 bytes, ESN, made by the peer's model; a tampered ICV, bad padding,
-forwarded, punted and dropped frames between; random stalls on every port. Out come the clear
-headers and the plaintext (payload, padding, pad length, next header) into the verified buffer,
-one trailer record and one ICV verdict per decrypted frame, the punted frames to the host."""
+forwarded, punted and dropped frames between; random stalls on every port; the wide and the
+compact engine. Out come the clear headers and the plaintext (payload, padding, pad length, next
+header) into the verified buffer, one trailer record and one ICV verdict per decrypted frame,
+the punted frames to the host."""
 
 import random
 
+import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from esp_jobs import DROP, FORWARD, aad, decap, decap_pass, ip_of, plain_frames
 
@@ -84,11 +86,12 @@ def trailer_facts(plain: bytes) -> dict:
     return facts
 
 
-def test_matches_the_model():
+@pytest.mark.parametrize("config", ["wide", "compact"])
+def test_matches_the_model(config):
     rng = random.Random(2)
     items = cases(rng)
     rng.shuffle(items)
-    dut = Decapsulator()
+    dut = Decapsulator(config=config)
     expect = [e for _, _, e in items if e is not None]
     want_o = [e[1] for e in expect if e[0] in ("o", "decrypt")]
     want_host = [e[1] for e in expect if e[0] == "host"]

@@ -1,10 +1,11 @@
 """The encapsulator against the reference model (esp.encapsulate), jobs filled from the model's
 SA as the outbound control fills them: tunnel and transport, NAT-T, AES-128 and AES-256, ICVs
 of 8, 12 and 16 bytes, ESN, VLAN tags and Ethernet padding, with forwarded and dropped frames
-between, under random stalls; every SA's packets through one engine, key by key."""
+between, under random stalls; every SA's packets through one engine (wide and compact), key by key."""
 
 import random
 
+import pytest
 from esp_jobs import DROP, FORWARD, encap, pass_job, plain_frames
 
 from espline.gateware.esp.encapsulator import Encapsulator
@@ -32,11 +33,12 @@ def cases(rng):
     return out
 
 
-def test_matches_the_model():
+@pytest.mark.parametrize("config", ["wide", "compact"])
+def test_matches_the_model(config):
     rng = random.Random(1)
     items = cases(rng)
     rng.shuffle(items)  # the engine switches SA (key, key size, ICV length) packet by packet
-    dut = Encapsulator(n_sa=4)
+    dut = Encapsulator(n_sa=4, config=config)
     want = [expect for _, _, expect in items if expect is not None]
     got = []
 
