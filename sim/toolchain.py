@@ -161,6 +161,7 @@ def _noting_traces(test, simulator, build_dir, name):
 
     def traced(*args, test_dir=None, **kwargs):
         trace = Path(test_dir or build_dir) / "dump.vcd" if simulator == "verilator" else build_dir / f"{name}.fst"
+        trace.unlink(missing_ok=True)  # an earlier run's would pass for this one's
         waves.note_trace(trace)
         return test(*args, test_dir=test_dir, waves=True, **kwargs)
 

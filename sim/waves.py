@@ -21,7 +21,7 @@ import pytest
 
 from .toolchain import BUILD_ROOT
 
-__all__ = ["enabled", "folder", "note_trace", "recording"]
+__all__ = ["Recorder", "enabled", "folder", "note_trace", "recording"]
 
 
 def enabled() -> bool:
