@@ -250,6 +250,7 @@ def _counter_table(hw: dict, model: dict) -> list[str]:
 def run_gateware(out: Path, packets: int, build_dir: Path, tag: str = "demo") -> int:
     from cocotb_tools.check_results import get_results
 
+    from . import waves
     from .toolchain import toolchain_env
 
     for s in "ab":
@@ -260,10 +261,15 @@ def run_gateware(out: Path, packets: int, build_dir: Path, tag: str = "demo") ->
     print(f"frames produced by: {engine}, sites A and B in one simulation; checked by: reference model "
           "(espline.sim.model), every frame out of every port bit-exact and every counter equal", flush=True)
     t0 = time.monotonic()
+    if waves.enabled():  # WAVES=1 (espline.sim.waves): a traced build of its own, its trace kept if a test fails
+        build_dir = build_dir.with_name(build_dir.name + "_waves")
     runner = build(build_dir)
     t1 = time.monotonic()
     test_dir = build_dir / f"run_{tag}"
     test_dir.mkdir(exist_ok=True)
+    if waves.enabled():
+        (test_dir / "dump.vcd").unlink(missing_ok=True)  # an earlier run's would pass for this one's
+        waves.note_trace(test_dir / "dump.vcd")
     result_path, xml, log = test_dir / "result.json", test_dir / "results.xml", test_dir / "sim.log"
     for p in (result_path, xml):
         p.unlink(missing_ok=True)

@@ -42,13 +42,33 @@ async def take_frame(ctx, port, width: int, rng: random.Random, stall: float = 0
                 return out
 
 
-def simulate(dut, *testbenches, cycles: int | None = None, stuck=lambda: "the testbenches did not finish"):
-    """Run `testbenches` against `dut` on a 100 MHz clock until they finish; with `cycles`, fail
-    with `stuck()` if they have not finished by then (a deadlock in the design)."""
+async def collect(ctx, port, out: list, rng: random.Random, stall: float = 0.0):
+    """Take every transfer of a stream into `out` (its payloads), stalling randomly; run it in
+    the background (`simulate(..., background=...)`)."""
+    while True:
+        ready = rng.random() >= stall
+        ctx.set(port.ready, ready)
+        _, _, valid, payload = await ctx.tick().sample(port.valid, port.payload)
+        if valid and ready:
+            out.append(payload)
+
+
+def fragment_bytes(fragment, width: int) -> bytes:
+    """The bytes a fragment (`espline.gateware.repack.fragment_layout`) carries."""
+    return fragment.data.to_bytes(width, "little")[fragment.lo : fragment.lo + fragment.n]
+
+
+def simulate(dut, *testbenches, cycles: int | None = None, stuck=lambda: "the testbenches did not finish",
+             background=()):
+    """Run `testbenches` against `dut` on a 100 MHz clock until they finish (`background` ones
+    run alongside and stop with them); with `cycles`, fail with `stuck()` if they have not
+    finished by then (a deadlock in the design)."""
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     for bench in testbenches:
         sim.add_testbench(bench)
+    for bench in background:
+        sim.add_testbench(bench, background=True)
     if cycles is not None:
         async def watchdog(ctx):
             await ctx.delay(1e-8 * cycles)

@@ -127,7 +127,11 @@ def cocotb_build(simulator, component_factory, name, build_dir=None, *, clean=Fa
     """
     from cocotb_tools.runner import get_runner
 
+    from . import waves
+
     build_dir = Path(build_dir or BUILD_ROOT / f"{name}_{simulator}")
+    if waves.enabled():  # a traced build of its own: the plain one stays cached
+        build_dir = build_dir.with_name(build_dir.name + "_waves")
     if clean and build_dir.exists():
         shutil.rmtree(build_dir)
     flavor = "icarus" if simulator == "icarus" else "amaranth"
@@ -145,5 +149,20 @@ def cocotb_build(simulator, component_factory, name, build_dir=None, *, clean=Fa
         runner = get_runner(simulator)
         runner.build(sources=sources, hdl_toplevel=name, build_dir=build_dir, always=False,
                      build_args=VERILATOR_ARGS if simulator == "verilator" else [],
-                     timescale=("1ns", "1ps"))
+                     timescale=("1ns", "1ps"), waves=waves.enabled())
+    if waves.enabled():
+        runner.test = _noting_traces(runner.test, simulator, build_dir, name)
     return runner, build_dir
+
+
+def _noting_traces(test, simulator, build_dir, name):
+    """`runner.test` that tells `espline.sim.waves` where the run's trace is (WAVES=1)."""
+    from . import waves
+
+    def traced(*args, test_dir=None, **kwargs):
+        trace = Path(test_dir or build_dir) / "dump.vcd" if simulator == "verilator" else build_dir / f"{name}.fst"
+        trace.unlink(missing_ok=True)  # an earlier run's would pass for this one's
+        waves.note_trace(trace)
+        return test(*args, test_dir=test_dir, waves=True, **kwargs)
+
+    return traced

@@ -1,5 +1,11 @@
 """The appliance gateware in Amaranth's simulator, programmed through the host driver, frame for
-frame against the reference model (small sets; the cocotb + Verilator bench runs the big ones)."""
+frame against the reference model (small sets; the cocotb + Verilator bench runs the big ones).
+
+The default suite keeps one outbound and one inbound scenario, all ports at once, the events,
+the stalled host port; the other SA variants and the compact engine are `slow`: each block is
+tested on its own (tests/gateware/esp/test_encapsulator.py, test_decapsulator.py, the controls'
+tests) and the Verilator bench (tests/gateware/test_appliance_cocotb.py) runs every SA variant
+(tunnel, transport, NAT-T, ESN, ICV 8/12/16, AES-128/256, DF, TTL) through the whole appliance."""
 
 import random
 
@@ -14,9 +20,13 @@ from espline.sim.sites import SPI_BA, hosts, two_sites
 from espline.sim.traffic import arp_frame, ethernet, ip_packet
 
 
+def slow(*args):
+    return pytest.param(*args, marks=pytest.mark.slow)
+
+
 @pytest.mark.parametrize("mode,natt,options", [
-    ("tunnel", False, {}), ("tunnel", True, {"key_bits": 256, "icv": 8}), ("transport", False, {"esn": True}),
-    ("transport", True, {"icv": 12, "df": "set"}), ("tunnel", False, {"df": "clear", "ttl": 9, "esn": True}),
+    ("tunnel", False, {}), slow("tunnel", True, {"key_bits": 256, "icv": 8}), slow("transport", False, {"esn": True}),
+    slow("transport", True, {"icv": 12, "df": "set"}), slow("tunnel", False, {"df": "clear", "ttl": 9, "esn": True}),
 ])
 def test_outbound_matches_the_model(mode, natt, options):
     rng = random.Random(7)
@@ -50,8 +60,8 @@ def inbound_frames(peer, mode, rng, count=12):
 
 
 @pytest.mark.parametrize("mode,natt,options", [
-    ("tunnel", False, {}), ("tunnel", True, {"key_bits": 256, "icv": 8, "esn": True}),
-    ("transport", False, {"icv": 12}), ("transport", True, {"esn": True}),
+    ("tunnel", False, {}), slow("tunnel", True, {"key_bits": 256, "icv": 8, "esn": True}),
+    slow("transport", False, {"icv": 12}), slow("transport", True, {"esn": True}),
 ])
 def test_inbound_matches_the_model(mode, natt, options):
     rng = random.Random(11)
@@ -73,7 +83,7 @@ def garbage(rng, frames):
     return out
 
 
-@pytest.mark.parametrize("config", ["wide", "compact"])
+@pytest.mark.parametrize("config", ["wide", slow("compact")])
 def test_all_ports_at_once(config):
     """Both directions and the host port busy together, with malformed frames in both directions."""
     rng = random.Random(5)
@@ -145,6 +155,7 @@ def test_a_stalled_host_port_never_stalls_the_lan():
     assert r.driver.global_counters() == {**site.counters.as_dict(), "punt_dropped": len(ike) - kept}
 
 
+@pytest.mark.slow  # the apptb bench waits for `idle` and compares every counter after every run
 def test_counters_account_for_frames_dropped_last():
     """Compact engine, the last frames large and failing their ICV (dropped only once decrypted):
     when `run` returns, the counters already count them."""

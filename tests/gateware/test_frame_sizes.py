@@ -5,9 +5,17 @@ Regressions of main at 68a5381: a 0-byte frame, or one of 64 KiB or more, put a 
 step for good (every later frame released under the decision of the frame before it: protected
 traffic left the ciphertext side in clear); frames of 16 KiB + 1 .. 64 KiB - 1 were dropped by
 the gateware and forwarded by the model.
+
+`slow` (minutes in Amaranth's simulator): the default suite checks the same contract at block
+level (tests/gateware/esp/test_intake.py: numbering and placeholders at 0 bytes, runts, the
+largest frame, one more, beyond the store and beyond 64 KiB; test_parser.py, test_packet_buffer.py)
+and through the whole appliance in Verilator (tests/gateware/test_appliance_cocotb.py, the
+hostile mix's frame-size edges in both directions, bit-exact against the model).
 """
 
 import random
+
+import pytest
 
 from espline.sim.appsim import run
 from espline.sim.model import Port
@@ -15,6 +23,8 @@ from espline.sim.model.accounting import Reason
 from espline.sim.model.appliance import MAX_FRAME
 from espline.sim.sites import hosts, two_sites
 from espline.sim.traffic import arp_frame, ethernet, ip_packet
+
+pytestmark = pytest.mark.slow
 
 
 def protected(rng, count, mode="tunnel"):

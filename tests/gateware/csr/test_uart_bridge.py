@@ -8,6 +8,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.sim import Simulator
 from csr_tb import DatapathStub, expected_sa_write
+from uart_line import receive, send
 
 from espline import regmap as rm
 from espline.config import parse_sa
@@ -56,25 +57,12 @@ class SimulatedSerial:
                 await ctx.tick()
                 self.cycles += 1
                 continue
-            byte = self.to_device.popleft()
-            for bit in [0] + [byte >> i & 1 for i in range(8)] + [1]:
-                ctx.set(rx, bit)
-                await ctx.tick().repeat(DIVISOR)
-                self.cycles += DIVISOR
+            await send(ctx, rx, self.to_device.popleft(), DIVISOR)
+            self.cycles += 10 * DIVISOR
 
     async def _listen(self, ctx):
-        tx = self.top.bridge.tx
         while True:
-            line = 1
-            while line:  # the start bit (a loop: a simulation dropped while in tick().until() warns)
-                _, _, line = await ctx.tick().sample(tx)
-            await ctx.tick().repeat(DIVISOR + DIVISOR // 2 - 1)  # to the middle of bit 0
-            byte = 0
-            for i in range(8):
-                byte |= ctx.get(tx) << i
-                await ctx.tick().repeat(DIVISOR)
-            assert ctx.get(tx) == 1, "stop bit"
-            self.from_device.append(byte)
+            self.from_device.append(await receive(ctx, self.top.bridge.tx, DIVISOR))
 
     def write(self, data: bytes) -> int:
         self.to_device.extend(data)
