@@ -28,13 +28,18 @@ from .trailer import trailer_layout
 READS = ("classify", "commit")  # the SA table's read ports this direction uses
 
 
+def sa_state_layout(window: int) -> data.StructLayout:
+    """The dynamic state of an inbound SA: what its packets change."""
+    return data.StructLayout({"window": state_layout(window), "packets": 64, "bytes": 64, "auth_fail": 32,
+                              "replay": 32, "soft_expired": 1, "dead": 1})
+
+
 class InboundControl(wiring.Component):
     def __init__(self, sa: data.StructLayout, counters: data.StructLayout, event: data.StructLayout,
                  thresholds: data.StructLayout, n_sa: int, n_policy: int, *, window: int,
                  default_policy: str = "discard", ipv6: str = "discard", in_flight: int = 8):
         self.n_sa, self.in_flight = n_sa, in_flight
-        self.state = data.StructLayout({"window": state_layout(window), "packets": 64, "bytes": 64,
-                                        "auth_fail": 32, "replay": 32, "soft_expired": 1, "dead": 1})
+        self.state = sa_state_layout(window)
         self.classify = InboundClassify(sa, self.state, n_sa, n_policy, window=window,
                                         default_policy=default_policy, ipv6=ipv6)
         self.decide = InboundCommit(sa, self.state, thresholds, event, n_sa, n_policy, window=window)

@@ -1,11 +1,13 @@
 """Encapsulator and decapsulator jobs built from the reference model's SA and packets, filled as
-the control blocks fill them (gateware/esp/outbound_control.py, inbound_control.py), and the
+the control blocks fill them (gateware/esp/outbound_control.py, inbound_classify.py), and the
 packet-level facts the tests check against. Header bytes come from the model's own packet."""
 
 import struct
 
 from espline.gateware.esp.splitter import DROP, FORWARD, SPLIT
+from espline.sim.gcmtb.pysim import stream_put
 from espline.sim.model import esp
+from espline.sim.packetbus import put_frame
 from espline.sim.traffic import ethernet, ip_packet
 
 
@@ -92,3 +94,15 @@ def plain_frames(rng, mode: str, count: int, hosts: tuple[str, str]):
 
 __all__ = ["DROP", "FORWARD", "SPLIT", "aad", "decap", "decap_pass", "encap", "gcm_command", "ip_of", "lanes",
            "pass_job", "plain_frames"]
+
+
+def feeders(dut, items, rng):
+    """Two testbenches: each item's frame onto `dut.frame` and its job onto `dut.job`, idling at random."""
+    async def frames(ctx):
+        for frame, _, _ in items:
+            await put_frame(ctx, dut.frame, frame, 16, rng, idle=0.3)
+
+    async def jobs(ctx):
+        await stream_put(ctx, dut.job, [job for _, job, _ in items], rng=rng, valid_prob=0.6)
+
+    return frames, jobs

@@ -10,12 +10,12 @@ import random
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from esp_jobs import DROP, FORWARD, aad, decap, decap_pass, ip_of, plain_frames
+from esp_jobs import DROP, FORWARD, aad, decap, decap_pass, feeders, ip_of, plain_frames
 
 from espline.gateware.esp.decapsulator import Decapsulator
-from espline.sim.gcmtb.pysim import stream_get, stream_put
+from espline.sim.gcmtb.pysim import stream_get
 from espline.sim.model import Port
-from espline.sim.packetbus import put_frame, simulate, take_frame
+from espline.sim.packetbus import simulate, take_frame
 from espline.sim.sites import SPI_BA, hosts, two_sites
 from espline.sim.traffic import arp_frame, ethernet, ip_packet
 
@@ -98,12 +98,7 @@ def test_matches_the_model(config):
     decrypted = [e for e in expect if e[0] == "decrypt"]
     got_o, got_host, trailers, icvs = [], [], [], []
 
-    async def frames(ctx):
-        for frame, _, _ in items:
-            await put_frame(ctx, dut.frame, frame, 16, rng, idle=0.3)
-
-    async def jobs(ctx):
-        await stream_put(ctx, dut.job, [job for _, job, _ in items], rng=rng, valid_prob=0.6)
+    frames, jobs = feeders(dut, items, rng)
 
     async def plain_sink(ctx):
         for _ in want_o:

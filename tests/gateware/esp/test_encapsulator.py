@@ -6,11 +6,10 @@ between, under random stalls; every SA's packets through one engine (wide and co
 import random
 
 import pytest
-from esp_jobs import DROP, FORWARD, encap, pass_job, plain_frames
+from esp_jobs import DROP, FORWARD, encap, feeders, pass_job, plain_frames
 
 from espline.gateware.esp.encapsulator import Encapsulator
-from espline.sim.gcmtb.pysim import stream_put
-from espline.sim.packetbus import put_frame, simulate, take_frame
+from espline.sim.packetbus import simulate, take_frame
 from espline.sim.sites import SPI_AB, hosts, two_sites
 from espline.sim.traffic import arp_frame
 
@@ -42,12 +41,7 @@ def test_matches_the_model(config):
     want = [expect for _, _, expect in items if expect is not None]
     got = []
 
-    async def frames(ctx):
-        for frame, _, _ in items:
-            await put_frame(ctx, dut.frame, frame, 16, rng, idle=0.3)
-
-    async def jobs(ctx):
-        await stream_put(ctx, dut.job, [job for _, job, _ in items], rng=rng, valid_prob=0.6)
+    frames, jobs = feeders(dut, items, rng)
 
     async def sink(ctx):
         for _ in want:

@@ -18,10 +18,11 @@ from control_tb import N_POLICY, N_SA, forward, layouts, parsed_records, program
 
 from espline.gateware.esp.counts import NAMES
 from espline.gateware.esp.inbound_classify import InboundClassify, Verdict
-from espline.gateware.esp.inbound_control import InboundControl
+from espline.gateware.esp.inbound_control import sa_state_layout
 from espline.gateware.esp.sa_table import SaTable
 from espline.gateware.esp.splitter import DROP, FORWARD, SPLIT
 from espline.sim.apptb.traffic import APPLIANCE, SiteMix, l2_length
+from espline.sim.gcmtb.pysim import stream_put
 from espline.sim.model import Port
 
 DECIDED_HERE = {"punted", "tx_plain", "drop_keepalive", "drop_no_sa"}  # never after an ESP verdict
@@ -31,10 +32,9 @@ class Bench(wiring.Component):
     """Classify with the SA table and an empty dynamic state (nothing received yet)."""
 
     def __init__(self):
-        write, counters, event, thresholds = layouts()
+        write, *_ = layouts()
         self.table = SaTable(write, N_SA, readers=1, directions=1)
-        self.state = InboundControl(write.members["entry"], counters, event, thresholds, N_SA, N_POLICY,
-                                    window=128).state
+        self.state = sa_state_layout(128)
         self.classify = InboundClassify(write.members["entry"], self.state, N_SA, N_POLICY, window=128,
                                         default_policy=APPLIANCE["default_policy"], ipv6=APPLIANCE["ipv6"])
         self.outer = ("parsed", "lookup", "policy", "job", "verdict")
@@ -81,11 +81,7 @@ def test_classification_matches_the_model(seed, mix):
 
     async def feed(ctx):
         await program(ctx, dut.write, sas)
-        for record in records:
-            ctx.set(dut.parsed.payload, record)
-            ctx.set(dut.parsed.valid, 1)
-            await ctx.tick().until(dut.parsed.ready)
-        ctx.set(dut.parsed.valid, 0)
+        await stream_put(ctx, dut.parsed, records, rng=rng, valid_prob=0.8)
 
     async def take(ctx):
         for k, frame in enumerate(frames):

@@ -15,7 +15,7 @@ from control_tb import N_POLICY, N_SA, forward, layouts, program
 from espline.gateware.esp.counts import NAMES
 from espline.gateware.esp.inbound_classify import Verdict, counter
 from espline.gateware.esp.inbound_commit import InboundCommit
-from espline.gateware.esp.inbound_control import InboundControl
+from espline.gateware.esp.inbound_control import sa_state_layout
 from espline.gateware.esp.sa_table import SaTable, renew
 from espline.regmap.enums import Event
 from espline.sim.sites import hosts, two_sites
@@ -30,8 +30,7 @@ class Bench(wiring.Component):
     def __init__(self):
         write, counters, event, thresholds = layouts()
         self.table = SaTable(write, N_SA, readers=1, directions=1)
-        self.state = InboundControl(write.members["entry"], counters, event, thresholds, N_SA, N_POLICY,
-                                    window=WINDOW).state
+        self.state = sa_state_layout(WINDOW)
         self.decide = InboundCommit(write.members["entry"], self.state, thresholds, event, N_SA, N_POLICY,
                                     window=WINDOW)
         self.outer = ("verdict", "counted", "icv", "trailer", "commit", "admit_lookup", "admit", "events",

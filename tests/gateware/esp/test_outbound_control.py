@@ -17,6 +17,7 @@ from espline.gateware.esp.outbound_control import OutboundControl
 from espline.gateware.esp.sa_table import SaTable
 from espline.gateware.esp.splitter import DROP, FORWARD, SPLIT
 from espline.sim.apptb.traffic import APPLIANCE, SiteMix, l2_length
+from espline.sim.gcmtb.pysim import stream_put
 from espline.sim.model import Port
 
 
@@ -54,11 +55,7 @@ def test_decisions_match_the_model(seed):
     async def feed(ctx):
         ctx.set(dut.events.ready, 1)
         await program(ctx, dut.write, sas)
-        for record in records:
-            ctx.set(dut.parsed.payload, record)
-            ctx.set(dut.parsed.valid, 1)
-            await ctx.tick().until(dut.parsed.ready)
-        ctx.set(dut.parsed.valid, 0)
+        await stream_put(ctx, dut.parsed, records, rng=rng, valid_prob=0.8)
 
     async def jobs(ctx):
         for k, (frame, verdict) in enumerate(zip(frames, verdicts, strict=True)):
