@@ -35,12 +35,12 @@ async def driver_over_cocotb(dut):
                                 key=bytes(range(36)), icv_bits=96, esn=True, replay_window=64, encap=NatT(4501, 4500))
     sa_out = SecurityAssociation(spi=0x1000, dir="out", src="192.0.2.1", dst="198.51.100.2", mode="tunnel",
                                  key=bytes(range(20)), ttl=17, df="set")
-    assert await tb.host(dev.add_sa, sa_in) == 0x34
+    assert await tb.host(dev.add_sa, sa_in) == 0  # inbound: the lowest free index (docs/sa-table.md)
     assert await tb.host(dev.add_sa, sa_out) == dev.n_sa - 1
     policy = Policy("out", Selector(src="10.1.0.0/16", dst="10.2.0.0/16", proto=17, dport=(53, 53)), "protect",
                     0x1000, priority=7)
     assert await tb.host(dev.add_policy, policy) == 0
-    got_in = await tb.host(dev.fetch_sa, 0x34)
+    got_in = await tb.host(dev.fetch_sa, 0)
     got_out = await tb.host(dev.fetch_sa, dev.n_sa - 1)
     for got, want in ((got_in, sa_in), (got_out, sa_out)):
         assert got.key == bytes(len(want.key))
@@ -51,7 +51,7 @@ async def driver_over_cocotb(dut):
     assert await tb.host(dev.fetch_sa, 5) is None
     counters = await tb.host(dev.global_counters)
     assert counters and set(counters.values()) == {0}
-    c = await tb.host(dev.sa_counters, 0x34)
+    c = await tb.host(dev.sa_counters, 0)
     assert (c.packets, c.bytes, c.auth_fail, c.replay, c.seq) == (0, 0, 0, 0, 0)
     dut._log.info("driver over cocotb: %d bus cycles in %d clock cycles", tb.bus.cycles, tb.cycle)
 
