@@ -1,6 +1,7 @@
 """The one validation (docs/config.md, "Rules"): every rule with its message, and the reference
 model and the host driver refusing the same configurations with the same message."""
 
+import itertools
 import re
 
 import pytest
@@ -57,7 +58,8 @@ def test_the_sas_fit_the_sa_table():
 def one_row_spis(n_sa: int, count: int, row: int = 0) -> list[int]:
     """SPIs whose two rows of the SPI index are both `row` (docs/sa-table.md): the fifth finds no slot."""
     n_rows = spi_index.rows(n_sa)
-    return [s for s in range(0x1000, 0x100000) if spi_index.hashes(s, n_rows) == (row, row)][:count]
+    return list(itertools.islice((s for s in itertools.count(0x1000) if spi_index.hashes(s, n_rows) == (row, row)),
+                                 count))
 
 
 def test_inbound_sas_fit_the_spi_index():

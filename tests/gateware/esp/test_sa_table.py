@@ -3,6 +3,7 @@ once every direction is quiet, whole entries, an update keeping key and salt, a 
 dynamic state for new and deleted SAs but not for updates, inbound SPIs found where the rule
 puts them, and an inbound commit refused (nothing written) when its rows are full."""
 
+import itertools
 import random
 
 from amaranth.sim import Simulator
@@ -25,7 +26,8 @@ def write_layout():
 def test_writes_reads_renewals_and_the_spi_index():
     rng = random.Random(7)
     dut = SaTable(write_layout(), N_SA, readers=2)
-    crowd = [s for s in range(0x1000, 0x40000) if hashes(s, rows(N_SA)) == (0, 0)][:8]  # one row: it fills up
+    # SPIs of one row, which fills up, and a few others
+    crowd = list(itertools.islice((s for s in itertools.count(0x1000) if hashes(s, rows(N_SA)) == (0, 0)), 8))
     crowd += [rng.getrandbits(32) for _ in range(4)]
     table, index = {}, SpiIndex(N_SA)  # index -> (spi, dir, key0, salt, src)
     seen = {"refused": 0, "update": 0, "delete": 0, "commit": 0}
