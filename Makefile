@@ -4,7 +4,7 @@ VENV     := .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.espline-setup
 
-.PHONY: setup demo test test-slow formal bench apptb synth lint regs clean
+.PHONY: setup demo test test-slow formal bench apptb live synth lint regs clean
 
 setup: $(STAMP)
 
@@ -41,6 +41,12 @@ bench: setup
 # (espline.sim.apptb); e.g. `make apptb FRAMES=100000 SEED=7 MIX=hostile`.
 apptb: setup
 	$(PY) -m espline.sim.apptb $(if $(FRAMES),--frames $(FRAMES)) $(if $(SEED),--seed $(SEED)) $(if $(MIX),--mix $(MIX))
+
+# Two appliances (`espline run`, the gateware in Verilator) between two Linux hosts in network
+# namespaces: ping, UDP packets/s, TCP Mb/s under attack on the WAN (espline.sim.live; docs/live.md).
+# Needs root, iproute2 and ethtool (tcpdump + tshark for the WAN capture).
+live: setup
+	$(PY) -m espline.sim.live.topology --out out/live
 
 # Out-of-context ECP5 synthesis of every design in espline.hw.synth.DESIGNS (slow: minutes each;
 # one nextpnr at a time). DESIGN=ghash-wide narrows it to one; figures in docs/synth.md.

@@ -5,8 +5,9 @@ side never imports the simulation side (docs/architecture.md).
 Device commands follow `ip xfrm state|policy` (see espline.host.xfrm) and take the TOML
 configuration of docs/config.md (`load`); `--transport` picks the whole appliance gateware in
 Amaranth's simulator (`sim`, a fresh one per run: use `batch` for several commands in one
-session; its counters are the real datapath's, idle unless a test feeds it frames) or a
-board's UART bridge (`uart:/dev/ttyUSB0[:BAUD]`).
+session; its counters are the real datapath's, idle unless a test feeds it frames), a
+board's UART bridge (`uart:/dev/ttyUSB0[:BAUD]`), or the management socket of a running
+device (`espline run`: `unix:PATH`, `tcp:127.0.0.1:PORT`; docs/live.md).
 """
 
 import argparse
@@ -32,7 +33,11 @@ def open_transport(spec: str):
         from espline.host.transport.uart import UartTransport
         port, _, baud = where.partition(":")
         return (UartTransport(port, int(baud)) if baud else UartTransport(port)), True
-    raise ConfigError(f"--transport: {spec!r} is not 'sim' or 'uart:DEVICE[:BAUD]'")
+    if kind in ("unix", "tcp") and where:
+        from espline.host.transport.socket import SocketStream
+        from espline.host.transport.uart import UartTransport
+        return UartTransport(SocketStream(spec)), True
+    raise ConfigError(f"--transport: {spec!r} is not 'sim', 'uart:DEVICE[:BAUD]', 'unix:PATH' or 'tcp:HOST:PORT'")
 
 
 def _sa_lines(index: int, sa) -> list[str]:
@@ -137,7 +142,8 @@ def run_device(dev, args, out=sys.stdout) -> None:
 
 def add_device_parsers(commands) -> None:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--transport", default="sim", help="sim (default) or uart:/dev/ttyUSB0[:BAUD]")
+    common.add_argument("--transport", default="sim", help="sim (default), uart:/dev/ttyUSB0[:BAUD], "
+                        "unix:PATH or tcp:HOST:PORT (a running `espline run`)")
     for name, help in (("state", "SAs, in the words of `ip xfrm state`: add|update|delete|list|flush"),
                        ("policy", "policies, in the words of `ip xfrm policy`: add|delete|list|flush")):
         p = commands.add_parser(name, parents=[common], help=help, description=xfrm.__doc__,

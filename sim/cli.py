@@ -63,7 +63,9 @@ def report(appliance, as_json: bool = False) -> None:
 
 def main(argv=None) -> int:
     """The `espline` command: model and device commands."""
-    return host_cli.main(argv, add_other_parsers=[add_parser])
+    from .live.device import add_parser as add_run_parser
+
+    return host_cli.main(argv, add_other_parsers=[add_parser, add_run_parser])
 
 
 if __name__ == "__main__":

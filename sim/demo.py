@@ -12,7 +12,6 @@ runs the reference model alone.
 
 import argparse
 import fcntl
-import hashlib
 import json
 import os
 import random
@@ -188,16 +187,6 @@ def two_site_top(site_verilog: str) -> str:
     return "\n".join([*lines, "endmodule", ""])
 
 
-def _fingerprint() -> str:
-    """A digest of what the appliance's Verilog depends on: the gateware, its conversion, Amaranth."""
-    from importlib.metadata import version
-
-    h = hashlib.sha256(f"{CONFIG} {sorted(OPTIONS.items())} amaranth {version('amaranth')}".encode())
-    for path in sorted([*(ROOT / "gateware").rglob("*.py"), ROOT / "sim" / "toolchain.py"]):
-        h.update(path.relative_to(ROOT).as_posix().encode() + path.read_bytes())
-    return h.hexdigest()
-
-
 def build(build_dir: Path):
     """The Verilator model of the two-site top in ``build_dir``; converts the gateware only when it
     changed (a fingerprint is kept next to the Verilog). Returns the cocotb runner."""
@@ -210,10 +199,10 @@ def build(build_dir: Path):
 def _build(build_dir: Path):
     from cocotb_tools.runner import get_runner
 
-    from .toolchain import VERILATOR_ARGS, VERILATOR_MAKEFLAGS, toolchain_env, write_verilog
+    from .toolchain import VERILATOR_ARGS, VERILATOR_MAKEFLAGS, gateware_fingerprint, toolchain_env, write_verilog
 
     site_v, top_v, vlt = build_dir / f"{SITE}.v", build_dir / f"{TOP}.v", build_dir / f"{TOP}.vlt"
-    stamp, fingerprint = build_dir / "fingerprint", _fingerprint()
+    stamp, fingerprint = build_dir / "fingerprint", gateware_fingerprint(CONFIG, OPTIONS)
     fresh = not (stamp.exists() and stamp.read_text() == fingerprint and site_v.exists())
     if fresh or not (build_dir / TOP).exists():  # the simulator executable
         print(f"building the Verilator model of two Appliance({CONFIG!r}) instances in {build_dir}: "

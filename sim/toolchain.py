@@ -11,12 +11,14 @@
 """
 
 import contextlib
+import hashlib
 import os
 import re
 import shutil
 from pathlib import Path
 
-__all__ = ["BUILD_ROOT", "cocotb_build", "settle_constants", "toolchain_env", "verilator_env", "write_verilog"]
+__all__ = ["BUILD_ROOT", "cocotb_build", "gateware_fingerprint", "settle_constants", "toolchain_env", "verilator_env",
+           "write_verilog"]
 
 #: Repository ``build/`` folder (git-ignored).
 BUILD_ROOT = Path(__file__).resolve().parent.parent / "build"
@@ -118,6 +120,18 @@ def write_verilog(component, name, path, *, flavor="amaranth"):
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
     return path
+
+
+def gateware_fingerprint(config, options) -> str:
+    """A digest of what an appliance's Verilog depends on: the gateware, its conversion, Amaranth,
+    and the build's ``config`` and ``options``; a build kept next to it is reused while it matches."""
+    from importlib.metadata import version
+
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256(f"{config} {sorted(options.items())} amaranth {version('amaranth')}".encode())
+    for path in sorted([*(root / "gateware").rglob("*.py"), root / "sim" / "toolchain.py"]):
+        h.update(path.relative_to(root).as_posix().encode() + path.read_bytes())
+    return h.hexdigest()
 
 
 def cocotb_build(simulator, component_factory, name, build_dir=None, *, clean=False):

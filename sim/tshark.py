@@ -10,7 +10,8 @@ from pathlib import Path
 
 ICV_NAMES = {8: "AES-GCM with 8 octet ICV [RFC4106]", 12: "AES-GCM with 12 octet ICV [RFC4106]",
              16: "AES-GCM with 16 octet ICV [RFC4106]"}
-FIELDS = ("frame.number", "esp.spi", "esp.sequence", "ip.src", "ip.dst", "udp.length", "esp.icv_good", "esp.icv_bad")
+FIELDS = ("frame.number", "esp.spi", "esp.sequence", "ip.src", "ip.dst", "ip.proto", "udp.length", "esp.icv_good",
+          "esp.icv_bad")
 
 
 def available() -> bool:

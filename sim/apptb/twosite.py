@@ -26,6 +26,7 @@ from espline.config import load
 from espline.host.driver import Espline
 from espline.sim import demo
 from espline.sim.model import Appliance
+from espline.sim.model.accounting import frames_accounted
 
 from .scoreboard import Mismatch, Scoreboard
 from .tb import ApplianceBench
@@ -188,11 +189,6 @@ async def two_sites(dut):
             "frames_out": {p: len(f) for p, f in outputs[s].items()},
         }
 
-    def accounted(c):
-        received = c["rx_plain"] + c["rx_cipher"] + c["rx_host"]
-        return received == c["tx_plain"] + c["tx_cipher"] + c["punted"] + sum(
-            v for k, v in c.items() if k.startswith("drop_"))
-
     result = {
         "packets": packets, "errors": errors,
         "frames_checked": sum(sum(b.received.values()) for b in boards.values()),
@@ -204,7 +200,7 @@ async def two_sites(dut):
             if len(delivered["A"]) == len(lan_b) else 0,
             "attacks": len(hits), "attacks_dropped": ok and bool(hits) and out_during_attacks[0] == 0,
             "punted": outputs["B"]["host_o"] == [demo.ike_frame()],
-            "accounted": all(accounted(sites[s]["hw"]["global"]) for s in "AB"),
+            "accounted": all(frames_accounted(sites[s]["hw"]["global"]) for s in "AB"),
         },
         "sites": sites, "program_cycles": program_cycles, "traffic_cycles": traffic_cycles,
         "cycles": clocked.cycle, "wall_s": time.monotonic() - wall0,

@@ -52,3 +52,10 @@ class GlobalCounters:
         d.update({f"drop_{r.value}": self.drops[r] for r in Reason})
         d["drop_desync"], d["punt_dropped"] = self.desync, self.punt_dropped
         return d
+
+
+def frames_accounted(counters: dict[str, int]) -> bool:
+    """The identity above, on global counters as `as_dict` or the driver's `global_counters` name them."""
+    received = counters["rx_plain"] + counters["rx_cipher"] + counters["rx_host"]
+    return received == counters["tx_plain"] + counters["tx_cipher"] + counters["punted"] + sum(
+        v for k, v in counters.items() if k.startswith("drop_"))
