@@ -148,7 +148,7 @@ def add_device_parsers(commands) -> None:
                        ("policy", "policies, in the words of `ip xfrm policy`: add|delete|list|flush")):
         p = commands.add_parser(name, parents=[common], help=help, description=xfrm.__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.add_argument("words", nargs=argparse.REMAINDER)
+        p.add_argument("words", nargs="*")  # options may come after them (`state list --transport X`)
     p = commands.add_parser("stats", parents=[common], help="global and per-SA counters")
     p.add_argument("--json", action="store_true")
     p = commands.add_parser("load", parents=[common], help="make SAs and policies those of a configuration file "

@@ -30,7 +30,7 @@ from espline.config import load
 from espline.host.driver import Espline
 from espline.host.transport.socket import SocketStream
 from espline.host.transport.uart import UartTransport
-from espline.sim import tshark
+from espline.sim import cli, tshark
 from espline.sim.model.accounting import frames_accounted
 
 from .device import build
@@ -105,6 +105,14 @@ def device(mgmt: Path) -> Espline:
     return Espline(UartTransport(SocketStream(f"unix:{mgmt}")))
 
 
+def espline(command: str, mgmt: Path) -> None:
+    """An `espline` device command on a running device, printed as a shell session would show it."""
+    print(f"$ espline {command} --transport unix:{mgmt}", flush=True)
+    if cli.main([*command.split(), "--transport", f"unix:{mgmt}"]):
+        raise RuntimeError(f"espline {command} failed")
+    sys.stdout.flush()
+
+
 def wait_for(path: Path, process: subprocess.Popen, seconds: float = 600) -> None:
     deadline = time.monotonic() + seconds
     while not path.exists():
@@ -137,10 +145,9 @@ def run(out: Path, tcp_bytes: int, udp_packets: int, attack_each: int) -> int:
                                     "--cipher", "wan", "--mgmt", str(mgmt), "--pcap", str(out / f"site-{site}"),
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             wait_for(mgmt, apps[site])
+            espline(f"load {EXAMPLES / f'site-{site}.toml'}", mgmt)
             devs[site] = device(mgmt)
-            config = load(EXAMPLES / f"site-{site}.toml")
-            for line in devs[site].load(config.sas, config.policies):
-                print(f"site {site.upper()}: load: {line}")
+        espline("state list", work / "a.sock")
         print(f"both appliances up ({binary}); LAN-A host {HOSTS['a']}, LAN-B host {HOSTS['b']}", flush=True)
 
         wire = out / "wire.pcap"
@@ -178,6 +185,7 @@ def run(out: Path, tcp_bytes: int, udp_packets: int, attack_each: int) -> int:
         after = {site: dev.global_counters() for site, dev in devs.items()}
         sa_after = devs["b"].sa_counters(devs["b"].sa_index("in", 0x1000))
 
+        espline("stats", work / "a.sock")
         for site, c in after.items():
             accounted = frames_accounted(c)
             ok &= accounted

@@ -55,6 +55,15 @@ def run(tmp_path, lines):
     return main(["batch", "--transport", "sim", str(script)], out=out), out.getvalue()
 
 
+@pytest.mark.parametrize("argv", [["state", "list", "--transport", "unix:/run/a.sock"],
+                                  ["state", "--transport", "unix:/run/a.sock", "list"],
+                                  ["policy", "list", "--transport", "unix:/run/a.sock"]])
+def test_options_after_the_xfrm_words_are_options(argv):
+    """`state list --transport X` acts on X, not on a fresh simulation with `--transport` as words."""
+    args = make_parser().parse_args(argv)
+    assert args.words == ["list"] and args.transport == "unix:/run/a.sock"
+
+
 def test_batch_session_adds_lists_and_counts(tmp_path):
     commands = [f"state add {w}" for w in STATE_WORDS] + [f"policy add {w}" for w in POLICY_WORDS]
     commands += ["state list", "policy list", "stats", "events --timeout 0", "policy delete index 2",
