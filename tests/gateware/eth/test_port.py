@@ -124,16 +124,17 @@ def test_good_frames_pass_both_ways(width):
 
 @pytest.mark.parametrize("width", [2, 8])
 def test_bad_frames_are_dropped_and_counted_once(width):
+    max_frame = 300
     rng = random.Random(10 + width)
-    good = [ether(rng.randint(60, 300), rng) for _ in range(8)]
+    good = [ether(rng.randint(60, 250), rng) for _ in range(8)]
     bursts = [
         received(good[0]),
         received(ether(100, rng), good_fcs=False),  # bad FCS
         received(good[1]),
         received(ether(59, rng)),  # runt: 63 bytes with FCS
         received(good[2][:42] + bytes(18)),  # 64 bytes with FCS: the smallest good frame
-        received(ether(1515, rng)),  # oversize: 1519 bytes with FCS
-        received(ether(1514, rng)),  # 1518 bytes: the largest good frame
+        received(ether(max_frame - 3, rng)),  # oversize by one byte (with FCS)
+        received(ether(max_frame - 4, rng)),  # the largest good frame
         received(ether(200, rng), error_at=60),  # rx_er in the frame
         (b"\x55\x55\x55\x12\x34" + bytes(70), GAP, None),  # a carrier without SFD
         (b"\x55" * 7, GAP, None),  # a preamble alone
@@ -144,13 +145,15 @@ def test_bad_frames_are_dropped_and_counted_once(width):
         received(ether(61, rng), 5, good_fcs=False),
         received(good[7]),
     ]
-    kept = [b[0][8:-4] if b[0][0] == 0x55 else b[0][1:-4] for b in bursts if reason(*b[::2], 1518) == "rx_frames"]
+    kept = [b[0][8:-4] if b[0][0] == 0x55 else b[0][1:-4] for b in bursts
+            if reason(*b[::2], max_frame) == "rx_frames"]
     assert len(kept) == 7  # what the list above means to do
-    got, _, _, counters = run(EthernetPort(width, rx_domain="rx"), seed=width, bursts=bursts, rx_count=len(kept))
+    port = EthernetPort(width, rx_domain="rx", max_frame=max_frame, rx_fifo=512, tx_fifo=512)
+    got, _, _, counters = run(port, seed=width, bursts=bursts, rx_count=len(kept))
     assert got == kept
     expected = {}
     for octets, _, error_at in bursts:
-        expected[reason(octets, error_at, 1518)] = expected.get(reason(octets, error_at, 1518), 0) + 1
+        expected[reason(octets, error_at, max_frame)] = expected.get(reason(octets, error_at, max_frame), 0) + 1
     assert counted(counters, **expected)
     assert sum(counters.values()) == len(bursts)
 
@@ -159,9 +162,9 @@ def test_receive_overflow_drops_whole_frames_and_the_next_passes():
     """`rx` held back: frames that do not fit what is left of the receive FIFO are dropped whole
     and counted; the others come out intact and in order once `rx` moves."""
     rng = random.Random(3)
-    frames = [ether(rng.randint(500, 1000), rng) for _ in range(8)]
-    got, _, _, counters = run(EthernetPort(4, rx_domain="rx", rx_fifo=2048), seed=3,
-                              bursts=[received(f) for f in frames], rx_hold=4000, stall=0.5, drain=2000)
+    frames = [ether(rng.randint(200, 400), rng) for _ in range(8)]
+    port = EthernetPort(4, rx_domain="rx", max_frame=512, rx_fifo=1024, tx_fifo=512)
+    got, _, _, counters = run(port, seed=3, bursts=[received(f) for f in frames], rx_hold=1500, stall=0.5, drain=800)
     assert counters["rx_overflow"] >= 1
     assert counters["rx_frames"] == len(got) and len(got) + counters["rx_overflow"] == len(frames)
     position = 0
@@ -184,9 +187,10 @@ def test_transmit_back_to_back_keeps_the_gap(width, sizes):
 
 def test_transmit_drops_oversize_and_empty_frames():
     rng = random.Random(4)
-    frames = [ether(100, rng), ether(1515, rng), b"", ether(1514, rng), ether(2000, rng), ether(64, rng)]
-    sent = [frames[0], frames[3], frames[5]]
-    _, wire, _, counters = run(EthernetPort(4, rx_domain="rx"), tx_frames=frames, tx_count=len(sent))
+    frames = [ether(100, rng), ether(297, rng), b"", ether(296, rng), ether(600, rng), ether(64, rng)]
+    sent = [frames[0], frames[3], frames[5]]  # 300 bytes with FCS at most
+    port = EthernetPort(4, rx_domain="rx", max_frame=300, rx_fifo=512, tx_fifo=512)
+    _, wire, _, counters = run(port, tx_frames=frames, tx_count=len(sent))
     assert wire == [on_the_wire(f) for f in sent]
     assert counted(counters, tx_frames=3, tx_oversize=2, tx_empty=1)
 
@@ -198,7 +202,7 @@ def test_unrelated_receive_clock(width, sync_period, rx_phase):
     counted under its reason; back-to-back bursts at the minimum gap."""
     rng = random.Random(width)
     bursts = []
-    for i in range(24):
+    for i in range(16):
         frame = ether(rng.choice([60, 61, 90, 200, 333]), rng)
         bursts.append(received(frame, GAP, 30 if i % 7 == 3 else None, good_fcs=i % 5 != 2))
     bursts.insert(5, received(ether(50, rng)))
