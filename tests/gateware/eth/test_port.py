@@ -4,43 +4,17 @@ frame format restated in `espline.sim.ethernet` (zlib.crc32 for the FCS) and sca
 Every received burst is accounted for: out, or counted under the one reason that applies."""
 
 import random
+from collections import Counter
 
 import pytest
 from amaranth.hdl import ClockDomain, Module
 from amaranth.sim import Simulator
-from scapy.layers.inet import IP, UDP
-from scapy.layers.l2 import Ether
 
 from espline.gateware.eth.port import EthernetPort
-from espline.sim.ethernet import GAP, MIN_FRAME, PREAMBLE_SFD, fcs, gmii_record, gmii_send, on_the_wire
+from espline.sim.ethernet import GAP, burst, fcs, gmii_record, gmii_send, on_the_wire, rx_counter, udp_frame
 from espline.sim.packetbus import put_frame, take_frame
 
 PERIOD = 8e-9  # 125 MHz
-
-
-def ether(size: int, rng: random.Random) -> bytes:
-    """A scapy Ethernet/IPv4/UDP frame of `size` bytes without FCS (at least 42)."""
-    frame = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src="10.0.0.1", dst="10.0.0.2") / UDP()
-    return bytes(frame / rng.randbytes(size - len(frame)))
-
-
-def received(frame: bytes, gap: int = GAP, error_at=None, *, good_fcs=True):
-    """A GMII receive burst carrying `frame` (its FCS appended here), as `gmii_send` takes it."""
-    check = fcs(frame) if good_fcs else bytes(b ^ 0xFF for b in fcs(frame))
-    return PREAMBLE_SFD + frame + check, gap, error_at
-
-
-def reason(octets: bytes, error_at, max_frame: int) -> str:
-    """The counter a receive burst belongs in, restated from docs/ethernet.md."""
-    start = len(octets) - len(octets.lstrip(b"\x55"))
-    if octets[start : start + 1] != b"\xd5" or error_at is not None:
-        return "rx_error"
-    frame = octets[start + 1 :]
-    if len(frame) < MIN_FRAME:
-        return "rx_runt"
-    if len(frame) > max_frame:
-        return "rx_oversize"
-    return "rx_frames" if fcs(frame[:-4]) == frame[-4:] else "rx_bad_fcs"
 
 
 def run(port, *, bursts=(), tx_frames=(), rx_count=None, tx_count=None, seed=0, stall=0.3, idle=0.3,
@@ -111,10 +85,10 @@ def counted(counters, **expected):
 def test_good_frames_pass_both_ways(width):
     rng = random.Random(width)
     sizes = [60, 61, 62, 63, 64 + width, 127, rng.randint(100, 600), 1514]
-    rx_frames = [ether(size, rng) for size in sizes]
-    tx_frames = [ether(size, rng) for size in [42, 59, 60, 61, 77, rng.randint(100, 600), 1514]]
+    rx_frames = [udp_frame(size, rng) for size in sizes]
+    tx_frames = [udp_frame(size, rng) for size in [42, 59, 60, 61, 77, rng.randint(100, 600), 1514]]
     got, wire, gaps, counters = run(EthernetPort(width, rx_domain="rx"), seed=width,
-                                    bursts=[received(f, rng.randint(GAP, 20)) for f in rx_frames],
+                                    bursts=[burst(f, rng.randint(GAP, 20)) for f in rx_frames],
                                     tx_frames=tx_frames, rx_count=len(rx_frames))
     assert got == rx_frames
     assert wire == [on_the_wire(f) for f in tx_frames]
@@ -126,35 +100,32 @@ def test_good_frames_pass_both_ways(width):
 def test_bad_frames_are_dropped_and_counted_once(width):
     max_frame = 300
     rng = random.Random(10 + width)
-    good = [ether(rng.randint(60, 250), rng) for _ in range(8)]
+    good = [udp_frame(rng.randint(60, 250), rng) for _ in range(8)]
     bursts = [
-        received(good[0]),
-        received(ether(100, rng), good_fcs=False),  # bad FCS
-        received(good[1]),
-        received(ether(59, rng)),  # runt: 63 bytes with FCS
-        received(good[2][:42] + bytes(18)),  # 64 bytes with FCS: the smallest good frame
-        received(ether(max_frame - 3, rng)),  # oversize by one byte (with FCS)
-        received(ether(max_frame - 4, rng)),  # the largest good frame
-        received(ether(200, rng), error_at=60),  # rx_er in the frame
+        burst(good[0]),
+        burst(udp_frame(100, rng), good_fcs=False),  # bad FCS
+        burst(good[1]),
+        burst(udp_frame(59, rng)),  # runt: 63 bytes with FCS
+        burst(good[2][:42] + bytes(18)),  # 64 bytes with FCS: the smallest good frame
+        burst(udp_frame(max_frame - 3, rng)),  # oversize by one byte (with FCS)
+        burst(udp_frame(max_frame - 4, rng)),  # the largest good frame
+        burst(udp_frame(200, rng), error_at=60),  # rx_er in the frame
         (b"\x55\x55\x55\x12\x34" + bytes(70), GAP, None),  # a carrier without SFD
         (b"\x55" * 7, GAP, None),  # a preamble alone
-        received(good[3], error_at=3),  # rx_er in the preamble
+        burst(good[3], error_at=3),  # rx_er in the preamble
         (b"\xd5" + good[4] + fcs(good[4]), GAP, None),  # no preamble: a good frame
-        received(good[5][:2], 1),  # a runt of 6 bytes, a gap of one clock
-        received(good[6], GAP),
-        received(ether(61, rng), 5, good_fcs=False),
-        received(good[7]),
+        burst(good[5][:2], 1),  # a runt of 6 bytes, a gap of one clock
+        burst(good[6], GAP),
+        burst(udp_frame(61, rng), 5, good_fcs=False),
+        burst(good[7]),
     ]
     kept = [b[0][8:-4] if b[0][0] == 0x55 else b[0][1:-4] for b in bursts
-            if reason(*b[::2], max_frame) == "rx_frames"]
+            if rx_counter(*b[::2], max_frame) == "rx_frames"]
     assert len(kept) == 7  # what the list above means to do
     port = EthernetPort(width, rx_domain="rx", max_frame=max_frame, rx_fifo=512, tx_fifo=512)
     got, _, _, counters = run(port, seed=width, bursts=bursts, rx_count=len(kept))
     assert got == kept
-    expected = {}
-    for octets, _, error_at in bursts:
-        expected[reason(octets, error_at, max_frame)] = expected.get(reason(octets, error_at, max_frame), 0) + 1
-    assert counted(counters, **expected)
+    assert counted(counters, **Counter(rx_counter(octets, error_at, max_frame) for octets, _, error_at in bursts))
     assert sum(counters.values()) == len(bursts)
 
 
@@ -162,9 +133,9 @@ def test_receive_overflow_drops_whole_frames_and_the_next_passes():
     """`rx` held back: frames that do not fit what is left of the receive FIFO are dropped whole
     and counted; the others come out intact and in order once `rx` moves."""
     rng = random.Random(3)
-    frames = [ether(rng.randint(200, 400), rng) for _ in range(8)]
+    frames = [udp_frame(rng.randint(200, 400), rng) for _ in range(8)]
     port = EthernetPort(4, rx_domain="rx", max_frame=512, rx_fifo=1024, tx_fifo=512)
-    got, _, _, counters = run(port, seed=3, bursts=[received(f) for f in frames], rx_hold=1500, stall=0.5, drain=800)
+    got, _, _, counters = run(port, seed=3, bursts=[burst(f) for f in frames], rx_hold=1500, stall=0.5, drain=800)
     assert counters["rx_overflow"] >= 1
     assert counters["rx_frames"] == len(got) and len(got) + counters["rx_overflow"] == len(frames)
     position = 0
@@ -178,7 +149,7 @@ def test_transmit_back_to_back_keeps_the_gap(width, sizes):
     """Frames offered without a pause leave exactly 12 idle byte times apart (with one byte a
     beat only if the next frame is as long as the one being sent: it is sent once whole)."""
     rng = random.Random(width)
-    frames = [ether(rng.choice(sizes), rng) for _ in range(10)]
+    frames = [udp_frame(rng.choice(sizes), rng) for _ in range(10)]
     _, wire, gaps, counters = run(EthernetPort(width, rx_domain="rx"), tx_frames=frames, idle=0)
     assert wire == [on_the_wire(f) for f in frames]
     assert gaps == [GAP] * (len(frames) - 1)
@@ -187,7 +158,7 @@ def test_transmit_back_to_back_keeps_the_gap(width, sizes):
 
 def test_transmit_drops_oversize_and_empty_frames():
     rng = random.Random(4)
-    frames = [ether(100, rng), ether(297, rng), b"", ether(296, rng), ether(600, rng), ether(64, rng)]
+    frames = [udp_frame(size, rng) if size else b"" for size in (100, 297, 0, 296, 600, 64)]
     sent = [frames[0], frames[3], frames[5]]  # 300 bytes with FCS at most
     port = EthernetPort(4, rx_domain="rx", max_frame=300, rx_fifo=512, tx_fifo=512)
     _, wire, _, counters = run(port, tx_frames=frames, tx_count=len(sent))
@@ -203,10 +174,10 @@ def test_unrelated_receive_clock(width, sync_period, rx_phase):
     rng = random.Random(width)
     bursts = []
     for i in range(16):
-        frame = ether(rng.choice([60, 61, 90, 200, 333]), rng)
-        bursts.append(received(frame, GAP, 30 if i % 7 == 3 else None, good_fcs=i % 5 != 2))
-    bursts.insert(5, received(ether(50, rng)))
-    kept = [b[0][8:-4] for b in bursts if reason(b[0], b[2], 1518) == "rx_frames"]
+        frame = udp_frame(rng.choice([60, 61, 90, 200, 333]), rng)
+        bursts.append(burst(frame, GAP, 30 if i % 7 == 3 else None, good_fcs=i % 5 != 2))
+    bursts.insert(5, burst(udp_frame(50, rng)))
+    kept = [b[0][8:-4] for b in bursts if rx_counter(b[0], b[2], 1518) == "rx_frames"]
     got, wire, _, counters = run(EthernetPort(width, rx_domain="rx"), seed=width, bursts=bursts, rx_count=len(kept),
                                  tx_frames=kept[:6], stall=0.3 if width > 1 else 0.0,
                                  sync_period=sync_period, rx_phase=rx_phase)
