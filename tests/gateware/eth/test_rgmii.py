@@ -75,12 +75,17 @@ def test_frames_through_rgmii_both_ways():
         await ctx.tick().repeat(1200)
         counters.update({name: ctx.get(getattr(port.counters, name)) for name in port.counters.shape().members})
 
+    async def watchdog(ctx):
+        await ctx.delay(8e-9 * (len(wire) + 3000))
+        raise AssertionError(f"stuck: {len(got)} of {len(kept)} frames out")
+
     sim = Simulator(top)
     sim.add_clock(8e-9, domain="sync")
     sim.add_clock(8.05e-9, phase=2e-9, domain="rx")
     sim.add_testbench(pins_in)
     sim.add_testbench(mac)
     sim.add_testbench(pins_out, background=True)
+    sim.add_testbench(watchdog, background=True)
     sim.run()
 
     assert got == kept
