@@ -1,6 +1,6 @@
 """RGMII at 1000 Mb/s: the MAC behind `RgmiiReceiver` and `RgmiiTransmitter`, their DDR pairs
 driven and read by a model of `amaranth.lib.io.DDRBuffer` (index 0 the rising edge, index 1
-the falling edge after it), the wire restated from RGMII v2.0 section 3.2 (data bits 3:0 on
+the falling edge after it), the wire restated from RGMII v2.0 §3 (data bits 3:0 on
 the rising edge, 7:4 on the falling edge; CTL: DV on the rising edge, DV XOR ER on the falling).
 The DDR primitives (ECP5 IDDRX1F/ODDRX1F) cannot run in Amaranth's simulator: `RgmiiPhy` is
 checked to elaborate on both Versa ports with one per pin; the pins' timing is not tested here."""
@@ -30,7 +30,7 @@ def rgmii_wire(cycles):
 
 def gmii_cycles(bursts, rng):
     """GMII receive cycles for `gmii_send`-style bursts; between bursts, `rx_ctl` low and
-    random `rxd` (RGMII v2.0 section 3.4.1 puts in-band status there), and one false carrier
+    random `rxd` (RGMII v2.0 §3 allows in-band status there), and one false carrier
     (RX_DV low, RX_ER high: CTL 0 then 1) that is no frame."""
     for octets, gap, error_at in bursts:
         yield from ((octet, 1, i == error_at) for i, octet in enumerate(octets))
