@@ -1,6 +1,6 @@
 """Ethernet as IEEE 802.3 puts it on the wire, restated plainly for the MAC's tests and benches:
 the FCS (clause 3.2.9: CRC-32, `zlib.crc32`, least significant byte first), padding to 60 bytes
-(clause 3.2.7), preamble and SFD (clause 3.2.1, 3.2.2); and GMII drivers and monitors for
+(clause 3.2.8), preamble and SFD (clause 3.2.1, 3.2.2); and GMII drivers and monitors for
 Amaranth's simulator (clause 35.2.2: one byte per clock, `dv`/`en` high for the frame)."""
 
 import random

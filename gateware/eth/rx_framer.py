@@ -1,13 +1,14 @@
 """Receive framing in the PHY's receive clock domain: GMII bytes in, the frame's data (without
 preamble, SFD and FCS) out as words for a `CommitFifo`, and one verdict per frame.
 
-A frame is what follows the SFD while `rx_dv` is high (IEEE 802.3 clause 35.2.2.6, 3.2);
+A frame is what follows the SFD while `rx_dv` is high (IEEE 802.3 clause 35.2.2, 3.2);
 any number of preamble octets (0x55) may precede the SFD (0xD5). Each frame gets one
 `outcome` (`done` pulses once, as the frame ends), the first that applies of:
 ERROR (`rx_er` during the frame, or a carrier that is not preamble-SFD-frame), RUNT (fewer than
-64 bytes with FCS, clause 4.2.4.2.2), OVERSIZE (more than `max_frame` bytes with FCS, clause
-3.5), BAD_FCS (the CRC-32 of clause 3.2.9 does not check), OVERFLOW (the FIFO ran out of space
-while the frame was written), GOOD. A GOOD frame is committed, any other discarded whole.
+64 bytes with FCS: minFrameSize, clause 4.4.2), OVERSIZE (more than `max_frame` bytes with FCS;
+maxUntaggedFrameSize there is 1518), BAD_FCS (the CRC-32 of clause 3.2.9 does not check),
+OVERFLOW (the FIFO ran out of space while the frame was written), GOOD. A GOOD frame is
+committed, any other discarded whole (docs/ethernet.md).
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal
