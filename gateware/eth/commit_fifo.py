@@ -3,7 +3,8 @@
 The writer appends words (`w`); `commit` makes every word written since the last commit or
 discard readable, `discard` throws them away (in the cycle they are asserted, a word written in
 the same cycle counts as written before). `w.ready` is low while the FIFO is full, counting
-written but uncommitted words. The reader sees committed words only, in order, one a cycle.
+written but uncommitted words. The reader sees committed words only, in order, one a cycle,
+two cycles after their commit (the memory's read register, then the stream's).
 The idea is LUNA's `TransactionalizedFIFO`; here one clock domain, `sync` (rename it).
 """
 
@@ -50,12 +51,17 @@ class CommitFifo(wiring.Component):
         with m.If(self.commit):
             m.d.sync += committed.eq(written)
 
-        # the read port's output register is the stream's payload register
+        # two stages: the read port's own register, then the payload register (the block RAM's
+        # output is slow: nothing but a register reads it)
+        held = Signal()  # the read port's register holds a word
         advance = ~self.r.valid | self.r.ready
-        fetch = advance & (rd_ptr != committed)
-        m.d.comb += [rd.addr.eq(rd_ptr), rd.en.eq(advance), self.r.payload.eq(rd.data)]
-        with m.If(advance):
-            m.d.sync += self.r.valid.eq(fetch)
+        fill = ~held | advance
+        fetch = fill & (rd_ptr != committed)
+        m.d.comb += [rd.addr.eq(rd_ptr), rd.en.eq(fill)]
+        with m.If(fill):
+            m.d.sync += held.eq(fetch)
         with m.If(fetch):
             m.d.sync += rd_ptr.eq(rd_ptr + 1)
+        with m.If(advance):
+            m.d.sync += [self.r.valid.eq(held), self.r.payload.eq(rd.data)]
         return m

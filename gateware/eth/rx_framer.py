@@ -58,8 +58,16 @@ class RxFramer(wiring.Component):
         with m.If(self.w.valid & ~self.w.ready):
             m.d.sync += overflowed.eq(1)
 
+        # the verdict is taken as the frame ends and acted on the cycle after (commit or discard,
+        # `done`), when no byte can be written yet: short paths from the CRC to the FIFO
+        verdict, deciding = Signal(RxOutcome), Signal()
+        m.d.sync += deciding.eq(0)
+        with m.If(deciding):
+            m.d.comb += [self.done.eq(1), self.outcome.eq(verdict),
+                         self.commit.eq(verdict == RxOutcome.GOOD), self.discard.eq(verdict != RxOutcome.GOOD)]
+
         def end(outcome):
-            m.d.comb += [self.done.eq(1), self.outcome.eq(outcome)]
+            m.d.sync += [verdict.eq(outcome), deciding.eq(1)]
             m.next = "IDLE"
 
         with m.FSM():
@@ -98,11 +106,9 @@ class RxFramer(wiring.Component):
                             m.d.sync += [word.eq(held[:8]), fill.eq(1)]
                         with m.Else():
                             m.d.sync += [word.word_select(fill, 8).eq(held[:8]), fill.eq(fill + 1)]
-                with m.Else():  # the frame has ended: the last word, and the verdict
-                    checks = ~errored & (length >= MIN_FRAME) & ~too_long & fcs.match_detected
-                    m.d.comb += [self.w.valid.eq(checks & ~overflowed), self.w.payload.nbytes.eq(fill),
+                with m.Else():  # the frame has ended: its last word, and the verdict
+                    m.d.comb += [self.w.valid.eq(writing & (fill != 0)), self.w.payload.nbytes.eq(fill),
                                  self.w.payload.last.eq(1)]
-                    overflow = overflowed | (self.w.valid & ~self.w.ready)
                     with m.If(errored):
                         end(RxOutcome.ERROR)
                     with m.Elif(length < MIN_FRAME):
@@ -111,9 +117,8 @@ class RxFramer(wiring.Component):
                         end(RxOutcome.OVERSIZE)
                     with m.Elif(~fcs.match_detected):
                         end(RxOutcome.BAD_FCS)
-                    with m.Elif(overflow):
+                    with m.Elif(overflowed | (self.w.valid & ~self.w.ready)):
                         end(RxOutcome.OVERFLOW)
                     with m.Else():
                         end(RxOutcome.GOOD)
-                    m.d.comb += [self.commit.eq(checks & ~overflow), self.discard.eq(~(checks & ~overflow))]
         return m
