@@ -39,14 +39,16 @@ class CommitFifo(wiring.Component):
         wr_ptr, committed, rd_ptr = Signal(pointer), Signal(pointer), Signal(pointer)
 
         write = self.w.valid & self.w.ready
+        address = pointer.width - 1
+        full = (wr_ptr[:address] == rd_ptr[:address]) & (wr_ptr[address] != rd_ptr[address])
         m.d.comb += [
-            self.w.ready.eq((wr_ptr - rd_ptr)[: pointer.width] != self.depth),
+            self.w.ready.eq(~full),
             wr.addr.eq(wr_ptr),
             wr.data.eq(self.w.payload),
             wr.en.eq(write),
         ]
-        written = Signal(pointer)
-        m.d.comb += written.eq(wr_ptr + write)
+        after, written = Signal(pointer), Signal(pointer)  # no adder after `write`: it comes late
+        m.d.comb += [after.eq(wr_ptr + 1), written.eq(Mux(write, after, wr_ptr))]
         m.d.sync += wr_ptr.eq(Mux(self.discard, committed, written))
         with m.If(self.commit):
             m.d.sync += committed.eq(written)

@@ -51,8 +51,7 @@ class RxFramer(wiring.Component):
         length = Signal(range(max_frame + 2))  # bytes after the SFD, saturating at max_frame + 1
         held = Signal(8 * FCS_BYTES)  # the last four bytes, oldest lowest: the FCS if the frame ends
         word, fill = Signal(8 * width), Signal(range(width + 1))  # the word being assembled
-        errored, overflowed = Signal(), Signal()
-        too_long = length > max_frame
+        errored, overflowed, too_long = Signal(), Signal(), Signal()  # too_long: length > max_frame
         writing = ~overflowed & ~too_long
         m.d.comb += self.w.payload.data.eq(word)
         with m.If(self.w.valid & ~self.w.ready):
@@ -73,7 +72,7 @@ class RxFramer(wiring.Component):
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += fcs.start.eq(1)
-                m.d.sync += [length.eq(0), fill.eq(0), errored.eq(er), overflowed.eq(0)]
+                m.d.sync += [length.eq(0), fill.eq(0), errored.eq(er), overflowed.eq(0), too_long.eq(0)]
                 with m.If(dv):
                     with m.If(octet == SFD):
                         m.next = "DATA"
@@ -97,6 +96,7 @@ class RxFramer(wiring.Component):
                     m.d.comb += fcs.valid.eq(1)
                     m.d.sync += [
                         length.eq(Mux(too_long, length, length + 1)),
+                        too_long.eq(length >= max_frame),
                         held.eq(Cat(held[8:], octet)),
                         errored.eq(errored | er),
                     ]
