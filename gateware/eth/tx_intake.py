@@ -37,7 +37,7 @@ class TxIntake(wiring.Component):
         beat = self.i.payload
         nbytes = Signal(range(width + 1))
         m.d.comb += nbytes.eq(Mux(beat.nbytes > width, width, beat.nbytes))
-        near = headroom < width  # then it fits in the bits of `nbytes`
+        near = Signal()  # headroom < width: then it fits in the bits of `nbytes`
         over = dropping | (words == depth) | (near & (nbytes > headroom[: width.bit_length()]))
         empty = (headroom == limit) & (nbytes == 0)
         store = (nbytes != 0) | beat.last
@@ -52,9 +52,10 @@ class TxIntake(wiring.Component):
             with m.If(over):
                 m.d.sync += dropping.eq(1)
             with m.Else():
-                m.d.sync += [headroom.eq(headroom - nbytes), words.eq(words + self.w.valid)]
+                left = headroom - nbytes
+                m.d.sync += [headroom.eq(left), near.eq(left < width), words.eq(words + self.w.valid)]
             with m.If(beat.last):
-                m.d.sync += [headroom.eq(limit), words.eq(0), dropping.eq(0)]
+                m.d.sync += [headroom.eq(limit), near.eq(limit < width), words.eq(0), dropping.eq(0)]
                 m.d.comb += [self.oversize.eq(over), self.empty.eq(~over & empty),
                              self.commit.eq(~over & ~empty), self.discard.eq(over | empty)]
         return m
