@@ -61,6 +61,11 @@ def _appliance(config, **params):
     return Appliance(config, regmap=regmap.compile(**params))
 
 
+def _ethernet_port(width):
+    from espline.gateware.eth.port import EthernetPort
+    return EthernetPort(width, rx_domain="rx")
+
+
 def _block(block, config="compact", **params):
     """One sub-block of the appliance ("csr", "spd", "outbound", "inbound"), taken from the module
     Appliance.elaborate builds, so it has exactly the appliance's parameters."""
@@ -95,6 +100,9 @@ DESIGNS = {
     "outbound-compact": (lambda: _block("outbound", **SMALL), "25F"),
     "inbound-compact": (lambda: _block("inbound", **SMALL), "25F"),
     "spd-64x3": (lambda: _block("spd"), "85F"),
+    # one Ethernet MAC (docs/ethernet.md) at 2, 4 and 8 bytes a beat; its receive clock `rx`
+    # is a second clock pin
+    **{f"eth-port-{width}": (lambda width=width: _ethernet_port(width), "25F") for width in (2, 4, 8)},
 }
 
 #: device -> nextpnr-ecp5 arguments (ULX3S-style 85F; Colorlight 5A-75B 25F).
