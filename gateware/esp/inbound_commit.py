@@ -85,7 +85,6 @@ class InboundCommit(wiring.Component):
         drop = Signal(range(len(NAMES)))
         next_state = Signal.like(self.state.data)
         event_index = Signal.like(job.sa_index)
-        m.d.comb += [self.state_write.addr.eq(job.sa_index), self.state_write.data.eq(next_state)]  # written at VERDICT
 
         def count(index):
             return self.counted.eq(Const(1, len(NAMES)) << index)
@@ -149,7 +148,7 @@ class InboundCommit(wiring.Component):
                 m.d.comb += [c.valid.eq(job.decrypt), commit_ok.eq(drop == 0)]
                 with m.If(~job.decrypt | c.ready):
                     w = self.state_write
-                    m.d.comb += [w.en.eq(1),
+                    m.d.comb += [w.addr.eq(job.sa_index), w.data.eq(next_state), w.en.eq(1),
                                  self.verdict.ready.eq(1),
                                  self.trailer.ready.eq(job.decrypt), self.icv.ready.eq(job.decrypt),
                                  count(Mux(drop == 0, counter("tx_plain"), drop))]

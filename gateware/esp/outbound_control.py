@@ -97,6 +97,7 @@ class OutboundControl(wiring.Component):
         sa, state = static_r.data.sa, dyn_r.data
         m.d.comb += [static_r.addr.eq(sa_index), dyn_r.addr.eq(sa_index), dyn_w.addr.eq(sa_index),
                      jobs.w_data.eq(job)]
+        renew(m, self.table.renewed, dyn_w)
         m.d.comb += [self.job.valid.eq(jobs.r_rdy), self.job.payload.eq(jobs.r_data), jobs.r_en.eq(self.job.ready)]
         c = self.counts
 
@@ -124,10 +125,6 @@ class OutboundControl(wiring.Component):
         soft = ~state.soft_expired & (reached(packets, sa.soft_packets) | reached(nbytes, sa.soft_bytes))
         hard = reached(packets, sa.hard_packets) | reached(nbytes, sa.hard_bytes)
         exhausted = seq == seq_max
-        # the state written back (the enable alone says when: data not gated by it, see sa_table.py)
-        m.d.comb += [dyn_w.data.seq.eq(seq), dyn_w.data.packets.eq(packets), dyn_w.data.bytes.eq(nbytes),
-                     dyn_w.data.soft_expired.eq(state.soft_expired | soft), dyn_w.data.dead.eq(exhausted | hard)]
-        renew(m, self.table.renewed, dyn_w)
 
         # the headers (RFC 791 outer header with RFC 1071 checksum, RFC 3948 UDP, RFC 4303 §2)
         proto = Mux(sa.flags.natt, Const(17, 8), Const(50, 8))
@@ -199,7 +196,9 @@ class OutboundControl(wiring.Component):
                     m.d.comb += finish(DROP, "drop_sa_expired")
                     m.next = "IDLE"
                 with m.Else():
-                    m.d.comb += dyn_w.en.eq(1)
+                    m.d.comb += [dyn_w.en.eq(1), dyn_w.data.seq.eq(seq), dyn_w.data.packets.eq(packets),
+                                 dyn_w.data.bytes.eq(nbytes), dyn_w.data.soft_expired.eq(state.soft_expired | soft),
+                                 dyn_w.data.dead.eq(exhausted | hard)]
                     m.d.sync += pending.eq(Cat(exhausted, soft, hard))
                     with m.If(ip_len > self.mtu):
                         m.d.comb += finish(DROP, "drop_too_big")

@@ -72,13 +72,12 @@ class SaTable(wiring.Component):
                 with m.If(~index.change.valid | index.change.ready):
                     m.d.comb += [self.write.ready.eq(1), self.refused.eq(index.refused)]
                     with m.If(~index.refused):
-                        m.d.comb += [store.en.eq(1), self.renewed.en.eq(~w.update), self.renewed.index.eq(w.index)]
+                        m.d.comb += [store.en.eq(1), store.addr.eq(w.index), store.data.valid.eq(w.valid),
+                                     store.data.sa.eq(w.entry),
+                                     self.renewed.en.eq(~w.update), self.renewed.index.eq(w.index)]
+                        with m.If(w.update):
+                            m.d.comb += [store.data.sa.key.eq(old.data.sa.key), store.data.sa.salt.eq(old.data.sa.salt)]
                     m.next = "IDLE"
-        # the data whatever the enable (not gated by it: every copy of the RAM, one per read port,
-        # would repeat the gating logic on each data bit)
-        m.d.comb += [store.addr.eq(w.index), store.data.valid.eq(w.valid), store.data.sa.eq(w.entry)]
-        with m.If(w.update):
-            m.d.comb += [store.data.sa.key.eq(old.data.sa.key), store.data.sa.salt.eq(old.data.sa.salt)]
         return m
 
 
