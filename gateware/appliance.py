@@ -28,11 +28,12 @@ from .plumbing import Arbiter, Fanout
 
 class Appliance(wiring.Component):
     def __init__(self, config: str = "wide", *, regmap=None, width: int = 16, default_policy: str = "discard",
-                 ipv6: str = "discard", mtu: int = 9000, host_queue: int = 4096):
+                 ipv6: str = "discard", mtu: int = 9000, host_queue: int = 4096, store: int = 16384):
         self.csr = CsrBlock(regmap)
         self.config, self.width = config, width
         self.options, self.mtu = {"default_policy": default_policy, "ipv6": ipv6}, mtu
         self.host_queue = host_queue  # bytes of punted frames waiting for the host to read host_o
+        self.store_words = store // width  # each packet buffer's words (of both intakes and the verified buffer)
         super().__init__({
             "plain_i": In(packet_signature(width)), "plain_o": Out(packet_signature(width)),
             "cipher_i": In(packet_signature(width)), "cipher_o": Out(packet_signature(width)),
@@ -53,10 +54,12 @@ class Appliance(wiring.Component):
         wiring.connect(m, csr.spd_write, spd.write)
         max_frame = csr.regmap.params["MAX_FRAME"]
         m.submodules.outbound = outbound = Outbound(*layouts, n_sa, n_policy, config=self.config, width=self.width,
-                                                    max_frame=max_frame, mtu=self.mtu, **self.options)
+                                                    store_words=self.store_words, max_frame=max_frame, mtu=self.mtu,
+                                                    **self.options)
         m.submodules.inbound = inbound = Inbound(*layouts, csr.thresholds.shape(), n_sa, n_policy,
                                                  window=csr.regmap.params["WINDOW"], max_frame=max_frame,
-                                                 config=self.config, width=self.width, host_queue=self.host_queue,
+                                                 config=self.config, width=self.width, store_words=self.store_words,
+                                                 host_queue=self.host_queue,
                                                  **self.options)
         directions = (outbound, inbound)
         wiring.connect(m, wiring.flipped(self.plain_i), outbound.i)

@@ -6,6 +6,10 @@ the packet bus) are the frame's next `n` bytes; `last` ends the frame (`n` may b
 a frame has at least one byte). The output is the same byte sequence on the packet bus: full
 beats, a shorter one only last. A fragment is taken every cycle the output moves, so frames
 cross at full rate whatever their alignment; one idle input cycle separates frames.
+
+Fragments may be wider than beats or narrower (`in_width`): the gearbox between a packet bus of
+`width` bytes and the GCM engine's 16-byte blocks, either way. It holds `width + in_width`
+bytes, so a fragment is taken whenever at most a beat is kept.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
@@ -19,6 +23,11 @@ def fragment_layout(width: int) -> data.StructLayout:
     return data.StructLayout({"data": 8 * width, "lo": range(width), "n": range(width + 1), "last": 1})
 
 
+def widened(fragment, into) -> list:
+    """Assignments putting `fragment` into the wider fragment `into` (same bytes, lanes above empty)."""
+    return [into.data.eq(fragment.data), into.lo.eq(fragment.lo), into.n.eq(fragment.n), into.last.eq(fragment.last)]
+
+
 def low_bytes(value, count, width: int):
     """The lowest `count` bytes of `value` (a `width`-byte value), the others zero."""
     mask = ~(Const(-1, 8 * width) << Cat(Const(0, 3), count))
@@ -26,15 +35,16 @@ def low_bytes(value, count, width: int):
 
 
 class Repack(wiring.Component):
-    def __init__(self, width: int = 16):
-        self.width = width
-        super().__init__({"i": In(stream.Signature(fragment_layout(width))), "o": Out(packet_signature(width))})
+    def __init__(self, width: int = 16, in_width: int | None = None):
+        self.width, self.in_width = width, in_width or width
+        super().__init__({"i": In(stream.Signature(fragment_layout(self.in_width))),
+                          "o": Out(packet_signature(width))})
 
     def elaborate(self, platform):
         m = Module()
-        w = self.width
-        held = Signal(16 * w)  # bytes accumulated, the oldest in the lowest lane
-        fill = Signal(range(2 * w + 1))
+        w, v = self.width, self.in_width
+        held = Signal(8 * (w + v))  # bytes accumulated, the oldest in the lowest lane
+        fill = Signal(range(w + v + 1))
         closing = Signal()  # the frame's last fragment is in: flush
         first = Signal(init=1)
 
@@ -47,7 +57,7 @@ class Repack(wiring.Component):
             o.first.eq(first),
         ]
         sent = Signal(range(w + 1))
-        kept = Signal(range(2 * w + 1))
+        kept = Signal(range(w + v + 1))
         m.d.comb += [
             sent.eq(Mux(self.o.valid & self.o.ready, o.nbytes, 0)),
             kept.eq(fill - sent),
@@ -55,8 +65,8 @@ class Repack(wiring.Component):
         ]
         f = self.i.payload
         take = self.i.valid & self.i.ready
-        incoming = Signal(8 * w)
-        m.d.comb += incoming.eq(low_bytes(f.data >> Cat(Const(0, 3), f.lo), f.n, w))
+        incoming = Signal(8 * v)
+        m.d.comb += incoming.eq(low_bytes(f.data >> Cat(Const(0, 3), f.lo), f.n, v))
         m.d.sync += [
             held.eq((held >> Cat(Const(0, 3), sent)) | Mux(take, incoming << Cat(Const(0, 3), kept), 0)),
             fill.eq(kept + Mux(take, f.n, 0)),

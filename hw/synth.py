@@ -61,13 +61,20 @@ def _appliance(config, **params):
     return Appliance(config, regmap=regmap.compile(**params))
 
 
-def _block(block, config="compact", **params):
+def _build(name):
+    """The appliance of a named build of `espline.gateware.builds.BUILDS` (engine, width, tables, sizes)."""
+    from espline.gateware.builds import BUILDS
+    return BUILDS[name].appliance()
+
+
+def _block(block, config="compact", *, build=None, **params):
     """One sub-block of the appliance ("csr", "spd", "outbound", "inbound"), taken from the module
-    Appliance.elaborate builds, so it has exactly the appliance's parameters."""
+    Appliance.elaborate builds, so it has exactly the appliance's parameters (those of the named
+    `build` if given)."""
     from amaranth.hdl import UnusedElaboratable
     with warnings.catch_warnings():  # the rest of the appliance is dropped unused, on purpose
         warnings.simplefilter("ignore", UnusedElaboratable)
-        appliance = _appliance(config, **params)
+        appliance = _build(build) if build else _appliance(config, **params)
         chosen = appliance.csr if block == "csr" else appliance.elaborate(None)._named_submodules[block][0]
         del appliance
         gc.collect()
@@ -95,17 +102,27 @@ DESIGNS = {
     "outbound-compact": (lambda: _block("outbound", **SMALL), "25F"),
     "inbound-compact": (lambda: _block("inbound", **SMALL), "25F"),
     "spd-64x3": (lambda: _block("spd"), "85F"),
+    # the gigabit build (espline.gateware.builds.GIGABIT) for two 1 GbE ports on an LFE5U-45F, and its sub-blocks
+    "appliance-gigabit": (lambda: _build("gigabit"), "45F"),
+    "appliance-gigabit-jumbo": (lambda: _build("gigabit-jumbo"), "45F"),
+    "outbound-gigabit": (lambda: _block("outbound", build="gigabit"), "45F"),
+    "inbound-gigabit": (lambda: _block("inbound", build="gigabit"), "45F"),
+    "csr-gigabit": (lambda: _block("csr", build="gigabit"), "45F"),
+    "spd-gigabit": (lambda: _block("spd", build="gigabit"), "45F"),
 }
 
-#: device -> nextpnr-ecp5 arguments (ULX3S-style 85F; Colorlight 5A-75B 25F).
+#: device -> nextpnr-ecp5 arguments (ULX3S-style 85F; Colorlight 5A-75B 25F; 45F as on the Colorlight i9
+#: (LFE5U-45F-6BG381C) and the ECP5 Versa (LFE5UM-45F-8BG381C), whose fabric is the same).
 DEVICES = {
     "25F": ["--25k", "--package", "CABGA256"],
+    "45F": ["--45k", "--package", "CABGA381"],
     "85F": ["--85k", "--package", "CABGA381"],
 }
 
 #: device -> its resources (Lattice FPGA-DS-02012 table 1.1): LUT4 = FF = 2 per slice, EBR, DSP.
 CAPACITY = {
     "25F": {"lut4": 24288, "ff": 24288, "ebr": 56, "dsp": 28},
+    "45F": {"lut4": 43848, "ff": 43848, "ebr": 108, "dsp": 72},
     "85F": {"lut4": 83640, "ff": 83640, "ebr": 208, "dsp": 156},
 }
 

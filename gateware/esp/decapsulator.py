@@ -18,7 +18,7 @@ from amaranth.lib.wiring import In, Out
 from ..crypto.gcm import GCM, GCMCommand
 from ..packet import FRAME_TAG, beat_layout, packet_signature
 from ..plumbing import Queue
-from ..repack import Repack
+from ..repack import Repack, widened
 from .encapsulator import swap_bytes
 from .splitter import SplitJob, Splitter
 from .trailer import EspTrailer
@@ -28,10 +28,8 @@ DecapJob = data.StructLayout({"tag": FRAME_TAG, "split": SplitJob, "decrypt": 1,
 
 class Decapsulator(wiring.Component):
     def __init__(self, *, width: int = 16, config: str = "wide"):
-        if width != 16:
-            raise ValueError(f"width: {width}; the GCM engine takes 16-byte blocks")
         self.width, self.config = width, config
-        self.trailer_monitor = EspTrailer(width)
+        self.trailer_monitor = EspTrailer(16)  # on the engine's 16-byte blocks
         super().__init__({
             "frame": In(packet_signature(width)),
             "job": In(stream.Signature(DecapJob)),
@@ -46,8 +44,8 @@ class Decapsulator(wiring.Component):
         w = self.width
         m.submodules.gcm = gcm = GCM(self.config)
         m.submodules.splitter = splitter = Splitter(w)
-        m.submodules.cipher = cipher = Repack(w)  # cipher text, then the ICV as a beat of its own
-        m.submodules.out = out = Repack(w)
+        m.submodules.cipher = cipher = Repack(16, w)  # cipher text, then the ICV as a block of its own
+        m.submodules.out = out = Repack(w, 16)  # clear heads and plaintext blocks, onto the bus
         m.submodules.to_host = to_host = Repack(w)
         m.submodules.trailer = trailer = self.trailer_monitor
         m.submodules.verdicts = verdicts = fifo.SyncFIFOBuffered(width=1, depth=4)  # as many as trailer records
@@ -76,7 +74,7 @@ class Decapsulator(wiring.Component):
         m.submodules.heads = heads = Queue(splitter.head.payload.shape(), 8)  # the splitter runs a frame ahead
         wiring.connect(m, splitter.head, heads.i)
         head, plain = heads.o.payload, gcm.o.payload
-        held = Signal(beat_layout(w))
+        held = Signal(beat_layout(16))
         holding = Signal()
         m.d.comb += [trailer.i.payload.eq(held), out.i.payload.data.eq(trailer.o.payload.data),
                      out.i.payload.n.eq(trailer.o.payload.nbytes), out.i.payload.last.eq(trailer.o.payload.last),
@@ -87,8 +85,8 @@ class Decapsulator(wiring.Component):
                     m.d.comb += [to_host.i.valid.eq(heads.o.valid), to_host.i.payload.eq(head.frag),
                                  heads.o.ready.eq(to_host.i.ready)]
                 with m.Else():
-                    m.d.comb += [out.i.valid.eq(heads.o.valid), out.i.payload.eq(head.frag),
-                                 heads.o.ready.eq(out.i.ready)]
+                    m.d.comb += [out.i.valid.eq(heads.o.valid), heads.o.ready.eq(out.i.ready),
+                                 *widened(head.frag, out.i.payload)]
                 with m.If(heads.o.valid & heads.o.ready & head.then_body):
                     m.d.sync += holding.eq(0)
                     m.next = "PLAIN"

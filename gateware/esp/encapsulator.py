@@ -22,7 +22,7 @@ from amaranth.lib.wiring import In, Out
 from ..crypto.gcm import GCM
 from ..packet import packet_signature
 from ..plumbing import Queue
-from ..repack import Repack
+from ..repack import Repack, widened
 from .header_patch import HeaderPatch, PatchLayout
 from .outbound_control import DROP, ENCAP, job_layout
 from .splitter import Splitter
@@ -35,8 +35,6 @@ def swap_bytes(value, n: int = 16):
 
 class Encapsulator(wiring.Component):
     def __init__(self, n_sa: int, *, width: int = 16, config: str = "wide"):
-        if width != 16:
-            raise ValueError(f"width: {width}; the GCM engine takes 16-byte blocks")
         self.width, self.config = width, config
         self.job_layout = job_layout(n_sa)
         super().__init__({
@@ -50,8 +48,8 @@ class Encapsulator(wiring.Component):
         w = self.width
         headers = data.StructLayout({"tunnel": 1, "natt": 1, "outer": 160, "udp": 64, "esp": 128})
         m.submodules.gcm = gcm = GCM(self.config)
-        m.submodules.plain = plain = Repack(w)  # payload and trailer, dense, for the engine
-        m.submodules.out = out = Repack(w)
+        m.submodules.plain = plain = Repack(16, w)  # payload and trailer, dense 16-byte blocks for the engine
+        m.submodules.out = out = Repack(w, 16)  # heads, headers, cipher text and ICV, onto the bus
         # headers of the frames between reader and writer: the wide engine's ~47-cycle latency holds
         # 8 minimum-size frames (4 suffice for compact; 4 cost wide 64-byte encap 0.644 -> 0.577 of the bus)
         m.submodules.hdrs = hdrs = fifo.SyncFIFOBuffered(width=headers.size, depth=8)
@@ -104,7 +102,7 @@ class Encapsulator(wiring.Component):
         ob = gcm.o.payload
         with m.FSM(name="writer"):
             with m.State("HEAD"):
-                m.d.comb += [out.i.valid.eq(head.valid), oi.eq(hr.frag), head.ready.eq(out.i.ready)]
+                m.d.comb += [out.i.valid.eq(head.valid), head.ready.eq(out.i.ready), *widened(hr.frag, oi)]
                 with m.If(head.valid & out.i.ready & hr.then_body):
                     m.next = "OUTER_0"
             for name, lo, hi, present, after in (("OUTER_0", 0, 16, hj.tunnel, "OUTER_1"),

@@ -11,7 +11,8 @@ Per frame one `SplitJob`, its `action` a `SplitAction`: `FORWARD` sends the whol
     [d, ..) -> dropped (Ethernet padding)
 
 and then, if `extra_n` > 0, `extra` as one more body fragment with `last` (encapsulation: the
-ESP trailer). `tag` travels with every head fragment of the frame (e.g. "to the host").
+ESP trailer), or as several beat-wide ones on a bus narrower than `extra_n` bytes. `tag` travels
+with every head fragment of the frame (e.g. "to the host").
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
@@ -117,9 +118,15 @@ class Splitter(wiring.Component):
                     m.d.comb += [self.frame.ready.eq(1), take.eq(self.frame.valid)]
                 with m.If(take & beat.last):
                     m.next = "EXTRA"
-            with m.State("EXTRA"):
-                m.d.comb += [self.body.valid.eq(job.extra_n != 0), body.data.eq(job.extra), body.lo.eq(0),
-                             body.n.eq(job.extra_n), body.last.eq(1)]
-                with m.If(self.body.ready | (job.extra_n == 0)):
+            with m.State("EXTRA"):  # in fragments of at most a beat
+                done = Signal(range(8))  # bytes of `extra` sent
+                rest = Signal(range(8))
+                m.d.comb += [rest.eq(job.extra_n - done), self.body.valid.eq(rest != 0),
+                             body.data.eq(job.extra >> Cat(Const(0, 3), done)), body.lo.eq(0),
+                             body.n.eq(Mux(rest > w, w, rest)), body.last.eq(rest <= w)]
+                with m.If(self.body.ready & (rest > w)):
+                    m.d.sync += done.eq(done + w)
+                with m.Elif(self.body.ready | (rest == 0)):
+                    m.d.sync += done.eq(0)
                     m.next = "JOB"
         return m

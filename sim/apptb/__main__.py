@@ -13,13 +13,13 @@ from cocotb_tools.check_results import get_results
 
 from espline.sim.toolchain import BUILD_ROOT, cocotb_build, toolchain_env
 
-from .traffic import APPLIANCE, MIXES
+from .traffic import MIXES, gateware
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m espline.sim.apptb", description=__doc__.splitlines()[0])
     ap.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
-    ap.add_argument("--config", default="wide")
+    ap.add_argument("--config", default="wide", help="wide, compact (the GCM engine), or a named build: gigabit")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--frames", type=int, default=10_000)
     ap.add_argument("--mix", choices=sorted(MIXES), default="default")
@@ -29,10 +29,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tag", default="cli", help="run folder name under the build folder")
     args = ap.parse_args(argv)
 
-    from espline.gateware.appliance import Appliance
-
     name = f"apptb_appliance_{args.config}"
-    runner, build_dir = cocotb_build(args.simulator, lambda: Appliance(args.config, **APPLIANCE), name,
+    runner, build_dir = cocotb_build(args.simulator, lambda: gateware(args.config), name,
                                      BUILD_ROOT / f"cocotb_{name}_{args.simulator}")
     test_dir = build_dir / f"run_{args.tag}"
     test_dir.mkdir(exist_ok=True)
@@ -40,7 +38,7 @@ def main(argv=None) -> int:
     result.unlink(missing_ok=True)
     env = {"APPTB_SEED": args.seed, "APPTB_FRAMES": args.frames, "APPTB_MIX": args.mix,
            "APPTB_VALID_PROB": args.valid_prob, "APPTB_READY_PROB": args.ready_prob,
-           "APPTB_INPUTS": args.inputs, "APPTB_RESULT": result}
+           "APPTB_INPUTS": args.inputs, "APPTB_RESULT": result, "APPTB_CONFIG": args.config}
     with toolchain_env(args.simulator):
         xml = runner.test(test_module="espline.sim.apptb.bench", hdl_toplevel=name, hdl_toplevel_lang="verilog",
                           build_dir=build_dir, test_dir=test_dir, results_xml=str(test_dir / "results.xml"),

@@ -13,7 +13,9 @@ lacks gets none), ``APPTB_MIX`` (default | clean | hostile | jumbo | replay), ``
 ``APPTB_READY_PROB`` (0.8), ``APPTB_BURST`` (1: mean length of valid/ready runs),
 ``APPTB_STALL`` (20000), ``APPTB_CYCLE_BUDGET`` (0: 400 per frame +
 200000), ``APPTB_INPUTS`` (the inputs to drive, default ``plain_i,cipher_i,host_i``),
-``APPTB_RESULT`` (JSON path for the figures).
+``APPTB_RESULT`` (JSON path for the figures), ``APPTB_CONFIG`` (wide: what `.traffic.gateware`
+built, for the bus width and MTU; the table sizes, window and longest frame come from the CAP_*
+registers).
 """
 
 import functools
@@ -27,20 +29,23 @@ from espline.host.driver import Espline
 
 from .scoreboard import Scoreboard
 from .tb import INPUTS, ApplianceBench
-from .traffic import SiteMix
+from .traffic import SiteMix, bus_and_mtu
 
 
 def _env(name, default):
     return type(default)(os.environ.get(name, default))
 
 
-async def run_random(dut, *, seed, frames, mix, valid_prob, ready_prob, burst=1, stall, budget, inputs=INPUTS):
+async def run_random(dut, *, seed, frames, mix, valid_prob, ready_prob, burst=1, stall, budget, inputs=INPUTS,
+                     config="wide"):
     """Program, run and score; return the figures (dict)."""
     wall0 = time.monotonic()
-    tb = ApplianceBench(dut, seed=seed, valid_prob=valid_prob, ready_prob=ready_prob, burst=burst)
+    width, mtu = bus_and_mtu(config)
+    tb = ApplianceBench(dut, width=width, seed=seed, valid_prob=valid_prob, ready_prob=ready_prob, burst=burst)
     await tb.start()
     dev = await tb.host(Espline, tb.transport(), scan=False)
-    site = SiteMix(seed, mix, n_sa=dev.n_sa, n_policy=dev.n_policy, window=dev.window)
+    site = SiteMix(seed, mix, n_sa=dev.n_sa, n_policy=dev.n_policy, window=dev.window, max_frame=dev.build.max_frame,
+                   mtu=mtu)
     dut._log.info("seed %d, mix %s: %s", seed, mix, site.describe())
     sas, policies = site.config()
     await tb.host(dev.load, sas, policies)
@@ -133,7 +138,7 @@ async def appliance_random(dut):
         valid_prob=_env("APPTB_VALID_PROB", 0.8), ready_prob=_env("APPTB_READY_PROB", 0.8),
         burst=_env("APPTB_BURST", 1.0),
         stall=_env("APPTB_STALL", 20000), budget=_env("APPTB_CYCLE_BUDGET", 0),
-        inputs=_env("APPTB_INPUTS", ",".join(INPUTS)).split(","))
+        inputs=_env("APPTB_INPUTS", ",".join(INPUTS)).split(","), config=_env("APPTB_CONFIG", "wide"))
     dut._log.info("%s", json.dumps(figures))
     if os.environ.get("APPTB_RESULT"):
         with open(os.environ["APPTB_RESULT"], "w") as f:

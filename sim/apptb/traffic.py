@@ -27,14 +27,31 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from espline.gateware.appliance import Appliance as GatewareAppliance
+from espline.gateware.builds import BUILDS
 from espline.regmap.spi_index import SpiIndex
 from espline.sim.model import Appliance, Lifetime, NatT, Policy, Port, SecurityAssociation, Selector
 from espline.sim.model.appliance import MAX_FRAME
 
-__all__ = ["APPLIANCE", "MIXES", "SiteMix", "frame_size"]
+__all__ = ["APPLIANCE", "MIXES", "SiteMix", "bus_and_mtu", "frame_size", "gateware"]
 
 #: The appliance options the bench builds the gateware with (and configures the model with).
 APPLIANCE = {"default_policy": "discard", "ipv6": "discard", "mtu": 9000}
+
+
+def gateware(config: str):
+    """The appliance the bench runs as `config`: a named build (`espline.gateware.builds.BUILDS`,
+    e.g. "gigabit": its engine, bus width, tables and MTU), else the register map's default build
+    with the GCM engine `config` ("wide", "compact"); the options of `APPLIANCE` either way."""
+    if config in BUILDS:
+        return BUILDS[config].appliance(default_policy=APPLIANCE["default_policy"], ipv6=APPLIANCE["ipv6"])
+    return GatewareAppliance(config, **APPLIANCE)
+
+
+def bus_and_mtu(config: str) -> tuple[int, int]:
+    """The packet bus width and the MTU of the appliance `gateware(config)` builds."""
+    build = BUILDS.get(config)
+    return (build.width, build.mtu) if build else (16, APPLIANCE["mtu"])
 
 ADDR_A = "192.0.2.1"
 MAC_A, MAC_B = bytes.fromhex("02000000000a"), bytes.fromhex("02000000000b")
@@ -219,13 +236,15 @@ class SiteMix:
     """A seeded configuration of site A and its peer, and the frames for each input port."""
 
     def __init__(self, seed: int = 1, mix: str = "default", *, n_sa: int = 256, n_policy: int = 64,
-                 window: int = 128, pairs: tuple[int, int] = (3, 12)):
-        """``n_sa``, ``n_policy``, ``window``: the hardware's table sizes and replay window (the
-        number of SA pairs is drawn from ``pairs`` within what the tables hold)."""
+                 window: int = 128, max_frame: int = MAX_FRAME, mtu: int = APPLIANCE["mtu"],
+                 pairs: tuple[int, int] = (3, 12)):
+        """``n_sa``, ``n_policy``, ``window``, ``max_frame``: the hardware's table sizes, replay window
+        and longest frame; ``mtu`` its option (the number of SA pairs is drawn from ``pairs``
+        within what the tables hold)."""
         if mix not in MIXES:
             raise ValueError(f"mix: {mix!r} is not one of {', '.join(MIXES)}")
         self.seed, self.mix, self.weights = seed, mix, MIXES[mix]
-        self.n_sa, self.window = n_sa, window
+        self.n_sa, self.window, self.max_frame, self.mtu = n_sa, window, max_frame, mtu
         rng = self._rng("config")
         n = rng.randint(*pairs)
         n = min(n, n_sa // 2, (n_policy - len(FIXED_POLICIES)) // 2)
@@ -281,7 +300,7 @@ class SiteMix:
     def model(self) -> Appliance:
         """Site A's reference model, configured as the DUT is."""
         sas, policies = self.config()
-        return Appliance(sas, policies, **APPLIANCE)
+        return Appliance(sas, policies, **{**APPLIANCE, "mtu": self.mtu}, max_frame=self.max_frame)
 
     def peer(self) -> Appliance:
         """Site B: protects LAN B towards all of LAN A (wider than A's inbound selectors, so some of
@@ -340,7 +359,8 @@ class _Gen:
         """The frame-size contract's edges (docs/frames.md): 0 bytes, runts, the largest frame, one
         byte more, and 64 KiB and beyond; an IPv4 header filling the frame where one fits."""
         rng = self.rng
-        size = rng.choice((0, rng.randint(1, 13), MAX_FRAME, MAX_FRAME + 1, rng.randint(65_536, 70_000)))
+        largest = self.mix.max_frame
+        size = rng.choice((0, rng.randint(1, 13), largest, largest + 1, rng.randint(65_536, 70_000)))
         if size < 14 + 20:
             return [rng.randbytes(size)]
         p = rng.choice(self.mix.pairs)
@@ -370,8 +390,8 @@ class _PlainGen(_Gen):
         return [self._ip(p.host_a(self.rng), p.host_b(self.rng), dport=dport, **kw)]
 
     def _too_big(self):
-        """Near 9000 bytes: over the MTU once the ESP overhead is added."""
-        return self._protect(size=self.rng.randint(8950, 9000))
+        """Near the MTU: over it once the ESP overhead is added."""
+        return self._protect(size=self.rng.randint(self.mix.mtu - 50, self.mix.mtu))
 
     def _bypass(self):
         dst = str(ipaddress.IPv4Address(self.rng.getrandbits(32)))

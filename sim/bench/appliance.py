@@ -8,24 +8,31 @@ the last three quarters of the frames; likewise the input bus, the limit when de
 and the first-byte latency of a frame into an idle appliance (cycles from its first input
 beat to its first output beat; store-and-forward, so shown also as the part beyond the frame's
 own input beats). Exact figures (Amaranth simulator).
+
+`--build gigabit` measures a named build (`espline.gateware.builds`; `--width` overrides its bus
+width, `--key-bits 256` uses AES-256 SAs) and adds the cycles per frame and `1GbE`: the input
+rate the appliance keeps up with as a share of a 1 GbE port's at 125 MHz (one byte a cycle, each
+frame on the wire 24 bytes longer: FCS, preamble and SFD, inter-frame gap); >= 1 is line rate.
 """
 
 import argparse
+import dataclasses
 import json
 import time
 
+from espline.gateware.builds import BUILDS
 from espline.sim.appsim import run
 from espline.sim.model import Port
 from espline.sim.sites import hosts, two_sites
 from espline.sim.traffic import ethernet, ip_packet
 
-WIDTH = 16
+WIRE_EXTRA = 24  # bytes a frame takes on a 1 GbE wire beyond the packet bus's: FCS, preamble + SFD, gap
 MIXES = {"64": [64], "576": [576], "1500": [1500], "imix": [64] * 7 + [576] * 4 + [1500]}
 
 
-def workload(direction: str, sizes: list, count: int):
+def workload(direction: str, sizes: list, count: int, key_bits: int = 128):
     """(site, input port, frames): `count` frames cycling through `sizes` (IPv4 total lengths)."""
-    site, peer = two_sites("tunnel")
+    site, peer = two_sites("tunnel", key_bits=key_bits)
     a, b = hosts("tunnel")
     plain = [ethernet(ip_packet(sizes[k % len(sizes)], *((a, b) if direction == "encap" else (b, a)), seed=k))
              for k in range(count)]
@@ -34,10 +41,22 @@ def workload(direction: str, sizes: list, count: int):
     return site, Port.CIPHER, [peer.process(Port.PLAIN, f).frame for f in plain]
 
 
-def measure(config: str, direction: str, mix: str, count: int) -> dict:
+def measure(config: str, direction: str, mix: str, count: int, *, width: int | None = None,
+            key_bits: int = 128) -> dict:
+    """`config`: an engine ("wide", "compact") with the default build, or a named build (at `width`)."""
+    build = BUILDS.get(config)
+    if build and width:
+        build = dataclasses.replace(build, width=width)
+
+    def dut():
+        return build.appliance() if build else None
+
     out = "cipher_o" if direction == "encap" else "plain_o"
-    site, port, frames = workload(direction, MIXES[mix], count)
-    r = run(site, {port: frames}, config=config, idle=0, stall=0)
+    site, port, frames = workload(direction, MIXES[mix], count, key_bits)
+    if build:
+        site.mtu, site.max_frame = build.mtu, build.max_frame
+    r = run(site, {port: frames}, config=config, idle=0, stall=0, dut=dut())
+    bus = build.width if build else 16
     if not r.matches():
         raise AssertionError(f"{config} {direction} {mix}: the gateware's frames differ from the model's")
     ends = [c for c, _, last in r.stamps[out] if last]
@@ -45,35 +64,48 @@ def measure(config: str, direction: str, mix: str, count: int) -> dict:
     out_bytes = sum(len(f) for f in r.got[out.removesuffix("_o")][start + 1:])
     in_bytes = sum(len(f) for f in frames[start + 1:])
     cycles = ends[-1] - ends[start]
+    counted = len(ends) - start - 1
 
-    site, port, frames = workload(direction, MIXES[mix][-1:], 1)  # latency: one frame, idle appliance
-    r = run(site, {port: frames}, config=config, idle=0, stall=0)
+    site, port, frames = workload(direction, MIXES[mix][-1:], 1, key_bits)  # latency: one frame, idle appliance
+    if build:
+        site.mtu, site.max_frame = build.mtu, build.max_frame
+    r = run(site, {port: frames}, config=config, idle=0, stall=0, dut=dut())
     first_in = next(c for c, first, _ in r.stamps[f"{port.value}_i"] if first)
     first_out = next(c for c, first, _ in r.stamps[out] if first)
-    in_beats = -(-len(frames[0]) // WIDTH)
-    return {"config": config, "direction": direction, "mix": mix, "frames": count,
-            "bus_fraction": round(out_bytes / WIDTH / cycles, 3),
-            "input_bus_fraction": round(in_bytes / WIDTH / cycles, 3),
+    in_beats = -(-len(frames[0]) // bus)
+    return {"config": config, "width": bus, "key_bits": key_bits, "direction": direction, "mix": mix, "frames": count,
+            "bus_fraction": round(out_bytes / bus / cycles, 3),
+            "input_bus_fraction": round(in_bytes / bus / cycles, 3),
+            "cycles_per_frame": round(cycles / counted, 1),
+            "line_rate_1gbe": round((in_bytes + WIRE_EXTRA * counted) / cycles, 3),
             "latency_frame_bytes": len(frames[0]),
             "latency_cycles": first_out - first_in, "latency_beyond_frame_beats": first_out - first_in - in_beats}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", choices=["wide", "compact"], action="append")
+    parser.add_argument("--config", choices=["wide", "compact", *BUILDS], action="append",
+                        help="the GCM engine with the default build, or a named build")
+    parser.add_argument("--width", type=int, help="packet bus bytes (a named build's; else 16)")
+    parser.add_argument("--key-bits", type=int, choices=[128, 256], default=128)
+    parser.add_argument("--mix", choices=list(MIXES), action="append")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args(argv)
     counts = {"64": 32, "576": 12, "1500": 8, "imix": 24}
     rows = []
-    print("appliance (Amaranth simulator, exact cycles; bus = 16 bytes/cycle)")
-    print(f"{'config':8} {'direction':9} {'mix':5} {'out bus':>8} {'in bus':>7} {'latency':>8} {'beyond frame':>13}")
+    print("appliance (Amaranth simulator, exact cycles; bus bytes/cycle as `width`)")
+    print(f"{'config':8} {'width':>5} {'direction':9} {'mix':5} {'out bus':>8} {'in bus':>7} {'cyc/frame':>9} "
+          f"{'1GbE':>6} {'latency':>8} {'beyond frame':>13}")
     for config in args.config or ["wide", "compact"]:
         for direction in ("encap", "decap"):
-            for mix, count in counts.items():
+            for mix in args.mix or counts:
+                count = counts[mix]
                 t0 = time.time()
-                row = measure(config, direction, mix, count if config == "wide" else max(6, count // 3))
+                row = measure(config, direction, mix, count if config == "wide" else max(6, count // 3),
+                              width=args.width, key_bits=args.key_bits)
                 rows.append(row)
-                print(f"{config:8} {direction:9} {mix:5} {row['bus_fraction']:8.3f} {row['input_bus_fraction']:7.3f} "
+                print(f"{config:8} {row['width']:5} {direction:9} {mix:5} {row['bus_fraction']:8.3f} "
+                      f"{row['input_bus_fraction']:7.3f} {row['cycles_per_frame']:9} {row['line_rate_1gbe']:6.3f} "
                       f"{row['latency_cycles']:8} "
                       f"{row['latency_beyond_frame_beats']:13}   ({time.time() - t0:.0f} s)", flush=True)
     if args.json:

@@ -13,6 +13,7 @@ import pytest
 from scapy.layers.l2 import Ether
 
 from espline.gateware.appliance import Appliance
+from espline.gateware.builds import BUILDS
 from espline.sim.appsim import run
 from espline.sim.model import Lifetime, Port
 from espline.sim.model.accounting import Reason
@@ -83,11 +84,16 @@ def garbage(rng, frames):
     return out
 
 
-@pytest.mark.parametrize("config", ["wide", slow("compact")])
+@pytest.mark.parametrize("config", ["wide", slow("compact"), "gigabit"])
 def test_all_ports_at_once(config):
-    """Both directions and the host port busy together, with malformed frames in both directions."""
+    """Both directions and the host port busy together, with malformed frames in both directions;
+    "gigabit": the gigabit build (compact engines, a 4-byte bus, its tables and frame limits)."""
     rng = random.Random(5)
     site, peer = two_sites("tunnel", natt=True)
+    dut = None
+    if config in BUILDS:
+        build = BUILDS[config]
+        dut, site.mtu, site.max_frame = build.appliance(), build.mtu, build.max_frame
     plain = [ethernet(ip_packet(rng.randint(28, 300), *hosts("tunnel"), seed=i)) for i in range(8)]
     cipher = inbound_frames(peer, "tunnel", rng, count=8)
     plain += garbage(rng, plain) + [bytes(Ether(type=0x86DD)) + bytes(60)]
@@ -95,7 +101,7 @@ def test_all_ports_at_once(config):
     rng.shuffle(plain)
     rng.shuffle(cipher)
     host = [ethernet(ip_packet(90, "192.0.2.1", "198.51.100.2", "udp", sport=500, dport=500))] * 2
-    r = run(site, {Port.PLAIN: plain, Port.CIPHER: cipher, Port.HOST: host}, config=config)
+    r = run(site, {Port.PLAIN: plain, Port.CIPHER: cipher, Port.HOST: host}, config=config, dut=dut)
     assert r.matches()
     assert r.driver.global_counters() == site.counters.as_dict()
     for sa in site.sad:

@@ -14,10 +14,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from espline.sim.apptb.traffic import APPLIANCE
+from espline.sim.apptb.traffic import gateware
 from espline.sim.toolchain import BUILD_ROOT, cocotb_build, toolchain_env
-
-appliance = pytest.importorskip("espline.gateware.appliance", reason="waits for espline.gateware.appliance")
 
 MODULE = "espline.sim.apptb.bench"
 
@@ -25,7 +23,7 @@ MODULE = "espline.sim.apptb.bench"
 @functools.cache
 def _built(simulator, config):
     name = f"apptb_appliance_{config}"
-    return cocotb_build(simulator, lambda: appliance.Appliance(config, **APPLIANCE), name,
+    return cocotb_build(simulator, lambda: gateware(config), name,
                         BUILD_ROOT / f"cocotb_{name}_{simulator}")
 
 
@@ -46,7 +44,8 @@ def run(simulator, tag, config="wide", **env):
         try:
             runner.test(test_module=MODULE, hdl_toplevel=f"apptb_appliance_{config}", hdl_toplevel_lang="verilog",
                         build_dir=build_dir, test_dir=test_dir, results_xml=str(xml),
-                        extra_env={"APPTB_RESULT": str(result), **{f"APPTB_{k}": str(v) for k, v in env.items()}})
+                        extra_env={"APPTB_RESULT": str(result), "APPTB_CONFIG": config,
+                                   **{f"APPTB_{k}": str(v) for k, v in env.items()}})
         except SystemExit:  # cocotb's runner under pytest exits on a failed test: show why instead
             pass
     tests, failed = get_results(xml)
@@ -88,6 +87,18 @@ def test_verilator_one_million_frames():
     f = run("verilator", "million", SEED=5, FRAMES=1_000_000, MIX="default", VALID_PROB=0.9, READY_PROB=0.9,
             CYCLE_BUDGET=0)
     print(f"1M frames: {f['wall_s']['traffic']:.0f} s, {f['frames_per_s']:.0f} frames/s")
+
+
+def test_verilator_gigabit_build():
+    """The gigabit build (espline.gateware.builds.GIGABIT: compact engines, a 4-byte bus, 16 SAs,
+    8 policies, MTU 1500): a few hundred frames of the default mix."""
+    run("verilator", "gigabit", config="gigabit", SEED=8, FRAMES=300, MIX="default", VALID_PROB=0.8, READY_PROB=0.8)
+
+
+@pytest.mark.slow
+def test_verilator_gigabit_build_long():
+    run("verilator", "gigabit_long", config="gigabit", SEED=9, FRAMES=5000, MIX="hostile", VALID_PROB=0.7,
+        READY_PROB=0.7, BURST=4)
 
 
 @pytest.mark.slow

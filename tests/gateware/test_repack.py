@@ -1,5 +1,7 @@
 """The byte gearbox: frames given as fragments at random alignments come out as the same bytes,
-densely packed, under random stalls on both sides; at full rate when nothing stalls."""
+densely packed, under random stalls on both sides; at full rate when nothing stalls. Fragments
+as wide as the beats, or wider or narrower (the gearboxes between a narrow bus and the GCM
+engine's 16-byte blocks)."""
 
 import random
 
@@ -27,13 +29,14 @@ def fragments(frame: bytes, width: int, rng: random.Random):
     return out
 
 
-def run(width, frames, rng, idle, stall):
-    dut = Repack(width)
+def run(width, frames, rng, idle, stall, in_width=None):
+    dut = Repack(width, in_width)
+    in_width = dut.in_width
     got = []
 
     async def source(ctx):
         for frame in frames:
-            for piece in fragments(frame, width, rng):
+            for piece in fragments(frame, in_width, rng):
                 while rng.random() < idle:
                     ctx.set(dut.i.valid, 0)
                     await ctx.tick()
@@ -51,11 +54,12 @@ def run(width, frames, rng, idle, stall):
     return got
 
 
-@pytest.mark.parametrize("width", [4, 16])
-def test_fragments_become_the_same_bytes(width):
-    rng = random.Random(width)
-    frames = [rng.randbytes(rng.choice((1, 2, width - 1, width, width + 1, rng.randint(1, 300)))) for _ in range(60)]
-    assert run(width, frames, rng, idle=0.3, stall=0.3) == frames
+@pytest.mark.parametrize("width,in_width", [(4, 4), (16, 16), (4, 16), (16, 4), (2, 16), (16, 8)])
+def test_fragments_become_the_same_bytes(width, in_width):
+    rng = random.Random(width * 100 + in_width)
+    sizes = (1, 2, width - 1, width, width + 1, in_width - 1, in_width + 1)
+    frames = [rng.randbytes(max(1, rng.choice(sizes + (rng.randint(1, 300),)))) for _ in range(60)]
+    assert run(width, frames, rng, idle=0.3, stall=0.3, in_width=in_width) == frames
 
 
 def test_full_rate_when_nothing_stalls():

@@ -100,7 +100,7 @@ def feeders(dut, items, rng):
     """Two testbenches: each item's frame onto `dut.frame` and its job onto `dut.job`, idling at random."""
     async def frames(ctx):
         for frame, _, _ in items:
-            await put_frame(ctx, dut.frame, frame, 16, rng, idle=0.3)
+            await put_frame(ctx, dut.frame, frame, dut.width, rng, idle=0.3)
 
     async def jobs(ctx):
         await stream_put(ctx, dut.job, [job for _, job, _ in items], rng=rng, valid_prob=0.6)

@@ -16,7 +16,7 @@ def random_job(rng, length, width):
     a, b, c, d = sorted(rng.randint(0, length) for _ in range(4))
     if rng.random() < 0.3:  # the encapsulator's shape: nothing dropped, no cut, the trailer extra
         b, d = a, c
-    extra_n = rng.randint(0, min(5, width))  # the extra bytes go out as one fragment: at most `width`
+    extra_n = rng.randint(0, 5)  # in fragments of at most `width` bytes
     return {"action": action, "tag": rng.randrange(2), "a": a, "b": b, "c": c, "d": d, "cut": rng.randrange(2),
             "extra": rng.getrandbits(40), "extra_n": extra_n}
 
@@ -62,7 +62,7 @@ def chunks(fragments, width, marker):
     return out, data
 
 
-@pytest.mark.parametrize("width", [4, 16])
+@pytest.mark.parametrize("width", [2, 4, 16])
 def test_every_action_over_random_lengths_and_cuts(width):
     rng = random.Random(width)
     frames = [rng.randbytes(rng.choice((0, 1, width - 1, width, width + 1, rng.randint(0, 120)))) for _ in range(200)]
