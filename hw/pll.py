@@ -5,13 +5,14 @@ CLKOP, f_VCO = f_out * CLKOP_DIV; the phase-frequency detector runs at f_in / CL
 (3.125 to 400 MHz), the VCO at 400 to 800 MHz. `dividers` chooses exact dividers with the highest
 detector frequency, then the VCO nearest the middle of its range, which is what Project Trellis'
 `ecppll` chooses (25 -> 125 MHz: 1, 5, 5; 100 -> 125 MHz: 4, 5, 5; `tests/hw/test_pll.py`).
-`sync` is held in reset until the PLL locks and released synchronously
-(`amaranth.lib.cdc.ResetSynchronizer`); the output carries an LPF frequency constraint.
+The design above defines the domain (`sync` by default); this block drives its clock, and its
+reset until the PLL locks, released synchronously (`amaranth.lib.cdc.ResetSynchronizer`). The
+output carries an LPF frequency constraint.
 """
 
 from fractions import Fraction
 
-from amaranth.hdl import ClockDomain, ClockSignal, Instance, Module, Signal
+from amaranth.hdl import ClockSignal, Instance, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
@@ -54,7 +55,6 @@ class Pll(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         clock = Signal()
-        m.domains += ClockDomain(self.domain)
         m.submodules.pll = Instance(
             "EHXPLLL",
             a_FREQUENCY_PIN_CLKI=f"{self.in_hz / 1e6:g}", a_FREQUENCY_PIN_CLKOP=f"{self.out_hz / 1e6:g}",

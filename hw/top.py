@@ -18,7 +18,7 @@
 """
 
 from amaranth.hdl import ClockDomain, Module, Mux, Signal
-from amaranth.lib import wiring
+from amaranth.lib import io, wiring
 
 from espline.gateware.builds import GIGABIT, ApplianceBuild
 from espline.gateware.csr.uart_bridge import UartBridge
@@ -56,8 +56,10 @@ class BoardTop(wiring.Component):
         width, max_frame = self.build.width, self.build.max_frame
         m.submodules.appliance = appliance
 
+        m.domains.sync = ClockDomain("sync")
         m.submodules.pll = pll = Pll(platform.lookup(board.clock, 0).clock.frequency, SYNC_HZ)
-        m.d.comb += pll.clk_in.eq(platform.request(board.clock, 0).i)
+        m.submodules.clock = clock = io.Buffer("i", platform.request(board.clock, 0, dir="-"))
+        m.d.comb += pll.clk_in.eq(clock.i)
 
         macs = []
         for n in range(2):
@@ -79,8 +81,11 @@ class BoardTop(wiring.Component):
         with m.If(phy_reset != 0):
             m.d.sync += phy_reset.eq(phy_reset - 1)
         for n in range(board.mgmt):
-            mgmt = platform.request("eth_mgmt", n)
-            m.d.comb += [mgmt.rst.o.eq(phy_reset != 0), mgmt.mdc.o.eq(0), mgmt.mdio.oe.eq(0)]
+            mgmt = platform.request("eth_mgmt", n, dir="-")
+            m.submodules[f"phy_reset{n}"] = reset = io.Buffer("o", mgmt.rst)
+            m.submodules[f"mdc{n}"] = mdc = io.Buffer("o", mgmt.mdc)
+            m.submodules[f"mdio{n}"] = io.Buffer("io", mgmt.mdio)  # left as an input: the PHYs keep their straps
+            m.d.comb += [reset.o.eq(phy_reset != 0), mdc.o.eq(0)]
 
         # management: the bridge's bus to the appliance's registers and the board's
         bridge_width = (BOARD_BASE >> 2).bit_length()
@@ -89,8 +94,9 @@ class BoardTop(wiring.Component):
         m.submodules.bridge = bridge = UartBridge(bridge_width, round(SYNC_HZ / self.baud), width=width,
                                                   frame_bytes=_power_of_two(max_frame))
         m.submodules.board_registers = registers = BoardRegisters(len(macs))
-        uart = platform.request("uart", 0)
-        m.d.comb += [bridge.rx.eq(uart.rx.i), uart.tx.o.eq(bridge.tx),
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx, m.submodules.uart_tx = rx, tx = io.Buffer("i", uart.rx), io.Buffer("o", uart.tx)
+        m.d.comb += [bridge.rx.eq(rx.i), tx.o.eq(bridge.tx),
                      registers.host_dropped.eq(bridge.to_host_dropped)]
         wiring.connect(m, appliance.host_o, bridge.to_host)
         wiring.connect(m, bridge.from_host, appliance.host_i)
@@ -117,5 +123,6 @@ class BoardTop(wiring.Component):
             shown += [(0, pulse) for pulse in traffic]
         for n, (base, pulse) in enumerate(shown[: board.leds]):
             m.submodules[f"led{n}"] = led = Activity()
-            m.d.comb += [led.base.eq(base), led.pulse.eq(pulse), platform.request("led", n).o.eq(led.led)]
+            m.submodules[f"led{n}_pin"] = pin = io.Buffer("o", platform.request("led", n, dir="-"))
+            m.d.comb += [led.base.eq(base), led.pulse.eq(pulse), pin.o.eq(led.led)]
         return m

@@ -1,0 +1,100 @@
+"""The board top (espline.hw.top) prepared for each board without running the tools: every
+resource it requests exists, every clock has its LPF frequency constraint, the UART and both
+RGMII ports are placed; and the board registers read back the MAC counters."""
+
+import pytest
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.sim import Simulator
+
+from espline.gateware.builds import GIGABIT
+from espline.gateware.csr import wishbone
+from espline.gateware.eth.port import counter_layout
+from espline.gateware.packet import packet_signature
+from espline.hw.board_registers import BOARD_BASE, BoardRegisters, counter_address
+from espline.hw.boards import BOARDS
+from espline.hw.top import BoardTop
+
+
+class StandIn(wiring.Component):
+    """The appliance's signature at the build's width, its ports looped back, one register: the
+    board wiring is what is under test here (the appliance has its own tests)."""
+
+    def __init__(self, width: int):
+        super().__init__({
+            "plain_i": In(packet_signature(width)), "plain_o": Out(packet_signature(width)),
+            "cipher_i": In(packet_signature(width)), "cipher_o": Out(packet_signature(width)),
+            "host_i": In(packet_signature(width)), "host_o": Out(packet_signature(width)),
+            "bus": In(wishbone.Signature(9)), "irq": Out(1), "idle": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        wiring.connect(m, wiring.flipped(self.plain_i), wiring.flipped(self.cipher_o))
+        wiring.connect(m, wiring.flipped(self.cipher_i), wiring.flipped(self.plain_o))
+        wiring.connect(m, wiring.flipped(self.host_i), wiring.flipped(self.host_o))
+        m.d.sync += self.bus.ack.eq(self.bus.cyc & self.bus.stb & ~self.bus.ack)
+        return m
+
+
+def prepared(name, appliance=None):
+    board = BOARDS[name]
+    top = BoardTop(board, appliance=appliance or StandIn(GIGABIT.width))
+    return board.platform().prepare(top, name="espline")
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_top_prepares(name):
+    board = BOARDS[name]
+    lpf = prepared(name).files["espline.lpf"]
+    assert 'FREQUENCY NET "pll.clock" 125000000.0 HZ;' in lpf
+    for n in (0, 1):
+        assert f'FREQUENCY PORT "eth_rgmii_{n}__rx_clk__io" 125000000.0 HZ;' in lpf
+        for sub in ("tx_clk", "tx_ctl", "rx_ctl", "tx_data__io[3]", "rx_data__io[3]"):
+            assert f'LOCATE COMP "eth_rgmii_{n}__{sub}' in lpf
+    assert f'FREQUENCY PORT "{board.clock}_0__' in lpf  # __io, or __p for a differential pair
+    assert 'LOCATE COMP "uart_0__rx__io"' in lpf and 'LOCATE COMP "uart_0__tx__io"' in lpf
+    assert lpf.count('LOCATE COMP "eth_mgmt_') == 3 * board.mgmt
+    assert lpf.count('LOCATE COMP "led_') == min(board.leds, 5)
+
+
+@pytest.mark.slow
+def test_top_prepares_with_the_gigabit_build():
+    """The real appliance inside (about 20 s of elaboration)."""
+    assert "EHXPLLL" in prepared("colorlight-i9", GIGABIT.appliance()).files["espline.il"]
+
+
+def test_board_registers_read_the_counters():
+    dut = BoardRegisters(2)
+    values = {(port, name): (port + 1) * 1000 + k for port in (0, 1) for k, name in enumerate(counter_layout.members)}
+    read = {}
+
+    async def bench(ctx):
+        for (port, name), value in values.items():
+            ctx.set(dut.counters[port][name], value)
+        for _ in range(3):  # three frames too long for the bridge
+            ctx.set(dut.host_dropped, 1)
+            await ctx.tick()
+        ctx.set(dut.host_dropped, 0)
+        addresses = {key: counter_address(*key) for key in values} | {"id": BOARD_BASE, "dropped": BOARD_BASE + 0x200,
+                                                                     "hole": BOARD_BASE + 0x3FC}
+        for key, address in addresses.items():
+            ctx.set(dut.bus.adr, (address - BOARD_BASE) >> 2)
+            ctx.set(dut.bus.cyc, 1)
+            ctx.set(dut.bus.stb, 1)
+            ack = False
+            while not ack:
+                _, _, ack, data = await ctx.tick().sample(dut.bus.ack, dut.bus.dat_r)
+            ctx.set(dut.bus.cyc, 0)
+            ctx.set(dut.bus.stb, 0)
+            await ctx.tick()
+            read[key] = data
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert {key: read[key] for key in values} == values
+    assert read["id"] == int.from_bytes(b"ESPB", "big") and read["dropped"] == 3 and read["hole"] == 0
+    assert counter_address(1, "rx_frames") == BOARD_BASE + 0x140
