@@ -6,6 +6,7 @@ Usage::
     python -m espline.hw.bitstream --board colorlight-i9            # build/boards/colorlight-i9/espline.bit
     python -m espline.hw.bitstream --board versa --seed 3
     python -m espline.hw.bitstream --board colorlight-i9 --program  # openFPGALoader, when installed
+    python -m espline.hw.bitstream --board versa --loopback         # a wire instead of the appliance
 
 amaranth's platform build runs Yosys (`synth_ecp5`), nextpnr-ecp5 (with the LPF's frequency
 constraint on every clock: the PLL's 125 MHz `sync`, both 125 MHz RGMII receive clocks, the
@@ -28,7 +29,11 @@ import sys
 import time
 from pathlib import Path
 
+from espline.gateware.builds import GIGABIT
+from espline.gateware.csr.regfile import word_address_width
+
 from .boards import BOARDS
+from .loopback import Loopback
 from .synth import CAPACITY, cell_counts, lut_sites
 from .top import BoardTop
 
@@ -52,14 +57,17 @@ def _device(board) -> str:
     return board.device.split("-")[1]  # LFE5U-45F, LFE5UM-45F -> 45F
 
 
-def build(board_name: str, *, seed: int = 1, out: str = "build/boards") -> dict:
-    """Build one board's bitstream; returns (and writes as summary.json) what it measured."""
+def build(board_name: str, *, seed: int = 1, out: str = "build/boards", loopback: bool = False) -> dict:
+    """Build one board's bitstream (`loopback`: with `Loopback` in place of the appliance); returns
+    (and writes as summary.json) what it measured."""
     board = BOARDS[board_name]
-    work = Path(out) / board_name
+    work = Path(out) / (board_name + "-loopback" * loopback)
     _tools()
-    command = f"make bitstream BOARD={board_name}" + (f" SEED={seed}" if seed != 1 else "")
+    command = (f"make bitstream BOARD={board_name}" + (f" SEED={seed}" if seed != 1 else "")
+               + (" LOOPBACK=1" if loopback else ""))
+    appliance = Loopback(GIGABIT.width, word_address_width(GIGABIT.regmap())) if loopback else None
     t0 = time.monotonic()
-    plan = board.platform().prepare(BoardTop(board), name=NAME, ecppack_opts="--compress",
+    plan = board.platform().prepare(BoardTop(board, GIGABIT, appliance), name=NAME, ecppack_opts="--compress",
                                     nextpnr_opts=["--seed", str(seed), "--report", "report.json",
                                                   "--timing-allow-fail"])
     error = None
@@ -67,7 +75,7 @@ def build(board_name: str, *, seed: int = 1, out: str = "build/boards") -> dict:
         plan.execute_local(str(work))
     except subprocess.CalledProcessError as e:
         error = e
-    summary = _summary(board, work, seed, command, round(time.monotonic() - t0))
+    summary = _summary(board, work, seed, command, round(time.monotonic() - t0)) | {"loopback": loopback}
     (work / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     if error is not None and summary["status"] != "does not fit":
         raise SystemExit(f"{board_name}: the build failed ({error}); see {work}/{NAME}.rpt and {NAME}.tim")
@@ -97,15 +105,16 @@ def _summary(board, work: Path, seed: int, command: str, seconds: int) -> dict:
     return summary | {"status": ("bitstream" if met else "timing not met") if packed else "ecppack failed"}
 
 
-def program(board_name: str, out: str = "build/boards") -> None:
+def program(board_name: str, out: str = "build/boards", loopback: bool = False) -> None:
     board = BOARDS[board_name]
-    bitstream = Path(out) / board_name / f"{NAME}.bit"
+    bitstream = Path(out) / (board_name + "-loopback" * loopback) / f"{NAME}.bit"
     tool = os.environ.get("OPENFPGALOADER", "openFPGALoader")
     if shutil.which(tool) is None:
         raise SystemExit(f"{tool} is not installed (Debian: apt-get install openfpgaloader); "
                          f"program {bitstream} with your own tool")
     if not bitstream.exists():
-        raise SystemExit(f"{bitstream} does not exist: `make bitstream BOARD={board_name}` first")
+        raise SystemExit(f"{bitstream} does not exist: `make bitstream BOARD={board_name}"
+                         + (" LOOPBACK=1" if loopback else "") + "` first")
     subprocess.run([tool, *board.loader, str(bitstream)], check=True)
 
 
@@ -125,12 +134,14 @@ def main(argv=None):
     ap.add_argument("--board", required=True, choices=sorted(BOARDS))
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placer seed")
     ap.add_argument("--out", default="build/boards", help="output folder (a sub-folder per board)")
+    ap.add_argument("--loopback", action="store_true",
+                    help="a wire in place of the appliance (espline.hw.loopback), to bring a board up")
     ap.add_argument("--program", action="store_true", help="program the board's bitstream, build nothing")
     args = ap.parse_args(argv)
     if args.program:
-        program(args.board, args.out)
+        program(args.board, args.out, args.loopback)
         return 0
-    summary = build(args.board, seed=args.seed, out=args.out)
+    summary = build(args.board, seed=args.seed, out=args.out, loopback=args.loopback)
     print(_line(summary), flush=True)
     return 0 if summary["status"] == "bitstream" else 1
 

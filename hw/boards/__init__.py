@@ -2,7 +2,7 @@
 
 Each `Board` names its platform (an amaranth `LatticeECP5Platform` whose Ethernet ports are
 `eth_rgmii` 0 and 1 plus `eth_mgmt` resources, `resources.py`), the oscillator the PLL starts
-from, its LEDs, how its PHYs are wired for RGMII clock delays and how openFPGALoader reaches it.
+from, its LEDs, how many PHY management resources it has and how openFPGALoader reaches it.
 """
 
 from dataclasses import dataclass
@@ -21,7 +21,6 @@ class Board:
     clock: str  # the oscillator resource the PLL takes
     leds: int  # `led` resources 0..leds-1 (0: the board's LED pins carry the UART)
     mgmt: int  # `eth_mgmt` resources: 1 when both PHYs share reset and MDIO, else 2
-    rx_delay: bool  # the FPGA delays the RGMII receive clock (the PHY adds no RX delay)
     loader: tuple  # openFPGALoader arguments before the bitstream
 
     @property
@@ -30,9 +29,7 @@ class Board:
 
 
 BOARDS = {board.name: board for board in (
-    Board("colorlight-i9", ColorlightI9Platform, "clk25", leds=1, mgmt=1, rx_delay=True,
-          loader=("-c", "cmsisdap")),
-    Board("versa", VersaPlatform, "clk100", leds=8, mgmt=2, rx_delay=False, loader=("-c", "ft2232")),
-    Board("colorlight-5a-75b", Colorlight5A75BPlatform, "clk25", leds=0, mgmt=1, rx_delay=True,
-          loader=("-c", "ft232")),
+    Board("colorlight-i9", ColorlightI9Platform, "clk25", leds=1, mgmt=1, loader=("-c", "cmsisdap")),
+    Board("versa", VersaPlatform, "clk100", leds=8, mgmt=2, loader=("-c", "ft2232")),
+    Board("colorlight-5a-75b", Colorlight5A75BPlatform, "clk25", leds=0, mgmt=1, loader=("-c", "ft232")),
 )}

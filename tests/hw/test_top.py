@@ -1,46 +1,23 @@
 """The board top (espline.hw.top) prepared for each board without running the tools: every
 resource it requests exists, every clock has its LPF frequency constraint, the UART and both
-RGMII ports are placed; and the board registers read back the MAC counters."""
+RGMII ports are placed; and the board registers read back the MAC counters. The board wiring is
+under test here, so the appliance is the loopback (the appliance has its own tests), except in
+one slow test."""
 
 import pytest
-from amaranth.hdl import Module
-from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
 from espline.gateware.builds import GIGABIT
-from espline.gateware.csr import wishbone
 from espline.gateware.eth.port import counter_layout
-from espline.gateware.packet import packet_signature
 from espline.hw.board_registers import BOARD_BASE, BoardRegisters, counter_address
 from espline.hw.boards import BOARDS
+from espline.hw.loopback import Loopback
 from espline.hw.top import BoardTop
-
-
-class StandIn(wiring.Component):
-    """The appliance's signature at the build's width, its ports looped back, one register: the
-    board wiring is what is under test here (the appliance has its own tests)."""
-
-    def __init__(self, width: int):
-        super().__init__({
-            "plain_i": In(packet_signature(width)), "plain_o": Out(packet_signature(width)),
-            "cipher_i": In(packet_signature(width)), "cipher_o": Out(packet_signature(width)),
-            "host_i": In(packet_signature(width)), "host_o": Out(packet_signature(width)),
-            "bus": In(wishbone.Signature(9)), "irq": Out(1), "idle": Out(1),
-        })
-
-    def elaborate(self, platform):
-        m = Module()
-        wiring.connect(m, wiring.flipped(self.plain_i), wiring.flipped(self.cipher_o))
-        wiring.connect(m, wiring.flipped(self.cipher_i), wiring.flipped(self.plain_o))
-        wiring.connect(m, wiring.flipped(self.host_i), wiring.flipped(self.host_o))
-        m.d.sync += self.bus.ack.eq(self.bus.cyc & self.bus.stb & ~self.bus.ack)
-        return m
 
 
 def prepared(name, appliance=None):
     board = BOARDS[name]
-    top = BoardTop(board, appliance=appliance or StandIn(GIGABIT.width))
+    top = BoardTop(board, appliance=appliance or Loopback(GIGABIT.width, 9))
     return board.platform().prepare(top, name="espline")
 
 
