@@ -70,21 +70,35 @@ def build(board_name: str, *, seed: int = 1, out: str = "build/boards", loopback
     plan = board.platform().prepare(BoardTop(board, GIGABIT, appliance), name=NAME, ecppack_opts="--compress",
                                     nextpnr_opts=["--seed", str(seed), "--report", "report.json",
                                                   "--timing-allow-fail"])
-    error = None
-    try:
-        plan.execute_local(str(work))
-    except subprocess.CalledProcessError as e:
-        error = e
-    summary = _summary(board, work, seed, command, round(time.monotonic() - t0)) | {"loopback": loopback}
+    plan.extract(str(work))
+    steps = _steps(work / f"build_{NAME}.sh")
+    error = _run(steps[0], work)  # Yosys
+    if error is None and _summary(board, work)["status"] != "does not fit":  # nextpnr, ecppack: if it fits
+        error = next(filter(None, (_run(step, work) for step in steps[1:])), None)
+    summary = _summary(board, work) | {"seed": seed, "loopback": loopback, "command": command,
+                                       "seconds": round(time.monotonic() - t0)}
     (work / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    if error is not None and summary["status"] != "does not fit":
-        raise SystemExit(f"{board_name}: the build failed ({error}); see {work}/{NAME}.rpt and {NAME}.tim")
+    if error is not None:
+        raise SystemExit(f"{board_name}: {error}; see {work}/{NAME}.rpt (Yosys) and {NAME}.tim (nextpnr)")
     return summary
 
 
-def _summary(board, work: Path, seed: int, command: str, seconds: int) -> dict:
+def _steps(script: Path) -> list[str]:
+    """amaranth's build script as its tool commands, each with the script's preamble (tool variables)."""
+    lines = script.read_text().splitlines()
+    preamble = [line for line in lines if not line.startswith('"$')]
+    return ["\n".join([*preamble, line]) for line in lines if line.startswith('"$')]
+
+
+def _run(step: str, work: Path) -> str | None:
+    """Run one step; what failed, or None."""
+    result = subprocess.run(["sh", "-c", step], cwd=work)
+    return None if result.returncode == 0 else f"{step.splitlines()[-1].split()[0]} failed ({result.returncode})"
+
+
+def _summary(board, work: Path) -> dict:
     device = _device(board)
-    summary = {"board": board.name, "device": board.device, "seed": seed, "command": command, "seconds": seconds}
+    summary = {"board": board.name, "device": board.device}
     if not (work / f"{NAME}.json").exists():
         return summary | {"status": "Yosys failed"}
     cells = cell_counts(work / f"{NAME}.json")

@@ -6,8 +6,10 @@ CLKOP, f_VCO = f_out * CLKOP_DIV; the phase-frequency detector runs at f_in / CL
 detector frequency, then the VCO nearest the middle of its range, which is what Project Trellis'
 `ecppll` chooses (25 -> 125 MHz: 1, 5, 5; 100 -> 125 MHz: 4, 5, 5; `tests/hw/test_pll.py`).
 The design above defines the domain (`sync` by default); this block drives its clock, and its
-reset until the PLL locks, released synchronously (`amaranth.lib.cdc.ResetSynchronizer`). The
-output carries an LPF frequency constraint.
+reset until the PLL locks, released synchronously (`amaranth.lib.cdc.ResetSynchronizer`). Its
+frequency constraint is nextpnr-ecp5's, derived from the input pin's (the LPF's `FREQUENCY PORT`
+on the oscillator) through the dividers ("Derived frequency constraint of 125.0 MHz"): Yosys
+renames the output net, so an LPF `FREQUENCY NET` on it would be ignored.
 """
 
 from fractions import Fraction
@@ -70,6 +72,4 @@ class Pll(wiring.Component):
         )
         m.d.comb += ClockSignal(self.domain).eq(clock)
         m.submodules.reset = ResetSynchronizer(~self.locked, domain=self.domain)
-        if platform is not None:
-            platform.add_clock_constraint(clock, self.out_hz)
         return m
