@@ -30,7 +30,7 @@ class FrameToBytes(wiring.Component):
         lanes, depth = (self.width - 1).bit_length(), self.size // self.width
         m.submodules.mem = mem = Memory(shape=8 * self.width, depth=depth, init=[])
         wr = mem.write_port()
-        rd = mem.read_port(transparent_for=(wr,))
+        rd = mem.read_port()
 
         # -- in: whole frames, one beat a cycle --------------------------------------------------
         words = Signal(range(depth + 1))  # beats written
@@ -51,13 +51,17 @@ class FrameToBytes(wiring.Component):
                 with m.Else():
                     m.d.sync += [self.full.eq(1), self.length.eq(total)]
 
-        # -- out: byte `pos` of the frame; the read address looks one byte ahead -----------------
+        # -- out: byte `pos` of the frame, from a register (the EBR's output is slow: docs/boards.md)
         pos = Signal(16)
         taken = self.byte.valid & self.byte.ready
-        following = pos + taken
-        m.d.comb += [rd.addr.eq(following[lanes:]), self.byte.valid.eq(self.full),
-                     self.byte.payload.eq(rd.data.word_select(pos[:lanes], 8) if lanes else rd.data)]
-        m.d.sync += pos.eq(following)
-        with m.If(taken & (pos == self.length - 1)):
-            m.d.sync += [self.full.eq(0), pos.eq(0)]
+        settled = Signal()  # the read port holds the word of `pos` (its address has not moved since)
+        m.d.comb += rd.addr.eq(pos[lanes:])
+        m.d.sync += settled.eq(self.full & ~taken)
+        with m.If(settled & ~self.byte.valid):
+            m.d.sync += [self.byte.valid.eq(1),
+                         self.byte.payload.eq(rd.data.word_select(pos[:lanes], 8) if lanes else rd.data)]
+        with m.If(taken):
+            m.d.sync += [self.byte.valid.eq(0), pos.eq(pos + 1)]
+            with m.If(pos == self.length - 1):
+                m.d.sync += [self.full.eq(0), pos.eq(0)]
         return m
