@@ -67,6 +67,11 @@ def _build(name):
     return BUILDS[name].appliance()
 
 
+def _ethernet_port(width):
+    from espline.gateware.eth.port import EthernetPort
+    return EthernetPort(width, rx_domain="rx")
+
+
 def _block(block, config="compact", *, build=None, **params):
     """One sub-block of the appliance ("csr", "spd", "outbound", "inbound"), taken from the module
     Appliance.elaborate builds, so it has exactly the appliance's parameters (those of the named
@@ -109,6 +114,9 @@ DESIGNS = {
     "inbound-gigabit": (lambda: _block("inbound", build="gigabit"), "45F"),
     "csr-gigabit": (lambda: _block("csr", build="gigabit"), "45F"),
     "spd-gigabit": (lambda: _block("spd", build="gigabit"), "45F"),
+    # one Ethernet MAC (docs/ethernet.md) at 2, 4 and 8 bytes a beat; its receive clock `rx`
+    # is a second clock pin
+    **{f"eth-port-{width}": (lambda width=width: _ethernet_port(width), "25F") for width in (2, 4, 8)},
 }
 
 #: device -> nextpnr-ecp5 arguments (ULX3S-style 85F; Colorlight 5A-75B 25F; 45F as on the Colorlight i9

@@ -1,13 +1,22 @@
 """Ethernet as IEEE 802.3 puts it on the wire, restated plainly for the MAC's tests and benches:
 the FCS (clause 3.2.9: CRC-32, `zlib.crc32`, least significant byte first), padding to 60 bytes
-(clause 3.2.7), preamble and SFD (clause 3.2.1, 3.2.2); and GMII drivers and monitors for
-Amaranth's simulator (clause 35.2.2: one byte per clock, `dv`/`en` high for the frame)."""
+(clause 3.2.8), preamble and SFD (clause 3.2.1, 3.2.2); and GMII drivers and monitors for
+Amaranth's simulator (clause 35.2.2: one byte per clock, `dv`/`en` high for the frame); the
+MAC behind RGMII with models of the DDR registers, for cocotb (`RgmiiPort`)."""
 
 import random
 import zlib
 
+from amaranth.hdl import ClockDomain, ClockSignal, DomainRenamer, Module, Mux, ResetSignal, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out, connect
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
+
+from ..gateware.eth.port import EthernetPort, counter_layout
+from ..gateware.eth.rgmii_rx import RgmiiReceiver
+from ..gateware.eth.rgmii_tx import RgmiiTransmitter
+from ..gateware.packet import packet_signature
 
 PREAMBLE_SFD = bytes([0x55] * 7 + [0xD5])
 MIN_DATA, MIN_FRAME, GAP = 60, 64, 12
@@ -86,3 +95,46 @@ async def gmii_record(ctx, gmii, bursts: list, gaps: list, domain: str = "sync")
             octets, idle = None, 1
         elif idle is not None:
             idle += 1
+
+
+class RgmiiPort(wiring.Component):
+    """For cocotb: an `EthernetPort` behind the RGMII coding (`RgmiiReceiver`, `RgmiiTransmitter`)
+    with behavioural models of the DDR I/O registers in place of the FPGA's primitives, its RGMII
+    pins as ports. `rx_clk` (with `rx_rst`) is the receive clock, which a PHY with its receive
+    clock delay edges in the middle of each half-byte; the transmit pins change at the edges of
+    `clk` (sync), bits 3:0 while it is high. `phy_tx_clk` is not used inside: the clock the
+    PHY model samples the transmit pins on (a copy of `clk` a quarter period late, as a PHY's
+    transmit clock delay puts it)."""
+
+    def __init__(self, width: int):
+        self.width = width
+        super().__init__({
+            "rx": Out(packet_signature(width)), "tx": In(packet_signature(width)), "counters": Out(counter_layout),
+            "rgmii_rxd": In(4), "rgmii_rx_ctl": In(1), "rgmii_txd": Out(4), "rgmii_tx_ctl": Out(1),
+            "rx_clk": In(1), "rx_rst": In(1), "phy_tx_clk": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains += [ClockDomain("rx"), ClockDomain("rx_fall", clk_edge="neg", reset_less=True)]
+        m.d.comb += [ClockSignal("rx").eq(self.rx_clk), ResetSignal("rx").eq(self.rx_rst),
+                     ClockSignal("rx_fall").eq(self.rx_clk)]
+        m.submodules.port = port = EthernetPort(self.width, rx_domain="rx")
+        m.submodules.decode = decode = DomainRenamer("rx")(RgmiiReceiver())
+        m.submodules.encode = encode = RgmiiTransmitter()
+        # input DDR registers: the rising edge's sample, and the falling edge's after it
+        m.d.rx += [decode.rxd[0].eq(self.rgmii_rxd), decode.rx_ctl[0].eq(self.rgmii_rx_ctl)]
+        m.d.rx_fall += [decode.rxd[1].eq(self.rgmii_rxd), decode.rx_ctl[1].eq(self.rgmii_rx_ctl)]
+        # output DDR registers: index 0 while the clock is high, index 1 while it is low
+        txd, tx_ctl = Signal(data.ArrayLayout(4, 2)), Signal(data.ArrayLayout(1, 2))
+        m.d.sync += [txd.eq(encode.txd), tx_ctl.eq(encode.tx_ctl)]
+        high = ClockSignal("sync")
+        m.d.comb += [
+            self.rgmii_txd.eq(Mux(high, txd[0], txd[1])), self.rgmii_tx_ctl.eq(Mux(high, tx_ctl[0], tx_ctl[1])),
+            port.gmii.rx_data.eq(decode.rx_data), port.gmii.rx_dv.eq(decode.rx_dv), port.gmii.rx_er.eq(decode.rx_er),
+            encode.tx_data.eq(port.gmii.tx_data), encode.tx_en.eq(port.gmii.tx_en), encode.tx_er.eq(port.gmii.tx_er),
+            self.counters.eq(port.counters),
+        ]
+        connect(m, wiring.flipped(self.tx), port.tx)
+        connect(m, port.rx, wiring.flipped(self.rx))
+        return m

@@ -1,15 +1,17 @@
 """The MAC (`espline.gateware.eth.port.EthernetPort`, 4-byte beats) in cocotb against
-cocotbext-eth's GMII source and sink: frames in on a receive clock of 8.1 ns out of phase with
-`sync` (8 ns), good ones out on `rx`, the bad ones counted; frames sent on `tx` come out with
-preamble, SFD, padding and an FCS that cocotbext-eth checks. Run by
+cocotbext-eth's GMII or RGMII source and sink (`ETHTB_LEVEL`: `gmii` for the MAC alone, `rgmii`
+for `espline.sim.ethernet.RgmiiPort`): frames in on a receive clock of 8.1 ns out of phase
+with `sync` (8 ns), good ones out on `rx`, the bad ones counted; frames sent on `tx` come out
+with preamble, SFD, padding and an FCS that cocotbext-eth checks. Run by
 tests/gateware/eth/test_port_cocotb.py (Icarus)."""
 
+import os
 import random
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, Timer
-from cocotbext.eth import GmiiFrame, GmiiSink, GmiiSource
+from cocotbext.eth import GmiiFrame, GmiiSink, GmiiSource, RgmiiSink, RgmiiSource
 
 from espline.gateware.eth.port import counter_layout
 
@@ -65,16 +67,24 @@ async def take(dut, count, rng):
     return frames
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=100, timeout_unit="us")  # about 9 us when it passes
 async def mac_against_cocotbext_eth(dut):
     rng = random.Random(7)
     Clock(dut.clk, 8, unit="ns").start()
-    await Timer(3300, unit="ps")
-    Clock(dut.rx_clk, 8100, unit="ps").start()
     dut.rst.value = dut.rx_rst.value = 1
     dut.tx__valid.value = dut.rx__ready.value = 0
-    source = GmiiSource(dut.gmii__rx_data, dut.gmii__rx_er, dut.gmii__rx_dv, dut.rx_clk, dut.rx_rst)
-    sink = GmiiSink(dut.gmii__tx_data, dut.gmii__tx_er, dut.gmii__tx_en, dut.clk, dut.rst)
+    if os.environ.get("ETHTB_LEVEL", "gmii") == "rgmii":
+        await Timer(2, unit="ns")
+        Clock(dut.phy_tx_clk, 8, unit="ns").start()  # samples the transmit pins mid-half
+        await Timer(1300, unit="ps")
+        Clock(dut.rx_clk, 8100, unit="ps").start()
+        source = RgmiiSource(dut.rgmii_rxd, dut.rgmii_rx_ctl, dut.rx_clk, dut.rx_rst)
+        sink = RgmiiSink(dut.rgmii_txd, dut.rgmii_tx_ctl, dut.phy_tx_clk, dut.rst)
+    else:
+        await Timer(3300, unit="ps")
+        Clock(dut.rx_clk, 8100, unit="ps").start()
+        source = GmiiSource(dut.gmii__rx_data, dut.gmii__rx_er, dut.gmii__rx_dv, dut.rx_clk, dut.rx_rst)
+        sink = GmiiSink(dut.gmii__tx_data, dut.gmii__tx_er, dut.gmii__tx_en, dut.clk, dut.rst)
     await ClockCycles(dut.clk, 5)
     dut.rst.value = dut.rx_rst.value = 0
     await ClockCycles(dut.clk, 5)

@@ -3,7 +3,8 @@
 The writer appends words (`w`); `commit` makes every word written since the last commit or
 discard readable, `discard` throws them away (in the cycle they are asserted, a word written in
 the same cycle counts as written before). `w.ready` is low while the FIFO is full, counting
-written but uncommitted words. The reader sees committed words only, in order, one a cycle.
+written but uncommitted words. The reader sees committed words only, in order, one a cycle,
+two cycles after their commit (the memory's read register, then the stream's).
 The idea is LUNA's `TransactionalizedFIFO`; here one clock domain, `sync` (rename it).
 """
 
@@ -38,24 +39,31 @@ class CommitFifo(wiring.Component):
         wr_ptr, committed, rd_ptr = Signal(pointer), Signal(pointer), Signal(pointer)
 
         write = self.w.valid & self.w.ready
+        address = pointer.width - 1
+        full = (wr_ptr[:address] == rd_ptr[:address]) & (wr_ptr[address] != rd_ptr[address])
         m.d.comb += [
-            self.w.ready.eq((wr_ptr - rd_ptr)[: pointer.width] != self.depth),
+            self.w.ready.eq(~full),
             wr.addr.eq(wr_ptr),
             wr.data.eq(self.w.payload),
             wr.en.eq(write),
         ]
-        written = Signal(pointer)
-        m.d.comb += written.eq(wr_ptr + write)
+        after, written = Signal(pointer), Signal(pointer)  # no adder after `write`: it comes late
+        m.d.comb += [after.eq(wr_ptr + 1), written.eq(Mux(write, after, wr_ptr))]
         m.d.sync += wr_ptr.eq(Mux(self.discard, committed, written))
         with m.If(self.commit):
             m.d.sync += committed.eq(written)
 
-        # the read port's output register is the stream's payload register
+        # two stages: the read port's own register, then the payload register (the block RAM's
+        # output is slow: nothing but a register reads it)
+        held = Signal()  # the read port's register holds a word
         advance = ~self.r.valid | self.r.ready
-        fetch = advance & (rd_ptr != committed)
-        m.d.comb += [rd.addr.eq(rd_ptr), rd.en.eq(advance), self.r.payload.eq(rd.data)]
-        with m.If(advance):
-            m.d.sync += self.r.valid.eq(fetch)
+        fill = ~held | advance
+        fetch = fill & (rd_ptr != committed)
+        m.d.comb += [rd.addr.eq(rd_ptr), rd.en.eq(fill)]
+        with m.If(fill):
+            m.d.sync += held.eq(fetch)
         with m.If(fetch):
             m.d.sync += rd_ptr.eq(rd_ptr + 1)
+        with m.If(advance):
+            m.d.sync += [self.r.valid.eq(held), self.r.payload.eq(rd.data)]
         return m

@@ -26,7 +26,7 @@ counter_layout = data.StructLayout({name: unsigned(32) for name in (
 
 RX_COUNTER = {RxOutcome.GOOD: "rx_frames", RxOutcome.BAD_FCS: "rx_bad_fcs", RxOutcome.RUNT: "rx_runt",
               RxOutcome.OVERSIZE: "rx_oversize", RxOutcome.OVERFLOW: "rx_overflow", RxOutcome.ERROR: "rx_error"}
-CDC_DEPTH, OUTCOME_DEPTH = 8, 4
+CDC_DEPTH, OUTCOME_DEPTH = 8, 8
 
 
 class EthernetPort(wiring.Component):

@@ -8,8 +8,9 @@ synchronously. `rxd`/`rx_ctl` are sampled on both of its edges by
 `amaranth.lib.io.DDRBuffer`s and decoded by `RgmiiReceiver`. Transmit: `RgmiiTransmitter` in
 `sync` (125 MHz) into DDR outputs; `tx_clk` is forwarded by a DDR output driving 1 then 0, from
 `sync` by default, so it is edge-aligned with the data: the PHY must add the 2 ns clock delay
-(an RGMII-ID PHY, or its TX delay enabled, RGMII v2.0 section 3.3). Pass `tx_clk_domain`, a
-copy of `sync` shifted by 90 degrees from the PLL, to forward a centre-aligned clock instead.
+(an RGMII-ID PHY, or its TX delay enabled: RGMII v2.0's timing specification). Pass
+`tx_clk_domain`, a copy of `sync` shifted by 90 degrees from the PLL, to forward a
+centre-aligned clock instead.
 The receive side likewise expects the PHY to delay `rx_clk` (RX delay enabled).
 
 The pins are a resource requested with `dir="-"`, as amaranth-boards' `eth_rgmii` gives it

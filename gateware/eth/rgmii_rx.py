@@ -1,5 +1,6 @@
-"""RGMII receive decoding (RGMII v2.0 section 3.2): a byte per clock from the double data rate
-samples, as GMII (IEEE 802.3 clause 35.2.2) in the receive clock domain (`sync`, renamed).
+"""RGMII receive decoding (RGMII v2.0 §3: signal definitions, the TX_ER/RX_ER coding): a byte
+per clock from the double data rate samples, as GMII (IEEE 802.3 clause 35.2.2) in the receive
+clock domain (`sync`, renamed).
 
 `rxd` carries bits 3:0 on the rising edge and bits 7:4 on the falling edge; `rx_ctl` carries
 RX_DV on the rising edge and RX_DV XOR RX_ER on the falling edge. The inputs are as an

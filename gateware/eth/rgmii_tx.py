@@ -1,7 +1,8 @@
-"""RGMII transmit encoding (RGMII v2.0 section 3.2): GMII's byte per clock (IEEE 802.3 clause
-35.2.2) as the double data rate pairs an `amaranth.lib.io.DDRBuffer` sends, index 0 on the
-rising edge, index 1 on the falling edge: bits 3:0 then 7:4 on `txd`, TX_EN then TX_EN XOR
-TX_ER on `tx_ctl`. Combinational: the DDR output registers are the pipeline stage.
+"""RGMII transmit encoding (RGMII v2.0 §3: signal definitions, the TX_ER/RX_ER coding): GMII's
+byte per clock (IEEE 802.3 clause 35.2.2) as the double data rate pairs an
+`amaranth.lib.io.DDRBuffer` sends, index 0 on the rising edge, index 1 on the falling edge:
+bits 3:0 then 7:4 on `txd`, TX_EN then TX_EN XOR TX_ER on `tx_ctl`. Combinational: the DDR
+output registers are the pipeline stage.
 """
 
 from amaranth.hdl import Module

@@ -1,13 +1,14 @@
 """Receive framing in the PHY's receive clock domain: GMII bytes in, the frame's data (without
 preamble, SFD and FCS) out as words for a `CommitFifo`, and one verdict per frame.
 
-A frame is what follows the SFD while `rx_dv` is high (IEEE 802.3 clause 35.2.2.6, 3.2);
+A frame is what follows the SFD while `rx_dv` is high (IEEE 802.3 clause 35.2.2, 3.2);
 any number of preamble octets (0x55) may precede the SFD (0xD5). Each frame gets one
 `outcome` (`done` pulses once, as the frame ends), the first that applies of:
 ERROR (`rx_er` during the frame, or a carrier that is not preamble-SFD-frame), RUNT (fewer than
-64 bytes with FCS, clause 4.2.4.2.2), OVERSIZE (more than `max_frame` bytes with FCS, clause
-3.5), BAD_FCS (the CRC-32 of clause 3.2.9 does not check), OVERFLOW (the FIFO ran out of space
-while the frame was written), GOOD. A GOOD frame is committed, any other discarded whole.
+64 bytes with FCS: minFrameSize, clause 4.4.2), OVERSIZE (more than `max_frame` bytes with FCS;
+maxUntaggedFrameSize there is 1518), BAD_FCS (the CRC-32 of clause 3.2.9 does not check),
+OVERFLOW (the FIFO ran out of space while the frame was written), GOOD. A GOOD frame is
+committed, any other discarded whole (docs/ethernet.md).
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal
@@ -50,21 +51,28 @@ class RxFramer(wiring.Component):
         length = Signal(range(max_frame + 2))  # bytes after the SFD, saturating at max_frame + 1
         held = Signal(8 * FCS_BYTES)  # the last four bytes, oldest lowest: the FCS if the frame ends
         word, fill = Signal(8 * width), Signal(range(width + 1))  # the word being assembled
-        errored, overflowed = Signal(), Signal()
-        too_long = length > max_frame
+        errored, overflowed, too_long = Signal(), Signal(), Signal()  # too_long: length > max_frame
         writing = ~overflowed & ~too_long
         m.d.comb += self.w.payload.data.eq(word)
         with m.If(self.w.valid & ~self.w.ready):
             m.d.sync += overflowed.eq(1)
 
+        # the verdict is taken as the frame ends and acted on the cycle after (commit or discard,
+        # `done`), when no byte can be written yet: short paths from the CRC to the FIFO
+        verdict, deciding = Signal(RxOutcome), Signal()
+        m.d.sync += deciding.eq(0)
+        with m.If(deciding):
+            m.d.comb += [self.done.eq(1), self.outcome.eq(verdict),
+                         self.commit.eq(verdict == RxOutcome.GOOD), self.discard.eq(verdict != RxOutcome.GOOD)]
+
         def end(outcome):
-            m.d.comb += [self.done.eq(1), self.outcome.eq(outcome)]
+            m.d.sync += [verdict.eq(outcome), deciding.eq(1)]
             m.next = "IDLE"
 
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += fcs.start.eq(1)
-                m.d.sync += [length.eq(0), fill.eq(0), errored.eq(er), overflowed.eq(0)]
+                m.d.sync += [length.eq(0), fill.eq(0), errored.eq(er), overflowed.eq(0), too_long.eq(0)]
                 with m.If(dv):
                     with m.If(octet == SFD):
                         m.next = "DATA"
@@ -88,6 +96,7 @@ class RxFramer(wiring.Component):
                     m.d.comb += fcs.valid.eq(1)
                     m.d.sync += [
                         length.eq(Mux(too_long, length, length + 1)),
+                        too_long.eq(length >= max_frame),
                         held.eq(Cat(held[8:], octet)),
                         errored.eq(errored | er),
                     ]
@@ -97,11 +106,9 @@ class RxFramer(wiring.Component):
                             m.d.sync += [word.eq(held[:8]), fill.eq(1)]
                         with m.Else():
                             m.d.sync += [word.word_select(fill, 8).eq(held[:8]), fill.eq(fill + 1)]
-                with m.Else():  # the frame has ended: the last word, and the verdict
-                    checks = ~errored & (length >= MIN_FRAME) & ~too_long & fcs.match_detected
-                    m.d.comb += [self.w.valid.eq(checks & ~overflowed), self.w.payload.nbytes.eq(fill),
+                with m.Else():  # the frame has ended: its last word, and the verdict
+                    m.d.comb += [self.w.valid.eq(writing & (fill != 0)), self.w.payload.nbytes.eq(fill),
                                  self.w.payload.last.eq(1)]
-                    overflow = overflowed | (self.w.valid & ~self.w.ready)
                     with m.If(errored):
                         end(RxOutcome.ERROR)
                     with m.Elif(length < MIN_FRAME):
@@ -110,9 +117,8 @@ class RxFramer(wiring.Component):
                         end(RxOutcome.OVERSIZE)
                     with m.Elif(~fcs.match_detected):
                         end(RxOutcome.BAD_FCS)
-                    with m.Elif(overflow):
+                    with m.Elif(overflowed | (self.w.valid & ~self.w.ready)):
                         end(RxOutcome.OVERFLOW)
                     with m.Else():
                         end(RxOutcome.GOOD)
-                    m.d.comb += [self.commit.eq(checks & ~overflow), self.discard.eq(~(checks & ~overflow))]
         return m

@@ -1,6 +1,6 @@
 """Transmit framing: whole frames from the transmit `CommitFifo` out on GMII (IEEE 802.3 clause
 35.2.2) as preamble (7 x 0x55) and SFD (0xD5) (clause 3.2.1, 3.2.2), the data padded with zeros
-to 60 bytes (clause 3.2.7, 4.2.3.3), the CRC-32 FCS (clause 3.2.9, least significant byte first)
+to 60 bytes (clause 3.2.8, 4.2.3.3), the CRC-32 FCS (clause 3.2.9, least significant byte first)
 and at least 12 idle byte times before the next frame (the interpacket gap, clause 4.2.3.2.1,
 4.4.2: 96 bit times). Back to back, frames are exactly 12 idle bytes apart.
 

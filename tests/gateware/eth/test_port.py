@@ -118,7 +118,7 @@ def test_bad_frames_are_dropped_and_counted_once(width):
         burst(good[6], GAP),
         burst(udp_frame(61, rng), 5, good_fcs=False),
         burst(good[7]),
-    ]
+    ] + [(b"\x55", 1, None)] * 20  # one-byte carriers one clock apart: an outcome every other clock
     kept = [b[0][8:-4] if b[0][0] == 0x55 else b[0][1:-4] for b in bursts
             if rx_counter(*b[::2], max_frame) == "rx_frames"]
     assert len(kept) == 7  # what the list above means to do
@@ -186,3 +186,41 @@ def test_unrelated_receive_clock(width, sync_period, rx_phase):
     assert counters["rx_bad_fcs"] and counters["rx_error"] and counters["rx_runt"]
     assert counters["rx_frames"] + counters["rx_bad_fcs"] + counters["rx_error"] + counters["rx_runt"] == len(bursts)
     assert counters["rx_overflow"] == 0
+
+
+def test_latency_as_documented():
+    """docs/ethernet.md's figures, in clock cycles from the one in which the last FCS byte is on
+    GMII (the last beat is taken on `tx`): the first beat valid on `rx` in cycle 10 after it; the
+    first preamble byte on GMII in cycle 5 after it."""
+    port = EthernetPort(4, rx_domain="rx")
+    top = Module()
+    top.domains += [ClockDomain("sync"), ClockDomain("rx")]
+    top.submodules.port = port
+    frame = udp_frame(100, random.Random(6))
+    cycles = {}
+
+    async def bench(ctx):
+        ctx.set(port.rx.ready, 1)
+        await ctx.tick().repeat(5)
+        octets, _, _ = burst(frame)
+        for octet in octets:
+            ctx.set(port.gmii.rx_data, octet)
+            ctx.set(port.gmii.rx_dv, 1)
+            await ctx.tick()
+        ctx.set(port.gmii.rx_dv, 0)
+        cycles["rx"] = 1  # the cycle after the one with the last FCS byte
+        while not ctx.get(port.rx.valid):
+            await ctx.tick()
+            cycles["rx"] += 1
+        await put_frame(ctx, port.tx, frame, 4, random.Random(0))  # returns after the last beat's edge
+        cycles["tx"] = 1
+        while not ctx.get(port.gmii.tx_en):
+            await ctx.tick()
+            cycles["tx"] += 1
+
+    sim = Simulator(top)
+    sim.add_clock(PERIOD, domain="sync")
+    sim.add_clock(PERIOD, domain="rx")
+    sim.add_testbench(bench)
+    sim.run()
+    assert cycles == {"rx": 10, "tx": 5}
