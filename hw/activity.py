@@ -1,5 +1,6 @@
 """An LED that shows activity: each `pulse` flips it from its `base` level for
-`hold` clock cycles, long enough to see (2**22 cycles: 34 ms at 125 MHz)."""
+`hold` clock cycles, long enough to see (2**22 cycles: 34 ms at 125 MHz), a cycle after
+the pulse."""
 
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
@@ -22,5 +23,5 @@ class Activity(wiring.Component):
             m.d.sync += left.eq(self.hold)
         with m.Elif(left != 0):
             m.d.sync += left.eq(left - 1)
-        m.d.comb += self.led.eq(self.base ^ (left != 0))
+        m.d.sync += self.led.eq(self.base ^ (left != 0))  # a register drives the pin
         return m

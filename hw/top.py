@@ -17,7 +17,7 @@
   LEDs 1-4 show LAN receive, LAN transmit, WAN receive, WAN transmit.
 """
 
-from amaranth.hdl import ClockDomain, Module, Mux, Signal
+from amaranth.hdl import Cat, ClockDomain, Module, Mux, Signal
 from amaranth.lib import io, wiring
 
 from espline.gateware.builds import GIGABIT, ApplianceBuild
@@ -115,10 +115,10 @@ class BoardTop(wiring.Component):
         traffic = []  # LAN rx, LAN tx, WAN rx, WAN tx: a frame counted
         for mac in macs:
             for name in ("rx_frames", "tx_frames"):
-                seen = Signal(32)
-                m.d.sync += seen.eq(mac.counters[name])
-                traffic.append(seen != mac.counters[name])
-        shown = [(alive, sum(traffic) != 0)]
+                counted, seen = mac.counters[name][0], Signal()  # a counter stepping by one flips bit 0 each count
+                m.d.sync += seen.eq(counted)
+                traffic.append(seen != counted)
+        shown = [(alive, Cat(*traffic).any())]
         if board.leds > len(traffic):
             shown += [(0, pulse) for pulse in traffic]
         for n, (base, pulse) in enumerate(shown[: board.leds]):
