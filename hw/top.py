@@ -4,7 +4,9 @@
 * clock: an ECP5 PLL (`pll.Pll`) makes the 125 MHz `sync` domain from the board oscillator, held
   in reset until it locks. Every RGMII transmit side runs in `sync` and forwards its clock
   edge-aligned; all three boards' PHYs add the transmit clock delay (`boards`), so no 90-degree
-  clock is needed. Each PHY's receive clock is a domain of its own (`eth0_rx`, `eth1_rx`).
+  clock is needed. Each PHY's receive clock is a domain of its own (`eth0_rx`, `eth1_rx`); where
+  the PHY does not delay it (`Board.rx_delay`: the Colorlight boards), the received data and
+  control pass through the ECP5 input delay (`delayed_input`) instead.
 * Ethernet: port 0 (`eth_rgmii` 0) is the LAN, on the appliance's plaintext side; port 1 the WAN,
   on its ciphertext side; each an `RgmiiPhy` and an `EthernetPort` (`espline.gateware.eth`).
   The PHYs are held in reset for `PHY_RESET` cycles after the PLL locks; MDIO is left idle (the
@@ -17,6 +19,8 @@
   LEDs 1-4 show LAN receive, LAN transmit, WAN receive, WAN transmit.
 """
 
+from functools import partial
+
 from amaranth.hdl import Cat, ClockDomain, Module, Mux, Signal
 from amaranth.lib import io, wiring
 
@@ -28,6 +32,7 @@ from espline.gateware.eth.rgmii import RgmiiPhy
 from .activity import Activity
 from .board_registers import BOARD_BASE, BoardRegisters
 from .boards import Board
+from .delayed_input import DelayedDDRInput
 from .pll import Pll
 
 __all__ = ["BoardTop", "SYNC_HZ", "PHY_RESET"]
@@ -61,10 +66,11 @@ class BoardTop(wiring.Component):
         m.submodules.clock = clock = io.Buffer("i", platform.request(board.clock, 0, dir="-"))
         m.d.comb += pll.clk_in.eq(clock.i)
 
+        rx_input = partial(DelayedDDRInput, delay=board.rx_delay) if board.rx_delay else None
         macs = []
         for n in range(2):
             m.domains += ClockDomain(f"eth{n}_rx")
-            phy = RgmiiPhy(platform.request("eth_rgmii", n, dir="-"), rx_domain=f"eth{n}_rx")
+            phy = RgmiiPhy(platform.request("eth_rgmii", n, dir="-"), rx_domain=f"eth{n}_rx", rx_input=rx_input)
             mac = EthernetPort(width, rx_domain=f"eth{n}_rx", max_frame=max_frame + FCS,
                                rx_fifo=max(4096, _power_of_two(2 * (max_frame + FCS))),
                                tx_fifo=max(2048, _power_of_two(max_frame + FCS)))

@@ -22,6 +22,8 @@ class Board:
     leds: int  # `led` resources 0..leds-1 (0: the board's LED pins carry the UART)
     mgmt: int  # `eth_mgmt` resources: 1 when both PHYs share reset and MDIO, else 2
     loader: tuple  # openFPGALoader arguments before the bitstream
+    rx_delay: float = 0.0  # seconds the FPGA delays received RGMII data and control: for a PHY that does not
+    # delay its receive clock (0: it does)
 
     @property
     def device(self) -> str:
@@ -29,7 +31,9 @@ class Board:
 
 
 BOARDS = {board.name: board for board in (
-    Board("colorlight-i9", ColorlightI9Platform, "clk25", leds=1, mgmt=1, loader=("-c", "cmsisdap")),
+    Board("colorlight-i9", ColorlightI9Platform, "clk25", leds=1, mgmt=1, loader=("-c", "cmsisdap"),
+          rx_delay=2e-9),
     Board("versa", VersaPlatform, "clk100", leds=8, mgmt=2, loader=("-c", "ft2232")),
-    Board("colorlight-5a-75b", Colorlight5A75BPlatform, "clk25", leds=0, mgmt=1, loader=("-c", "ft232")),
+    Board("colorlight-5a-75b", Colorlight5A75BPlatform, "clk25", leds=0, mgmt=1, loader=("-c", "ft232"),
+          rx_delay=2e-9),
 )}

@@ -4,6 +4,8 @@ RGMII ports are placed; and the board registers read back the MAC counters. The 
 under test here, so the appliance is the loopback (the appliance has its own tests), except in
 one slow test."""
 
+import re
+
 import pytest
 from amaranth.sim import Simulator
 
@@ -38,6 +40,13 @@ def test_top_prepares(name):
     assert 'LOCATE COMP "uart_0__rx__io"' in lpf and 'LOCATE COMP "uart_0__tx__io"' in lpf
     assert lpf.count('LOCATE COMP "eth_mgmt_') == 3 * board.mgmt
     assert lpf.count('LOCATE COMP "led_') == min(board.leds, 5)
+    # received data and control (4 + 1 pins a port): through a DELAYG of 2 ns (80 taps of 25 ps) into
+    # the IDDRX1F where the PHY leaves rx_clk undelayed (the Colorlight boards' B50612D), straight in on the Versa
+    il = plan.files["espline.il"]
+    delayed = name.startswith("colorlight")
+    assert re.findall(r"cell \\DELAYG .*?parameter \\DEL_VALUE (\d+)\n", il, re.S) == ["80"] * (10 * delayed)
+    iddr_inputs = re.findall(r"cell \\IDDRX1F .*?connect \\D (\S+)", il, re.S)
+    assert len(iddr_inputs) == 10 and all(d.startswith("\\delayed") == delayed for d in iddr_inputs)
 
 
 @pytest.mark.slow
