@@ -4,7 +4,7 @@ VENV     := .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.espline-setup
 
-.PHONY: setup demo test test-slow formal bench apptb live synth lint regs clean
+.PHONY: setup demo test test-slow formal bench apptb live synth bitstream program lint regs clean
 
 setup: $(STAMP)
 
@@ -52,6 +52,19 @@ live: setup
 # one nextpnr at a time). DESIGN=ghash-wide narrows it to one; figures in docs/synth.md.
 synth: setup $(VENV)/.espline-synth
 	$(PY) -m espline.hw.synth $(if $(DESIGN),--design $(DESIGN))
+
+# A board's bitstream (espline.hw.bitstream, docs/boards.md) into build/boards/$(BOARD)/:
+# BOARD=colorlight-i9 (default) | versa | colorlight-5a-75b, SEED=n (nextpnr), LOOPBACK=1 (a wire in
+# place of the appliance, to bring a board up; into build/boards/$(BOARD)-loopback/). One heavy
+# build at a time on a shared machine: the lock is the one the synthesis runs take.
+BOARD ?= colorlight-i9
+BITSTREAM_ARGS = --board $(BOARD) $(if $(LOOPBACK),--loopback)
+bitstream: setup $(VENV)/.espline-synth
+	flock /tmp/espline-synth.lock $(PY) -m espline.hw.bitstream $(BITSTREAM_ARGS) $(if $(SEED),--seed $(SEED))
+
+# The board's bitstream onto the board with openFPGALoader (says so when it is not installed).
+program: setup
+	$(PY) -m espline.hw.bitstream $(BITSTREAM_ARGS) --program
 
 $(VENV)/.espline-synth: pyproject.toml
 	$(PY) -m pip install -q -e '.[synth]'

@@ -61,15 +61,15 @@ def _appliance(config, **params):
     return Appliance(config, regmap=regmap.compile(**params))
 
 
-def _ethernet_port(width):
-    from espline.gateware.eth.port import EthernetPort
-    return EthernetPort(width, rx_domain="rx")
-
-
 def _build(name):
     """The appliance of a named build of `espline.gateware.builds.BUILDS` (engine, width, tables, sizes)."""
     from espline.gateware.builds import BUILDS
     return BUILDS[name].appliance()
+
+
+def _ethernet_port(width):
+    from espline.gateware.eth.port import EthernetPort
+    return EthernetPort(width, rx_domain="rx")
 
 
 def _block(block, config="compact", *, build=None, **params):
@@ -107,9 +107,6 @@ DESIGNS = {
     "outbound-compact": (lambda: _block("outbound", **SMALL), "25F"),
     "inbound-compact": (lambda: _block("inbound", **SMALL), "25F"),
     "spd-64x3": (lambda: _block("spd"), "85F"),
-    # one Ethernet MAC (docs/ethernet.md) at 2, 4 and 8 bytes a beat; its receive clock `rx`
-    # is a second clock pin
-    **{f"eth-port-{width}": (lambda width=width: _ethernet_port(width), "25F") for width in (2, 4, 8)},
     # the gigabit build (espline.gateware.builds.GIGABIT) for two 1 GbE ports on an LFE5U-45F, and its sub-blocks
     "appliance-gigabit": (lambda: _build("gigabit"), "45F"),
     "appliance-gigabit-jumbo": (lambda: _build("gigabit-jumbo"), "45F"),
@@ -117,6 +114,9 @@ DESIGNS = {
     "inbound-gigabit": (lambda: _block("inbound", build="gigabit"), "45F"),
     "csr-gigabit": (lambda: _block("csr", build="gigabit"), "45F"),
     "spd-gigabit": (lambda: _block("spd", build="gigabit"), "45F"),
+    # one Ethernet MAC (docs/ethernet.md) at 2, 4 and 8 bytes a beat; its receive clock `rx`
+    # is a second clock pin
+    **{f"eth-port-{width}": (lambda width=width: _ethernet_port(width), "25F") for width in (2, 4, 8)},
 }
 
 #: device -> nextpnr-ecp5 arguments (ULX3S-style 85F; Colorlight 5A-75B 25F; 45F as on the Colorlight i9

@@ -11,7 +11,10 @@ synchronously. `rxd`/`rx_ctl` are sampled on both of its edges by
 (an RGMII-ID PHY, or its TX delay enabled: RGMII v2.0's timing specification). Pass
 `tx_clk_domain`, a copy of `sync` shifted by 90 degrees from the PLL, to forward a
 centre-aligned clock instead.
-The receive side likewise expects the PHY to delay `rx_clk` (RX delay enabled).
+The receive side likewise expects the PHY to delay `rx_clk` (RX delay enabled), unless
+`rx_input` makes the receive DDR inputs: called as `rx_input(port, i_domain=rx_domain)` for
+`rx_data` and `rx_ctl`, it returns an `io.DDRBuffer` ("i") that may delay the pins itself (the
+board's, e.g. `espline.hw.delayed_input`).
 
 The pins are a resource requested with `dir="-"`, as amaranth-boards' `eth_rgmii` gives it
 (`rx_ctl`/`tx_ctl` or, on some boards, `rx_ctrl`/`tx_ctrl`). 10 and 100 Mb/s are not supported.
@@ -35,8 +38,9 @@ def _control_pin(pins, direction: str):
 
 
 class RgmiiPhy(wiring.Component):
-    def __init__(self, pins, *, rx_domain: str, tx_clk_domain: str = "sync"):
+    def __init__(self, pins, *, rx_domain: str, tx_clk_domain: str = "sync", rx_input=None):
         self.pins, self.rx_domain, self.tx_clk_domain = pins, rx_domain, tx_clk_domain
+        self.rx_input = rx_input or (lambda port, *, i_domain: io.DDRBuffer("i", port, i_domain=i_domain))
         self.rx_ctl_pin, self.tx_ctl_pin = _control_pin(pins, "rx"), _control_pin(pins, "tx")
         super().__init__({"gmii": In(gmii_signature())})
 
@@ -47,8 +51,8 @@ class RgmiiPhy(wiring.Component):
         m.d.comb += ClockSignal(rx).eq(rx_clk.i)
         m.submodules.rx_reset = ResetSynchronizer(ResetSignal("sync", allow_reset_less=True), domain=rx)
 
-        m.submodules.rxd = rxd = io.DDRBuffer("i", pins.rx_data, i_domain=rx)
-        m.submodules.rx_ctl = rx_ctl = io.DDRBuffer("i", self.rx_ctl_pin, i_domain=rx)
+        m.submodules.rxd = rxd = self.rx_input(pins.rx_data, i_domain=rx)
+        m.submodules.rx_ctl = rx_ctl = self.rx_input(self.rx_ctl_pin, i_domain=rx)
         m.submodules.receiver = receiver = DomainRenamer(rx)(RgmiiReceiver())
         m.d.comb += [
             receiver.rxd.eq(rxd.i), receiver.rx_ctl.eq(rx_ctl.i),

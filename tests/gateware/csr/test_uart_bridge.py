@@ -1,14 +1,12 @@
 """The UART bridge with the host's UartTransport: the host-side protocol talks to the simulated
-UART lines through a bytes pipe; the line encoding on the test side is written here, from 8N1."""
+UART lines through a bytes pipe (uart_serial.py; 8N1 written from the standard in uart_line.py)."""
 
 import functools
-from collections import deque
 
 from amaranth.hdl import Module
 from amaranth.lib import wiring
-from amaranth.sim import Simulator
 from csr_tb import DatapathStub, expected_sa_write
-from uart_line import receive, send
+from uart_serial import SimulatedSerial
 
 from espline import regmap as rm
 from espline.config import parse_sa
@@ -37,53 +35,11 @@ class BridgedCsr(wiring.Component):
         return m
 
 
-class SimulatedSerial:
-    """`write`/`read` bytes like a serial port; the bytes travel as 8N1 on the bridge's rx/tx lines."""
-
-    def __init__(self, top: BridgedCsr, stub: DatapathStub):
-        self.top, self.to_device, self.from_device = top, deque(), deque()
-        self.sim = Simulator(top)
-        self.sim.add_clock(1e-8)
-        self.sim.add_testbench(self._drive, background=True)
-        self.sim.add_testbench(self._listen, background=True)
-        self.sim.add_testbench(functools.partial(stub.run, csr=top.csr), background=True)
-        self.cycles = 0
-
-    async def _drive(self, ctx):
-        rx = self.top.bridge.rx
-        ctx.set(rx, 1)
-        while True:
-            if not self.to_device:
-                await ctx.tick()
-                self.cycles += 1
-                continue
-            await send(ctx, rx, self.to_device.popleft(), DIVISOR)
-            self.cycles += 10 * DIVISOR
-
-    async def _listen(self, ctx):
-        while True:
-            self.from_device.append(await receive(ctx, self.top.bridge.tx, DIVISOR))
-
-    def write(self, data: bytes) -> int:
-        self.to_device.extend(data)
-        return len(data)
-
-    def read(self, size: int, budget: int = 4000) -> bytes:
-        start = self.cycles
-        while len(self.from_device) < size and self.cycles - start < budget:
-            self.sim.advance()
-        return bytes(self.from_device.popleft() for _ in range(min(size, len(self.from_device))))
-
-    def idle(self, cycles: int) -> None:
-        start = self.cycles
-        while self.cycles - start < cycles:
-            self.sim.advance()
-
-
 def bridged(**params):
     csr = CsrBlock(rm.compile(**{"N_SA": 4, "N_POLICY": 4, **params}))
     stub = DatapathStub(csr)
-    serial = SimulatedSerial(BridgedCsr(csr), stub)
+    top = BridgedCsr(csr)
+    serial = SimulatedSerial(top, top.bridge, DIVISOR, [functools.partial(stub.run, csr=csr)])
     return UartTransport(serial), serial, stub
 
 
