@@ -66,8 +66,8 @@ class SecurityAssociation:
     df: str = "copy"  # outer DF: copy | set | clear (RFC 4301 §8.1)
 
     def __post_init__(self):
-        if not 256 <= self.spi <= 0xFFFFFFFF:
-            raise ValueError(f"spi: {self.spi:#x} is reserved (1..255 are IANA-reserved, 0 is invalid)")
+        if not 1 <= self.spi <= 0xFFFFFFFF:
+            raise ValueError(f"spi: {self.spi:#x} is not 1..0xffffffff (0 is never an SPI, RFC 4303 §2.1)")
         if self.dir not in ("in", "out"):
             raise ValueError(f"dir: {self.dir!r} is not 'in' or 'out'")
         if self.mode not in ("tunnel", "transport"):
@@ -87,6 +87,16 @@ class SecurityAssociation:
             raise ValueError(f"icv: {self.icv_bits} bits is not one of 64, 96, 128")
         if self.replay_window < 1:
             raise ValueError(f"replay_window: {self.replay_window} is not at least 1")
+
+    @property
+    def notices(self) -> list[str]:
+        """What is accepted but worth a warning (`espline.config.validation.warn`): an SPI of
+        1..255, which RFC 4303 §2.1 reserves to IANA for future use, taken for manual keying as
+        Linux takes it (DPDK's ipsec-secgw sample configuration uses SPIs 5 and 6)."""
+        if self.spi <= 255:
+            return [f"spi: {self.spi:#x} is in 1..255, reserved by IANA for future use (RFC 4303 §2.1); "
+                    f"accepted for manual keying, as Linux accepts it: no IKE peer chooses it"]
+        return []
 
     def check_update(self, new: "SecurityAssociation", *, key_known: bool = True) -> None:
         """ValueError naming the first `FIXED` field `new` changes (that is a new SA). Without

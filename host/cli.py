@@ -13,8 +13,9 @@ import argparse
 import json
 import shlex
 import sys
+import warnings
 
-from espline.config import ConfigError, load
+from espline.config import ConfigError, ConfigWarning, load
 from espline.config.policy import PROTOCOL_NAMES
 from espline.host import xfrm
 
@@ -165,7 +166,23 @@ def make_parser(add_other_parsers=()) -> argparse.ArgumentParser:
     return parser
 
 
+def _print_warning(message, category, *_):
+    """A `ConfigWarning` as one line on stderr (others as Python prints them)."""
+    if issubclass(category, ConfigWarning):
+        print(f"espline: warning: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, *_[:2]), end="", file=sys.stderr)
+
+
 def main(argv=None, out=sys.stdout, add_other_parsers=()) -> int:
+    """The `espline` command; every configuration warning printed, each time it is given."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ConfigWarning)
+        warnings.showwarning = _print_warning
+        return _main(argv, out, add_other_parsers)
+
+
+def _main(argv, out, add_other_parsers) -> int:
     parser = make_parser(add_other_parsers)
     args = parser.parse_args(argv)
     if args.command not in DEVICE_COMMANDS:

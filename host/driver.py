@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from espline.config import Build, ConfigError, Event, Lifetime, NatT, Policy, SecurityAssociation, Selector
 from espline.config.sa import MUTABLE
 from espline.config.schema import parse, parse_policy, parse_sa
-from espline.config.validation import check_new_sa, check_policy, check_sa, index_full, validate
+from espline.config.validation import check_new_sa, check_policy, check_sa, index_full, validate, warn
 from espline.host.registers import Registers
 from espline.host.transport import Transport
 from espline.regmap.enums import MAGIC, CmdErr, CmdOp
@@ -105,6 +105,7 @@ class Espline:
     def add_sa(self, sa: SecurityAssociation | dict) -> int:
         """Program a new SA (an SA or a TOML-style dict); its table index."""
         sa, index = self._check_new_sa(sa, self.sas, copy.deepcopy(self.spis))
+        warn(sa)
         self._program_sa(index, sa)
         return index
 

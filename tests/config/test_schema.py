@@ -5,7 +5,18 @@ from pathlib import Path
 
 import pytest
 
-from espline.config import ConfigError, Lifetime, NatT, Options, SecurityAssociation, Selector, load, parse
+from espline.config import (
+    ConfigError,
+    ConfigWarning,
+    Lifetime,
+    NatT,
+    Options,
+    SecurityAssociation,
+    Selector,
+    load,
+    parse,
+    validate,
+)
 
 EXAMPLES = Path(__file__).parents[2] / "docs" / "examples"
 BASE_SA = {"spi": 0x100, "dir": "out", "src": "1.2.3.4", "dst": "5.6.7.8", "mode": "tunnel", "key": "00" * 20}
@@ -50,8 +61,6 @@ def test_the_examples_are_mirror_images():
     ({"key": "00" * 37}, "sa[0] key"),
     ({"key": "zz"}, "sa[0] key"),
     ({"spi": 0}, "sa[0] spi"),
-    ({"spi": 3}, "sa[0] spi"),
-    ({"spi": 255}, "sa[0] spi"),
     ({"spi": 1 << 32}, "sa[0] spi"),
     ({"icv": 0}, "sa[0] icv"),
     ({"icv": 32}, "sa[0] icv"),
@@ -74,6 +83,23 @@ def test_sa_errors_name_the_field(edit, message):
     with pytest.raises(ConfigError) as e:
         parse({"sa": [{**BASE_SA, **edit}]})
     assert str(e.value).startswith(message)
+
+
+@pytest.mark.parametrize("spi", [1, 5, 6, 255])
+def test_an_spi_of_1_to_255_is_taken_with_a_warning(spi):
+    """RFC 4303 §2.1 reserves 1..255 to IANA; manual keying uses them (DPDK's ipsec-secgw: 5, 6)."""
+    config = parse({"sa": [{**BASE_SA, "spi": spi}]})
+    assert config.sas[0].spi == spi
+    with pytest.warns(ConfigWarning) as given:
+        validate(config)
+    assert [str(w.message) for w in given] == [
+        f"sa[0] spi: {spi:#x} is in 1..255, reserved by IANA for future use (RFC 4303 §2.1); accepted for manual "
+        f"keying, as Linux accepts it: no IKE peer chooses it"]
+
+
+def test_an_spi_from_256_on_is_taken_without_a_warning(recwarn):
+    validate(parse({"sa": [{**BASE_SA, "spi": 256}, {**BASE_SA, "spi": 0xFFFFFFFF}]}))
+    assert not recwarn.list
 
 
 def test_a_missing_sa_field_is_named():

@@ -124,7 +124,7 @@ BAD_SAS = [
     ({**SA_OUT, "aead": "rfc4309(ccm(aes))"}, "aead"),
     ({**SA_OUT, "key": "0x0011"}, "key"),
     ({**SA_OUT, "spi": 0}, "spi"),
-    ({**SA_OUT, "spi": 255}, "spi"),
+    ({**SA_OUT, "spi": 1 << 32}, "spi"),
     ({**SA_IN, "replay_window": 256}, "replay_window"),
     ({**SA_OUT, "icv": 100}, "icv"),
 ]
