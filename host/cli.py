@@ -41,6 +41,8 @@ def _sa_lines(index: int, sa) -> list[str]:
              f"\tproto esp spi {sa.spi:#010x} dir {sa.dir} mode {sa.mode} index {index}",
              f"\taead rfc4106(gcm(aes)) (key hidden, {8 * (len(sa.key) - 4)} bits) {sa.icv_bits}",
              f"\treplay-window {sa.replay_window}{' flag esn' if sa.esn else ''} ttl {sa.ttl} df {sa.df}"]
+    if sa.start:
+        lines.append(f"\t{'replay-oseq' if sa.dir == 'out' else 'replay-seq'} {sa.start} (the starting number)")
     if sa.encap:
         lines.append(f"\tencap espinudp {sa.encap.sport} {sa.encap.dport}")
     limits = {k: getattr(sa.lifetime, v) for k, v in xfrm.LIMITS.items() if getattr(sa.lifetime, v)}
