@@ -7,7 +7,7 @@ from .options import Options
 from .policy import Policy, Selector
 from .sa import Event, Lifetime, NatT, SecurityAssociation
 from .schema import load, parse, parse_policy, parse_sa
-from .validation import Config, ConfigError, validate
+from .validation import Config, ConfigError, ConfigWarning, validate
 
-__all__ = ["Build", "Config", "ConfigError", "Event", "Lifetime", "NatT", "Options", "Policy", "SecurityAssociation",
-           "Selector", "load", "parse", "parse_policy", "parse_sa", "validate"]
+__all__ = ["Build", "Config", "ConfigError", "ConfigWarning", "Event", "Lifetime", "NatT", "Options", "Policy",
+           "SecurityAssociation", "Selector", "load", "parse", "parse_policy", "parse_sa", "validate"]

@@ -24,6 +24,8 @@ encap espinudp sport dport, limits. Every error names the entry and field at fau
     limits = { soft_packets = 0, hard_packets = 0, soft_bytes = 0, hard_bytes = 0 }
     ttl = 64
     df = "copy"                 # copy | set | clear
+    replay_oseq = 0             # out: the last number sent (the first packet carries replay_oseq + 1)
+    replay_seq = 0              # in: the replay window's top (every number up to it counts as received)
 
     [[policy]]
     dir = "out"
@@ -49,7 +51,7 @@ from .sa import AEAD_NAME, Lifetime, NatT, SecurityAssociation
 from .validation import Config, ConfigError
 
 SA_FIELDS = {"spi", "dir", "src", "dst", "mode", "aead", "key", "icv", "esn", "replay_window", "encap",
-             "limits", "ttl", "df"}
+             "limits", "ttl", "df", "replay_oseq", "replay_seq"}
 POLICY_FIELDS = {"dir", "src", "dst", "proto", "sport", "dport", "action", "spi", "priority"}
 APPLIANCE_FIELDS = {"default_policy", "ipv6", "mtu"}
 
@@ -122,7 +124,9 @@ def parse_sa(entry: dict | SecurityAssociation) -> SecurityAssociation:
             mode=entry["mode"], key=_key(entry["key"]), icv_bits=_int(entry.get("icv", 128), "icv"),
             esn=bool(entry.get("esn", False)), replay_window=_int(entry.get("replay_window", 128), "replay_window"),
             encap=encap, lifetime=Lifetime(**{k: _int(v, f"limits.{k}") for k, v in limits.items()}),
-            ttl=_int(entry.get("ttl", 64), "ttl"), df=entry.get("df", "copy"))
+            ttl=_int(entry.get("ttl", 64), "ttl"), df=entry.get("df", "copy"),
+            replay_oseq=_int(entry.get("replay_oseq", 0), "replay_oseq"),
+            replay_seq=_int(entry.get("replay_seq", 0), "replay_seq"))
     except ValueError as e:
         raise ConfigError(str(e)) from None
 

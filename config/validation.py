@@ -6,8 +6,13 @@ build; the reference model's loader (`espline.sim.model.Appliance.from_config`) 
 driver's `load` call it, and the driver's single-entry commands (`add_sa`, `add_policy`) call
 the same rules on the tables as they stand. What is wrong with an entry on its own its
 constructor refuses (`SecurityAssociation`, `Selector`, `Policy`, `Options`).
+
+What is accepted but unusual (an SA's `notices`: an SPI of 1..255) is a `ConfigWarning`, given
+by `validate` for a configuration it accepts and by the driver's `add_sa`, through Python's
+`warnings` (the `espline` command prints each as one line, `espline: warning: ...`).
 """
 
+import warnings
 from dataclasses import dataclass, field
 
 from espline.regmap.spi_index import SpiIndex
@@ -20,6 +25,16 @@ from .sa import SecurityAssociation
 
 class ConfigError(ValueError):
     """A configuration refused: the message names the entry and field at fault."""
+
+
+class ConfigWarning(UserWarning):
+    """A configuration accepted, with something worth knowing: the message names the entry and field."""
+
+
+def warn(sa: SecurityAssociation, where: str = "") -> None:
+    """A `ConfigWarning` for each of `sa`'s notices, prefixed with `where` (e.g. "sa[0] ")."""
+    for notice in sa.notices:
+        warnings.warn(ConfigWarning(where + notice), stacklevel=3)
 
 
 @dataclass
@@ -99,3 +114,5 @@ def validate(config: Config, build: Build = DEFAULT_BUILD) -> None:
             check_policy(policy, config.sas, config.policies[:i], build)
         except ConfigError as e:
             raise ConfigError(f"policy[{i}] {e}") from None
+    for i, sa in enumerate(config.sas):
+        warn(sa, f"sa[{i}] ")

@@ -14,8 +14,9 @@ import argparse
 import json
 import shlex
 import sys
+import warnings
 
-from espline.config import ConfigError, load
+from espline.config import ConfigError, ConfigWarning, load
 from espline.config.policy import PROTOCOL_NAMES
 from espline.host import xfrm
 
@@ -45,6 +46,8 @@ def _sa_lines(index: int, sa) -> list[str]:
              f"\tproto esp spi {sa.spi:#010x} dir {sa.dir} mode {sa.mode} index {index}",
              f"\taead rfc4106(gcm(aes)) (key hidden, {8 * (len(sa.key) - 4)} bits) {sa.icv_bits}",
              f"\treplay-window {sa.replay_window}{' flag esn' if sa.esn else ''} ttl {sa.ttl} df {sa.df}"]
+    if sa.start:
+        lines.append(f"\t{'replay-oseq' if sa.dir == 'out' else 'replay-seq'} {sa.start} (the starting number)")
     if sa.encap:
         lines.append(f"\tencap espinudp {sa.encap.sport} {sa.encap.dport}")
     limits = {k: getattr(sa.lifetime, v) for k, v in xfrm.LIMITS.items() if getattr(sa.lifetime, v)}
@@ -171,7 +174,23 @@ def make_parser(add_other_parsers=()) -> argparse.ArgumentParser:
     return parser
 
 
+def _print_warning(message, category, *_):
+    """A `ConfigWarning` as one line on stderr (others as Python prints them)."""
+    if issubclass(category, ConfigWarning):
+        print(f"espline: warning: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, *_[:2]), end="", file=sys.stderr)
+
+
 def main(argv=None, out=sys.stdout, add_other_parsers=()) -> int:
+    """The `espline` command; every configuration warning printed, each time it is given."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ConfigWarning)
+        warnings.showwarning = _print_warning
+        return _main(argv, out, add_other_parsers)
+
+
+def _main(argv, out, add_other_parsers) -> int:
     parser = make_parser(add_other_parsers)
     args = parser.parse_args(argv)
     if args.command not in DEVICE_COMMANDS:

@@ -12,7 +12,9 @@ driver keeps a copy (`spis`) to refuse an SPI that finds no slot before writing 
 the hardware's own refusal (error `full`) reads the same. `update_sa` is `ip xfrm state update`:
 one SA_CMD update rewrites the SA's mutable fields (`espline.config.sa.MUTABLE`) and the
 hardware keeps its key, sequence number and replay window - never two frames under one (key,
-nonce); a new key is a new SA. `load` changes only what differs from what is loaded.
+nonce); a new key is a new SA. A new SA starts at its configured number (`replay_oseq` out,
+`replay_seq` in: SA_STAGE.SEQ, docs/config.md); an update restates it unchanged. `load`
+changes only what differs from what is loaded.
 SPD table: searched in index order, first match wins, so the driver keeps it sorted by
 priority (ties in order of addition). Inserting shifts the entries below one place down, from
 the last up, and only then writes the new one; at every step a lookup sees a policy set that
@@ -27,7 +29,7 @@ from dataclasses import dataclass, replace
 from espline.config import Build, ConfigError, Event, Lifetime, NatT, Policy, SecurityAssociation, Selector
 from espline.config.sa import MUTABLE
 from espline.config.schema import parse, parse_policy, parse_sa
-from espline.config.validation import check_new_sa, check_policy, check_sa, index_full, validate
+from espline.config.validation import check_new_sa, check_policy, check_sa, index_full, validate, warn
 from espline.host.registers import Registers
 from espline.host.transport import Transport
 from espline.regmap.enums import MAGIC, CmdErr, CmdOp
@@ -105,6 +107,7 @@ class Espline:
     def add_sa(self, sa: SecurityAssociation | dict) -> int:
         """Program a new SA (an SA or a TOML-style dict); its table index."""
         sa, index = self._check_new_sa(sa, self.sas, copy.deepcopy(self.spis))
+        warn(sa)
         self._program_sa(index, sa)
         return index
 
@@ -174,6 +177,7 @@ class Espline:
         w("sa_stage.replay_window", size=sa.replay_window)
         for name in ("soft_packets", "hard_packets", "soft_bytes", "hard_bytes"):
             w(f"sa_stage.{name}", value=getattr(sa.lifetime, name))
+        w("sa_stage.seq", value=sa.start)  # an update restates it: the hardware refuses a change
 
     # -- policies ----------------------------------------------------------------------------
 
@@ -303,7 +307,7 @@ class Espline:
         r = self._fetch("sa", index)
         if r is None:
             return None
-        flags, ports = r["flags"], r["natt_ports"]
+        flags, ports, start = r["flags"], r["natt_ports"], r["seq"]["value"]
 
         def name(field):
             return self.regs.value_name("sa_stage.flags", field, flags[field])
@@ -313,7 +317,8 @@ class Espline:
             key=bytes(36 if flags["aes256"] else 20), icv_bits=8 * flags["icv_len"], esn=bool(flags["esn"]),
             replay_window=r["replay_window"]["size"], encap=NatT(ports["lo"], ports["hi"]) if flags["natt"] else None,
             lifetime=Lifetime(**{k: r[k]["value"] for k in ("soft_packets", "hard_packets", "soft_bytes",
-                                                             "hard_bytes")}))
+                                                             "hard_bytes")}),
+            **{"replay_oseq" if name("dir") == "out" else "replay_seq": start})
 
     def fetch_policy(self, index: int) -> Policy | None:
         """SPD table entry `index` as the hardware holds it (SAs named from `self.sas`)."""

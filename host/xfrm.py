@@ -8,8 +8,12 @@ configuration file share one validation path. Words (ip-xfrm(8), with `dir` as L
            aead 'rfc4106(gcm(aes))' KEY ICV-BITS [replay-window N] [flag esn]
            [encap espinudp SPORT DPORT [OADDR]] [ttl N] [df copy|set|clear]
            [limit packet-soft N|packet-hard N|byte-soft N|byte-hard N ...]
+           [replay-oseq N [replay-oseq-hi N]] [replay-seq N [replay-seq-hi N]]
     policy: [src PREFIX] [dst PREFIX] [proto P [sport PORT[-PORT]] [dport PORT[-PORT]]] dir in|out
             [priority N] [action allow|block|protect|bypass|discard] [tmpl ... spi SPI ...]
+
+`replay-oseq` / `replay-seq` (with ESN, `-hi` the high 32 bits, as `ip xfrm` splits them) are
+an outbound SA's last number sent and an inbound SA's replay window top: docs/config.md.
 
 For a policy, `action allow` with a `tmpl` naming an SPI is `protect` (with that SA), without
 one `bypass`; `block` is `discard`.
@@ -19,6 +23,8 @@ from espline.config import ConfigError
 
 LIMITS = {"packet-soft": "soft_packets", "packet-hard": "hard_packets", "byte-soft": "soft_bytes",
           "byte-hard": "hard_bytes"}
+#: the starting numbers' words -> the configuration's fields (each 64 bits: `-hi` the high half)
+STARTS = {"replay-oseq": "replay_oseq", "replay-seq": "replay_seq"}
 
 
 class _Words:
@@ -45,7 +51,7 @@ def _ports(text: str, name: str):
 
 def state(words: list[str]) -> dict:
     """An `[[sa]]` entry from `ip xfrm state add|update` words."""
-    w, entry = _Words(words), {}
+    w, entry, halves = _Words(words), {}, {}
     simple = {"src": "src", "dst": "dst", "spi": "spi", "dir": "dir", "mode": "mode", "replay-window": "replay_window",
               "ttl": "ttl", "df": "df"}
     while w:
@@ -65,6 +71,14 @@ def state(words: list[str]) -> dict:
             entry["encap"] = {"type": w.take("encap"), "sport": w.take("encap sport"), "dport": w.take("encap dport")}
             if w.peek() is not None and w.peek()[0].isdigit():
                 w.take("encap oaddr")  # the NAT's original address: not used by ESP-in-UDP with GCM
+        elif word.removesuffix("-hi") in STARTS:
+            text = w.take(word)
+            try:
+                halves[word] = int(text, 0)
+            except ValueError:
+                raise ConfigError(f"{word}: expected a number, got {text!r}") from None
+            if word.endswith("-hi") and not 0 <= halves[word] <= 0xFFFFFFFF:
+                raise ConfigError(f"{word}: {text} is not 0..0xffffffff (the high 32 bits)")
         elif word == "limit":
             limits = entry.setdefault("limits", {})
             while w.peek() in LIMITS:
@@ -74,6 +88,9 @@ def state(words: list[str]) -> dict:
                 raise ConfigError(f"limit: expected one of {', '.join(LIMITS)}")
         else:
             raise ConfigError(f"state: unknown word {word!r}")
+    for word, name in STARTS.items():
+        if word in halves or f"{word}-hi" in halves:
+            entry[name] = halves.get(f"{word}-hi", 0) << 32 | halves.get(word, 0)
     return entry
 
 

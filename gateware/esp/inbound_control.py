@@ -1,7 +1,8 @@
 """Inbound decisions: classify (`inbound_classify.py`) runs ahead and decrypts, commit
 (`inbound_commit.py`) decides each frame in frame order; between them a queue of verdicts,
 up to `in_flight` frames. Here lives the dynamic state of inbound SAs (replay window,
-counters, lifetime flags), read by both and written by commit.
+counters, lifetime flags), read by both and written by commit; a new SA's window starts at its
+replay-seq (docs/config.md), every number up to it taken as received.
 
 The SA table changes only while no frame is in flight (`quiet`): classify takes no new frame
 while a change is pending (`hold`), and commit finishes those already classified, so a frame
@@ -13,6 +14,8 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from espline.regmap.enums import Dir
+
 from .counts import Counts
 from .decapsulator import DecapJob
 from .header_patch import PatchLayout
@@ -20,7 +23,7 @@ from .inbound_classify import InboundClassify, counter
 from .inbound_commit import InboundCommit
 from .packet_buffer import commit_layout
 from .policy_table import key_layout, result_layout
-from .replay import state_layout
+from .replay import started_at, state_layout
 from .sa_fields import serve_snapshots
 from .sa_table import client_signature, renew
 from .trailer import trailer_layout
@@ -38,7 +41,7 @@ class InboundControl(wiring.Component):
     def __init__(self, sa: data.StructLayout, counters: data.StructLayout, event: data.StructLayout,
                  thresholds: data.StructLayout, n_sa: int, n_policy: int, *, window: int,
                  default_policy: str = "discard", ipv6: str = "discard", in_flight: int = 8):
-        self.n_sa, self.in_flight = n_sa, in_flight
+        self.n_sa, self.in_flight, self.window = n_sa, in_flight, window
         self.state = sa_state_layout(window)
         self.classify = InboundClassify(sa, self.state, n_sa, n_policy, window=window,
                                         default_policy=default_policy, ipv6=ipv6)
@@ -70,7 +73,7 @@ class InboundControl(wiring.Component):
         wiring.connect(m, decide.state, dynamic.read_port())
         m.d.comb += [state_write.addr.eq(decide.state_write.addr), state_write.data.eq(decide.state_write.data),
                      state_write.en.eq(decide.state_write.en)]
-        renew(m, self.table.renewed, state_write)
+        renew(m, self.table.renewed, state_write, Dir.IN, window=started_at(self.window, self.table.renewed.seq))
 
         wiring.connect(m, wiring.flipped(self.table.classify), classify.sa)
         wiring.connect(m, wiring.flipped(self.table.find), classify.find)

@@ -9,7 +9,10 @@ one an SA may send marks it dead, §3.3.3: it never wraps), packet and byte life
 raises an event once, hard kills the SA), and the MTU check of the protected packet.
 
 The SA entries are read from the SA table (`sa_table.py`); the dynamic state (sequence number,
-counters, flags) of outbound SAs lives here, zeroed when the table renews an entry. One
+counters, flags) of outbound SAs lives here, started afresh when the table renews an entry: the
+sequence number from the new SA's starting number (replay-oseq, docs/config.md), so the first
+packet carries it + 1; a starting number that leaves no next one (the last number or beyond,
+which the driver refuses) starts the SA dead, so nothing ever wraps (§3.3.3). One
 frame's read, decision and write-back finish before the next frame's read, so back-to-back
 packets on one SA never race; between frames the direction is `quiet` and the table may write.
 """
@@ -49,6 +52,11 @@ def job_layout(n_sa: int) -> data.StructLayout:
         "ip_length": 16, "ip_proto": 8,  # transport: the new total length and protocol
         "gcm": GCMCommand,
     })
+
+
+def seq_max(esn):
+    """The last sequence number of an SA (RFC 4303 §3.3.3; 64-bit with ESN, RFC 4304)."""
+    return Mux(esn, Const(2**64 - 1, 64), Const(2**32 - 1, 64))
 
 
 def wire(*fields):
@@ -97,7 +105,8 @@ class OutboundControl(wiring.Component):
         sa, state = static_r.data.sa, dyn_r.data
         m.d.comb += [static_r.addr.eq(sa_index), dyn_r.addr.eq(sa_index), dyn_w.addr.eq(sa_index),
                      jobs.w_data.eq(job)]
-        renew(m, self.table.renewed, dyn_w)
+        renewed = self.table.renewed
+        renew(m, renewed, dyn_w, Dir.OUT, seq=renewed.seq, dead=renewed.seq >= seq_max(renewed.esn))
         m.d.comb += [self.job.valid.eq(jobs.r_rdy), self.job.payload.eq(jobs.r_data), jobs.r_en.eq(self.job.ready)]
         c = self.counts
 
@@ -119,12 +128,11 @@ class OutboundControl(wiring.Component):
 
         seq = Signal(64)
         m.d.comb += seq.eq(state.seq + 1)
-        seq_max = Mux(sa.flags.esn, Const(2**64 - 1, 64), Const(2**32 - 1, 64))
         packets, nbytes = Signal(64), Signal(64)
         m.d.comb += [packets.eq(state.packets + 1), nbytes.eq(state.bytes + payload_len)]
         soft = ~state.soft_expired & (reached(packets, sa.soft_packets) | reached(nbytes, sa.soft_bytes))
         hard = reached(packets, sa.hard_packets) | reached(nbytes, sa.hard_bytes)
-        exhausted = seq == seq_max
+        exhausted = seq == seq_max(sa.flags.esn)
 
         # the headers (RFC 791 outer header with RFC 1071 checksum, RFC 3948 UDP, RFC 4303 §2)
         proto = Mux(sa.flags.natt, Const(17, 8), Const(50, 8))

@@ -6,6 +6,11 @@ at least W + 32 bits (a power of two blocks) no number inside the window [T - W 
 shares a bit with another, so the accepted set is exactly RFC 4303's W-packet window, the
 same as the reference model's (`espline.sim.model.replay`).
 
+A new window starts at a top T (an SA's replay-seq, docs/config.md) with every number up to T
+taken as received (`started_at`): the whole ring marked but the numbers above T in T's block,
+so the window holds T - W + 1 .. T marked, as the model's does; the other blocks are cleared
+as the window reaches them.
+
 Purely combinational: the datapath reads the SA's `State` from the SA table, presents the
 received low 32 bits, gets the inferred 64-bit number and whether it is fresh, and - only
 after the ICV verified - re-checks against the then-current state and writes `next_state`.
@@ -28,6 +33,16 @@ def ring_blocks(window: int) -> int:
 
 def state_layout(window: int) -> data.StructLayout:
     return data.StructLayout({"top": unsigned(64), "bitmap": unsigned(ring_blocks(window) * BLOCK)})
+
+
+def started_at(window: int, top):
+    """The state of a new window whose top is `top`, every number up to it marked received."""
+    blocks = ring_blocks(window)
+    index_bits = (blocks - 1).bit_length()
+    block = top[5 : 5 + index_bits]
+    above = (Const(2**BLOCK - 1, BLOCK) << (top[:5] + 1))[:BLOCK]  # the numbers above top in its block
+    bitmap = Cat(*[Mux(block == i, ~above, Const(2**BLOCK - 1, BLOCK)) for i in range(blocks)])
+    return Cat(top, bitmap)
 
 
 class ReplayWindow(wiring.Component):

@@ -1,7 +1,8 @@
 """The SA table both directions read (RFC 4301 §4.4.2): one static entry per SA as the CSR
 block's `sa_write` carries it, and the inbound SPI index (`spi_index.py`). Each direction keeps
-its own dynamic state (sequence number or replay window, counters, lifetime flags) and zeroes
-an entry's when `renewed` names it.
+its own dynamic state (sequence number or replay window, counters, lifetime flags) and starts
+an entry's afresh when `renewed` names it: from the new SA's starting number (the entry's
+`seq`, docs/config.md: replay-oseq out, replay-seq in), counters zero.
 
 Writes (docs/sa-table.md): a pending write raises `hold`, and the directions take no new frame;
 the table takes it once every direction is `quiet` (no frame between its SA read and its
@@ -33,7 +34,9 @@ def read_signature(sa: data.StructLayout, n_sa: int) -> ReadPort.Signature:
 
 
 def renew_layout(n_sa: int) -> data.StructLayout:
-    return data.StructLayout({"en": 1, "index": range(n_sa)})
+    """An entry whose dynamic state starts afresh: its index, the new SA's direction, starting
+    number and ESN flag."""
+    return data.StructLayout({"en": 1, "index": range(n_sa), "dir": Dir, "seq": 64, "esn": 1})
 
 
 class SaTable(wiring.Component):
@@ -74,7 +77,9 @@ class SaTable(wiring.Component):
                     with m.If(~index.refused):
                         m.d.comb += [store.en.eq(1), store.addr.eq(w.index), store.data.valid.eq(w.valid),
                                      store.data.sa.eq(w.entry),
-                                     self.renewed.en.eq(~w.update), self.renewed.index.eq(w.index)]
+                                     self.renewed.en.eq(~w.update), self.renewed.index.eq(w.index),
+                                     self.renewed.dir.eq(w.entry.flags.dir), self.renewed.seq.eq(w.entry.seq),
+                                     self.renewed.esn.eq(w.entry.flags.esn)]
                         with m.If(w.update):
                             m.d.comb += [store.data.sa.key.eq(old.data.sa.key), store.data.sa.salt.eq(old.data.sa.salt)]
                     m.next = "IDLE"
@@ -84,8 +89,8 @@ class SaTable(wiring.Component):
 def client_signature(sa: data.StructLayout, n_sa: int, *, reads: tuple[str, ...], find: bool = False
                      ) -> wiring.Signature:
     """A direction's side of the table: its read ports, by name (and the SPI index's lookup); `hold`
-    (take no new frame), `quiet` (no frame between SA read and write-back), `renewed` (zero this
-    dynamic state)."""
+    (take no new frame), `quiet` (no frame between SA read and write-back), `renewed` (start this
+    dynamic state afresh)."""
     return wiring.Signature({
         **{name: In(read_signature(sa, n_sa)) for name in reads},
         **({"find": In(find_signature(n_sa))} if find else {}),
@@ -93,7 +98,12 @@ def client_signature(sa: data.StructLayout, n_sa: int, *, reads: tuple[str, ...]
     })
 
 
-def renew(m, renewed, write_port) -> None:
-    """Zero the dynamic state `renewed` names, through `write_port` (free while the direction is quiet)."""
+def renew(m, renewed, write_port, direction: Dir, **fresh) -> None:
+    """Start the dynamic state `renewed` names afresh, through `write_port` (free while the
+    direction is quiet): for an SA of `direction`, the members `fresh` names (from `renewed`'s
+    starting number) as given, the others (counters, flags) zero; for an SA of the other
+    direction all zero (the appliance ORs both directions' counter snapshots of an index)."""
     with m.If(renewed.en):
         m.d.comb += [write_port.en.eq(1), write_port.addr.eq(renewed.index), write_port.data.eq(0)]
+        with m.If(renewed.dir == direction):
+            m.d.comb += [getattr(write_port.data, name).eq(value) for name, value in fresh.items()]

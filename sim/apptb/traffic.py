@@ -23,7 +23,7 @@ so a seed names the same configuration and the same frames everywhere.
 import ipaddress
 import random
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -196,17 +196,21 @@ class SaSpec:
     lifetime: Lifetime = Lifetime()
     ttl: int = 64
     df: str = "copy"
+    start: int = 0  # replay_oseq (out) or replay_seq (in): an SA taken over (docs/config.md)
+    peer_start: int = 0  # in: the peer's replay_oseq (below `start`: its first packets are replays)
 
     def site_a(self) -> SecurityAssociation:
         src, dst = (ADDR_A, self.peer) if self.dir == "out" else (self.peer, ADDR_A)
         return SecurityAssociation(spi=self.spi, dir=self.dir, src=src, dst=dst, mode=self.mode, key=self.key,
                                    icv_bits=self.icv_bits, esn=self.esn, replay_window=self.replay_window,
-                                   encap=self.encap, lifetime=self.lifetime, ttl=self.ttl, df=self.df)
+                                   encap=self.encap, lifetime=self.lifetime, ttl=self.ttl, df=self.df,
+                                   **{"replay_oseq" if self.dir == "out" else "replay_seq": self.start})
 
     def peer_out(self) -> SecurityAssociation:
         """Site B's outbound SA that feeds this inbound SA."""
         return SecurityAssociation(spi=self.spi, dir="out", src=self.peer, dst=ADDR_A, mode=self.mode, key=self.key,
-                                   icv_bits=self.icv_bits, esn=self.esn, encap=self.encap)
+                                   icv_bits=self.icv_bits, esn=self.esn, encap=self.encap,
+                                   replay_oseq=self.peer_start)
 
 
 @dataclass(frozen=True)
@@ -245,19 +249,43 @@ class SiteMix:
             raise ValueError(f"mix: {mix!r} is not one of {', '.join(MIXES)}")
         self.seed, self.mix, self.weights = seed, mix, MIXES[mix]
         self.n_sa, self.window, self.max_frame, self.mtu = n_sa, window, max_frame, mtu
-        rng = self._rng("config")
+        rng, taken_over = self._rng("config"), self._rng("taken-over")
         n = rng.randint(*pairs)
         n = min(n, n_sa // 2, (n_policy - len(FIXED_POLICIES)) // 2)
         windows = [w for w in (32, 64, 128, window) if w <= window]
         spis, index = {"out": set(), "in": set()}, SpiIndex(n_sa)
 
         def spi(dir):
-            """A new SPI; an inbound one that the SPI index takes (in the order the SAs are loaded)."""
-            while (s := rng.randint(256, 0xFFFFFFFF)) in spis[dir] or (
-                    dir == "in" and not index.insert(s, len(spis[dir]))):
+            """A new SPI, one in ten of 1..255 (manual keying: docs/config.md); an inbound one that
+            the SPI index takes (in the order the SAs are loaded)."""
+            def draw():
+                s = rng.randint(256, 0xFFFFFFFF)
+                return taken_over.randint(1, 255) if taken_over.random() < 0.1 else s
+            while (s := draw()) in spis[dir] or (dir == "in" and not index.insert(s, len(spis[dir]))):
                 pass
             spis[dir].add(s)
             return s
+
+        def start(dir, esn):
+            """(starting number, the peer's for an inbound SA): mostly 0, else an SA taken over at a
+            small or any number, or near the end: an outbound SA a few hundred packets from its
+            last number; an inbound one with ESN just below a 2^32 boundary (its window crosses
+            it), without ESN far enough from the end that the peer never runs out."""
+            last = ((1 << 64) if esn else (1 << 32)) - 2  # the largest start (RFC 4303 §3.3.3)
+            r = taken_over.random()
+            if r < 0.6:
+                n = 0
+            elif r < 0.75:
+                n = taken_over.randint(1, 1 << 20)
+            elif r < 0.85:
+                n = taken_over.randint(1, last - (1 << 22))
+            elif dir == "out":
+                n = last - taken_over.randint(0, 400)
+            elif esn:
+                n = (taken_over.randint(1, (1 << 31)) << 32) - taken_over.randint(1, 300)
+            else:
+                n = last - taken_over.randint(1 << 21, 1 << 22)
+            return n, max(0, n - taken_over.choice((0, 0, 1, 3)))
 
         def lifetime():
             r = rng.random()
@@ -282,7 +310,9 @@ class SiteMix:
             inb = SaSpec(spi("in"), "in", peer, mode, key(), rng.choice((64, 96, 128)), rng.random() < 0.5,
                          NatT(rng.choice((4500, rng.randint(1024, 65535))), 4500) if natt else None,
                          replay_window=rng.choice(windows), lifetime=lifetime())
-            self.pairs.append(Pair(k, peer, mode, out, inb))
+            out = replace(out, start=start("out", out.esn)[0])
+            inb_start, peer_start = start("in", inb.esn)
+            self.pairs.append(Pair(k, peer, mode, out, replace(inb, start=inb_start, peer_start=peer_start)))
 
     def _rng(self, purpose: str) -> random.Random:
         return random.Random(f"{self.seed}:{self.mix}:{purpose}")
@@ -333,7 +363,9 @@ class SiteMix:
         return "; ".join(
             f"{p.k}:{p.mode}{'/natt' if p.out.encap else ''} out {p.out.spi:#x} aes{8 * (len(p.out.key) - 4)} "
             f"icv{p.out.icv_bits}{' esn' if p.out.esn else ''} in {p.inb.spi:#x} aes{8 * (len(p.inb.key) - 4)} "
-            f"icv{p.inb.icv_bits}{' esn' if p.inb.esn else ''} w{p.inb.replay_window}" for p in self.pairs)
+            f"icv{p.inb.icv_bits}{' esn' if p.inb.esn else ''} w{p.inb.replay_window}"
+            f"{f' oseq {p.out.start:#x}' if p.out.start else ''}{f' seq {p.inb.start:#x}' if p.inb.start else ''}"
+            for p in self.pairs)
 
 
 class _Gen:

@@ -9,7 +9,9 @@ control; both are only copied into the job): an SA written at index I has SPI I,
 key word of the n-th new SA written at index I is n (its *epoch*). An update (`ip xfrm state
 update` semantics: the table keeps the entry's key and salt, the control its dynamic state) starts no epoch:
 its key words are ignored, and - as the CSR block refuses an update that changes a fixed field
-(`tests/gateware/csr/test_sa_commands.py`) - it is assumed to keep the entry's ESN flag. A
+(`tests/gateware/csr/test_sa_commands.py`) - it is assumed to keep the entry's ESN flag. From
+reset a new SA starts at sequence number 0 (its `seq`, replay-oseq, is assumed 0: the free
+64-bit start made the 18-step run take minutes instead of seconds); `sequence-wrap` takes any. A
 job's SPI then names its SA, and `job.gcm.key`'s top word (the first key word, for AES-128 and
 AES-256 alike) names the key it was decided under.
 
@@ -26,15 +28,18 @@ leave `job`:
 * (cover) two protected jobs in one epoch; a job of a later epoch after one of an earlier.
 
 With `free_tables` (the `sequence-wrap` set) the run starts from *any consistent* SA table
-instead of the empty one, so BMC reaches the last sequence numbers (2^32 - 1, 2^64 - 1 with
-ESN) in a few cycles: the SA tables' words are free at the first step (`FREE_TABLES`, Yosys
-`setattr -unset init` on the mapped memories), and each entry, read before the control first
-writes it, is assumed consistent (a live SA has a number left: seq < seq_max; SPI = index,
-epoch 0); an entry the control has written must be consistent (asserted). Then also:
+instead of the empty one, and a new SA written during the run starts at *any* number (its
+`seq`, replay-oseq, free: 64 bits, also at or beyond its last number), so BMC reaches the last
+sequence numbers (2^32 - 1, 2^64 - 1 with ESN) in a few cycles: the SA tables' words are free
+at the first step (`FREE_TABLES`, Yosys `setattr -unset init` on the mapped memories), and each
+entry, read before the control first writes it, is assumed consistent (a live SA has a number
+left: seq < seq_max; SPI = index, epoch 0); an entry the control has written - a new SA's fresh
+state from its free start included - must be consistent (asserted). Then also:
 
 * the job carrying the last number is the last under that write: the last number kills the SA
   (RFC 4303 §3.3.3), nothing wraps, under ESN either;
-* (cover) the last number goes out, 32-bit and ESN; a job under a new write after a kill.
+* (cover) the last number goes out, 32-bit and ESN; a job under a new write after a kill; the
+  last number from an SA written during the run (so started near its end).
 """
 
 from amaranth.asserts import AnyConst, AnySeq
@@ -104,6 +109,8 @@ class SequenceNumbers(Elaboratable):
                     m.d.comb += Assume(w.entry.flags.esn == esn)
                 with m.Else():
                     m.d.comb += Assume(w.entry.key[0] == epoch + 1)
+                    if not self.free_tables:  # from reset a new SA starts at 0; from a free table anywhere
+                        m.d.comb += Assume(w.entry.seq == 0)
                     with m.If(sa.ready & ~t.refused):  # written (an inbound SA may be refused)
                         m.d.sync += [epoch.eq(epoch + 1), esn.eq(w.entry.flags.esn)]
 
@@ -173,5 +180,7 @@ class SequenceNumbers(Elaboratable):
             m.d.comb += Assert(~(seen & last_max & (epoch == last_epoch)))
             m.d.sync += last_max.eq(iv == Mux(esn, Const(2**64 - 1, 64), Const(2**32 - 1, 64)))
         m.d.comb += [Cover(mine & (iv == 2**32 - 1) & ~esn), Cover(mine & (iv == 2**64 - 1) & esn),
-                     Cover(mine & seen & last_max & (epoch > last_epoch))]
+                     Cover(mine & seen & last_max & (epoch > last_epoch)),
+                     # an SA written during the run, started near its end, sends its last number
+                     Cover(mine & (epoch != 0) & (iv == Mux(esn, Const(2**64 - 1, 64), Const(2**32 - 1, 64))))]
         return m

@@ -3,17 +3,21 @@
 The window is exact: of the W sequence numbers ending at the highest one verified (T),
 each is accepted once; anything below T - W + 1 is too old. `check` is side-effect free
 (it runs before the ICV is verified); `update` runs only after the ICV verified.
+
+A new window starts at `top` (an SA's `replay_seq`, docs/config.md) with all of its W numbers
+marked received: no number up to `top` is accepted, as if the packets up to it had come (an SA
+taken over from another device, whose window may have accepted any of them).
 """
 
 
 class ReplayWindow:
-    def __init__(self, size: int = 128, esn: bool = False):
+    def __init__(self, size: int = 128, esn: bool = False, top: int = 0):
         if size < 1:
             raise ValueError("replay-window: size must be at least 1")
         self.size = size
         self.esn = esn
-        self.top = 0  # T: highest verified sequence number (0: none yet)
-        self.bitmap = 0  # bit i set: sequence number top - i was received
+        self.top = top  # T: highest verified sequence number (0: none yet)
+        self.bitmap = (1 << size) - 1  # bit i set: sequence number top - i was received (or is <= 0)
 
     def infer(self, seq_low: int) -> int:
         """Full sequence number for a received low 32 bits (RFC 4303 Appendix A2.2)."""

@@ -31,7 +31,7 @@ class SaCounters:
 
 @dataclass
 class SecurityAssociation(config.SecurityAssociation):
-    seq: int = 0  # last sequence number sent (dir out)
+    seq: int = field(init=False)  # last sequence number sent (dir out): from replay_oseq
     counters: SaCounters = field(default_factory=SaCounters)
     soft_expired: bool = False
     dead: bool = False  # hard lifetime reached or sequence numbers exhausted
@@ -39,17 +39,15 @@ class SecurityAssociation(config.SecurityAssociation):
     def __post_init__(self):
         super().__post_init__()
         self.aead = EspGcm(self.key, self.icv_bits // 8)
-        self.window = ReplayWindow(self.replay_window, self.esn)
+        self.seq = self.replay_oseq
+        self.window = ReplayWindow(self.replay_window, self.esn, top=self.replay_seq)
         self._pack_addresses()
 
     @classmethod
     def from_config(cls, sa: config.SecurityAssociation) -> "SecurityAssociation":
-        """A new SA (sequence numbers, window and counters from zero) with `sa`'s configured fields."""
+        """A new SA with `sa`'s configured fields: its sequence number from replay_oseq, its
+        window's top replay_seq (docs/config.md), its counters from zero."""
         return cls(**{f.name: getattr(sa, f.name) for f in fields(config.SecurityAssociation)})
-
-    @property
-    def seq_max(self) -> int:
-        return (1 << 64) - 1 if self.esn else (1 << 32) - 1
 
     def account(self, nbytes: int) -> list[Event]:
         """Count one protected packet against the lifetimes; return the events it raised."""

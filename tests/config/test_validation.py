@@ -7,7 +7,17 @@ import re
 import pytest
 
 from espline import regmap as rm
-from espline.config import Build, Config, ConfigError, Policy, SecurityAssociation, Selector, parse, validate
+from espline.config import (
+    Build,
+    Config,
+    ConfigError,
+    ConfigWarning,
+    Policy,
+    SecurityAssociation,
+    Selector,
+    parse,
+    validate,
+)
 from espline.config.build import DEFAULT_BUILD
 from espline.host.driver import Espline
 from espline.regmap import spi_index
@@ -170,6 +180,25 @@ def test_model_and_driver_refuse_alike(name):
             messages.append(str(e))
     assert messages[0] == messages[1] == refusal(config, BUILD)
     assert (messages[0] is None) == name.startswith("accepted") and (transport.writes > 0) == (messages[0] is None)
+
+
+def test_model_and_driver_warn_alike_of_spis_1_to_255():
+    """SPIs 5 and 6 (DPDK's ipsec-secgw sample): the model's loader, the driver's `load` and its
+    `add_sa` take them, each with the validation's warning, and write them."""
+    config = Config([sa(5), sa(6, "in")], [protect(5), protect(6, "in")])
+    given = []
+    for load in (lambda: Appliance.from_config(config, BUILD),
+                 lambda: Espline(RegisterFile(**PARAMS), scan=False).load(config.sas, config.policies)):
+        with pytest.warns(ConfigWarning) as warned:
+            load()
+        given.append([str(w.message) for w in warned])
+    assert given[0] == given[1] == [f"sa[{i}] spi: {spi:#x} is in 1..255, reserved by IANA for future use "
+                                    f"(RFC 4303 §2.1); accepted for manual keying, as Linux accepts it: no IKE "
+                                    f"peer chooses it" for i, spi in enumerate((5, 6))]
+    transport = RegisterFile(**PARAMS)
+    with pytest.warns(ConfigWarning, match=r"^spi: 0x6 is in 1\.\.255"):
+        Espline(transport, scan=False).add_sa(sa(6, "in"))
+    assert transport.words[rm.compile(**PARAMS)["sa_stage.spi"].address] == 6
 
 
 def test_driver_commands_refuse_as_the_validation_does():

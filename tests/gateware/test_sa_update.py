@@ -32,11 +32,12 @@ POLICIES = [{"dir": "out", "src": LAN_A, "dst": LAN_B, "action": "protect", "spi
             {"dir": "in", "src": LAN_B, "dst": LAN_A, "action": "protect", "spi": SPI_BA}]
 
 
-def versions(dir: str, spi: int, src: str, dst: str, seed: int) -> list[dict]:
-    """Four versions of one SA under one key: NAT-T, TTL, DF, limits, addresses move."""
+def versions(dir: str, spi: int, src: str, dst: str, seed: int, **start) -> list[dict]:
+    """Four versions of one SA under one key: NAT-T, TTL, DF, limits, addresses move (`start`:
+    the SA's starting number, `replay_oseq` or `replay_seq`, which every version restates)."""
     rng = random.Random(seed)
     base = {"spi": spi, "dir": dir, "src": src, "dst": dst, "mode": "tunnel", "key": "0x" + rng.randbytes(36).hex(),
-            "icv": 96}
+            "icv": 96, **start}
     return [
         base,
         {**base, "ttl": 200, "df": "set", "encap": {"sport": 4500, "dport": 4500}, "limits": {"soft_packets": 3}},
@@ -94,8 +95,11 @@ def check(r, port: Port, frames: list, make_site, updates: list[dict], in_name: 
 
 @pytest.mark.parametrize("config", ["wide", pytest.param("compact", marks=pytest.mark.slow)])
 def test_outbound_update_mid_stream(config):
+    """An SA taken over 0x100 numbers before its 32-bit end (replay_oseq, docs/config.md), updated
+    three times while it sends: its numbers go on from replay_oseq + 1, one per frame."""
     rng = random.Random(21)
-    outs, ins = versions("out", SPI_AB, ADDR_A, ADDR_B, 1), versions("in", SPI_BA, ADDR_B, ADDR_A, 2)
+    start = (1 << 32) - 0x100
+    outs, ins = versions("out", SPI_AB, ADDR_A, ADDR_B, 1, replay_oseq=start), versions("in", SPI_BA, ADDR_B, ADDR_A, 2)
 
     def make_site():
         return site_with(outs[0], ins[0])
@@ -108,7 +112,7 @@ def test_outbound_update_mid_stream(config):
     points = check(r, Port.PLAIN, frames, make_site, outs[1:], "plain_i", "cipher_o")
     assert 0 < points[0] < points[1] < points[2] < len(frames), points  # every version protected frames
     protected = [f for f in r.got["cipher"] if f[12:14] != b"\x08\x06"]  # not ARP
-    assert [esp_seq(f) for f in protected] == list(range(1, 41))  # one IV per frame: updates restart nothing
+    assert [esp_seq(f) for f in protected] == list(range(start + 1, start + 41))  # updates restart nothing
 
 
 @pytest.mark.slow

@@ -39,6 +39,19 @@ def test_xfrm_words_mean_what_the_toml_means():
     assert [parse_policy(xfrm.policy(w.split())) for w in POLICY_WORDS] == [parse_policy(e) for e in SITE_A["policy"]]
 
 
+def test_xfrm_starting_numbers():
+    """`replay-oseq N` / `replay-seq N` as `ip xfrm state` takes them, the `-hi` words the high
+    halves of the 64-bit ESN numbers."""
+    out, inbound = (STATE_WORDS[0] + " replay-oseq 4000000000").split(), (STATE_WORDS[1] + " replay-seq 9").split()
+    assert parse_sa(xfrm.state(out)).replay_oseq == 4000000000
+    assert parse_sa(xfrm.state(inbound + "replay-seq-hi 0x3".split())).replay_seq == (3 << 32) + 9
+    assert parse_sa(xfrm.state(inbound[:-2] + "replay-seq-hi 1".split())).replay_seq == 1 << 32
+    with pytest.raises(ConfigError, match="replay-oseq-hi: 4294967296 is not 0..0xffffffff"):
+        xfrm.state(out + "replay-oseq-hi 4294967296".split())
+    with pytest.raises(ConfigError, match="replay-seq: expected a number, got 'x'"):
+        xfrm.state(inbound[:-1] + ["x"])
+
+
 def test_xfrm_words_errors_name_the_word():
     with pytest.raises(ConfigError, match="proto: 'ah'"):
         xfrm.state("src 1.2.3.4 proto ah".split())

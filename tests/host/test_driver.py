@@ -18,9 +18,10 @@ KEY256 = "0x" + "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1
 
 SA_OUT = {"spi": 0x1000, "dir": "out", "src": "192.0.2.1", "dst": "198.51.100.2", "mode": "tunnel", "key": KEY128,
           "limits": {"soft_packets": 1000, "hard_packets": 2000, "soft_bytes": 1 << 40, "hard_bytes": 3 << 40},
-          "df": "set", "ttl": 17}
+          "df": "set", "ttl": 17, "replay_oseq": 0xFFFF0000}
 SA_IN = {"spi": 0x2000, "dir": "in", "src": "198.51.100.2", "dst": "192.0.2.1", "mode": "transport", "key": KEY256,
-         "icv": 96, "esn": True, "replay_window": 64, "encap": {"type": "espinudp", "sport": 4501, "dport": 4500}}
+         "icv": 96, "esn": True, "replay_window": 64, "encap": {"type": "espinudp", "sport": 4501, "dport": 4500},
+         "replay_seq": (5 << 32) + 9}
 
 
 def expected_policy_write(policy, index, sa_index):
@@ -75,15 +76,19 @@ def test_update_is_atomic_on_the_table_port():
 
 @pytest.mark.parametrize(("change", "field"), [({"key": KEY256}, "key"), ({"key": KEY128[:-8] + "00000000"}, "key"),
                                                ({"mode": "transport"}, "mode"), ({"esn": True}, "esn"),
-                                               ({"icv": 64}, "icv"), ({"replay_window": 64}, "replay_window")])
+                                               ({"icv": 64}, "icv"), ({"replay_window": 64}, "replay_window"),
+                                               ({"replay_oseq": 0}, "replay_oseq")])
 def test_update_refuses_a_new_sa_by_name_without_a_bus_cycle(change, field):
-    """An update keeps the key, salt, mode, ESN, ICV length and window: changing one is a new SA."""
+    """An update keeps the key, salt, mode, ESN, ICV length, window and sequence number: changing
+    one (or the starting number) is a new SA."""
     transport, stub = bench()
     dev = Espline(transport)
     dev.add_sa(SA_OUT)
     transport.idle(2)
     before = stub.bus_cycles
-    with pytest.raises(ConfigError, match=rf"spi 0x1000 \(out\) {field}: an update cannot change it; that is a new SA"):
+    message = ("an update keeps the SA's sequence numbers and replay window" if field == "replay_oseq"
+               else "an update cannot change it; that is a new SA")
+    with pytest.raises(ConfigError, match=rf"spi 0x1000 \(out\) {field}: {message}"):
         dev.update_sa({**SA_OUT, **change})
     with pytest.raises(ConfigError, match="spi: 0x1001 \\(out\\) does not exist"):
         dev.update_sa({**SA_OUT, "spi": 0x1001})
@@ -124,7 +129,7 @@ BAD_SAS = [
     ({**SA_OUT, "aead": "rfc4309(ccm(aes))"}, "aead"),
     ({**SA_OUT, "key": "0x0011"}, "key"),
     ({**SA_OUT, "spi": 0}, "spi"),
-    ({**SA_OUT, "spi": 255}, "spi"),
+    ({**SA_OUT, "spi": 1 << 32}, "spi"),
     ({**SA_IN, "replay_window": 256}, "replay_window"),
     ({**SA_OUT, "icv": 100}, "icv"),
 ]
@@ -240,7 +245,8 @@ def test_a_new_driver_reads_the_tables_back():
     assert len(stub.sa_writes) + len(stub.spd_writes) == writes  # reading back writes no table entry
     expected = [config.sas[1], parse_sa(SA_IN | {"spi": 0x3001}), config.sas[0]]  # index order: 0, 1, 7
     got = [sa for sa in again.sas if sa is not None]
-    fields = ("spi", "dir", "src", "dst", "mode", "icv_bits", "esn", "replay_window", "encap", "lifetime", "ttl", "df")
+    fields = ("spi", "dir", "src", "dst", "mode", "icv_bits", "esn", "replay_window", "encap", "lifetime", "ttl", "df",
+              "replay_oseq", "replay_seq")
     assert [[getattr(sa, f) for f in fields] for sa in got] == [[getattr(sa, f) for f in fields] for sa in expected]
     assert all(sa.key == bytes(len(e.key)) for sa, e in zip(got, expected, strict=True))  # keys never read back
     assert again.policies == sorted(config.policies, key=lambda p: p.priority)

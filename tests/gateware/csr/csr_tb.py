@@ -109,6 +109,7 @@ def expected_sa_write(sa, index, update=False):
         "soft_bytes": sa.lifetime.soft_bytes, "hard_bytes": sa.lifetime.hard_bytes,
         "key": [int.from_bytes(padded[4 * i:4 * i + 4], "big") for i in range(8)],
         "salt": 0 if update else int.from_bytes(salt, "big"),
+        "seq": sa.replay_oseq if sa.dir == "out" else sa.replay_seq,
     }}
 
 

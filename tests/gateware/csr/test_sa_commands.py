@@ -66,6 +66,19 @@ def test_commit_never_replaces_a_live_sa():
     assert command(regs, CmdOp.COMMIT, 7) == CmdErr.OK
 
 
+def test_a_commit_carries_the_starting_number_and_fetch_reads_it_back():
+    """SA_STAGE.SEQ (replay-oseq / replay-seq, all 64 bits) goes to the SA table with the commit,
+    and a fetch reads it back (a restarted driver knows what each SA started at)."""
+    regs, stub = setup()
+    stage(regs)
+    regs.write("sa_stage.seq", value=(1 << 64) - 2)
+    assert command(regs, CmdOp.COMMIT, 3) == CmdErr.OK
+    assert stub.sa_writes[-1]["entry"]["seq"] == (1 << 64) - 2
+    regs.write("sa_stage.seq", value=0)
+    assert command(regs, CmdOp.FETCH, 3) == CmdErr.OK
+    assert regs.read("sa_stage.seq")["value"] == (1 << 64) - 2
+
+
 def test_update_changes_only_update_fields_of_a_valid_entry():
     """An update is refused (`invalid`) unless entry INDEX is valid and the staged entry differs
     from it only in fields with the map's `update` property; taken, it is flagged `update`."""
@@ -82,6 +95,10 @@ def test_update_changes_only_update_fields_of_a_valid_entry():
     stage(regs, key=[], salt=None)
     assert command(regs, CmdOp.UPDATE, 7) == CmdErr.INVALID
     regs.write("sa_stage.replay_window", size=128)
+    regs.write("sa_stage.seq", value=1 << 40)  # the starting number: an update keeps the SA's
+    stage(regs, key=[], salt=None)
+    assert command(regs, CmdOp.UPDATE, 7) == CmdErr.INVALID
+    regs.write("sa_stage.seq", value=0)
     assert len(stub.sa_writes) == 1
     stage(regs, key=[], salt=None, ttl=9, df="set", natt=1)
     regs.write("sa_stage.src", value=0x0A000001)

@@ -45,10 +45,14 @@ def parsed_records(frames):
     return records
 
 
-async def program(ctx, write, sas):
-    """Write `sas` into the SA table at their list indexes, as the driver's commits do."""
+async def program(ctx, write, sas, starts=None):
+    """Write `sas` into the SA table at their list indexes, as the driver's commits do (`starts`:
+    index -> a starting number SEQ written instead of the SA's)."""
     for i, sa in enumerate(sas):
-        ctx.set(write.payload, expected_sa_write(sa, i))
+        payload = expected_sa_write(sa, i)
+        if starts and i in starts:
+            payload["entry"]["seq"] = starts[i]
+        ctx.set(write.payload, payload)
         ctx.set(write.valid, 1)
         await ctx.tick().until(write.ready)
     ctx.set(write.valid, 0)

@@ -16,8 +16,9 @@ from espline.gateware.esp.counts import NAMES
 from espline.gateware.esp.inbound_classify import Verdict, counter
 from espline.gateware.esp.inbound_commit import InboundCommit
 from espline.gateware.esp.inbound_control import sa_state_layout
+from espline.gateware.esp.replay import started_at
 from espline.gateware.esp.sa_table import SaTable, renew
-from espline.regmap.enums import Event
+from espline.regmap.enums import Dir, Event
 from espline.sim.sites import hosts, two_sites
 from espline.sim.traffic import ip_packet
 
@@ -46,7 +47,7 @@ class Bench(wiring.Component):
         wiring.connect(m, c.state, state.read_port())
         m.d.comb += [write.addr.eq(c.state_write.addr), write.data.eq(c.state_write.data),
                      write.en.eq(c.state_write.en)]
-        renew(m, t.renewed, write)
+        renew(m, t.renewed, write, Dir.IN, window=started_at(WINDOW, t.renewed.seq))
         wiring.connect(m, wiring.flipped(self.write), t.write)
         wiring.connect(m, t.read[0], c.sa)
         m.d.comb += t.quiet.eq(1)

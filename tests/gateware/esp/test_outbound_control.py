@@ -41,20 +41,31 @@ class Bench(wiring.Component):
         return m
 
 
-@pytest.mark.parametrize("seed", [3, 11])
-def test_decisions_match_the_model(seed):
+@pytest.mark.parametrize("seed,no_number_left", [(3, False), (11, False), (11, True)],
+                         ids=["3", "11", "11-started-beyond-the-last-number"])
+def test_decisions_match_the_model(seed, no_number_left):
+    """`no_number_left`: every outbound SA is written with a starting number (SEQ) that leaves it
+    none - its last number or beyond, as no validated configuration has it but a register write
+    may: it starts dead, as a model SA past its end is (`sa-expired`), and nothing wraps."""
     site = SiteMix(seed, n_sa=N_SA, n_policy=N_POLICY)
     frames = list(site.frames("plain_i", 150))
     records = parsed_records(frames)
     model = site.model()
-    verdicts = [model.process(Port.PLAIN, f) for f in frames]
     sas, _ = site.config()
     dut, rng = Bench(), random.Random(seed)
+    beyond = {}  # outbound SA index -> its SEQ
+    if no_number_left:
+        for i, sa in enumerate(sas):
+            if sa.dir == "out":
+                last = sa.seq_max
+                beyond[i] = rng.choice((last, last + 1, (1 << 64) - 1, rng.randint(last, (1 << 64) - 1)))
+                model.sad.get("out", sa.spi).dead = True
+    verdicts = [model.process(Port.PLAIN, f) for f in frames]
     seen = set()
 
     async def feed(ctx):
         ctx.set(dut.events.ready, 1)
-        await program(ctx, dut.write, sas)
+        await program(ctx, dut.write, sas, beyond)
         await stream_put(ctx, dut.parsed, records, rng=rng, valid_prob=0.8)
 
     async def jobs(ctx):
@@ -99,4 +110,7 @@ def test_decisions_match_the_model(seed):
     sim.run()
     expected = ["tx_cipher" if v.port else f"drop_{v.reason.value.replace('-', '_')}" for v in verdicts]
     assert counts == expected
-    assert {"esp", "bypass"} <= seen and len(seen) >= 4, seen
+    if no_number_left:
+        assert "esp" not in seen and counts.count("drop_sa_expired") > 5
+    else:
+        assert {"esp", "bypass"} <= seen and len(seen) >= 4, seen

@@ -3,16 +3,18 @@
 import random
 
 import pytest
+from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
-from espline.gateware.esp.replay import ReplayWindow, ring_blocks
+from espline.gateware.esp.replay import ReplayWindow, ring_blocks, started_at, state_layout
 from espline.sim.model import ReplayWindow as ModelWindow
 
 
 def streams(window, esn, rng, steps=1000):
     """Sequence numbers as a receiver sees them: mostly rising, some reordered, duplicated, very
-    old, far ahead, zero; with ESN they start below a 2^32 boundary and cross it."""
-    start = (5 << 32) - 3 * window if esn else 1
+    old, far ahead, zero; with ESN they start below a 2^32 boundary and cross it. The window
+    starts at `start` - 1 (replay-seq), so the numbers before `start` are replays."""
+    start = (5 << 32) - 3 * window if esn else 2 * window + 7
     seq, out = start, []
     for _ in range(steps):
         r = rng.random()
@@ -36,15 +38,19 @@ def streams(window, esn, rng, steps=1000):
 @pytest.mark.parametrize("esn", [False, True])
 def test_matches_the_model(window, size, esn):
     """`window`: the hardware's (a build parameter); `size`: the SA's."""
-    dut = ReplayWindow(window)
+    m = Module()
+    m.submodules.dut = dut = ReplayWindow(window)
+    first_top = Signal(64)
+    fresh = Signal(state_layout(window))
+    m.d.comb += fresh.eq(started_at(window, first_top))  # a new SA's window, as the SA table starts it
     rng = random.Random(window * 2 + esn + size)
     window = size
     sequence, start = streams(window, esn, rng)
-    model = ModelWindow(window, esn)
-    model.top = start - 1
-    state = {"top": start - 1, "bitmap": 0}  # as the SA table would hold it
+    model = ModelWindow(window, esn, top=start - 1)  # every number up to start - 1 taken as received
 
     async def bench(ctx):
+        ctx.set(first_top, start - 1)
+        state = {"top": ctx.get(fresh.top), "bitmap": ctx.get(fresh.bitmap)}
         ctx.set(dut.esn, esn)
         ctx.set(dut.size, size)
         for received in sequence:
@@ -60,7 +66,7 @@ def test_matches_the_model(window, size, esn):
                 state["top"], state["bitmap"] = nxt.top, nxt.bitmap
                 assert state["top"] == model.top
 
-    sim = Simulator(dut)
+    sim = Simulator(m)
     sim.add_testbench(bench)
     sim.run()
 

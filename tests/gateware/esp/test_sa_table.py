@@ -24,7 +24,7 @@ def write_layout():
 
 
 def test_writes_reads_renewals_and_the_spi_index():
-    rng = random.Random(7)
+    rng, starts = random.Random(7), random.Random(8)
     dut = SaTable(write_layout(), N_SA, readers=2)
     # SPIs of one row, which fills up, and a few others
     crowd = list(itertools.islice((s for s in itertools.count(0x1000) if hashes(s, rows(N_SA)) == (0, 0)), 8))
@@ -32,8 +32,11 @@ def test_writes_reads_renewals_and_the_spi_index():
     table, index = {}, SpiIndex(N_SA)  # index -> (spi, dir, key0, salt, src)
     seen = {"refused": 0, "update": 0, "delete": 0, "commit": 0}
 
-    async def offer(ctx, op, i, spi=0, dir=Dir.OUT, key0=0, salt=0, src=0):
+    async def offer(ctx, op, i, spi=0, dir=Dir.OUT, key0=0, salt=0, src=0, start=(0, 0)):
+        """`start`: the entry's starting number and ESN flag, which a commit hands to the directions."""
         w = dut.write.payload
+        ctx.set(w.entry.seq, start[0])
+        ctx.set(w.entry.flags.esn, start[1])
         for field, value in (("index", i), ("valid", op != "delete"), ("update", op == "update")):
             ctx.set(getattr(w, field), value)
         for field, value in (("spi", spi), ("salt", salt), ("src", src)):
@@ -50,6 +53,9 @@ def test_writes_reads_renewals_and_the_spi_index():
                 assert cycle > max(quiet_after), "taken before every direction was quiet"
                 refused, renewed = ctx.get(dut.refused), ctx.get(dut.renewed.en)
                 renewed_index = ctx.get(dut.renewed.index)
+                if renewed:  # the written entry's direction, starting number and ESN flag
+                    assert (ctx.get(dut.renewed.dir), ctx.get(dut.renewed.seq), ctx.get(dut.renewed.esn)) == \
+                        (dir, *start)
                 await ctx.tick()
                 break
             assert not ctx.get(dut.renewed.en)
@@ -74,7 +80,8 @@ def test_writes_reads_renewals_and_the_spi_index():
                 if dir == Dir.IN and any(e[0] == spi and e[1] == Dir.IN for e in table.values()):
                     continue  # inbound SPIs are unique (the driver's rule)
                 entry = (spi, dir, rng.getrandbits(32), rng.getrandbits(32), rng.getrandbits(32))
-                refused, renewed, where = await offer(ctx, "commit", i, *entry)
+                start = (starts.choice((0, starts.getrandbits(64))), starts.getrandbits(1))  # replay-(o)seq, ESN
+                refused, renewed, where = await offer(ctx, "commit", i, *entry, start=start)
                 fits = dir == Dir.OUT or index.insert(spi, i)
                 assert refused == (not fits), f"step {step}: commit {spi:#x}"
                 assert renewed == fits and (not fits or where == i)

@@ -193,6 +193,32 @@ def test_sequence_numbers_never_wrap(esn):
     assert [b.process(Port.CIPHER, f.frame).port for f in frames[:2]] == [Port.PLAIN] * 2
 
 
+@pytest.mark.parametrize("esn,start", [(False, 0), (False, 1000), (False, (1 << 32) - 2), (True, (1 << 32) - 2),
+                                       (True, (1 << 64) - 2)])
+def test_an_outbound_sa_taken_over_at_replay_oseq(esn, start):
+    """An outbound SA configured with replay_oseq N (Linux: `replay-oseq`) sends N + 1 first,
+    in the ESP header (low half) and the IV (all 64 bits, RFC 4106 §3), and stops after the last
+    number (RFC 4303 §3.3.3); its peer, taking over at replay_seq N, takes what it sends."""
+    a, b = two_sites(esn=esn)
+    out, peer = a.sad.get("out", SPI_AB), b.sad.get("in", SPI_AB)
+    for site, old, field in ((a, out, "replay_oseq"), (b, peer, "replay_seq")):
+        new = SecurityAssociation.from_config(replace(old, **{field: start}))
+        site.sad.delete(old.dir, old.spi)
+        site.sad.add(new)
+    sa = a.sad.get("out", SPI_AB)
+    sent = []
+    for _ in range(3):
+        verdict = a.process(Port.PLAIN, ethernet(ip_packet(64, HOST_A, HOST_B)))
+        if verdict.port is Port.CIPHER:
+            esp = verdict.frame[34:]
+            sent.append(int.from_bytes(esp[8:16], "big"))
+            assert int.from_bytes(esp[4:8], "big") == sent[-1] & 0xFFFFFFFF
+            assert b.process(Port.CIPHER, verdict.frame).port is Port.PLAIN
+    expected = [n for n in range(start + 1, start + 4) if n <= sa.seq_max]
+    assert sent == expected and sa.dead == (start + 3 > sa.seq_max)
+    assert ((Event.SEQ_EXHAUSTED, sa) in a.events) == sa.dead
+
+
 def test_sa_lifecycle_zeroizes_keys():
     a, _ = two_sites()
     old = a.sad.get("out", SPI_AB)

@@ -7,17 +7,18 @@ from scapy.layers.inet import IP
 from scapy.layers.ipsec import ESP
 from scapy.layers.ipsec import SecurityAssociation as ScapySA
 
-from espline.sim.model import Port, Reason, ReplayWindow
+from espline.sim.model import Appliance, Policy, Port, Reason, ReplayWindow, SecurityAssociation, Selector
 from espline.sim.sites import SPI_AB, hosts, two_sites
 from espline.sim.traffic import ethernet, ip_packet
 
 
-def naive_accepts(stream, size):
+def naive_accepts(stream, size, start=0):
     """An independent statement of the rule: accept a number once, unless it is `size` or more
-    below the highest accepted so far."""
-    seen, top, out = set(), 0, []
+    below the highest accepted so far; a window that starts at `start` (docs/config.md,
+    replay_seq) accepts nothing up to it."""
+    seen, top, out = set(), start, []
     for seq in stream:
-        ok = seq > 0 and seq not in seen and seq > top - size
+        ok = seq > start and seq not in seen and seq > top - size
         if ok:
             seen.add(seq)
             top = max(top, seq)
@@ -37,6 +38,22 @@ def test_window_matches_the_rule_on_random_streams(size):
             window.update(seq)
         got.append(ok)
     assert got == naive_accepts(stream, size)
+
+
+@pytest.mark.parametrize("size,start", [(32, 1000), (64, 5), (128, (1 << 32) - 100), (1024, 3 << 40)])
+def test_a_window_started_at_a_number_matches_the_rule(size, start):
+    """replay_seq T: every number up to T counts as received (T - W + 1 .. T marked, below that too
+    old); above T the window works as ever."""
+    rng = random.Random(start)
+    stream = [max(1, start + i + rng.randint(-2 * size, 3)) for i in range(-size, 2000)]
+    window = ReplayWindow(size, esn=True, top=start)
+    got = []
+    for seq in stream:
+        ok = window.check(seq)
+        if ok:
+            window.update(seq)
+        got.append(ok)
+    assert got == naive_accepts(stream, size, start) and any(got) and not all(got)
 
 
 def test_check_has_no_side_effect():
@@ -96,6 +113,27 @@ def test_esn_across_the_2_32_boundary_with_reordering():
     for seq in full[-5:]:  # and every one of them is a replay afterwards
         assert send(b, sender, seq & 0xFFFFFFFF, seq >> 32).reason is Reason.REPLAY
     assert sa.window.top == (1 << 32) + 29
+
+
+@pytest.mark.parametrize("esn,start", [(False, 1000), (False, (1 << 32) - 4), (True, (1 << 32) - 3),
+                                       (True, (5 << 32) + 7)])
+def test_an_inbound_sa_taken_over_at_replay_seq(esn, start):
+    """An inbound SA configured with replay_seq T (Linux: `replay-seq`; with ESN, 64 bits) takes
+    from scapy's sender (an outside implementation) only numbers above T, once each."""
+    a, _ = two_sites(esn=esn)
+    out = a.sad.get("out", SPI_AB)
+    b = Appliance([SecurityAssociation(spi=SPI_AB, dir="in", src=out.src, dst=out.dst, mode="tunnel", key=out.key,
+                                       esn=esn, replay_window=64, replay_seq=start)],
+                  [Policy("in", Selector(), "protect", SPI_AB)])
+    sa = b.sad.get("in", SPI_AB)
+    assert sa.window.top == start
+    sender = scapy_sender(sa)
+    # below the window (start - 64) only without ESN: with ESN it is taken for the next 2^32 (A2.2)
+    stream = [start - 64] * (not esn) + [start - 63, start - 1, start, start + 2, start + 1, start + 1, start + 3,
+                                         start]
+    got = [send(b, sender, seq & 0xFFFFFFFF, seq >> 32).reason for seq in stream]
+    assert got == [Reason.REPLAY] * (4 - esn) + [None] * 2 + [Reason.REPLAY, None, Reason.REPLAY]
+    assert sa.window.top == start + 3
 
 
 def test_window_not_updated_by_a_forgery():
