@@ -2,6 +2,7 @@
 
 The identity the counters prove (docs/invariants.md §3):
     rx_plain + rx_cipher + rx_host == tx_plain + tx_cipher + punted + sum(drops)
+ICMP answers to too-big frames consumed no input: counted `icmp_sent`, not `tx_plain`.
 """
 
 from collections import Counter
@@ -61,7 +62,8 @@ class GlobalCounters:
 
 
 def frames_accounted(counters: dict[str, int]) -> bool:
-    """The identity above, on global counters as `as_dict` or the driver's `global_counters` name them."""
+    """The identity above, on global counters as `as_dict` or the driver's `global_counters` name them.
+    The ICMP answers (`icmp_*`) are generated frames, outside it (docs/invariants.md §3)."""
     received = counters["rx_plain"] + counters["rx_cipher"] + counters["rx_host"]
     return received == counters["tx_plain"] + counters["tx_cipher"] + counters["punted"] + sum(
         v for k, v in counters.items() if k.startswith("drop_"))
