@@ -28,10 +28,12 @@ from .plumbing import Arbiter, Fanout
 
 class Appliance(wiring.Component):
     def __init__(self, config: str = "wide", *, regmap=None, width: int = 16, default_policy: str = "discard",
-                 ipv6: str = "discard", mtu: int = 9000, host_queue: int = 4096, store: int = 16384):
+                 ipv6: str = "discard", mtu: int = 9000, host_queue: int = 4096, store: int = 16384,
+                 icmp_every: int = 16, icmp_burst: int = 4):
         self.csr = CsrBlock(regmap)
         self.config, self.width = config, width
         self.options, self.mtu = {"default_policy": default_policy, "ipv6": ipv6}, mtu
+        self.icmp_limit = {"icmp_every": icmp_every, "icmp_burst": icmp_burst}  # the model's RateLimit
         self.host_queue = host_queue  # bytes of punted frames waiting for the host to read host_o
         self.store_words = store // width  # each packet buffer's words (of both intakes and the verified buffer)
         super().__init__({
@@ -55,6 +57,7 @@ class Appliance(wiring.Component):
         max_frame = csr.regmap.params["MAX_FRAME"]
         m.submodules.outbound = outbound = Outbound(*layouts, n_sa, n_policy, config=self.config, width=self.width,
                                                     store_words=self.store_words, max_frame=max_frame, mtu=self.mtu,
+                                                    **self.icmp_limit,
                                                     **self.options)
         m.submodules.inbound = inbound = Inbound(*layouts, csr.thresholds.shape(), n_sa, n_policy,
                                                  window=csr.regmap.params["WINDOW"], max_frame=max_frame,
@@ -64,7 +67,12 @@ class Appliance(wiring.Component):
         directions = (outbound, inbound)
         wiring.connect(m, wiring.flipped(self.plain_i), outbound.i)
         wiring.connect(m, wiring.flipped(self.cipher_i), inbound.i)
-        wiring.connect(m, inbound.o, wiring.flipped(self.plain_o))
+        # the plaintext side carries decapsulated frames and the ICMP answers to too-big ones (which
+        # wait in their own queue: they never stall the inbound path)
+        m.submodules.to_plain = to_plain = Arbiter(beat_layout(self.width), 2)
+        wiring.connect(m, inbound.o, to_plain.i[0])
+        wiring.connect(m, outbound.icmp_o, to_plain.i[1])
+        wiring.connect(m, to_plain.o, wiring.flipped(self.plain_o))
         wiring.connect(m, inbound.host, wiring.flipped(self.host_o))
         for port, (lookup, result) in enumerate(((outbound.lookup, outbound.policy), (inbound.lookup, inbound.policy),
                                                  (inbound.admit_lookup, inbound.admit))):
@@ -116,11 +124,13 @@ class Appliance(wiring.Component):
         injected = self.host_i.valid & self.host_i.ready & self.host_i.payload.last
         m.d.comb += [counters.counts[2].rx_host.eq(injected), counters.counts[2].tx_cipher.eq(injected)]
 
-        # frames inside: + each frame in (at its last beat: frames are delimited by `last` alone),
-        # - each last beat out and each frame ended inside
-        entered = sum(p.valid & p.ready & p.payload.last for p in (self.plain_i, self.cipher_i, self.host_i))
+        # frames inside: + each frame in (at its last beat: frames are delimited by `last` alone) and
+        # each ICMP answer made, - each last beat out and each frame ended inside (a too-big frame once
+        # the ICMP block has seen it pass, an answer the ICMP queue lost)
+        entered = (sum(p.valid & p.ready & p.payload.last for p in (self.plain_i, self.cipher_i, self.host_i))
+                   + outbound.counts.icmp_sent)
         left = sum(p.valid & p.ready & p.payload.last for p in (self.plain_o, self.cipher_o, self.host_o))
-        ended = sum(getattr(d.counts, name) for d in directions for name in ENDED_INSIDE)
+        ended = sum(getattr(d.counts, name) for d in directions for name in ENDED_INSIDE) + outbound.too_big_passed
         inside = Signal(16)
         m.d.sync += inside.eq(inside + entered - left - ended)
         m.d.comb += self.idle.eq(inside == 0)

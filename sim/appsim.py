@@ -141,6 +141,8 @@ def run(site: Model, inputs: dict, *, config: str = "wide", idle: float = 0.2, s
                 verdict = site.process(port, f)
                 if verdict.port is not None:
                     result.want[port.value, verdict.port.value].append(verdict.frame)
+                if verdict.answer is not None:  # ICMP to a too-big frame, back out of the plaintext side
+                    result.want[port.value, "plain"].append(verdict.answer)
     while settled[0] < 2:
         if result.cycles > budget:
             raise TimeoutError(f"the appliance is not idle after {result.cycles} cycles: inputs done "

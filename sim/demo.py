@@ -112,6 +112,8 @@ def run_model(out: Path, packets: int) -> int:
     def travel(frame, sender, receiver, lan_in, lan_out, side):
         lan_in.see(frame)
         v = sender.process(Port.PLAIN, frame)
+        if v.answer is not None:  # ICMP "fragmentation needed", back onto the sender's LAN
+            lan_in.see(v.answer)
         if v.port is not Port.CIPHER:
             return
         wire.see(v.frame)

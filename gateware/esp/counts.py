@@ -10,9 +10,12 @@ from espline.regmap.enums import COUNTERS
 #: The counters: the register map's `global_cnt`, in its order (docs/model.md).
 NAMES = COUNTERS
 
-#: The counters of frames that end inside the appliance, no frame out: the drops, and the punted
-#: frames the host queue lost (`punt_dropped` is within `punted`, not a drop: rx = tx + punted + drops).
-ENDED_INSIDE = tuple(name for name in NAMES if name.startswith("drop_")) + ("punt_dropped",)
+#: The counters of frames that end inside the appliance, no frame out, when they count: the drops
+#: but too-big (a too-big frame ends when the ICMP block has seen it pass, as its answer may follow:
+#: `icmp_too_big.py`), the punted frames the host queue lost (`punt_dropped` is within `punted`, not
+#: a drop: rx = tx + punted + drops) and the ICMP answers the ICMP queue lost (`icmp_lost`).
+ENDED_INSIDE = tuple(name for name in NAMES if name.startswith("drop_") and name != "drop_too_big") + (
+    "punt_dropped", "icmp_lost")
 
 #: One pulse per counted frame: the members a stage sets in the cycle it decides a frame.
 Counts = data.StructLayout({name: 1 for name in NAMES})

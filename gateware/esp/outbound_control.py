@@ -46,6 +46,7 @@ def job_layout(n_sa: int) -> data.StructLayout:
         "payload_start": 16, "payload_end": 16,  # the bytes to encrypt, as frame offsets
         "pad": 2, "next_header": 8,
         "tunnel": 1, "natt": 1,
+        "too_big": 1,  # dropped too-big (the ICMP block answers it: icmp_too_big.py)
         "outer": 8 * 20,  # tunnel: the outer IPv4 header, wire order (byte 0 lowest)
         "udp": 8 * 8,  # NAT-T: the UDP header (RFC 3948 §2.1, checksum 0)
         "esp": 8 * 16,  # SPI, sequence number, explicit IV
@@ -209,7 +210,7 @@ class OutboundControl(wiring.Component):
                                  dyn_w.data.dead.eq(exhausted | hard)]
                     m.d.sync += pending.eq(Cat(exhausted, soft, hard))
                     with m.If(ip_len > self.mtu):
-                        m.d.comb += finish(DROP, "drop_too_big")
+                        m.d.comb += [*finish(DROP, "drop_too_big"), job.too_big.eq(1)]
                     with m.Else():
                         m.d.comb += finish(ENCAP, "tx_cipher")
                     m.next = "EVENTS"

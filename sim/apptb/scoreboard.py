@@ -6,7 +6,9 @@ no mutable state (outbound SAs serve PLAIN, inbound SAs CIPHER, HOST touches non
 counters only add up), so running the model per input port in order gives the same verdicts as
 any interleaving of the ports in the DUT. Each output port then must show, bit-exact, the
 expected frames of each input port in that port's order; ``cipher_o`` may interleave the
-frames from ``plain_i`` and ``host_i`` in any way. Nothing missing, nothing extra - except
+frames from ``plain_i`` and ``host_i`` in any way, ``plain_o`` the decapsulated frames from
+``cipher_i`` and the ICMP answers to too-big frames from ``plain_i`` (docs/model.md).
+Nothing missing, nothing extra - except
 punted frames the DUT's host queue dropped (it was full: the model has none): ``host_o`` may
 skip expected frames, and exactly as many as its ``punt_dropped`` counter says.
 
@@ -66,6 +68,8 @@ class Scoreboard:
         verdict = self.model.process(port, frame)
         if verdict.port is not None:
             self.expected[verdict.port][port].append((index, frame, verdict.frame))
+        if verdict.answer is not None:  # ICMP "fragmentation needed", back out of the plaintext side
+            self.expected[Port.PLAIN][port].append((index, frame, verdict.answer))
 
     def feed_all(self, inputs: dict) -> None:
         """Feed whole lists, {input port: frames}: all PLAIN frames, then CIPHER, then HOST."""

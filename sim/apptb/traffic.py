@@ -62,7 +62,7 @@ MIXES = {
     "default": {
         "jumbo": 0.01, "share": {"plain": 0.45, "cipher": 0.45, "host": 0.10},
         "plain": {"protect": 55, "bypass": 6, "dns": 3, "discard": 4, "nomatch": 4, "fragment": 3, "options": 3,
-                  "small": 4, "arp": 2, "ipv6": 2, "ethertype": 2, "malformed": 8, "too_big": 0.5},
+                  "small": 4, "arp": 2, "ipv6": 2, "ethertype": 2, "malformed": 8, "too_big": 0.5, "too_big_df": 0.5},
         "cipher": {"esp": 50, "stray": 2, "tamper": 10, "replay_dup": 3, "replay_old": 3, "reorder_near": 3,
                    "reorder_edge": 0.1, "trailer": 4, "truncated": 3, "bad_ip": 2, "esp_fragment": 1,
                    "unknown_spi": 3, "wrong_encap": 2, "ike500": 2, "ike4500": 2, "keepalive": 2, "short4500": 1,
@@ -76,7 +76,7 @@ MIXES = {
     "hostile": {
         "jumbo": 0.02, "share": {"plain": 0.3, "cipher": 0.6, "host": 0.10},
         "plain": {"protect": 30, "bypass": 5, "discard": 5, "nomatch": 10, "fragment": 5, "options": 5, "small": 5,
-                  "arp": 3, "ipv6": 5, "ethertype": 5, "malformed": 22, "too_big": 1, "edge_size": 2},
+                  "arp": 3, "ipv6": 5, "ethertype": 5, "malformed": 22, "too_big": 1, "too_big_df": 1, "edge_size": 2},
         "cipher": {"esp": 15, "stray": 4, "tamper": 20, "replay_dup": 6, "replay_old": 6, "reorder_near": 5,
                    "reorder_edge": 0.3, "trailer": 8, "truncated": 6, "bad_ip": 5, "esp_fragment": 2,
                    "unknown_spi": 6, "wrong_encap": 4, "ike500": 2, "ike4500": 2, "keepalive": 2, "short4500": 2,
@@ -84,6 +84,11 @@ MIXES = {
     },
 }
 MIXES["jumbo"] = {**MIXES["default"], "jumbo": 0.2}
+MIXES["pmtu"] = {  # Path MTU: too-big DF frames among protected ones, past the ICMP rate limit
+    "jumbo": 0.05, "share": {"plain": 0.7, "cipher": 0.25, "host": 0.05},
+    "plain": {"protect": 40, "too_big_df": 15, "too_big": 5, "small": 5},
+    "cipher": {"esp": 90, "tamper": 10},
+}
 MIXES["replay"] = {  # the anti-replay window (RFC 4303 §3.4.3, ESN Appendix A2) at and around its edges
     "jumbo": 0.0, "share": {"plain": 0.05, "cipher": 0.9, "host": 0.05},
     "plain": {"protect": 1}, "cipher": {"esp": 30, "replay_dup": 10, "replay_old": 10, "reorder_near": 10,
@@ -424,6 +429,11 @@ class _PlainGen(_Gen):
     def _too_big(self):
         """Near the MTU: over it once the ESP overhead is added."""
         return self._protect(size=self.rng.randint(self.mix.mtu - 50, self.mix.mtu))
+
+    def _too_big_df(self):
+        """Too big with DF set: answered with ICMP "fragmentation needed" while the rate limit
+        has tokens, suppressed and counted after (docs/model.md)."""
+        return self._protect(size=self.rng.randint(8970, 9200), frag=0x4000)
 
     def _bypass(self):
         dst = str(ipaddress.IPv4Address(self.rng.getrandbits(32)))

@@ -26,24 +26,26 @@ BINARY = "espline-live"
 TABLES = {"N_SA": 64, "N_POLICY": 8}
 
 
-def build(build_dir: Path = BUILD_ROOT / f"live_{CONFIG}", quiet: bool = False) -> Path:
-    """The harness executable for the appliance build of `make demo` with the tables of `TABLES`;
-    built once (about 5 min)."""
+def build(build_dir: Path | None = None, quiet: bool = False, mtu: int = OPTIONS["mtu"]) -> Path:
+    """The harness executable for the appliance build of `make demo` with the tables of `TABLES`
+    and the ciphertext side's `mtu` (a build parameter); built once per `mtu` (about 5 min)."""
+    if build_dir is None:
+        build_dir = BUILD_ROOT / (f"live_{CONFIG}" if mtu == OPTIONS["mtu"] else f"live_{CONFIG}_mtu{mtu}")
     build_dir.mkdir(parents=True, exist_ok=True)
     with open(build_dir / ".lock", "w") as lock:  # one build at a time
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _build(build_dir, quiet)
+        return _build(build_dir, quiet, {**OPTIONS, "mtu": mtu})
 
 
-def _build(build_dir: Path, quiet: bool) -> Path:
+def _build(build_dir: Path, quiet: bool, options: dict) -> Path:
     from espline import regmap
     from espline.gateware.appliance import Appliance
 
     source, binary = build_dir / f"{TOP}.v", build_dir / "obj" / BINARY
-    gateware = gateware_fingerprint(CONFIG, {**OPTIONS, **TABLES})
+    gateware = gateware_fingerprint(CONFIG, {**options, **TABLES})
     stamp = build_dir / "fingerprint"
     if not (stamp.exists() and stamp.read_text().startswith(gateware) and source.exists()):
-        appliance = Appliance(CONFIG, regmap=regmap.compile(**TABLES), **OPTIONS)
+        appliance = Appliance(CONFIG, regmap=regmap.compile(**TABLES), **options)
         write_verilog(appliance, TOP, source)
         (build_dir / "params").write_text(f"{appliance.width} {len(appliance.bus.adr)}")
         stamp.write_text(gateware)
@@ -77,6 +79,8 @@ def add_parser(subparsers) -> None:
                    "(`espline --transport unix:PATH ...`)")
     p.add_argument("--tcp", type=int, metavar="PORT", help="also on tcp:127.0.0.1:PORT")
     p.add_argument("--pcap", metavar="DIR", help="write every port's frames to DIR/<port>-in|out.pcap")
+    p.add_argument("--mtu", type=int, default=OPTIONS["mtu"], help="the largest protected packet on the WAN "
+                   f"(a build parameter: its own build; default {OPTIONS['mtu']})")
     p.set_defaults(run=run)
 
 
@@ -93,7 +97,7 @@ def run(args) -> int:
         print("espline run: attaching to interfaces needs CAP_NET_RAW (run as root)", file=sys.stderr)
         return 2
     try:
-        binary = build()
+        binary = build(mtu=args.mtu)
     except RuntimeError as e:
         print(f"espline run: {e}", file=sys.stderr)
         return 2

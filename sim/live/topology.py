@@ -130,8 +130,8 @@ def ping(topo: Topology, count: int) -> dict:
     return {"sent": count, "received": received, **({"rtt_ms": [float(x) for x in rtt.groups()]} if rtt else {})}
 
 
-def run(out: Path, tcp_bytes: int, udp_packets: int, attack_each: int) -> int:
-    binary = build()
+def run(out: Path, tcp_bytes: int, udp_packets: int, attack_each: int, mtu: int = 9000) -> int:
+    binary = build(mtu=mtu)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="espline-live-"))
     ok = True
@@ -143,6 +143,7 @@ def run(out: Path, tcp_bytes: int, udp_packets: int, attack_each: int) -> int:
             mgmt = work / f"{site}.sock"
             apps[site] = topo.spawn(f"app-{site}", *PYTHON, "espline.sim.cli", "run", "--plain", "lan",
                                     "--cipher", "wan", "--mgmt", str(mgmt), "--pcap", str(out / f"site-{site}"),
+                                    "--mtu", str(mtu),
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             wait_for(mgmt, apps[site])
             espline(f"load {EXAMPLES / f'site-{site}.toml'}", mgmt)
@@ -194,6 +195,7 @@ def run(out: Path, tcp_bytes: int, udp_packets: int, attack_each: int) -> int:
             print(f"site {site.upper()}: every frame accounted for (rx = tx + punted + drops): {accounted}")
         attack = result["attack"]
         delta = {k: after["b"][k] - before["b"][k] for k in after["b"]}
+        delta_a = {k: after["a"][k] - before["a"][k] for k in after["a"]}
         seen = {"replay": sa_after.replay - sa_before.replay, "forged": sa_after.auth_fail - sa_before.auth_fail,
                 "unknown_spi": delta["drop_no-sa"]}
         attack_ok = seen == attack and all(v == 0 for k, v in delta.items()
@@ -202,6 +204,14 @@ def run(out: Path, tcp_bytes: int, udp_packets: int, attack_each: int) -> int:
         print(f"site B during the transfer: replays dropped {seen['replay']}, forgeries dropped (auth-fail) "
               f"{seen['forged']}, unknown SPI dropped {seen['unknown_spi']}; no other drop: {attack_ok}")
         ok &= attack_ok and result["tcp"]["digest_ok"] and result["ping"]["received"] == result["ping"]["sent"]
+        pmtu = {"too_big": delta_a["drop_too-big"], "icmp_sent": delta_a["icmp_sent"],
+                "icmp_limited": delta_a["icmp_limited"], "pmtu": pmtu_of(topo)}
+        result["pmtu"] = pmtu
+        print(f"site A during the transfer (appliance mtu {mtu}): too-big drops {pmtu['too_big']}, ICMP "
+              f"fragmentation-needed sent {pmtu['icmp_sent']}, rate-limited {pmtu['icmp_limited']}; LAN-A host's "
+              f"path MTU to {HOSTS['b']}: {pmtu['pmtu']}", flush=True)
+        if mtu < 1500 + 57:  # the hosts' 1500-byte packets do not fit once protected: PMTU discovery must act
+            ok &= pmtu["icmp_sent"] > 0 and pmtu["pmtu"] is not None and pmtu["pmtu"] < 1500
 
         if capture:
             _stop(capture)
@@ -223,6 +233,13 @@ def run(out: Path, tcp_bytes: int, udp_packets: int, attack_each: int) -> int:
     return 0 if ok else 1
 
 
+def pmtu_of(topo: Topology) -> int | None:
+    """The path MTU the LAN-A host's kernel holds for the LAN-B host (learnt from ICMP), if any."""
+    out = topo.ns("lan-a", "ip", "route", "get", HOSTS["b"], check=False).stdout
+    found = re.search(r"\bmtu (\d+)", out)
+    return int(found[1]) if found else None
+
+
 def wire_check(pcap: Path, sas) -> dict:
     """tshark's view of the WAN: ESP frames, their ICVs where Wireshark holds the SA (it cannot
     express ESN SAs), and IPv4 frames that are not ESP (there must be none)."""
@@ -242,6 +259,9 @@ def main(argv=None) -> int:
     ap.add_argument("--tcp-bytes", type=float, default=20e6)
     ap.add_argument("--udp-packets", type=int, default=20000)
     ap.add_argument("--attack", type=int, default=20, help="ESP frames the attacker replays, forges and misaddresses")
+    ap.add_argument("--mtu", type=int, default=9000, help="the appliances' WAN MTU (a build of its own); 1500: "
+                    "the hosts' 1500-byte packets no longer fit once protected, and the transfer relies on the "
+                    "appliance's ICMP fragmentation-needed (Path MTU discovery, docs/live.md)")
     args = ap.parse_args(argv)
     if os.geteuid() != 0:
         print("make live: network namespaces need root", file=sys.stderr)
@@ -251,7 +271,7 @@ def main(argv=None) -> int:
         print(f"make live: missing {', '.join(missing)} (apt-get install iproute2 ethtool iputils-ping)",
               file=sys.stderr)
         return 2
-    return run(args.out, int(args.tcp_bytes), args.udp_packets, args.attack)
+    return run(args.out, int(args.tcp_bytes), args.udp_packets, args.attack, args.mtu)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 The identity the counters prove (docs/invariants.md §3):
     rx_plain + rx_cipher + rx_host == tx_plain + tx_cipher + punted + sum(drops)
+ICMP answers to too-big frames consumed no input: counted `icmp_sent`, not `tx_plain`.
 """
 
 from collections import Counter
@@ -38,6 +39,11 @@ class GlobalCounters:
         # frames and decisions the gateware dropped because they did not pair up: a fault the
         # model cannot have, so always 0 here (docs/invariants.md §6)
         self.desync = 0
+        # ICMP "fragmentation needed" answers to too-big drops (docs/model.md): generated frames that
+        # consumed no input, so outside the identity (not in tx_plain); and answers the rate limit
+        # suppressed. `icmp_lost`: answers the gateware's full ICMP queue lost (within icmp_sent),
+        # always 0 here
+        self.icmp_sent = self.icmp_limited = self.icmp_lost = 0
 
     @property
     def received(self) -> int:
@@ -51,11 +57,13 @@ class GlobalCounters:
         d = {k: getattr(self, k) for k in ("rx_plain", "rx_cipher", "rx_host", "tx_plain", "tx_cipher", "punted")}
         d.update({f"drop_{r.value}": self.drops[r] for r in Reason})
         d["drop_desync"], d["punt_dropped"] = self.desync, self.punt_dropped
+        d.update(icmp_sent=self.icmp_sent, icmp_limited=self.icmp_limited, icmp_lost=self.icmp_lost)
         return d
 
 
 def frames_accounted(counters: dict[str, int]) -> bool:
-    """The identity above, on global counters as `as_dict` or the driver's `global_counters` name them."""
+    """The identity above, on global counters as `as_dict` or the driver's `global_counters` name them.
+    The ICMP answers (`icmp_*`) are generated frames, outside it (docs/invariants.md §3)."""
     received = counters["rx_plain"] + counters["rx_cipher"] + counters["rx_host"]
     return received == counters["tx_plain"] + counters["tx_cipher"] + counters["punted"] + sum(
         v for k, v in counters.items() if k.startswith("drop_"))

@@ -27,7 +27,7 @@ from espline.config import Build, Config, Options, validate
 from espline.config.build import DEFAULT_BUILD
 from espline.regmap import DEFAULTS
 
-from . import esp, ipv4
+from . import esp, icmp, ipv4
 from .accounting import Drop, GlobalCounters, Reason
 from .frame import ETH_IPV4, ETH_IPV6, split
 from .sa import SaDatabase, SecurityAssociation
@@ -37,6 +37,7 @@ IKE_PORT = 500
 NAT_T_PORT = 4500
 NON_ESP_MARKER = b"\0\0\0\0"
 MAX_FRAME = DEFAULTS["MAX_FRAME"]  # the register map's CAP_FRAME.MAX_FRAME of the default build
+ICMP_EVERY, ICMP_BURST = 16, 4  # ICMP rate limit: a token per 16 plaintext frames, at most 4 (icmp.RateLimit)
 
 
 class Port(Enum):
@@ -49,12 +50,23 @@ class Verdict(NamedTuple):
     port: Port | None  # where the frame leaves, or None when dropped
     frame: bytes | None
     reason: Reason | None = None
+    answer: bytes | None = None  # a frame generated in reply, leaving on PLAIN (ICMP, docs/model.md)
+
+
+class TooBig(Drop):
+    """A protected packet that would exceed the MTU: dropped `too-big`, with what its answer needs."""
+
+    def __init__(self, frame: bytes, l2: int, packet: bytes, ihl: int, sa: SecurityAssociation):
+        super().__init__(Reason.TOO_BIG)
+        self.frame, self.l2, self.packet, self.ihl, self.sa = frame, l2, packet, ihl, sa
 
 
 class Appliance:
     def __init__(self, sas=(), policies=(), *, default_policy: str = "discard", ipv6: str = "discard",
-                 mtu: int = 9000, max_frame: int = MAX_FRAME):
+                 mtu: int = 9000, max_frame: int = MAX_FRAME, icmp_every: int = ICMP_EVERY,
+                 icmp_burst: int = ICMP_BURST):
         Options(default_policy, ipv6, mtu)  # refuses a bad option by name
+        self.icmp_limit = icmp.RateLimit(icmp_every, icmp_burst)
         self.sad = SaDatabase()
         for sa in sas:
             self.sad.add(sa)
@@ -80,6 +92,7 @@ class Appliance:
         c = self.counters
         if port is Port.PLAIN:
             c.rx_plain += 1
+            self.icmp_limit.frame_in()
         elif port is Port.CIPHER:
             c.rx_cipher += 1
         else:
@@ -90,7 +103,7 @@ class Appliance:
             verdict = self._handlers[port](frame)
         except Drop as drop:
             c.drops[drop.reason] += 1
-            return Verdict(None, None, drop.reason)
+            return Verdict(None, None, drop.reason, self._answer(drop))
         if verdict.port is Port.PLAIN:
             c.tx_plain += 1
         elif verdict.port is Port.CIPHER:
@@ -135,8 +148,20 @@ class Appliance:
             raise Drop(Reason.NO_SA)
         protected = esp.encapsulate(sa, packet, ihl, self.events)
         if len(protected) > self.mtu:
-            raise Drop(Reason.TOO_BIG)
+            raise TooBig(frame, l2, packet, ihl, sa)
         return Verdict(Port.CIPHER, frame[:l2] + protected)
+
+    def _answer(self, drop: Drop) -> bytes | None:
+        """The ICMP "fragmentation needed" a too-big drop gets, if it gets one and a token is
+        left (counted `icmp_sent`, else `icmp_limited`); None otherwise."""
+        if not isinstance(drop, TooBig) or not icmp.answerable(drop.packet, drop.ihl):
+            return None
+        if not self.icmp_limit.take():
+            self.counters.icmp_limited += 1
+            return None
+        self.counters.icmp_sent += 1
+        return icmp.frag_needed(drop.frame, drop.l2, drop.packet, drop.ihl, icmp.source(drop.sa, drop.packet),
+                                icmp.next_hop_mtu(drop.sa, self.mtu, drop.ihl))
 
     def _from_cipher(self, frame: bytes) -> Verdict:
         parsed = self._ip_packet(frame, Port.PLAIN)

@@ -21,7 +21,7 @@ from espline.config import (
 from espline.config.build import DEFAULT_BUILD
 from espline.host.driver import Espline
 from espline.regmap import spi_index
-from espline.sim.model import Appliance, Port
+from espline.sim.model import Appliance, Port, Verdict
 from espline.sim.traffic import ethernet, ip_packet
 
 KEY = bytes(20)
@@ -239,4 +239,4 @@ def test_a_rekey_the_validation_takes_carries_both_sas_in_the_model():
         inner = ethernet(ip_packet(100, "10.1.0.5", "10.2.0.9"))
         wire = site_a.process(Port.PLAIN, inner)
         assert int.from_bytes(wire.frame[34:38], "big") == spi
-        assert site_b.process(Port.CIPHER, wire.frame) == (Port.PLAIN, inner, None)
+        assert site_b.process(Port.CIPHER, wire.frame) == Verdict(Port.PLAIN, inner)

@@ -15,6 +15,7 @@ from scapy.layers.l2 import Ether
 from espline.gateware.appliance import Appliance
 from espline.gateware.builds import BUILDS
 from espline.sim.appsim import run
+from espline.sim.model import Appliance as Model
 from espline.sim.model import Lifetime, Port
 from espline.sim.model.accounting import Reason
 from espline.sim.sites import SPI_BA, hosts, two_sites
@@ -71,6 +72,25 @@ def test_inbound_matches_the_model(mode, natt, options):
     r = run(site, {Port.CIPHER: frames})
     assert r.matches()
     assert r.driver.global_counters() == site.counters.as_dict()
+
+
+def test_too_big_frames_are_answered_on_the_plaintext_side():
+    """DF frames that outgrow the MTU once protected get ICMP "fragmentation needed" on plain_o,
+    merged with the decapsulated frames of a peer, rate-limited (a token per 4 plaintext frames,
+    2 at most); the others pass; every counter as the model's (docs/model.md)."""
+    rng = random.Random(5)
+    a, peer = two_sites()
+    limit = {"mtu": 1000, "icmp_every": 4, "icmp_burst": 2}
+    site = Model(list(a.sad), a.spd.policies, **limit)
+    frames = [ethernet(ip_packet(rng.choice((rng.randint(900, 1100), rng.randint(40, 300))), *hosts("tunnel"),
+                                 rng.choice(("udp", "tcp", "icmp")), seed=i, df=rng.random() < 0.8),
+                       vlan=rng.choice((None, 5))) for i in range(24)]
+    r = run(site, {Port.PLAIN: frames, Port.CIPHER: inbound_frames(peer, "tunnel", rng, count=6)},
+            dut=Appliance(**limit))
+    counters = site.counters.as_dict()
+    assert counters["icmp_sent"] >= 3 and counters["icmp_limited"] >= 1, "the mix should answer and limit"
+    assert r.matches()
+    assert r.driver.global_counters() == counters
 
 
 def garbage(rng, frames):

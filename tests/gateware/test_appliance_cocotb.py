@@ -74,6 +74,13 @@ def test_verilator_replay_window_edges():
     run("verilator", "replay", SEED=1, FRAMES=2000, MIX="replay", VALID_PROB=0.9, READY_PROB=0.9)
 
 
+def test_verilator_path_mtu():
+    """Too-big DF frames among protected ones: ICMP answers merged into plain_o with the
+    decapsulated frames, bit-exact, past the rate limit (docs/model.md)."""
+    f = run("verilator", "pmtu", SEED=7, FRAMES=2000, MIX="pmtu", VALID_PROB=0.8, READY_PROB=0.7)
+    assert f["counters"]["icmp_sent"] >= 20 and f["counters"]["icmp_limited"] >= 20
+
+
 def test_verilator_clean_full_rate():
     run("verilator", "clean", SEED=3, FRAMES=1000, MIX="clean", VALID_PROB=1.0, READY_PROB=1.0)
 

@@ -50,3 +50,16 @@ def test_two_appliances_between_two_hosts(tmp_path, capsys):
     assert result["attack"] == {"replay": 10, "forged": 10, "unknown_spi": 10}
     after = set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
     assert after == before
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_live_missing() is not None, reason=str(_live_missing()))
+def test_path_mtu_discovery_through_two_appliances(tmp_path, capsys):
+    """The appliances' WAN MTU 1500, the hosts' 1500: the hosts' full-size TCP segments no longer
+    fit once protected; appliance A answers them with ICMP fragmentation-needed, the LAN-A host's
+    kernel learns the next-hop MTU (tunnel, ICV 16: 1446, docs/model.md) and the transfer completes."""
+    assert topology.main(["--out", str(tmp_path), "--tcp-bytes", "2e6", "--udp-packets", "500", "--attack", "5",
+                          "--mtu", "1500"]) == 0, capsys.readouterr().out
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["tcp"]["digest_ok"]
+    assert result["pmtu"]["icmp_sent"] >= 1 and result["pmtu"]["pmtu"] == 1446

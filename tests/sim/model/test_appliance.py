@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Dot1Q, Ether
 
-from espline.sim.model import Appliance, Event, Lifetime, Policy, Port, Reason, SecurityAssociation, Selector
+from espline.sim.model import Appliance, Event, Lifetime, Policy, Port, Reason, SecurityAssociation, Selector, Verdict
 from espline.sim.sites import ADDR_A, ADDR_B, HOST_A, HOST_B, SPI_AB, hosts, two_sites
 from espline.sim.traffic import arp_frame, ethernet, ip_packet
 
@@ -33,8 +33,8 @@ def test_round_trip_keeps_layer_2_and_vlan():
 def test_non_ip_passes_both_ways_and_ipv6_follows_its_setting():
     a, _ = two_sites()
     arp = arp_frame()
-    assert a.process(Port.PLAIN, arp) == (Port.CIPHER, arp, None)
-    assert a.process(Port.CIPHER, arp) == (Port.PLAIN, arp, None)
+    assert a.process(Port.PLAIN, arp) == Verdict(Port.CIPHER, arp)
+    assert a.process(Port.CIPHER, arp) == Verdict(Port.PLAIN, arp)
     v6 = bytes(Ether(type=0x86DD)) + bytes(40)
     assert a.process(Port.PLAIN, v6).reason is Reason.POLICY
     assert Appliance(ipv6="bypass").process(Port.PLAIN, v6).port is Port.CIPHER
@@ -98,12 +98,12 @@ def test_ike_is_punted_keepalives_absorbed_and_host_frames_sent():
     def udp(dport, payload, sport=4500):
         return ethernet(bytes(IP(src=ADDR_B, dst=ADDR_A) / UDP(sport=sport, dport=dport) / payload))
     ike = udp(500, b"IKE...", sport=500)
-    assert a.process(Port.CIPHER, ike) == (Port.HOST, ike, None)
+    assert a.process(Port.CIPHER, ike) == Verdict(Port.HOST, ike)
     marker = udp(4500, bytes(4) + b"IKE...")
-    assert a.process(Port.CIPHER, marker) == (Port.HOST, marker, None)
+    assert a.process(Port.CIPHER, marker) == Verdict(Port.HOST, marker)
     assert a.process(Port.CIPHER, udp(4500, b"\xff")).reason is Reason.KEEPALIVE
     assert a.process(Port.CIPHER, udp(4500, b"\1\2\3")).reason is Reason.MALFORMED  # too short for ESP
-    assert a.process(Port.HOST, ike) == (Port.CIPHER, ike, None)
+    assert a.process(Port.HOST, ike) == Verdict(Port.CIPHER, ike)
     assert (a.counters.punted, a.counters.drops[Reason.KEEPALIVE]) == (2, 1)
 
 

@@ -1,0 +1,166 @@
+"""ICMP "fragmentation needed" answers to frames the outbound path drops as too big (RFC 792 type
+3 code 4, RFC 1191 §4, RFC 4301 §8.1-8.2), as the model's `espline.sim.model.icmp` builds them.
+
+A passive tap: it watches the outbound jobs and stored frames go from the intake to the
+encapsulator (every plaintext frame passes there once, in order, with its job) and never
+back-pressures them. Per job it steps the rate limit's frame count; for a frame whose job says
+too-big it keeps the first 96 bytes as they pass and, the cycle after its last beat, decides:
+an answer if the packet is answerable (DF, not an ICMP error, ... : docs/model.md) and a token
+is left (`icmp_sent`), else `icmp_limited`. The answer (at most 114 bytes) is written into a
+lossy frame queue (`frame_queue.py`) whose reader is `o`: a slow `o` loses answers
+(`icmp_lost`), it never stalls the datapath (docs/invariants.md §8).
+
+Writing an answer takes at most 8 cycles; the next decision needs a whole too-big frame to pass,
+at least 530 bytes since `mtu` >= 576, so an answer is always written before the next is decided.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..frame_queue import FrameQueue
+from ..packet import beat_layout, packet_signature
+from .ipv4_header import big_endian, ones_complement_sum
+from .parser import VLAN_TAGS
+
+ERROR_TYPES = (3, 4, 5, 11, 12)  # ICMP errors, never answered (RFC 1122 §3.2.2)
+CAPTURE = 96  # bytes kept of a frame: a tagged Ethernet header, the longest IPv4 header, 8 bytes
+ANSWER = 18 + 20 + 8 + 68  # the longest answer
+
+IcmpCounts = data.StructLayout({"icmp_sent": 1, "icmp_limited": 1, "icmp_lost": 1})
+
+
+def wire(*fields):
+    """Big-endian fields `(value, bytes)`, in wire order, as a little-lane byte vector."""
+    lanes = []
+    for value, n in fields:
+        value = Const(value, 8 * n) if isinstance(value, int) else value
+        lanes += [value[8 * i : 8 * (i + 1)] for i in reversed(range(n))]
+    return Cat(*lanes)
+
+
+class IcmpTooBig(wiring.Component):
+    """Taps `job`/`job_taken` (the outbound job layout, with `too_big`, `tunnel`, `natt`, `outer`,
+    `gcm.icv_len`) and `beat`/`beat_taken` (its frame); answers on `o`. `mtu` as the outbound
+    control's; a token per `every` frames, at most `burst` (the model's `icmp.RateLimit`)."""
+
+    def __init__(self, job: data.StructLayout, *, mtu: int = 9000, every: int = 16, burst: int = 4,
+                 width: int = 16, queue_beats: int = 32):
+        if width != 16:
+            raise ValueError(f"width: {width}; the capture is laid out for 16-byte beats")
+        if not 576 <= mtu <= 65535 or every < 1 or burst < 0:
+            raise ValueError(f"mtu {mtu} (576..65535), every {every} (>= 1), burst {burst} (>= 0)")
+        self.mtu, self.every, self.burst, self.width, self.queue_beats = mtu, every, burst, width, queue_beats
+        super().__init__({
+            "job": In(job), "job_taken": In(1),
+            "beat": In(beat_layout(width)), "beat_taken": In(1),
+            "o": Out(packet_signature(width)),
+            "counts": Out(IcmpCounts),
+            "passed": Out(1),  # a too-big frame has passed and been decided (its answer, if any, is made)
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        w = self.width
+        m.submodules.queue = queue = FrameQueue(w, self.queue_beats)
+        wiring.connect(m, queue.o, wiring.flipped(self.o))
+
+        # -- watch: the job, then its frame's first beats ----------------------------------------
+        job = Signal.like(self.job)
+        capture = Signal(8 * CAPTURE)
+        index = Signal(range(CAPTURE // w + 1))
+        decide = Signal()  # the cycle after the last beat of a too-big frame
+        with m.If(self.job_taken):
+            m.d.sync += [job.eq(self.job), index.eq(0)]
+        m.d.sync += decide.eq(0)
+        with m.If(self.beat_taken):
+            with m.Switch(index):
+                for b in range(CAPTURE // w):
+                    with m.Case(b):
+                        m.d.sync += [capture[8 * w * b : 8 * w * (b + 1)].eq(self.beat.data), index.eq(b + 1)]
+            with m.If(self.beat.last):
+                m.d.sync += decide.eq(job.too_big)
+
+        # -- the packet and whether it is answered (docs/model.md) -------------------------------
+        tagged = Signal()
+        ethertype = big_endian(capture, 12, 2)
+        m.d.comb += tagged.eq((ethertype == VLAN_TAGS[0]) | (ethertype == VLAN_TAGS[1]))
+        ip = Signal(8 * 68)
+        m.d.comb += ip.eq(Mux(tagged, capture[8 * 18 : 8 * 86], capture[8 * 14 : 8 * 82]))
+        ihl = Signal(6)  # bytes / 4
+        m.d.comb += ihl.eq(ip[:4])
+        header_bytes = Signal(7)
+        m.d.comb += header_bytes.eq(4 * ihl)
+        total = big_endian(ip, 2, 2)
+        first_l4 = Signal(8)  # the ICMP type, if ICMP
+        with m.Switch(ihl):
+            for words in range(5, 16):
+                with m.Case(words):
+                    m.d.comb += first_l4.eq(ip[8 * 4 * words : 8 * (4 * words + 1)])
+        is_error = (ip[8 * 9 : 8 * 10] == 1) & (total > header_bytes) & Cat(first_l4 == t for t in ERROR_TYPES).any()
+        flags = big_endian(ip, 6, 2)
+        src_net, dst_net = ip[8 * 12 : 8 * 13], ip[8 * 16 : 8 * 17]
+        answerable = (flags[14] & (flags[:13] == 0) & ~is_error & (src_net != 0) & (src_net != 127) & (src_net < 224)
+                      & (dst_net < 224))
+
+        # -- next-hop MTU (RFC 1191 §4): the largest inner packet that fits once protected -------
+        room = Signal(17)
+        m.d.comb += room.eq(self.mtu - Mux(job.tunnel, 20, header_bytes) - Mux(job.natt, 8, 0) - 16 - job.gcm.icv_len)
+        next_hop = Signal(16)
+        m.d.comb += next_hop.eq(Cat(Const(0, 2), room[2:]) - 2 + Mux(job.tunnel, 0, header_bytes))
+
+        # -- the answer: Ethernet (addresses swapped, tag kept), IPv4, ICMP, the quote ----------
+        quoted = Signal(7)  # RFC 792: the header and the first 8 payload bytes, within the packet
+        m.d.comb += quoted.eq(Mux(total < header_bytes + 8, total, header_bytes + 8))
+        quote = Signal(8 * 68)
+        m.d.comb += quote.eq(Cat(Mux(i < quoted, ip[8 * i : 8 * (i + 1)], 0) for i in range(68)))
+        quote_words = [big_endian(quote, 2 * i, 2) for i in range(34)]
+        icmp_sum = ~ones_complement_sum([Const(0x0304, 16), next_hop, *quote_words])
+        src = Mux(job.tunnel, big_endian(job.outer, 12, 4), big_endian(ip, 16, 4))
+        dst = big_endian(ip, 12, 4)
+        ip_length = Signal(16)
+        m.d.comb += ip_length.eq(28 + quoted)
+        ip_sum = ~ones_complement_sum([Const(0x4500, 16), ip_length, Const(0x4001, 16), src[16:], src[:16],
+                                       dst[16:], dst[:16]])
+        body = wire((0x4500, 2), (ip_length, 2), (0, 4), (0x4001, 2), (ip_sum[:16], 2), (src, 4), (dst, 4),
+                    (0x0304, 2), (icmp_sum[:16], 2), (0, 2), (next_hop, 2))
+        ethernet = Cat(capture[8 * 6 : 8 * 12], capture[: 8 * 6], capture[8 * 12 : 8 * 18])
+        answer = Mux(tagged, Cat(ethernet, body, quote), Cat(ethernet[: 8 * 14], body, quote))
+
+        # -- the rate limit (the model's icmp.RateLimit): a token per `every` frames, `burst` at most
+        frames = Signal(range(max(self.every, 2)))
+        tokens = Signal(range(self.burst + 1), init=self.burst)
+        send = decide & answerable & (tokens != 0)
+        m.d.comb += [self.passed.eq(decide), self.counts.icmp_sent.eq(send),
+                     self.counts.icmp_limited.eq(decide & answerable & (tokens == 0)),
+                     self.counts.icmp_lost.eq(queue.dropped)]
+        left = Signal.like(tokens)  # after this cycle's answer, before this cycle's frame's token
+        m.d.comb += left.eq(tokens - send)
+        with m.If(self.job_taken):
+            gains = frames == self.every - 1
+            m.d.sync += frames.eq(Mux(gains, 0, frames + 1))
+            m.d.sync += tokens.eq(Mux(gains & (left < self.burst), left + 1, left))
+        with m.Else():
+            m.d.sync += tokens.eq(left)
+
+        # -- write the answer into the queue, a beat per cycle -----------------------------------
+        out = Signal(8 * 128)
+        length = Signal(range(ANSWER + 1))
+        beat = Signal(range(8 + 1))
+        writing = Signal()
+        with m.If(send):
+            m.d.sync += [out.eq(answer), length.eq(Mux(tagged, 18, 14) + 28 + quoted), beat.eq(0), writing.eq(1)]
+        rest = Signal.like(length)
+        m.d.comb += rest.eq(length - w * beat)
+        q = queue.i
+        m.d.comb += [q.valid.eq(writing), q.payload.first.eq(beat == 0), q.payload.last.eq(rest <= w),
+                     q.payload.nbytes.eq(Mux(rest <= w, rest, w))]
+        with m.Switch(beat):
+            for b in range(8):
+                with m.Case(b):
+                    m.d.comb += q.payload.data.eq(out[8 * w * b : 8 * w * (b + 1)])
+        with m.If(writing & ~send):
+            m.d.sync += beat.eq(beat + 1)
+            with m.If(rest <= w):
+                m.d.sync += writing.eq(0)
+        return m
