@@ -10,8 +10,9 @@ is left (`icmp_sent`), else `icmp_limited`. The answer (at most 114 bytes) is wr
 lossy frame queue (`frame_queue.py`) whose reader is `o`: a slow `o` loses answers
 (`icmp_lost`), it never stalls the datapath (docs/invariants.md §8).
 
-Writing an answer takes at most 8 cycles; the next decision needs a whole too-big frame to pass,
-at least 530 bytes since `mtu` >= 576, so an answer is always written before the next is decided.
+Writing an answer takes a cycle per beat, at most 128 / `width`; the next decision needs a whole
+too-big frame to pass, at least 530 bytes (530 / `width` beats) since `mtu` >= 576, so an answer
+is always written before the next is decided.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
@@ -26,6 +27,7 @@ from .parser import VLAN_TAGS
 ERROR_TYPES = (3, 4, 5, 11, 12)  # ICMP errors, never answered (RFC 1122 §3.2.2)
 CAPTURE = 96  # bytes kept of a frame: a tagged Ethernet header, the longest IPv4 header, 8 bytes
 ANSWER = 18 + 20 + 8 + 68  # the longest answer
+OUT = 128  # bytes the answer is laid out in
 
 IcmpCounts = data.StructLayout({"icmp_sent": 1, "icmp_limited": 1, "icmp_lost": 1})
 
@@ -45,12 +47,13 @@ class IcmpTooBig(wiring.Component):
     control's; a token per `every` frames, at most `burst` (the model's `icmp.RateLimit`)."""
 
     def __init__(self, job: data.StructLayout, *, mtu: int = 9000, every: int = 16, burst: int = 4,
-                 width: int = 16, queue_beats: int = 32):
-        if width != 16:
-            raise ValueError(f"width: {width}; the capture is laid out for 16-byte beats")
+                 width: int = 16, queue_bytes: int = 512):
+        if CAPTURE % width or OUT % width:
+            raise ValueError(f"width: {width} bytes does not divide the capture ({CAPTURE}) and answer ({OUT})")
         if not 576 <= mtu <= 65535 or every < 1 or burst < 0:
             raise ValueError(f"mtu {mtu} (576..65535), every {every} (>= 1), burst {burst} (>= 0)")
-        self.mtu, self.every, self.burst, self.width, self.queue_beats = mtu, every, burst, width, queue_beats
+        self.mtu, self.every, self.burst, self.width = mtu, every, burst, width
+        self.queue_beats = queue_bytes // width  # room for four longest answers by default
         super().__init__({
             "job": In(job), "job_taken": In(1),
             "beat": In(beat_layout(width)), "beat_taken": In(1),
@@ -144,9 +147,9 @@ class IcmpTooBig(wiring.Component):
             m.d.sync += tokens.eq(left)
 
         # -- write the answer into the queue, a beat per cycle -----------------------------------
-        out = Signal(8 * 128)
+        out = Signal(8 * OUT)
         length = Signal(range(ANSWER + 1))
-        beat = Signal(range(8 + 1))
+        beat = Signal(range(OUT // w + 1))
         writing = Signal()
         with m.If(send):
             m.d.sync += [out.eq(answer), length.eq(Mux(tagged, 18, 14) + 28 + quoted), beat.eq(0), writing.eq(1)]
@@ -156,7 +159,7 @@ class IcmpTooBig(wiring.Component):
         m.d.comb += [q.valid.eq(writing), q.payload.first.eq(beat == 0), q.payload.last.eq(rest <= w),
                      q.payload.nbytes.eq(Mux(rest <= w, rest, w))]
         with m.Switch(beat):
-            for b in range(8):
+            for b in range(OUT // w):
                 with m.Case(b):
                     m.d.comb += q.payload.data.eq(out[8 * w * b : 8 * w * (b + 1)])
         with m.If(writing & ~send):

@@ -39,13 +39,13 @@ def mix(rng: random.Random, n: int, mode: str) -> list[bytes]:
 
 
 def run(frames, *, mode="tunnel", natt=False, icv=16, mtu=1400, every=16, burst=4, seed=1, gap=0.3,
-        stall=0.3, hold=0):
+        stall=0.3, hold=0, width=16):
     a, _ = two_sites(mode, natt=natt, icv=icv)
     sa = next(s for s in a.sad if s.dir == "out")
     model = Appliance([sa], [Policy("out", Selector(), "protect", sa.spi)], mtu=mtu, icmp_every=every,
                       icmp_burst=burst)
     verdicts = [model.process(Port.PLAIN, f) for f in frames]
-    dut = IcmpTooBig(job_layout(N_SA), mtu=mtu, every=every, burst=burst)
+    dut = IcmpTooBig(job_layout(N_SA), mtu=mtu, every=every, burst=burst, width=width)
     rng = random.Random(seed)
     outer = bytes(12) + sa.src_bytes + bytes(4)  # the job's outer header: the SA's source at 12..15
     got, pulses, done = [], {name: 0 for name in ("icmp_sent", "icmp_limited", "icmp_lost")}, []
@@ -65,7 +65,7 @@ def run(frames, *, mode="tunnel", natt=False, icv=16, mtu=1400, every=16, burst=
                 ctx.set(dut.beat_taken, 1)
                 await ctx.tick()
                 ctx.set(dut.beat_taken, 0)
-        await ctx.tick().repeat(20)
+        await ctx.tick().repeat(20 + 128 // dut.width)  # the last answer written, a beat a cycle
         done.append(1)
 
     async def counts(ctx):
@@ -88,19 +88,21 @@ def run(frames, *, mode="tunnel", natt=False, icv=16, mtu=1400, every=16, burst=
     return got, [v.answer for v in verdicts if v.answer is not None], pulses, model.counters
 
 
-@pytest.mark.parametrize("mode,natt,icv,seed", [("tunnel", False, 16, 1), ("tunnel", True, 8, 2),
-                                                ("transport", False, 12, 3), ("transport", True, 16, 4)])
-def test_answers_as_the_model(mode, natt, icv, seed):
+@pytest.mark.parametrize("mode,natt,icv,seed,width", [("tunnel", False, 16, 1, 16), ("tunnel", True, 8, 2, 4),
+                                                      ("transport", False, 12, 3, 16), ("transport", True, 16, 4, 4)])
+def test_answers_as_the_model(mode, natt, icv, seed, width):
+    """At the default bus width and the gigabit build's (espline.gateware.builds)."""
     frames = mix(random.Random(seed), 80, mode)
-    got, want, pulses, counters = run(frames, mode=mode, natt=natt, icv=icv, seed=seed, every=8, burst=2)
+    got, want, pulses, counters = run(frames, mode=mode, natt=natt, icv=icv, seed=seed, every=8, burst=2,
+                                      width=width)
     assert len(want) >= 5 and counters.icmp_limited >= 3, "the mix should answer some and limit some"
     assert got == want
     assert pulses == {"icmp_sent": counters.icmp_sent, "icmp_limited": counters.icmp_limited, "icmp_lost": 0}
 
 
 def test_a_blocked_reader_loses_whole_answers_and_counts_them():
-    """`o` held while 12 answers are due: the 32-beat queue keeps the first four (8 beats each at
-    most), the rest are lost and counted; nothing is held up."""
+    """`o` held while 12 answers are due: the 512-byte queue keeps the first four (8 beats of 16
+    bytes each at most), the rest are lost and counted; nothing is held up."""
     rng = random.Random(7)
     ip = IP(src="10.1.0.5", dst="10.2.0.9", flags="DF", options=[IPOption(b"\x01" * 40)]) / TCP()
     frame = bytes(Ether() / Dot1Q(vlan=5) / ip / rng.randbytes(1400))  # 114-byte answers: 8 beats
