@@ -21,6 +21,7 @@ from amaranth.lib.wiring import In, Out
 from ..frame_queue import FrameQueue
 from ..packet import beat_layout, packet_signature
 from .ipv4_header import big_endian, ones_complement_sum
+from .outbound_control import wire
 from .parser import VLAN_TAGS
 
 ERROR_TYPES = (3, 4, 5, 11, 12)  # ICMP errors, never answered (RFC 1122 §3.2.2)
@@ -30,15 +31,6 @@ ANSWER = 18 + 20 + 8 + 68  # the longest answer
 IcmpCounts = data.StructLayout({"icmp_sent": 1, "icmp_limited": 1, "icmp_lost": 1})
 #: What is kept of a job: the frame is too big; the SA's mode, NAT-T, ICV bytes and source address.
 Kept = data.StructLayout({"too_big": 1, "tunnel": 1, "natt": 1, "icv_len": 5, "src": 32})
-
-
-def wire(*fields):
-    """Big-endian fields `(value, bytes)`, in wire order, as a little-lane byte vector."""
-    lanes = []
-    for value, n in fields:
-        value = Const(value, 8 * n) if isinstance(value, int) else value
-        lanes += [value[8 * i : 8 * (i + 1)] for i in reversed(range(n))]
-    return Cat(*lanes)
 
 
 class IcmpTooBig(wiring.Component):
