@@ -22,6 +22,7 @@ from amaranth.lib.wiring import In, Out
 from ..frame_queue import FrameQueue
 from ..packet import beat_layout, packet_signature
 from .ipv4_header import big_endian, ones_complement_sum
+from .outbound_control import wire
 from .parser import VLAN_TAGS
 
 ERROR_TYPES = (3, 4, 5, 11, 12)  # ICMP errors, never answered (RFC 1122 §3.2.2)
@@ -30,15 +31,8 @@ ANSWER = 18 + 20 + 8 + 68  # the longest answer
 OUT = 128  # bytes the answer is laid out in
 
 IcmpCounts = data.StructLayout({"icmp_sent": 1, "icmp_limited": 1, "icmp_lost": 1})
-
-
-def wire(*fields):
-    """Big-endian fields `(value, bytes)`, in wire order, as a little-lane byte vector."""
-    lanes = []
-    for value, n in fields:
-        value = Const(value, 8 * n) if isinstance(value, int) else value
-        lanes += [value[8 * i : 8 * (i + 1)] for i in reversed(range(n))]
-    return Cat(*lanes)
+#: What is kept of a job: the frame is too big; the SA's mode, NAT-T, ICV bytes and source address.
+Kept = data.StructLayout({"too_big": 1, "tunnel": 1, "natt": 1, "icv_len": 5, "src": 32})
 
 
 class IcmpTooBig(wiring.Component):
@@ -69,12 +63,14 @@ class IcmpTooBig(wiring.Component):
         wiring.connect(m, queue.o, wiring.flipped(self.o))
 
         # -- watch: the job, then its frame's first beats ----------------------------------------
-        job = Signal.like(self.job)
+        job = Signal(Kept)  # what the answer needs of the job
         capture = Signal(8 * CAPTURE)
         index = Signal(range(CAPTURE // w + 1))
         decide = Signal()  # the cycle after the last beat of a too-big frame
         with m.If(self.job_taken):
-            m.d.sync += [job.eq(self.job), index.eq(0)]
+            j = self.job
+            m.d.sync += [job.too_big.eq(j.too_big), job.tunnel.eq(j.tunnel), job.natt.eq(j.natt),
+                         job.icv_len.eq(j.gcm.icv_len), job.src.eq(big_endian(j.outer, 12, 4)), index.eq(0)]
         m.d.sync += decide.eq(0)
         with m.If(self.beat_taken):
             with m.Switch(index):
@@ -108,7 +104,7 @@ class IcmpTooBig(wiring.Component):
 
         # -- next-hop MTU (RFC 1191 §4): the largest inner packet that fits once protected -------
         room = Signal(17)
-        m.d.comb += room.eq(self.mtu - Mux(job.tunnel, 20, header_bytes) - Mux(job.natt, 8, 0) - 16 - job.gcm.icv_len)
+        m.d.comb += room.eq(self.mtu - Mux(job.tunnel, 20, header_bytes) - Mux(job.natt, 8, 0) - 16 - job.icv_len)
         next_hop = Signal(16)
         m.d.comb += next_hop.eq(Cat(Const(0, 2), room[2:]) - 2 + Mux(job.tunnel, 0, header_bytes))
 
@@ -119,7 +115,7 @@ class IcmpTooBig(wiring.Component):
         m.d.comb += quote.eq(Cat(Mux(i < quoted, ip[8 * i : 8 * (i + 1)], 0) for i in range(68)))
         quote_words = [big_endian(quote, 2 * i, 2) for i in range(34)]
         icmp_sum = ~ones_complement_sum([Const(0x0304, 16), next_hop, *quote_words])
-        src = Mux(job.tunnel, big_endian(job.outer, 12, 4), big_endian(ip, 16, 4))
+        src = Mux(job.tunnel, job.src, big_endian(ip, 16, 4))
         dst = big_endian(ip, 12, 4)
         ip_length = Signal(16)
         m.d.comb += ip_length.eq(28 + quoted)
