@@ -5,7 +5,8 @@ A frame longer than `limit` bytes (the largest frame without its FCS), or one th
 fill the FIFO's `depth` words, is swallowed and discarded (`oversize` pulses); a frame without
 a byte is discarded (`empty` pulses). Beats without a byte are not stored (the framer ends a
 frame at a stored word marked `last`, or at an empty word marked `last`); `nbytes` above the
-bus width counts as the width.
+bus width counts as the width. `i.ready` depends on registers only (the FIFO's space, a frame
+being swallowed), not on the beat offered.
 """
 
 from amaranth.hdl import Module, Mux, Signal
@@ -28,26 +29,33 @@ class TxIntake(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        width, limit = self.width, self.limit
-        length = Signal(range(limit + 2))  # bytes taken of this frame, saturating at limit + 1
-        words = Signal(range(self.depth + 1))
+        width, limit, depth = self.width, self.limit, self.depth
+        # registers only in front of `ready`; the payload reaches nothing but short compares
+        headroom = Signal(range(limit + 1), init=limit)  # bytes this frame may still add
+        words = Signal(range(depth + 1))
+        dropping = Signal()  # this frame is too long: the rest is swallowed
         beat = self.i.payload
         nbytes = Signal(range(width + 1))
-        total = Signal(range(limit + width + 2))
-        m.d.comb += [nbytes.eq(Mux(beat.nbytes > width, width, beat.nbytes)), total.eq(length + nbytes)]
-        too_long = (total > limit) | (words == self.depth)
+        m.d.comb += nbytes.eq(Mux(beat.nbytes > width, width, beat.nbytes))
+        near = Signal()  # headroom < width: then it fits in the bits of `nbytes`
+        over = dropping | (words == depth) | (near & (nbytes > headroom[: width.bit_length()]))
+        empty = (headroom == limit) & (nbytes == 0)
         store = (nbytes != 0) | beat.last
         m.d.comb += [
-            self.w.valid.eq(self.i.valid & store & ~too_long),
+            self.w.valid.eq(self.i.valid & store & ~over),
             self.w.payload.data.eq(beat.data),
             self.w.payload.nbytes.eq(nbytes),
             self.w.payload.last.eq(beat.last),
-            self.i.ready.eq(self.w.ready | ~store | too_long),
+            self.i.ready.eq(self.w.ready | dropping | (words == depth)),
         ]
         with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [length.eq(Mux(too_long, limit + 1, total)), words.eq(words + self.w.valid)]
+            with m.If(over):
+                m.d.sync += dropping.eq(1)
+            with m.Else():
+                left = headroom - nbytes
+                m.d.sync += [headroom.eq(left), near.eq(left < width), words.eq(words + self.w.valid)]
             with m.If(beat.last):
-                m.d.sync += [length.eq(0), words.eq(0)]
-                m.d.comb += [self.oversize.eq(too_long), self.empty.eq(~too_long & (total == 0)),
-                             self.commit.eq(~too_long & (total != 0)), self.discard.eq(too_long | (total == 0))]
+                m.d.sync += [headroom.eq(limit), near.eq(limit < width), words.eq(0), dropping.eq(0)]
+                m.d.comb += [self.oversize.eq(over), self.empty.eq(~over & empty),
+                             self.commit.eq(~over & ~empty), self.discard.eq(over | empty)]
         return m

@@ -18,11 +18,12 @@ PERIOD = 8e-9  # 125 MHz
 
 
 def run(port, *, bursts=(), tx_frames=(), rx_count=None, tx_count=None, seed=0, stall=0.3, idle=0.3,
-        sync_period=PERIOD, rx_period=PERIOD, rx_phase=0.0, rx_hold=0, drain=100):
+        sync_period=PERIOD, rx_period=PERIOD, rx_phase=0.0, rx_hold=0, drain=100, held_back=None):
     """Drive `bursts` into the port's GMII receive side and `tx_frames` into `tx`; take frames
     from `rx` (after holding `rx.ready` low for `rx_hold` cycles); return the frames out, the
     transmitted bursts, the gaps between them and the counters, once `rx_count` frames are out
-    (or every burst is counted) and `tx_count` bursts sent (all frames if None), `drain` cycles on."""
+    (or every burst is counted) and `tx_count` bursts sent (all frames if None), `drain` cycles on;
+    `held_back` (a list) gets the number of cycles `tx` was offered a beat and not ready."""
     rng = random.Random(seed)
     top = Module()
     top.domains += [ClockDomain("sync"), ClockDomain("rx")]
@@ -58,6 +59,11 @@ def run(port, *, bursts=(), tx_frames=(), rx_count=None, tx_count=None, seed=0, 
     async def recorder(ctx):
         await gmii_record(ctx, port.gmii, wire, gaps)
 
+    async def back_pressure(ctx):
+        held_back.append(0)
+        async for _, _, valid, ready in ctx.tick().sample(port.tx.valid, port.tx.ready):
+            held_back[0] += valid and not ready
+
     cycles = (sum(len(b[0]) + b[1] for b in bursts) * rx_period / sync_period + rx_hold
               + sum(len(f) + 100 for f in tx_frames) * 2 + 2000 + drain)
 
@@ -70,7 +76,7 @@ def run(port, *, bursts=(), tx_frames=(), rx_count=None, tx_count=None, seed=0, 
     sim.add_clock(rx_period, phase=rx_phase, domain="rx")
     for bench in (receiver, sender, finish):
         sim.add_testbench(bench)
-    for bench in (reader, recorder, watchdog):
+    for bench in (reader, recorder, watchdog) + ((back_pressure,) if held_back is not None else ()):
         sim.add_testbench(bench, background=True)
     sim.run()
     return got, wire, gaps, counters
@@ -154,6 +160,18 @@ def test_transmit_back_to_back_keeps_the_gap(width, sizes):
     assert wire == [on_the_wire(f) for f in frames]
     assert gaps == [GAP] * (len(frames) - 1)
     assert counted(counters, tx_frames=len(frames))
+
+
+def test_transmit_back_pressure():
+    """A source faster than the line fills the transmit FIFO: `tx` holds it back, every frame
+    leaves intact and in order."""
+    rng = random.Random(9)
+    frames = [udp_frame(rng.randint(100, 400), rng) for _ in range(8)]
+    held_back = []
+    port = EthernetPort(8, rx_domain="rx", max_frame=512, rx_fifo=512, tx_fifo=512)
+    _, wire, gaps, _ = run(port, tx_frames=frames, idle=0, held_back=held_back)
+    assert wire == [on_the_wire(f) for f in frames]
+    assert held_back[0] > 500 and min(gaps) >= GAP
 
 
 def test_transmit_drops_oversize_and_empty_frames():
