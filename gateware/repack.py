@@ -24,8 +24,10 @@ def fragment_layout(width: int) -> data.StructLayout:
 
 
 def widened(fragment, into) -> list:
-    """Assignments putting `fragment` into the wider fragment `into` (same bytes, lanes above empty)."""
-    return [into.data.eq(fragment.data), into.lo.eq(fragment.lo), into.n.eq(fragment.n), into.last.eq(fragment.last)]
+    """Assignments putting `fragment` into the wider fragment `into`: the same bytes, aligned to lane 0
+    at the narrow width (so a gearbox fed only such fragments needs no wide alignment shifter)."""
+    return [into.data.eq(fragment.data >> Cat(Const(0, 3), fragment.lo)), into.lo.eq(0), into.n.eq(fragment.n),
+            into.last.eq(fragment.last)]
 
 
 def low_bytes(value, count, width: int):

@@ -29,7 +29,9 @@ DecapJob = data.StructLayout({"tag": FRAME_TAG, "split": SplitJob, "decrypt": 1,
 class Decapsulator(wiring.Component):
     def __init__(self, *, width: int = 16, config: str = "wide"):
         self.width, self.config = width, config
-        self.trailer_monitor = EspTrailer(16)  # on the engine's 16-byte blocks
+        # on the engine's 16-byte blocks; two records (in flip-flops) keep up with frames of two blocks
+        # or more, as every decrypted frame is (its clear header and at least the ESP trailer)
+        self.trailer_monitor = EspTrailer(16, records=2)
         super().__init__({
             "frame": In(packet_signature(width)),
             "job": In(stream.Signature(DecapJob)),
@@ -48,7 +50,7 @@ class Decapsulator(wiring.Component):
         m.submodules.out = out = Repack(w, 16)  # clear heads and plaintext blocks, onto the bus
         m.submodules.to_host = to_host = Repack(w)
         m.submodules.trailer = trailer = self.trailer_monitor
-        m.submodules.verdicts = verdicts = fifo.SyncFIFOBuffered(width=1, depth=4)  # as many as trailer records
+        m.submodules.verdicts = verdicts = fifo.SyncFIFOBuffered(width=1, depth=self.trailer_monitor.records)
         m.d.comb += [self.icv.valid.eq(verdicts.r_rdy), self.icv.payload.ok.eq(verdicts.r_data),
                      verdicts.r_en.eq(self.icv.ready)]
         wiring.connect(m, wiring.flipped(self.frame), splitter.frame)

@@ -23,7 +23,9 @@ class Intake(wiring.Component):
     """Frames of up to `max_frame` bytes stored whole in `store_words` words; `job` has a `tag`."""
 
     def __init__(self, job: data.StructLayout, width: int = 16, *, store_words: int = 1024, max_frame: int = 9216,
-                 records: int = 4, frames: int = 16):
+                 records: int = 2, frames: int = 16):
+        # records: parsed frames waiting for the control; two fit in flip-flops (a distributed RAM
+        # costs ~1.5 LUT sites a bit), at the price of two cycles for each back-to-back one-beat frame
         if max_frame > store_words * width:
             raise ValueError(f"max_frame: {max_frame} bytes do not fit the {store_words * width}-byte store")
         self.job_layout, self.width, self.store_words, self.max_frame = job, width, store_words, max_frame

@@ -84,7 +84,9 @@ class OutboundControl(wiring.Component):
         m.submodules.dynamic = dynamic = Memory(shape=EncapState, depth=self.n_sa, init=[])
         static_r = self.table.read
         dyn_w, dyn_r, dyn_snap = dynamic.write_port(), dynamic.read_port(), dynamic.read_port()
-        m.submodules.jobs = jobs = fifo.SyncFIFOBuffered(width=job_layout(self.n_sa).size, depth=4)
+        # two jobs (in flip-flops: a 16-deep distributed RAM would cost ~1.5 LUT sites per bit) keep the
+        # decisions a frame ahead of the encapsulator
+        m.submodules.jobs = jobs = fifo.SyncFIFOBuffered(width=job_layout(self.n_sa).size, depth=2)
 
         serve_snapshots(m, self.counter_request, self.counter_response, dyn_snap,
                         {name: getattr(dyn_snap.data, name) for name in ("packets", "bytes", "seq")})

@@ -2,15 +2,19 @@
 the lowest-numbered match wins (the host driver keeps entries in priority order).
 
 Entries arrive whole from the CSR block's `spd_write` port (layout of the register map's
-`spd_stage`). `lookups` independent ports share the entries: each takes the selector fields of
-one packet and answers one cycle later, with the first match and `admitted`: whether some
-entry of the key's direction protects with the key's `sa_index` and matches it (RFC 4301 §5.2
-step 4, the inbound check of a decapsulated packet; the model's `PolicyDatabase.admits`).
+`spd_stage`). `lookups` ports share one matcher (one comparator set per entry), taken in turn
+(round robin among the ports waiting). A lookup takes the selector fields of one packet into
+the key register; the cycle after, every entry is matched against it into the match register;
+the cycle after that, the port's result: the first match and `admitted`: whether some entry of
+the key's direction protects with the key's `sa_index` and matches it (RFC 4301 §5.2 step 4,
+the inbound check of a decapsulated packet; the model's `PolicyDatabase.admits`). An entry is
+written only while no key is being matched, so a result reads the entries its match saw.
 A selector whose port ranges are both 0..65535 matches packets without ports too; one that
-names ports matches only packets that have them, as the reference model's `Selector` does.
+names ports matches only packets that have them, as the reference model's `Selector` does
+(the entry's "any ports" is worked out once, as it is written).
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -39,39 +43,75 @@ class PolicyTable(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        entries = [Signal(self.entry, name=f"entry_{i}") for i in range(self.n_policy)]
-        valid = Signal(self.n_policy)
+        n, lookups = self.n_policy, self.lookups
+        asked = Signal(data.StructLayout({"valid": 1, "port": range(lookups)}))  # a key in the key register
+        matched = Signal(data.StructLayout({"valid": 1, "port": range(lookups), "matches": n, "admits": n}))
+
+        entries = [Signal(self.entry, name=f"entry_{i}") for i in range(n)]
+        valid, any_ports = Signal(n), Signal(n)
         w = self.write.payload
-        m.d.comb += self.write.ready.eq(1)
-        with m.If(self.write.valid):
+        m.d.comb += self.write.ready.eq(~asked.valid)
+        with m.If(self.write.valid & self.write.ready):
             with m.Switch(w.index):
                 for i, entry in enumerate(entries):
                     with m.Case(i):
-                        m.d.sync += [entry.eq(w.entry), valid[i].eq(w.valid)]
+                        e = w.entry
+                        m.d.sync += [entry.eq(e), valid[i].eq(w.valid),
+                                     any_ports[i].eq((e.sport.lo == 0) & (e.sport.hi == 0xFFFF)
+                                                     & (e.dport.lo == 0) & (e.dport.hi == 0xFFFF))]
 
-        for port, (lookup, result) in enumerate(zip(self.lookup, self.result, strict=True)):
-            key = lookup.payload
-            matches = Signal(self.n_policy, name=f"matches_{port}")
-            admits = Signal(self.n_policy, name=f"admits_{port}")
-            for i, e in enumerate(entries):
-                any_ports = ((e.sport.lo == 0) & (e.sport.hi == 0xFFFF) & (e.dport.lo == 0) & (e.dport.hi == 0xFFFF))
-                in_ranges = ((e.sport.lo <= key.sport) & (key.sport <= e.sport.hi)
-                             & (e.dport.lo <= key.dport) & (key.dport <= e.dport.hi))
-                m.d.comb += [
-                    matches[i].eq(valid[i] & (e.flags.dir == key.dir)
-                                  & ((key.src & e.src_mask) == e.src) & ((key.dst & e.dst_mask) == e.dst)
-                                  & (e.flags.proto_any | (e.flags.proto == key.proto))
-                                  & (any_ports | (key.has_ports & in_ranges))),
-                    admits[i].eq(matches[i] & (e.flags.action == Action.PROTECT) & (e.sa_index == key.sa_index)),
-                ]
+        # the turn: the first port waiting at or after `turn` (a port waits while its lookup is in
+        # the pipeline or its result is held); none while an entry waits to be written
+        turn = Signal(range(lookups))
+        waiting = Cat(*[self.lookup[k].valid & ~self.result[k].valid & ~(asked.valid & (asked.port == k))
+                        & ~(matched.valid & (matched.port == k)) for k in range(lookups)])
+        granted, grant = Signal(range(lookups)), Signal()
+        with m.Switch(turn):
+            for t in range(lookups):
+                with m.Case(t):
+                    for k in reversed([(t + j) % lookups for j in range(lookups)]):  # the first in turn wins
+                        with m.If(waiting[k]):
+                            m.d.comb += [granted.eq(k), grant.eq(~self.write.valid)]
+        key = Signal(self.lookup[0].payload.shape())
+        with m.Switch(granted):
+            for k in range(lookups):
+                with m.Case(k):
+                    m.d.comb += self.lookup[k].ready.eq(grant)
+                    with m.If(grant):
+                        m.d.sync += key.eq(self.lookup[k].payload)
+        m.d.sync += [asked.valid.eq(grant), asked.port.eq(granted)]
+        with m.If(grant):
+            m.d.sync += turn.eq(Mux(granted == lookups - 1, 0, granted + 1))
 
-            advance = ~result.valid | result.ready
+        matches, admits = Signal(n), Signal(n)
+        for i, e in enumerate(entries):
+            in_ranges = ((e.sport.lo <= key.sport) & (key.sport <= e.sport.hi)
+                         & (e.dport.lo <= key.dport) & (key.dport <= e.dport.hi))
+            m.d.comb += [
+                matches[i].eq(valid[i] & (e.flags.dir == key.dir)
+                              & ((key.src & e.src_mask) == e.src) & ((key.dst & e.dst_mask) == e.dst)
+                              & (e.flags.proto_any | (e.flags.proto == key.proto))
+                              & (any_ports[i] | (key.has_ports & in_ranges))),
+                admits[i].eq(matches[i] & (e.flags.action == Action.PROTECT) & (e.sa_index == key.sa_index)),
+            ]
+        m.d.sync += [matched.valid.eq(asked.valid), matched.port.eq(asked.port), matched.matches.eq(matches),
+                     matched.admits.eq(admits)]
+
+        # the first match of the registered vector, into the port's result
+        index = Signal(range(n))
+        for i in reversed(range(n)):  # the last assignment, the lowest index, wins
+            with m.If(matched.matches[i]):
+                m.d.comb += index.eq(i)
+        chosen = Signal(self.entry)
+        with m.Switch(index):
+            for i, entry in enumerate(entries):
+                with m.Case(i):
+                    m.d.comb += chosen.eq(entry)
+        for k, result in enumerate(self.result):
             r = result.payload
-            m.d.comb += lookup.ready.eq(advance)
-            with m.If(advance):
-                m.d.sync += [result.valid.eq(lookup.valid), r.hit.eq(matches != 0), r.admitted.eq(admits != 0)]
-                for i in reversed(range(self.n_policy)):  # the last assignment, the lowest index, wins
-                    with m.If(matches[i]):
-                        m.d.sync += [r.index.eq(i), r.action.eq(entries[i].flags.action),
-                                     r.sa_index.eq(entries[i].sa_index)]
+            with m.If(result.ready):
+                m.d.sync += result.valid.eq(0)
+            with m.If(matched.valid & (matched.port == k)):
+                m.d.sync += [result.valid.eq(1), r.hit.eq(matched.matches != 0), r.admitted.eq(matched.admits != 0),
+                             r.index.eq(index), r.action.eq(chosen.flags.action), r.sa_index.eq(chosen.sa_index)]
         return m

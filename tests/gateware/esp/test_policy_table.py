@@ -142,28 +142,44 @@ def test_lookups_match_the_model(lookups):
     assert 0.1 < admitted / (300 * lookups) < 0.9
 
 
-def test_result_one_cycle_after_the_lookup():
+def test_ports_take_turns():
+    """Three ports asking at once, again and again (results always taken, the next lookup ready at
+    once): granted in turn, one a cycle, each result three cycles after its grant (key, match,
+    result registers), so the first results come 4, 5 and 6 cycles after the start; a port asks
+    again once its result is taken, so then every port has one every 4 cycles; each right for its
+    own port's key."""
     regs = regmap.compile()
     write_layout = table_cmd.write_layout(layout_of(regs.top.get_child_by_name("spd_stage")), 4)
-    dut = PolicyTable(write_layout, 4, regs.params["N_SA"], lookups=2)
+    dut = PolicyTable(write_layout, 4, regs.params["N_SA"], lookups=3)
     policy = Policy("in", Selector("10.0.0.0/8", "0.0.0.0/0"), "protect", 0x1234)
+    waits = {0: [], 1: [], 2: []}
 
     async def bench(ctx):
         ctx.set(dut.write.valid, 1)
         ctx.set(dut.write.payload, {"index": 2, "valid": 1, "entry": encode(policy, 5)})
         await ctx.tick()
         ctx.set(dut.write.valid, 0)
-        for port in range(2):
+        for port in range(3):
             ctx.set(dut.result[port].ready, 1)
             ctx.set(dut.lookup[port].valid, 1)
-        ctx.set(dut.lookup[0].payload, {"dir": 0, "src": 0x0A000001, "sa_index": 5})
-        ctx.set(dut.lookup[1].payload, {"dir": 0, "src": 0x0A000001, "sa_index": 4})
-        await ctx.tick()
-        a, b = ctx.get(dut.result[0].payload), ctx.get(dut.result[1].payload)
-        assert ctx.get(dut.result[0].valid) and ctx.get(dut.result[1].valid)
-        assert (a.hit, a.index, a.admitted, b.hit, b.index, b.admitted) == (1, 2, 1, 1, 2, 0)
+            ctx.set(dut.lookup[port].payload, {"dir": 0, "src": 0x0A000001, "sa_index": 4 + port})
+        last, cycle = [0, 0, 0], 0
+        while cycle < 40:
+            _, _, *sampled = await ctx.tick().sample(*[dut.lookup[p].ready for p in range(3)],
+                                                     *[dut.result[p].valid for p in range(3)],
+                                                     *[dut.result[p].payload for p in range(3)])
+            cycle += 1
+            valid, result = sampled[3:6], sampled[6:]
+            for port in range(3):
+                if valid[port]:
+                    r = result[port]
+                    assert (r.hit, r.index, r.admitted) == (1, 2, int(port == 1))
+                    waits[port].append(cycle - last[port])
+                    last[port] = cycle
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
+    assert [w[0] for w in waits.values()] == [4, 5, 6]
+    assert all(set(w[1:]) == {4} and len(w) >= 8 for w in waits.values())
