@@ -1,4 +1,4 @@
-"""Stream plumbing: round-robin merge a frame (or record) at a time, fan-out, and queues."""
+"""Stream plumbing: round-robin merge a frame (or record) at a time, fan-out, queues, a register stage."""
 
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import fifo, stream, wiring
@@ -71,4 +71,20 @@ class Queue(wiring.Component):
         m.submodules.fifo = q = fifo.SyncFIFOBuffered(width=len(self.i.payload.as_value()), depth=self.depth)
         m.d.comb += [q.w_en.eq(self.i.valid), q.w_data.eq(self.i.payload), self.i.ready.eq(q.w_rdy),
                      self.o.valid.eq(q.r_rdy), self.o.payload.eq(q.r_data), q.r_en.eq(self.o.ready)]
+        return m
+
+
+class Register(wiring.Component):
+    """A stream through one register: `o`'s valid and payload come from flip-flops (a pipeline
+    stage after a slow source, such as a block RAM's output); `i` is ready whenever the register
+    is empty or being emptied, so a transfer a cycle passes at full rate."""
+
+    def __init__(self, layout):
+        super().__init__({"i": In(stream.Signature(layout)), "o": Out(stream.Signature(layout))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
+        with m.If(self.i.ready):
+            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(self.i.payload)]
         return m

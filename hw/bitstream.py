@@ -14,10 +14,10 @@ oscillator) and ecppack; the tools are the `synth` extra's (`YOSYS`, `NEXTPNR_EC
 point at them unless set). The build folder keeps amaranth's files (`espline.il`, `.ys`, `.lpf`,
 `.rpt` Yosys log, `.tim` nextpnr log, `report.json`) and `summary.json`: the cells Yosys mapped
 (LUT4, CCU2C, FF, EBR, DSP, and their fill of the device), and from nextpnr each clock's achieved
-and constrained frequency, the placed utilisation, the seed and the command. A design that does not
-fit the device stops after Yosys (the summary says by how much); one that misses a clock
-constraint is routed and packed anyway (nextpnr `--timing-allow-fail`), and the command fails
-saying which clock missed: that bitstream is not to be trusted on the wire.
+and constrained frequency, the placed utilisation, the seed, each tool's wall-clock time and the
+command. A design that does not fit the device stops after Yosys (the summary says by how much);
+one that misses a clock constraint is routed and packed anyway (nextpnr `--timing-allow-fail`),
+and the command fails saying which clock missed: that bitstream is not to be trusted on the wire.
 """
 
 import argparse
@@ -71,12 +71,12 @@ def build(board_name: str, *, seed: int = 1, out: str = "build/boards", loopback
                                     nextpnr_opts=["--seed", str(seed), "--report", "report.json",
                                                   "--timing-allow-fail"])
     plan.extract(str(work))
-    steps = _steps(work / f"build_{NAME}.sh")
-    error = _run(steps[0], work)  # Yosys
+    steps, tool_seconds = _steps(work / f"build_{NAME}.sh"), {}
+    error = _run(steps[0], work, tool_seconds)  # Yosys
     if error is None and _summary(board, work)["status"] != "does not fit":  # nextpnr, ecppack: if it fits
-        error = next(filter(None, (_run(step, work) for step in steps[1:])), None)
+        error = next(filter(None, (_run(step, work, tool_seconds) for step in steps[1:])), None)
     summary = _summary(board, work) | {"seed": seed, "loopback": loopback, "command": command,
-                                       "seconds": round(time.monotonic() - t0)}
+                                       "seconds": round(time.monotonic() - t0), "tool_seconds": tool_seconds}
     (work / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     if error is not None:
         raise SystemExit(f"{board_name}: {error}; see {work}/{NAME}.rpt (Yosys) and {NAME}.tim (nextpnr)")
@@ -90,10 +90,13 @@ def _steps(script: Path) -> list[str]:
     return ["\n".join([*preamble, line]) for line in lines if line.startswith('"$')]
 
 
-def _run(step: str, work: Path) -> str | None:
-    """Run one step; what failed, or None."""
+def _run(step: str, work: Path, seconds: dict) -> str | None:
+    """Run one step, its wall-clock time into `seconds` under the tool's variable name; what failed, or None."""
+    tool = step.splitlines()[-1].split()[0].strip('"$')
+    t0 = time.monotonic()
     result = subprocess.run(["sh", "-c", step], cwd=work)
-    return None if result.returncode == 0 else f"{step.splitlines()[-1].split()[0]} failed ({result.returncode})"
+    seconds[tool] = round(time.monotonic() - t0)
+    return None if result.returncode == 0 else f"{tool} failed ({result.returncode})"
 
 
 def _summary(board, work: Path) -> dict:
@@ -140,7 +143,8 @@ def _line(s: dict) -> str:
                        for net, c in s.get("clocks", {}).items())
     return (f"{s['board']} ({s['device']}, seed {s['seed']}): {s['status']}; LUT4 {s['lut4']} + CCU2C "
             f"{s['ccu2c']} ({s['lut_sites']} LUT sites), FF {s['ff']}, EBR {s['ebr']}, DSP {s['dsp']}; fill {fill}"
-            + (f"; Fmax {clocks}" if clocks else "") + f" [{s['seconds']} s]")
+            + (f"; Fmax {clocks}" if clocks else "")
+            + f" [{s['seconds']} s: " + ", ".join(f"{t} {n} s" for t, n in s["tool_seconds"].items()) + "]")
 
 
 def main(argv=None):

@@ -29,6 +29,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..packet import packet_signature
+from ..plumbing import Register
 from . import wishbone
 from .frame_from_bytes import FrameFromBytes
 from .frame_to_bytes import FrameToBytes
@@ -62,7 +63,10 @@ class UartBridge(wiring.Component):
         if host:
             m.submodules.inward = inward = FrameFromBytes(self.width, self.frame_bytes)
             m.submodules.outward = outward = FrameToBytes(self.width, self.frame_bytes)
-            wiring.connect(m, inward.o, wiring.flipped(self.from_host))
+            # a register after the buffer's block RAM (clock-to-output 5.8 ns of 8 on a -6 ECP5: docs/boards.md)
+            m.submodules.inward_register = inward_register = Register(inward.o.payload.shape())
+            wiring.connect(m, inward.o, inward_register.i)
+            wiring.connect(m, inward_register.o, wiring.flipped(self.from_host))
             wiring.connect(m, wiring.flipped(self.to_host), outward.i)
             m.d.comb += self.to_host_dropped.eq(outward.dropped)
 
@@ -145,7 +149,7 @@ class UartBridge(wiring.Component):
                         timed_out()
                 with m.State("SENDING"):
                     m.d.comb += inward.commit.eq(1)
-                    with m.If(inward.busy & inward.o.valid & inward.o.ready & inward.o.payload.last):
+                    with m.If(self.from_host.valid & self.from_host.ready & self.from_host.payload.last):
                         answer(FRAME_REPLY)
                 with m.State("SKIP"):
                     with m.If(byte):

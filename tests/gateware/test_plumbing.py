@@ -7,7 +7,7 @@ import random
 import pytest
 from amaranth.lib import data
 
-from espline.gateware.plumbing import Arbiter, Fanout, Queue
+from espline.gateware.plumbing import Arbiter, Fanout, Queue, Register
 from espline.sim.gcmtb.pysim import stream_get, stream_put
 from espline.sim.packetbus import collect, simulate
 
@@ -108,4 +108,21 @@ def test_queue_holds_depth_records_in_order(depth):
 
     simulate(dut, fill, reader, cycles=20_000)
     assert len(held) == depth
+    assert got == values
+
+
+@pytest.mark.parametrize("ready_prob", [1.0, 0.5])
+def test_register_passes_every_record_in_order(ready_prob):
+    rng = random.Random(int(ready_prob * 10))
+    values = [rng.randrange(256) for _ in range(200)]
+    dut = Register(data.StructLayout({"v": 8}))
+    got = []
+
+    async def writer(ctx):
+        await stream_put(ctx, dut.i, [{"v": v} for v in values], rng=rng, valid_prob=0.7 if ready_prob < 1 else 1.0)
+
+    async def reader(ctx):
+        got.extend(p.v for p in await stream_get(ctx, dut.o, len(values), rng=rng, ready_prob=ready_prob))
+
+    simulate(dut, writer, reader, cycles=20_000)
     assert got == values

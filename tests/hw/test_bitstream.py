@@ -52,3 +52,10 @@ def test_program_says_what_is_missing(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENFPGALOADER", "true")
     with pytest.raises(SystemExit, match="does not exist"):
         bitstream.program("versa", str(tmp_path))
+
+
+def test_run_times_each_tool(tmp_path):
+    seconds = {}
+    assert bitstream._run('#!/bin/sh\n"$YOSYS" 2>/dev/null; true', tmp_path, seconds) is None
+    assert bitstream._run('#!/bin/sh\nexit 3\n"$NEXTPNR_ECP5" --json x', tmp_path, seconds) == "NEXTPNR_ECP5 failed (3)"
+    assert seconds == {"YOSYS": 0, "NEXTPNR_ECP5": 0}
