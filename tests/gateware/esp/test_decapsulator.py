@@ -86,7 +86,8 @@ def trailer_facts(plain: bytes) -> dict:
     return facts
 
 
-@pytest.mark.parametrize("config,width", [("wide", 16), ("compact", 16), ("compact", 4), ("wide", 2)])
+@pytest.mark.parametrize("config,width", [("wide", 16), ("compact", 16), ("compact", 4),
+                                          pytest.param("wide", 2, marks=pytest.mark.slow)])
 def test_matches_the_model(config, width):
     rng = random.Random(2)
     items = cases(rng)

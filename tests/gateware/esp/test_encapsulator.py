@@ -33,7 +33,8 @@ def cases(rng):
     return out
 
 
-@pytest.mark.parametrize("config,width", [("wide", 16), ("compact", 16), ("compact", 4), ("wide", 2)])
+@pytest.mark.parametrize("config,width", [("wide", 16), ("compact", 16), ("compact", 4),
+                                          pytest.param("wide", 2, marks=pytest.mark.slow)])
 def test_matches_the_model(config, width):
     rng = random.Random(1)
     items = cases(rng)
