@@ -26,17 +26,22 @@ def naive_accepts(stream, size, start=0):
     return out
 
 
-@pytest.mark.parametrize("size", [1, 32, 64, 128, 1024])
-def test_window_matches_the_rule_on_random_streams(size):
-    rng = random.Random(size)
-    stream = [max(1, i + rng.randint(-2 * size, 3)) for i in range(1, 3000) for _ in range(rng.randint(1, 2))]
-    window = ReplayWindow(size)
+def accepts(window: ReplayWindow, stream: list[int]) -> list[bool]:
+    """The window's verdict on each number of `stream`, updating it after each accepted one."""
     got = []
     for seq in stream:
         ok = window.check(seq)
         if ok:
             window.update(seq)
         got.append(ok)
+    return got
+
+
+@pytest.mark.parametrize("size", [1, 32, 64, 128, 1024])
+def test_window_matches_the_rule_on_random_streams(size):
+    rng = random.Random(size)
+    stream = [max(1, i + rng.randint(-2 * size, 3)) for i in range(1, 3000) for _ in range(rng.randint(1, 2))]
+    got = accepts(ReplayWindow(size), stream)
     assert got == naive_accepts(stream, size)
 
 
@@ -46,13 +51,7 @@ def test_a_window_started_at_a_number_matches_the_rule(size, start):
     old); above T the window works as ever."""
     rng = random.Random(start)
     stream = [max(1, start + i + rng.randint(-2 * size, 3)) for i in range(-size, 2000)]
-    window = ReplayWindow(size, esn=True, top=start)
-    got = []
-    for seq in stream:
-        ok = window.check(seq)
-        if ok:
-            window.update(seq)
-        got.append(ok)
+    got = accepts(ReplayWindow(size, esn=True, top=start), stream)
     assert got == naive_accepts(stream, size, start) and any(got) and not all(got)
 
 
