@@ -44,9 +44,10 @@ apptb: setup
 
 # Two appliances (`espline run`, the gateware in Verilator) between two Linux hosts in network
 # namespaces: ping, UDP packets/s, TCP Mb/s under attack on the WAN (espline.sim.live; docs/live.md).
-# Needs root, iproute2 and ethtool (tcpdump + tshark for the WAN capture).
+# Needs root, iproute2 and ethtool (tcpdump + tshark for the WAN capture). MTU=1500: appliances
+# whose protected packets must fit 1500 bytes, so the hosts' TCP relies on their ICMP answers.
 live: setup
-	$(PY) -m espline.sim.live.topology --out out/live
+	$(PY) -m espline.sim.live.topology --out out/live$(if $(MTU),-mtu$(MTU) --mtu $(MTU))
 
 # Out-of-context ECP5 synthesis of every design in espline.hw.synth.DESIGNS (slow: minutes each;
 # one nextpnr at a time). DESIGN=ghash-wide narrows it to one; figures in docs/synth.md.
