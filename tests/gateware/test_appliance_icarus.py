@@ -5,4 +5,4 @@ from apptb_run import run
 
 
 def test_icarus_cross_check():
-    run("icarus", "cross_check", SEED=4, FRAMES=200, MIX="default", VALID_PROB=0.7, READY_PROB=0.7)
+    run("icarus", "cross_check", SEED=4, FRAMES=100, MIX="default", VALID_PROB=0.7, READY_PROB=0.7)

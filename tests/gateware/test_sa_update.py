@@ -157,7 +157,8 @@ def peer_rounds(ins, rng):
     return frames
 
 
-@pytest.mark.parametrize("config", ["wide", pytest.param("compact", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("config", [pytest.param("wide", marks=pytest.mark.slow),
+                                    pytest.param("compact", marks=pytest.mark.slow)])
 def test_inbound_update_mid_stream(config):
     """Each round carries one frame from the peer under every version of the SA: only frames
     with the NAT-T use of the SA the hardware holds at that moment may pass; replays of the last
@@ -201,6 +202,7 @@ def test_inbound_updates_back_to_back():
     assert len(r.got["plain"]) == counters["tx_plain"]  # every frame counted out is out
 
 
+@pytest.mark.slow
 def test_reload_mid_stream_writes_nothing():
     """`load` of the loaded configuration while frames flow changes nothing: every SA is
     unchanged, and the frames out are the model's, sequence numbers 1, 2, 3, ... throughout."""

@@ -104,7 +104,7 @@ def test_batch_load_and_refusal(tmp_path, capsys):
     assert "key: an update cannot change it; that is a new SA" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("how", ["load", "words"])
+@pytest.mark.parametrize("how", ["load", pytest.param("words", marks=pytest.mark.slow)])
 def test_cli_programs_the_appliance_and_stats_agree_with_the_model(how):
     """`load` of site-a.toml, or the same SAs and policies as `state add` / `policy add` words, run
     through the CLI's command layer into the appliance gateware (Amaranth's simulator); then
