@@ -114,6 +114,7 @@ DESIGNS = {
     "inbound-gigabit": (lambda: _block("inbound", build="gigabit"), "45F"),
     "csr-gigabit": (lambda: _block("csr", build="gigabit"), "45F"),
     "spd-gigabit": (lambda: _block("spd", build="gigabit"), "45F"),
+    "sa-table-gigabit": (lambda: _block("sa_table", build="gigabit"), "45F"),
     # one Ethernet MAC (docs/ethernet.md) at 2, 4 and 8 bytes a beat; its receive clock `rx`
     # is a second clock pin
     **{f"eth-port-{width}": (lambda width=width: _ethernet_port(width), "25F") for width in (2, 4, 8)},

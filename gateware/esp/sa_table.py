@@ -12,6 +12,10 @@ and is `refused` (nothing written) when the index has no slot for it, a delete r
 update keeps the entry's key and salt and its dynamic state: the sequence number - the GCM IV
 (RFC 4106 §3) - continues and the replay window (RFC 4303 §3.4.3) remembers, so never two
 frames under one (key, nonce) (docs/invariants.md §7).
+
+The static entries are two memories, one copy per read port each (docs/synth.md): the secret
+members (key and salt), which only commit and delete write, in block RAM; the public ones in
+distributed RAM, which the write also reads (an inbound SA's SPI, to remove it from the index).
 """
 
 from amaranth.hdl import Module, Mux
@@ -22,6 +26,9 @@ from amaranth.lib.wiring import In, Out
 from espline.regmap.enums import Dir
 
 from .spi_index import SpiIndex, find_signature
+
+#: The members of an SA an update keeps: software writes them but never reads them back.
+SECRET = ("key", "salt")
 
 
 def entry_layout(sa: data.StructLayout) -> data.StructLayout:
@@ -53,19 +60,32 @@ class SaTable(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.static = static = Memory(shape=entry_layout(self.sa), depth=self.n_sa, init=[])
+        public_names = [name for name, _ in self.sa if name not in SECRET]
+        public_layout = data.StructLayout({"valid": 1, **{name: self.sa[name].shape for name in public_names}})
+        secret_layout = data.StructLayout({name: self.sa[name].shape for name in SECRET})
+        m.submodules.public = public = Memory(shape=public_layout, depth=self.n_sa, init=[])
+        m.submodules.secret = secret = Memory(shape=secret_layout, depth=self.n_sa, init=[],
+                                              attrs={"ram_style": "block"})
         for port in self.read:
-            wiring.connect(m, wiring.flipped(port), static.read_port())
+            for part, names in ((public.read_port(), ["valid"]), (secret.read_port(), [])):
+                m.d.comb += [part.addr.eq(port.addr), part.en.eq(port.en)]
+                m.d.comb += [getattr(port.data, name).eq(getattr(part.data, name)) for name in names]
+                m.d.comb += [getattr(port.data.sa, name).eq(getattr(part.data, name))
+                             for name, _ in part.data.shape() if name != "valid"]
         m.submodules.index = index = SpiIndex(self.n_sa)
         wiring.connect(m, wiring.flipped(self.find), index.find)
 
-        w, store, old = self.write.payload, static.write_port(), static.read_port()
+        w, old = self.write.payload, public.read_port()
+        store, store_secret = public.write_port(), secret.write_port()
         m.d.comb += [self.hold.eq(self.write.valid), old.addr.eq(w.index)]
         change = index.change.payload
         inserted = w.valid & ~w.update & (w.entry.flags.dir == Dir.IN)
-        removed = ~w.valid & old.data.valid & (old.data.sa.flags.dir == Dir.IN)
-        m.d.comb += [change.insert.eq(inserted), change.spi.eq(Mux(w.valid, w.entry.spi, old.data.sa.spi)),
+        removed = ~w.valid & old.data.valid & (old.data.flags.dir == Dir.IN)
+        m.d.comb += [change.insert.eq(inserted), change.spi.eq(Mux(w.valid, w.entry.spi, old.data.spi)),
                      change.index.eq(w.index)]
+        m.d.comb += [store.addr.eq(w.index), store.data.valid.eq(w.valid), store_secret.addr.eq(w.index)]
+        m.d.comb += [getattr(store.data, name).eq(getattr(w.entry, name)) for name in public_names]
+        m.d.comb += [getattr(store_secret.data, name).eq(getattr(w.entry, name)) for name in SECRET]
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.write.valid & self.quiet.all()):
@@ -75,13 +95,10 @@ class SaTable(wiring.Component):
                 with m.If(~index.change.valid | index.change.ready):
                     m.d.comb += [self.write.ready.eq(1), self.refused.eq(index.refused)]
                     with m.If(~index.refused):
-                        m.d.comb += [store.en.eq(1), store.addr.eq(w.index), store.data.valid.eq(w.valid),
-                                     store.data.sa.eq(w.entry),
+                        m.d.comb += [store.en.eq(1), store_secret.en.eq(~w.update),
                                      self.renewed.en.eq(~w.update), self.renewed.index.eq(w.index),
                                      self.renewed.dir.eq(w.entry.flags.dir), self.renewed.seq.eq(w.entry.seq),
                                      self.renewed.esn.eq(w.entry.flags.esn)]
-                        with m.If(w.update):
-                            m.d.comb += [store.data.sa.key.eq(old.data.sa.key), store.data.sa.salt.eq(old.data.sa.salt)]
                     m.next = "IDLE"
         return m
 
