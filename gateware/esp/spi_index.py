@@ -1,16 +1,20 @@
 """The inbound SPI index: which SA table entry holds the inbound SA of an SPI (RFC 4303 §2.1),
-as `espline.regmap.spi_index` states it - two candidate rows per SPI (CRC-32 and CRC-32C of the
-SPI), `WAYS` slots a row, twice as many slots as SAs (docs/sa-table.md).
+refusing an insert where `espline.regmap.spi_index` does - two candidate rows per SPI (CRC-32
+and CRC-32C of the SPI), `WAYS` slots a row, twice as many slots as SAs (docs/sa-table.md).
 
-`find`: the SPI on `spi`, the answer (`hit`, `index`) one cycle later; a lookup every cycle.
-`change`: insert or remove one SPI (the SA table's writes); it takes the row read ports for two
-cycles, so no lookup is answered meanwhile (the SA table writes only while no frame is
-looked up). An insert that finds both rows full changes nothing and is `refused`.
+The rows exist only as counts of their used slots: which slot an SPI takes within its row never
+shows (the SPIs of inbound SAs are unique, the driver's rule), so each SA table index keeps the
+SPI it holds and which of its two rows counts it, and a lookup compares the SPI with every
+index's at once (at 16 SAs, 16 comparators cost less than reading and searching two rows).
+
+`find`: the SPI on `spi`, the answer (`hit`, `index`: the lowest index holding the SPI) one cycle
+later; a lookup every cycle. `change`: insert or remove the SPI of one index (the SA table's
+writes: an insert only at an index holding none, a commit being of a free entry); taken in its
+second cycle (`ready`). An insert that finds both rows full changes nothing and is `refused`.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from espline.regmap.spi_index import POLYNOMIALS, WAYS, crc32, rows
@@ -31,7 +35,6 @@ def row_hash(spi, polynomial: int, n_rows: int):
 class SpiIndex(wiring.Component):
     def __init__(self, n_sa: int):
         self.n_sa, self.n_rows = n_sa, rows(n_sa)
-        self.slot = data.StructLayout({"valid": 1, "spi": 32, "index": range(n_sa)})
         super().__init__({
             "find": Out(find_signature(n_sa)),
             "change": In(stream.Signature(data.StructLayout({"insert": 1, "spi": 32, "index": range(n_sa)}))),
@@ -40,41 +43,35 @@ class SpiIndex(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.table = table = Memory(shape=data.ArrayLayout(self.slot, WAYS), depth=self.n_rows, init=[])
-        write, reads = table.write_port(), [table.read_port(), table.read_port()]
-        change = self.change.payload
-        spi = Mux(self.change.valid, change.spi, self.find.spi)
-        row_of = [Signal(range(self.n_rows), name=f"h{k}") for k in range(2)]
-        for h, port, polynomial in zip(row_of, reads, POLYNOMIALS, strict=True):
-            m.d.comb += [h.eq(row_hash(spi, polynomial, self.n_rows)), port.addr.eq(h)]
-        candidates = [(k, way, reads[k].data[way]) for k in range(2) for way in range(WAYS)]  # the search order
+        held = data.StructLayout({"valid": 1, "spi": 32, "second": 1})  # second: counted in the SPI's second row
+        spis = Array(Signal(held, name=f"spi_of_{k}") for k in range(self.n_sa))
+        used = Array(Signal(range(WAYS + 1), name=f"used_{r}") for r in range(self.n_rows))
 
-        looked_up = Signal(32)  # the SPI the rows on the read ports were read for
+        looked_up = Signal(32)
         m.d.sync += looked_up.eq(self.find.spi)
-        for _, _, slot in reversed(candidates):  # the first match wins: its assignment comes last
-            with m.If(slot.valid & (slot.spi == looked_up)):
-                m.d.comb += [self.find.hit.eq(1), self.find.index.eq(slot.index)]
+        for k in reversed(range(self.n_sa)):  # the lowest index wins: its assignment comes last
+            with m.If(spis[k].valid & (spis[k].spi == looked_up)):
+                m.d.comb += [self.find.hit.eq(1), self.find.index.eq(k)]
 
-        read = Signal()  # the rows of `change.spi` are on the read ports
+        change = self.change.payload
+        row_of = [Signal(range(self.n_rows), name=f"row_{k}") for k in range(2)]  # the rows of `change.spi`
+        read = Signal()  # `row_of` holds the rows of the change on `change`
         m.d.sync += read.eq(self.change.valid & ~read)
-        used = [sum(reads[k].data[way].valid for way in range(WAYS)) for k in range(2)]
+        m.d.sync += [h.eq(row_hash(change.spi, polynomial, self.n_rows))
+                     for h, polynomial in zip(row_of, POLYNOMIALS, strict=True)]
         second = Signal()  # the insert goes to the second row: it has fewer used slots
-        m.d.comb += second.eq(used[1] < used[0])
-        chosen = Mux(second, reads[1].data.as_value(), reads[0].data.as_value())
-        row = data.View(data.ArrayLayout(self.slot, WAYS), chosen)
-        new = Signal(self.slot)
-        m.d.comb += [new.valid.eq(1), new.spi.eq(change.spi), new.index.eq(change.index)]
+        m.d.comb += second.eq(used[row_of[1]] < used[row_of[0]])
+        chosen = Mux(second, row_of[1], row_of[0])
+        entry = spis[change.index]
+        counted = Mux(entry.second, row_of[1], row_of[0])
         with m.If(self.change.valid & read):
             m.d.comb += self.change.ready.eq(1)
             with m.If(change.insert):
-                m.d.comb += [self.refused.eq(1), write.addr.eq(Mux(second, row_of[1], row_of[0]))]
-                for way in reversed(range(WAYS)):  # the lowest free slot
-                    with m.If(~row[way].valid):
-                        m.d.comb += [self.refused.eq(0), write.en.eq(1), write.data.eq(row),
-                                     write.data[way].eq(new)]
-            with m.Else():
-                for k, way, slot in reversed(candidates):
-                    with m.If(slot.valid & (slot.spi == change.spi) & (slot.index == change.index)):
-                        m.d.comb += [write.en.eq(1), write.addr.eq(row_of[k]), write.data.eq(reads[k].data),
-                                     write.data[way].eq(0)]
+                with m.If(used[chosen] == WAYS):
+                    m.d.comb += self.refused.eq(1)
+                with m.Else():
+                    m.d.sync += [used[chosen].eq(used[chosen] + 1),
+                                 entry.valid.eq(1), entry.spi.eq(change.spi), entry.second.eq(second)]
+            with m.Elif(entry.valid & (entry.spi == change.spi)):
+                m.d.sync += [used[counted].eq(used[counted] - 1), entry.valid.eq(0)]
         return m
