@@ -16,7 +16,7 @@ latch all their words when the lowest word is read; the higher words read from t
 a 64-bit counter reads consistently while it counts. Writes honour `sel` byte lanes.
 """
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from systemrdl.node import RegNode
@@ -77,7 +77,6 @@ class RegisterFile(wiring.Component):
         bus = self.bus
         strobe = bus.cyc & bus.stb & ~bus.ack
         write, read = strobe & bus.we, strobe & ~bus.we
-        wmask = Cat(b.replicate(8) for b in bus.sel)
         read_data = Signal(32)
         m.d.sync += bus.ack.eq(strobe)
         with m.If(strobe):
@@ -121,12 +120,12 @@ class RegisterFile(wiring.Component):
                             a, b = max(f.lsb, lo), min(f.lsb + f.width, hi)
                             if a >= b:
                                 continue
-                            if f.sw_write:
-                                old, data = storage[f.name][a - f.lsb:b - f.lsb], bus.dat_w[a - lo:b - lo]
-                                mask = wmask[a - lo:b - lo]
-                                new = old & ~(data & mask) if f.woclr else (data & mask) | (old & ~mask)
-                                with m.If(write):
-                                    m.d.sync += old.eq(new)
+                            if f.sw_write:  # byte by byte, its lane's `sel` the flip-flops' enable
+                                for byte_lo in range(a - a % 8, b, 8):
+                                    c, d = max(a, byte_lo), min(b, byte_lo + 8)
+                                    old, data = storage[f.name][c - f.lsb:d - f.lsb], bus.dat_w[c - lo:d - lo]
+                                    with m.If(write & bus.sel[(c - lo) // 8]):
+                                        m.d.sync += old.eq(old & ~data if f.woclr else data)
                             if f.swmod:
                                 with m.If(write):
                                     m.d.sync += getattr(hw, f"{f.name}_swmod").eq(1)
