@@ -19,7 +19,8 @@ keeps the entry's secrets and dynamic state (sequence number, replay window, cou
 A mirror of the table's public part (every member but the secret ones) lives here in a
 `Memory`, updated as each write is taken; fetch reads an entry back from it (on `fetched`, one
 cycle after the command), so the host can list the table after a restart; commit and update
-check the entry there, one cycle after the command.
+check the entry there, one cycle after the command. The mirror is in block RAM: its entries are
+hundreds of bits wide and read once per command (docs/synth.md).
 """
 
 from amaranth.hdl import Cat, Module, Signal
@@ -66,7 +67,8 @@ class TableCommand(wiring.Component):
         flushing, fetching, checking = Signal(), Signal(), Signal()  # checking: commit or update, entry read
         m.d.comb += [self.busy.eq(w.valid | fetching | checking), self.zeroize.eq(self.start)]
 
-        m.submodules.mirror = mirror = memory.Memory(shape=self.mirror, depth=self.depth, init=[])
+        m.submodules.mirror = mirror = memory.Memory(shape=self.mirror, depth=self.depth, init=[],
+                                                     attrs={"ram_style": "block"})
         update, lookup = mirror.write_port(), mirror.read_port()
         m.d.comb += [update.addr.eq(w.payload.index), update.en.eq(w.valid & w.ready & ~self.refused),
                      update.data.valid.eq(w.payload.valid), lookup.addr.eq(self.index),
