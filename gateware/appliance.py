@@ -118,9 +118,9 @@ class Appliance(wiring.Component):
 
         m.d.comb += inbound.thresholds.eq(csr.thresholds)
 
-        m.submodules.counters = counters = GlobalCounters(csr.global_counters.shape(), 3)
-        m.d.comb += [counters.counts[0].eq(outbound.counts), counters.counts[1].eq(inbound.counts),
-                     csr.global_counters.eq(counters.values)]
+        m.submodules.counters = counters = GlobalCounters(3)
+        wiring.connect(m, csr.global_counters, counters.read)
+        m.d.comb += [counters.counts[0].eq(outbound.counts), counters.counts[1].eq(inbound.counts)]
         injected = self.host_i.valid & self.host_i.ready & self.host_i.payload.last
         m.d.comb += [counters.counts[2].rx_host.eq(injected), counters.counts[2].tx_cipher.eq(injected)]
 

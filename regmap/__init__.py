@@ -8,8 +8,9 @@ the host driver's accessors (`espline.host.registers`), the C header and docs/re
 
 Field semantics used here are standard SystemRDL: `sw`/`hw` access, `swmod` (write pulse to
 hardware), `swacc` (read pulse to hardware), `we` (hardware write enable), `hwset`, `woclr`,
-`encode`; plus the user properties `buffer_reads` (PeakRDL-regblock's read buffering) and
-`update` (a staging field SA_CMD update rewrites).
+`encode`, `external` (a block whose registers hardware outside the register file holds);
+plus the user properties `buffer_reads` (PeakRDL-regblock's read buffering) and `update` (a
+staging field SA_CMD update rewrites).
 """
 
 import functools
@@ -61,6 +62,7 @@ class Register:
     width: int  # bits, a multiple of BUS_WIDTH
     fields: tuple[Field, ...]
     buffer_reads: bool
+    external: bool = False  # in an `external` block: read from hardware outside the register file
 
     @property
     def name(self) -> str:
@@ -132,4 +134,4 @@ def path_of(node, top: AddrmapNode) -> tuple:
 def register(node: RegNode, top: AddrmapNode) -> Register:
     return Register(path=path_of(node, top), address=node.absolute_address - top.absolute_address,
                     width=node.get_property("regwidth"), fields=tuple(field(f) for f in node.fields()),
-                    buffer_reads=bool(node.get_property("buffer_reads", default=False)))
+                    buffer_reads=bool(node.get_property("buffer_reads", default=False)), external=node.external)

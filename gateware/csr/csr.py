@@ -11,8 +11,9 @@ Datapath-facing ports (all derived from the register map; see docs/registers-des
   for fetch and the commands' checks: the datapath never reads it.)
 - `sa_counter_request` (an SA index) / `sa_counter_response` (layout of `sa_cnt`): one
   snapshot of one SA's counters per SA_CNT_SEL write.
-- `global_counters` (layout of `global_cnt`, 64-bit live values): read through buffered
-  64-bit registers, consistent while they count.
+- `global_counters` (the external register file `global_cnt`: `index`, a counter in the map's
+  order, out; its 64-bit live `value` in, in the same cycle): read through one latch, a
+  counter's low word and then its high word consistent while it counts.
 - `events` (`{kind, index}`, layout of the EVENT register): always ready; lost when the FIFO
   is full (INT_STATUS.overflow).
 - `thresholds` (layout of EVENT_THRESHOLD) and `irq` (INT_STATUS & INT_ENABLE, level).
@@ -27,7 +28,7 @@ from espline import regmap as rm
 from . import table_cmd, wishbone
 from .events import EventQueue
 from .layouts import from_registers, layout_of, leaves, to_registers
-from .regfile import RegisterFile, word_address_width
+from .regfile import RegisterFile, hw_members, word_address_width
 from .snapshot import CounterSnapshot
 
 
@@ -45,7 +46,7 @@ class CsrBlock(wiring.Component):
             "sa_refused": In(1),  # with sa_write.ready: the SA table refused the entry (SA_STATUS error full)
             "sa_counter_request": Out(stream.Signature(range(self.n_sa))),
             "sa_counter_response": In(stream.Signature(layout_of(node("sa_cnt")))),
-            "global_counters": In(layout_of(node("global_cnt"))),
+            "global_counters": hw_members(regmap.top)["global_cnt"],
             "events": In(stream.Signature(self.event_layout)),
             "thresholds": Out(layout_of(node("event_threshold"))),
             "irq": Out(1),
@@ -81,8 +82,7 @@ class CsrBlock(wiring.Component):
         wiring.connect(m, wiring.flipped(self.sa_counter_response), snap.response)
         for view, port, _ in leaves(snap.snapshot, hw.sa_cnt, top("sa_cnt")):
             m.d.comb += [port.value.eq(view), port.value_we.eq(snap.store)]
-        for view, port, _ in leaves(self.global_counters, hw.global_cnt, top("global_cnt")):
-            m.d.comb += port.value.eq(view)
+        wiring.connect(m, wiring.flipped(self.global_counters), hw.global_cnt)
 
         m.submodules.events = events = EventQueue(self.event_layout, self.regmap.params["EVENT_DEPTH"])
         wiring.connect(m, wiring.flipped(self.events), events.events)

@@ -14,6 +14,11 @@ write and side effects take place at that clock edge, `ack` and read data follow
 later. Software-write-only fields (keys, salt) read as zero. Registers with `buffer_reads`
 latch all their words when the lowest word is read; the higher words read from the latch, so
 a 64-bit counter reads consistently while it counts. Writes honour `sel` byte lanes.
+
+An `external` register file of the map (its registers all one width, one after another, read
+only) is held outside: its `hw` port is `external_signature`, the register the bus addresses
+(`index`, in address order) out and its value in, in the same cycle. Its buffered registers share
+one latch: the low word's read latches the register's other words (read them next).
 """
 
 from amaranth.hdl import Const, Module, Signal
@@ -39,10 +44,34 @@ def field_members(f: rm.Field) -> dict:
     return members
 
 
+def external_signature(registers: int, width: int) -> wiring.Signature:
+    """The `hw` port of an external register file: which of its `registers` the bus reads, its value."""
+    return wiring.Signature({"index": Out(range(registers)), "value": In(width)})
+
+
+def external_blocks(regmap: rm.RegMap) -> dict[str, list[rm.Register]]:
+    """The map's external register files by name, each's registers in address order (all one width,
+    one after another, read only: else a ValueError)."""
+    blocks = {}
+    for reg in regmap.registers:
+        if reg.external:
+            blocks.setdefault(reg.path[0], []).append(reg)
+    for name, regs in blocks.items():
+        if any(r.width != regs[0].width or r.address != regs[0].address + k * regs[0].width // 8
+               or any(f.sw_write or f.hw_read or f.we or f.swmod or f.swacc or f.hwset for f in r.fields)
+               for k, r in enumerate(regs)):
+            raise ValueError(f"external register file {name}: registers of one width, one after another, read only")
+    return blocks
+
+
 def hw_members(node) -> dict:
     """The `hw` port of a register map node: one sub-signature per register file and register."""
     members = {}
     for child in node.children(unroll=False):
+        if child.external and not isinstance(child, RegNode):
+            regs = list(child.registers(unroll=True))
+            members[child.inst_name] = Out(external_signature(len(regs), regs[0].get_property("regwidth")))
+            continue
         if isinstance(child, RegNode):
             sub = {k: v for fn in child.fields() for k, v in field_members(rm.field(fn)).items()}
         else:
@@ -85,8 +114,24 @@ class RegisterFile(wiring.Component):
         hardware_updates = []
         for reg in self.regmap.registers:  # swmod pulses last one cycle; a write below sets them
             m.d.sync += [getattr(self.hw_of(reg), f"{f.name}_swmod").eq(0) for f in reg.fields if f.swmod]
+        blocks = external_blocks(self.regmap)
+        for name, regs in blocks.items():  # the addressed register's index: (word address - base) / words
+            port, words = getattr(self.hw, name), regs[0].words
+            m.d.comb += port.index.eq((bus.adr - regs[0].address // 4) >> (words - 1).bit_length())
         with m.Switch(bus.adr):
+            for name, regs in blocks.items():
+                port, words = getattr(self.hw, name), regs[0].words
+                latch = Signal(regs[0].width, name=f"{name}__latch") if regs[0].buffer_reads and words > 1 else None
+                for word in range(words):
+                    with m.Case(*[reg.address // 4 + word for reg in regs]):
+                        source = port.value if latch is None or word == 0 else latch
+                        m.d.comb += read_data.eq(source[word * 32:word * 32 + 32])
+                        if latch is not None and word == 0:
+                            with m.If(read):
+                                m.d.sync += latch.eq(port.value)
             for reg in self.regmap.registers:
+                if reg.external:
+                    continue
                 hw = self.hw_of(reg) if any(field_members(f) for f in reg.fields) else None
                 values, storage = {}, {}
                 for f in reg.fields:

@@ -4,11 +4,13 @@ import ipaddress
 import random
 from collections import deque
 
+from amaranth.hdl import Array, Signal
 from amaranth.lib import data
 
 from espline import regmap as rm
 from espline.gateware.csr.csr import CsrBlock
 from espline.host.transport.sim import AmaranthSimTransport
+from espline.regmap.enums import COUNTERS
 
 
 def to_python(value, layout):
@@ -22,7 +24,7 @@ def to_python(value, layout):
 
 class DatapathStub:
     """Takes table writes (ready at random with `ready_prob`), answers counter snapshots from
-    `sa_counters`, drives `global_counters` live, sends `events`; counts bus cycles. An SA write
+    `sa_counters`, drives the global counters live (`CountingCsrBlock`), sends `events`; counts bus cycles. An SA write
     whose SPI is in `refuse` is refused as the SA table refuses one its SPI index has no slot for."""
 
     def __init__(self, csr: CsrBlock, seed: int = 0, ready_prob: float = 1.0):
@@ -55,7 +57,7 @@ class DatapathStub:
             if self.global_counters != applied:
                 applied = dict(self.global_counters)
                 for name, value in applied.items():
-                    ctx.set(getattr(c.global_counters, name), value)
+                    ctx.set(c.counter_values[COUNTERS.index(name)], value)
             req_ready = response is None
             ctx.set(c.sa_counter_request.ready, req_ready)
             if response is not None:
@@ -121,8 +123,22 @@ def zero_entry(entry):
     return 0
 
 
+class CountingCsrBlock(CsrBlock):
+    """The CSR block with the global counters' memory stood in for: `counter_values` (in the map's
+    order) answer `global_counters` reads in the same cycle, as the datapath's counters do."""
+
+    def __init__(self, regmap):
+        super().__init__(regmap)
+        self.counter_values = Array(Signal(64, name=f"counter_{name}") for name in COUNTERS)
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        m.d.comb += self.global_counters.value.eq(self.counter_values[self.global_counters.index])
+        return m
+
+
 def bench(seed: int = 0, ready_prob: float = 1.0, vcd: str | None = None, **params):
     """A CSR block of a small configuration (`params` override N_SA=8, N_POLICY=8) in the simulator."""
-    csr = CsrBlock(rm.compile(**{"N_SA": 8, "N_POLICY": 8, **params}))
+    csr = CountingCsrBlock(rm.compile(**{"N_SA": 8, "N_POLICY": 8, **params}))
     stub = DatapathStub(csr, seed, ready_prob)
     return AmaranthSimTransport(csr, testbenches=[stub.run], vcd=vcd), stub
