@@ -57,7 +57,8 @@ class InboundCommit(wiring.Component):
                      window.seq_low.eq(job.seq_low), window.esn.eq(sa.flags.esn)]
         t = self.trailer.payload
         m.submodules.inner = inner = IPv4Decoder(64, 4)
-        m.d.comb += [inner.data.eq(t.head), inner.available.eq(t.payload_len)]
+        m.d.comb += [inner.data.eq(t.head), inner.available.eq(t.payload_len),
+                     inner.checksum_ok.eq(t.head_checksum_ok)]
         tunnel = sa.flags.mode != Mode.TRANSPORT
         packets, nbytes = Signal(64), Signal(64)
         m.d.comb += [packets.eq(state.packets + 1), nbytes.eq(state.bytes + t.payload_len)]

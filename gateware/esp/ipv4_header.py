@@ -1,12 +1,13 @@
-"""IPv4 header decode and checks (RFC 791 §3.1; header checksum per RFC 1071), combinational.
+"""IPv4 header decode and checks (RFC 791 §3.1), combinational.
 
 One decoder serves the frame parser (the outer packet) and the decapsulation (the inner packet
 of tunnel mode, RFC 4303 §3.1.2, from the first plaintext bytes). Its checks are those of the
 reference model's `ipv4.header_length`: version 4, IHL >= 5, at least 20 bytes available, total
-length covering the header and within the available bytes, and a correct header checksum.
+length covering the header and within the available bytes, and a correct header checksum
+(RFC 1071), which its user sums as the header streams by (`ipv4_checksum.HeaderChecksum`).
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux
+from amaranth.hdl import Cat, Const, Module
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -18,12 +19,16 @@ def big_endian(value, offset: int, size: int):
     return Cat(*[value[8 * (offset + i) : 8 * (offset + i + 1)] for i in reversed(range(size))])
 
 
-def ones_complement_sum(words):
-    """RFC 1071 §1: the one's-complement sum of 16-bit values, folded to 16 bits."""
-    total = sum(words)
+def end_around_carry(total):
+    """RFC 1071 §1: an integer sum of 16-bit values (< 2**32) folded to their one's-complement sum."""
     for _ in range(2):  # two folds cover up to 2**16 words
         total = total[:16] + total[16:]
     return total[:16]
+
+
+def ones_complement_sum(words):
+    """RFC 1071 §1: the one's-complement sum of 16-bit values, folded to 16 bits."""
+    return end_around_carry(sum(words))
 
 
 def fields_layout(l4_bytes: int) -> data.StructLayout:
@@ -46,7 +51,9 @@ def fields_layout(l4_bytes: int) -> data.StructLayout:
 
 class IPv4Decoder(wiring.Component):
     """Decode the IPv4 header at the start of `data` (`head_bytes` bytes, byte 0 in bits 7:0)
-    of a packet of which `available` bytes exist; `fields` is a `fields_layout(l4_bytes)`.
+    of a packet of which `available` bytes exist, whose header checksum verifies if
+    `checksum_ok` (asked only of a header within the `available` bytes); `fields` is a
+    `fields_layout(l4_bytes)`.
 
     Bytes of `data` at and past `available` do not affect `ok` or any field it vouches for.
     """
@@ -57,7 +64,7 @@ class IPv4Decoder(wiring.Component):
         if l4_bytes < 4:
             raise ValueError(f"l4_bytes: {l4_bytes} cannot hold the ports (4)")
         self.head_bytes, self.l4_bytes = head_bytes, l4_bytes
-        super().__init__({"data": In(8 * head_bytes), "available": In(17),
+        super().__init__({"data": In(8 * head_bytes), "available": In(17), "checksum_ok": In(1),
                           "fields": Out(fields_layout(l4_bytes))})
 
     def elaborate(self, platform):
@@ -65,9 +72,6 @@ class IPv4Decoder(wiring.Component):
         ip, f = self.data, self.fields
         ihl, total = ip[0:4], big_endian(ip, 2, 2)
         flags_frag = big_endian(ip, 6, 2)
-
-        # RFC 1071: the one's-complement sum of the header's 16-bit words is 0xffff
-        checksum_ok = ones_complement_sum([Mux(i < 2 * ihl, big_endian(ip, 2 * i, 2), 0) for i in range(30)]) == 0xFFFF
 
         # the bytes after the header (zeros past the end of `data`)
         padded = Cat(ip, Const(0, 8 * (60 + self.l4_bytes - self.head_bytes))) \
@@ -81,7 +85,7 @@ class IPv4Decoder(wiring.Component):
         fragment = flags_frag[13] | (flags_frag[:13] != 0)
         m.d.comb += [
             f.ok.eq((ip[4:8] == 4) & (ihl >= 5) & (self.available >= 20) & (total >= 4 * ihl)
-                    & (total <= self.available) & checksum_ok),
+                    & (total <= self.available) & self.checksum_ok),
             f.ihl.eq(ihl),
             f.total_length.eq(total),
             f.tos.eq(ip[8:16]),

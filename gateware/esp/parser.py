@@ -17,6 +17,7 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..packet import FRAME_TAG, packet_signature
+from .ipv4_checksum import HeaderChecksum
 from .ipv4_header import IPv4Decoder, big_endian, fields_layout
 
 ETH_IPV4, ETH_IPV6, VLAN_TAGS = 0x0800, 0x86DD, (0x8100, 0x88A8)
@@ -78,6 +79,15 @@ class FrameParser(wiring.Component):
                             m.d.sync += header[8 * width * b : 8 * width * (b + 1)].eq(self.i.payload.data)
                 m.d.sync += beat.eq(index + 1)
 
+        # the IPv4 header checksum, summed as the frame passes, behind either Ethernet header
+        checksum_ok = {}  # l2_len -> the verdict at the frame's last beat
+        for l2_len in (14, 18):
+            m.submodules[f"checksum_{l2_len}"] = checksum = HeaderChecksum(width, l2_len)
+            checksum_ok[l2_len] = Signal(name=f"checksum_ok_{l2_len}")
+            m.d.comb += [checksum.beat.eq(self.i.payload), checksum.take.eq(take)]
+            with m.If(take & self.i.payload.last):
+                m.d.sync += checksum_ok[l2_len].eq(checksum.ok)
+
         # decode (the cycle after the last beat, from the registered header)
         p = Signal(Parsed)
         ethertype, inner_type = big_endian(header, 12, 2), big_endian(header, 16, 2)
@@ -91,6 +101,7 @@ class FrameParser(wiring.Component):
         m.d.comb += [
             decoder.data.eq(Mux(tagged, header[8 * 18 : 8 * (18 + 84)], header[8 * 14 : 8 * (14 + 84)])),
             decoder.available.eq(length - l2_len),
+            decoder.checksum_ok.eq(Mux(tagged, checksum_ok[18], checksum_ok[14])),
         ]
         is_ipv4 = ~stacked & (kind == ETH_IPV4)
         runt = (length < 14) | (tagged & (length < 18))
