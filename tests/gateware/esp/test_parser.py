@@ -135,3 +135,10 @@ def test_bytes_of_an_earlier_frame_do_not_count():
         want = expected(f)
         assert {k: int(getattr(record, k)) for k in ("malformed", "ipv4", "ipv6") if k in want} == \
             {k: want[k] for k in ("malformed", "ipv4", "ipv6") if k in want}, f.hex()
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+@pytest.mark.parametrize("width", [3, 64])
+def test_widths_it_cannot_parse_at_are_refused(width):
+    with pytest.raises(ValueError, match="not an even number of bytes up to 32"):
+        FrameParser(width=width)
