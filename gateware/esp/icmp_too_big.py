@@ -21,7 +21,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..frame_queue import FrameQueue
 from ..packet import beat_layout, packet_signature
-from .ipv4_header import big_endian, ones_complement_sum
+from .ipv4_header import after_header, big_endian, ones_complement_sum
 from .outbound_control import wire
 from .parser import VLAN_TAGS
 
@@ -91,11 +91,9 @@ class IcmpTooBig(wiring.Component):
         header_bytes = Signal(7)
         m.d.comb += header_bytes.eq(4 * ihl)
         total = big_endian(ip, 2, 2)
-        first_l4 = Signal(8)  # the ICMP type, if ICMP
-        with m.Switch(ihl):
-            for words in range(5, 16):
-                with m.Case(words):
-                    m.d.comb += first_l4.eq(ip[8 * 4 * words : 8 * (4 * words + 1)])
+        after = Signal(8 * 8)  # the 8 bytes after the header (the quote's end, RFC 792)
+        after_header(m, ip, after)
+        first_l4 = after[:8]  # the ICMP type, if ICMP
         is_error = (ip[8 * 9 : 8 * 10] == 1) & (total > header_bytes) & Cat(first_l4 == t for t in ERROR_TYPES).any()
         flags = big_endian(ip, 6, 2)
         src_net, dst_net = ip[8 * 12 : 8 * 13], ip[8 * 16 : 8 * 17]
@@ -109,12 +107,15 @@ class IcmpTooBig(wiring.Component):
         m.d.comb += next_hop.eq(Cat(Const(0, 2), room[2:]) - 2 + Mux(job.tunnel, 0, header_bytes))
 
         # -- the answer: Ethernet (addresses swapped, tag kept), IPv4, ICMP, the quote ----------
-        quoted = Signal(7)  # RFC 792: the header and the first 8 payload bytes, within the packet
-        m.d.comb += quoted.eq(Mux(total < header_bytes + 8, total, header_bytes + 8))
-        quote = Signal(8 * 68)
-        m.d.comb += quote.eq(Cat(Mux(i < quoted, ip[8 * i : 8 * (i + 1)], 0) for i in range(68)))
-        quote_words = [big_endian(quote, 2 * i, 2) for i in range(34)]
-        icmp_sum = ~ones_complement_sum([Const(0x0304, 16), next_hop, *quote_words])
+        # RFC 792: the quote is the header and the 8 bytes after it, all within a too-big packet
+        # (longer than `mtu` >= 576 bytes); the bytes after the quote in `ip` end up past the
+        # answer's end, on lanes past its last beat's `nbytes`
+        quoted = Signal(7)
+        m.d.comb += quoted.eq(header_bytes + 8)
+        # RFC 1071 §1: the quoted IPv4 header's words sum to 0xffff (the parser checked it: a
+        # too-big frame is well-formed IPv4), which adds nothing to a one's-complement sum that
+        # is not zero (0x0304 makes it so): the checksum sums only the quoted bytes after it
+        icmp_sum = ~ones_complement_sum([Const(0x0304, 16), next_hop, *[big_endian(after, 2 * i, 2) for i in range(4)]])
         src = Mux(job.tunnel, job.src, big_endian(ip, 16, 4))
         dst = big_endian(ip, 12, 4)
         ip_length = Signal(16)
@@ -124,7 +125,7 @@ class IcmpTooBig(wiring.Component):
         body = wire((0x4500, 2), (ip_length, 2), (0, 4), (0x4001, 2), (ip_sum[:16], 2), (src, 4), (dst, 4),
                     (0x0304, 2), (icmp_sum[:16], 2), (0, 2), (next_hop, 2))
         ethernet = Cat(capture[8 * 6 : 8 * 12], capture[: 8 * 6], capture[8 * 12 : 8 * 18])
-        answer = Mux(tagged, Cat(ethernet, body, quote), Cat(ethernet[: 8 * 14], body, quote))
+        answer = Mux(tagged, Cat(ethernet, body, ip), Cat(ethernet[: 8 * 14], body, ip))
 
         # -- the rate limit (the model's icmp.RateLimit): a token per `every` frames, `burst` at most
         frames = Signal(range(max(self.every, 2)))

@@ -16,7 +16,7 @@ from espline.regmap.enums import Dir, Event, Mode
 from .counts import NAMES
 from .header_patch import PatchLayout
 from .inbound_classify import Verdict, counter, verdict_layout
-from .ipv4_header import PORTED, IPv4Decoder, big_endian
+from .ipv4_header import PORTED, IPv4Decoder, after_header, big_endian
 from .packet_buffer import commit_layout
 from .policy_table import key_layout, result_layout
 from .replay import ReplayWindow
@@ -56,8 +56,10 @@ class InboundCommit(wiring.Component):
         m.d.comb += [window.state.eq(state.window), window.size.eq(sa.replay_window.size),
                      window.seq_low.eq(job.seq_low), window.esn.eq(sa.flags.esn)]
         t = self.trailer.payload
-        m.submodules.inner = inner = IPv4Decoder(64, 4)
-        m.d.comb += [inner.data.eq(t.head), inner.available.eq(t.payload_len)]
+        m.submodules.inner = inner = IPv4Decoder(4)
+        m.d.comb += [inner.header.eq(t.head[: 8 * 20]), inner.available.eq(t.payload_len),
+                     inner.checksum_ok.eq(t.head_checksum_ok)]
+        after_header(m, t.head, inner.l4)
         tunnel = sa.flags.mode != Mode.TRANSPORT
         packets, nbytes = Signal(64), Signal(64)
         m.d.comb += [packets.eq(state.packets + 1), nbytes.eq(state.bytes + t.payload_len)]

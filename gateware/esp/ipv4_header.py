@@ -1,12 +1,14 @@
-"""IPv4 header decode and checks (RFC 791 §3.1; header checksum per RFC 1071), combinational.
+"""IPv4 header decode and checks (RFC 791 §3.1), combinational.
 
 One decoder serves the frame parser (the outer packet) and the decapsulation (the inner packet
 of tunnel mode, RFC 4303 §3.1.2, from the first plaintext bytes). Its checks are those of the
 reference model's `ipv4.header_length`: version 4, IHL >= 5, at least 20 bytes available, total
-length covering the header and within the available bytes, and a correct header checksum.
+length covering the header and within the available bytes, and a correct header checksum
+(RFC 1071), which its user sums as the header streams by (`ipv4_checksum.HeaderChecksum`). The
+user also picks out the bytes after the header's options (as they stream by, or `after_header`).
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux
+from amaranth.hdl import Cat, Const, Module
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -18,12 +20,16 @@ def big_endian(value, offset: int, size: int):
     return Cat(*[value[8 * (offset + i) : 8 * (offset + i + 1)] for i in reversed(range(size))])
 
 
-def ones_complement_sum(words):
-    """RFC 1071 §1: the one's-complement sum of 16-bit values, folded to 16 bits."""
-    total = sum(words)
+def end_around_carry(total):
+    """RFC 1071 §1: an integer sum of 16-bit values (< 2**32) folded to their one's-complement sum."""
     for _ in range(2):  # two folds cover up to 2**16 words
         total = total[:16] + total[16:]
     return total[:16]
+
+
+def ones_complement_sum(words):
+    """RFC 1071 §1: the one's-complement sum of 16-bit values, folded to 16 bits."""
+    return end_around_carry(sum(words))
 
 
 def fields_layout(l4_bytes: int) -> data.StructLayout:
@@ -44,44 +50,43 @@ def fields_layout(l4_bytes: int) -> data.StructLayout:
     })
 
 
-class IPv4Decoder(wiring.Component):
-    """Decode the IPv4 header at the start of `data` (`head_bytes` bytes, byte 0 in bits 7:0)
-    of a packet of which `available` bytes exist; `fields` is a `fields_layout(l4_bytes)`.
+def after_header(m, data, target):
+    """`target` := the bytes of `data` (an IPv4 header and what follows, byte 0 lowest) after the
+    header's 4 x IHL bytes, zeros past the end of `data` (comb assignments added to `m`)."""
+    size = len(target) // 8
+    padded = Cat(data, Const(0, 8 * max(0, 60 + size - len(data) // 8)))
+    with m.Switch(data[0:4]):
+        for words in range(5, 16):
+            with m.Case(words):
+                m.d.comb += target.eq(padded[8 * 4 * words : 8 * (4 * words + size)])
 
-    Bytes of `data` at and past `available` do not affect `ok` or any field it vouches for.
+
+class IPv4Decoder(wiring.Component):
+    """Decode an IPv4 header: `header` its first 20 bytes (byte 0 in bits 7:0), `l4` the
+    `l4_bytes` after its 4 x IHL bytes, `available` the bytes of the packet, `checksum_ok`
+    whether the header's checksum verifies (asked only of a header within the `available`
+    bytes); `fields` is a `fields_layout(l4_bytes)`.
+
+    Bytes at and past `available` do not affect `ok` or any field it vouches for.
     """
 
-    def __init__(self, head_bytes: int = 84, l4_bytes: int = 24):
-        if head_bytes < 60:
-            raise ValueError(f"head_bytes: {head_bytes} cannot hold the longest header (60)")
+    def __init__(self, l4_bytes: int = 24):
         if l4_bytes < 4:
             raise ValueError(f"l4_bytes: {l4_bytes} cannot hold the ports (4)")
-        self.head_bytes, self.l4_bytes = head_bytes, l4_bytes
-        super().__init__({"data": In(8 * head_bytes), "available": In(17),
-                          "fields": Out(fields_layout(l4_bytes))})
+        self.l4_bytes = l4_bytes
+        super().__init__({"header": In(8 * 20), "l4": In(8 * l4_bytes), "available": In(17),
+                          "checksum_ok": In(1), "fields": Out(fields_layout(l4_bytes))})
 
     def elaborate(self, platform):
         m = Module()
-        ip, f = self.data, self.fields
+        ip, f = self.header, self.fields
         ihl, total = ip[0:4], big_endian(ip, 2, 2)
         flags_frag = big_endian(ip, 6, 2)
-
-        # RFC 1071: the one's-complement sum of the header's 16-bit words is 0xffff
-        checksum_ok = ones_complement_sum([Mux(i < 2 * ihl, big_endian(ip, 2 * i, 2), 0) for i in range(30)]) == 0xFFFF
-
-        # the bytes after the header (zeros past the end of `data`)
-        padded = Cat(ip, Const(0, 8 * (60 + self.l4_bytes - self.head_bytes))) \
-            if self.head_bytes < 60 + self.l4_bytes else ip
-        with m.Switch(ihl):
-            for words_ in range(5, 16):
-                with m.Case(words_):
-                    m.d.comb += f.l4.eq(padded[8 * 4 * words_ : 8 * (4 * words_ + self.l4_bytes)])
-
         proto = ip[72:80]
         fragment = flags_frag[13] | (flags_frag[:13] != 0)
         m.d.comb += [
             f.ok.eq((ip[4:8] == 4) & (ihl >= 5) & (self.available >= 20) & (total >= 4 * ihl)
-                    & (total <= self.available) & checksum_ok),
+                    & (total <= self.available) & self.checksum_ok),
             f.ihl.eq(ihl),
             f.total_length.eq(total),
             f.tos.eq(ip[8:16]),
@@ -91,7 +96,8 @@ class IPv4Decoder(wiring.Component):
             f.src.eq(big_endian(ip, 12, 4)),
             f.dst.eq(big_endian(ip, 16, 4)),
             f.has_ports.eq(Cat(*[proto == p for p in PORTED]).any() & ~fragment & (total >= 4 * ihl + 4)),
-            f.sport.eq(big_endian(f.l4, 0, 2)),
-            f.dport.eq(big_endian(f.l4, 2, 2)),
+            f.l4.eq(self.l4),
+            f.sport.eq(big_endian(self.l4, 0, 2)),
+            f.dport.eq(big_endian(self.l4, 2, 2)),
         ]
         return m

@@ -12,11 +12,14 @@ saturates, so a frame longer than `max_frame` (docs/frames.md) is malformed howe
 is, and the record carries the frame's number (`tag`), as the packet buffer behind counts it.
 """
 
+from math import gcd
+
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..packet import FRAME_TAG, packet_signature
+from .ipv4_checksum import HeaderChecksum
 from .ipv4_header import IPv4Decoder, big_endian, fields_layout
 
 ETH_IPV4, ETH_IPV6, VLAN_TAGS = 0x0800, 0x86DD, (0x8100, 0x88A8)
@@ -41,18 +44,19 @@ class FrameParser(wiring.Component):
     def __init__(self, width: int = 16, records: int = 4, *, max_frame: int = 9216):
         if not 64 <= max_frame < 2**16 - 1:
             raise ValueError(f"max_frame: {max_frame} is not 64..65534")
+        if width % 2 or 18 // width == 34 // width:  # IPv4 header words across beats; IHL too late
+            raise ValueError(f"width: {width} is not an even number of bytes up to 32")
         self.width, self.records, self.max_frame = width, records, max_frame
         super().__init__({"i": In(packet_signature(width)), "o": Out(packet_signature(width)),
                           "parsed": Out(stream.Signature(Parsed))})
 
     def elaborate(self, platform):
         m = Module()
-        width = self.width
-        beats = -(-HEADER_BYTES // width)
+        width, data = self.width, self.i.payload.data
+        beats = -(-HEADER_BYTES // width)  # the beats holding the bytes a record needs
         m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=Parsed.size, depth=self.records)
 
-        # capture the header bytes and count the frame as it passes
-        header = Signal(8 * width * beats)
+        # count the frame as it passes
         beat, done = Signal(range(beats + 1)), Signal()
         length = Signal(range(self.max_frame + 2))  # saturates at max_frame + 1: oversize
         starts, tag = Signal(init=1), Signal(FRAME_TAG)  # the next beat starts a frame; its number
@@ -64,34 +68,69 @@ class FrameParser(wiring.Component):
             self.i.ready.eq(self.o.ready & passable),
         ]
         m.d.sync += done.eq(take & self.i.payload.last)
+        index = Mux(starts, 0, beat)
         with m.If(take):
             total = Mux(starts, 0, length) + self.i.payload.nbytes
             m.d.sync += [length.eq(Mux(total > self.max_frame, self.max_frame + 1, total)),
                          starts.eq(self.i.payload.last)]
             with m.If(self.i.payload.last):
                 m.d.sync += tag.eq(tag + 1)
-            index = Mux(starts, 0, beat)
             with m.If(index < beats):
-                with m.Switch(index):
-                    for b in range(beats):
-                        with m.Case(b):
-                            m.d.sync += header[8 * width * b : 8 * width * (b + 1)].eq(self.i.payload.data)
                 m.d.sync += beat.eq(index + 1)
 
-        # decode (the cycle after the last beat, from the registered header)
+        # keep the bytes a record needs as their beats pass (past a frame's end they hold an
+        # earlier frame's): the type fields (bytes 12..17), the IPv4 header's first 20 bytes
+        # behind the Ethernet header of 14 or 18 bytes, and the 24 bytes after its options
+        eth, ip_bytes, l4 = Signal(8 * 6), Signal(8 * 20), Signal(8 * 24)
+
+        def at(position):
+            """Whether this beat holds the frame's byte at a constant position; that byte."""
+            number, lane = divmod(position, width)
+            return index == number, data.word_select(lane, 8)
+
+        def keep(target, byte, when, value):
+            with m.If(take & when):
+                m.d.sync += target.word_select(byte, 8).eq(value)
+
+        for byte in range(6):
+            keep(eth, byte, *at(12 + byte))
+        ethertype_now = Mux(index == 12 // width, big_endian(data, 12 % width, 2), big_endian(eth, 0, 2))
+        tagged_now = (ethertype_now == VLAN_TAGS[0]) | (ethertype_now == VLAN_TAGS[1])
+        for byte in range(20):
+            (untagged, value), (tagged, value_tagged) = at(14 + byte), at(18 + byte)
+            keep(ip_bytes, byte, Mux(tagged_now, tagged, untagged), Mux(tagged_now, value_tagged, value))
+        # the bytes after the options start 4 x IHL bytes behind the IPv4 header (IHL kept by
+        # then), at a position 2 modulo 4: in lanes fixed modulo 4
+        behind = index * width - (Mux(tagged_now, 18, 14) + 4 * ip_bytes[0:4])
+        for byte in range(24):
+            for lane in range((2 + byte) % gcd(width, 4), width, gcd(width, 4)):
+                keep(l4, byte, behind == byte - lane, data.word_select(lane, 8))
+
+        # the IPv4 header checksum, summed as the frame passes, behind either Ethernet header
+        checksum_ok = {}  # l2_len -> the verdict at the frame's last beat
+        for l2_len in (14, 18):
+            m.submodules[f"checksum_{l2_len}"] = checksum = HeaderChecksum(width, l2_len)
+            checksum_ok[l2_len] = Signal(name=f"checksum_ok_{l2_len}")
+            m.d.comb += [checksum.beat.eq(self.i.payload), checksum.take.eq(take)]
+            with m.If(take & self.i.payload.last):
+                m.d.sync += checksum_ok[l2_len].eq(checksum.ok)
+
+        # decode (the cycle after the last beat, from the bytes kept)
         p = Signal(Parsed)
-        ethertype, inner_type = big_endian(header, 12, 2), big_endian(header, 16, 2)
+        ethertype, inner_type = big_endian(eth, 0, 2), big_endian(eth, 4, 2)
         tagged = (ethertype == VLAN_TAGS[0]) | (ethertype == VLAN_TAGS[1])
         # a second tag matters only behind a first (bytes past a frame's end are stale)
         stacked = tagged & ((inner_type == VLAN_TAGS[0]) | (inner_type == VLAN_TAGS[1]))
         kind = Mux(tagged, inner_type, ethertype)
         l2_len = Mux(tagged, 18, 14)
-        m.submodules.ipv4 = decoder = IPv4Decoder(head_bytes=60 + 24, l4_bytes=24)
-        ip = decoder.fields
+        m.submodules.ipv4 = decoder = IPv4Decoder(l4_bytes=24)
         m.d.comb += [
-            decoder.data.eq(Mux(tagged, header[8 * 18 : 8 * (18 + 84)], header[8 * 14 : 8 * (14 + 84)])),
+            decoder.header.eq(ip_bytes),
+            decoder.l4.eq(l4),
             decoder.available.eq(length - l2_len),
+            decoder.checksum_ok.eq(Mux(tagged, checksum_ok[18], checksum_ok[14])),
         ]
+        ip = decoder.fields
         is_ipv4 = ~stacked & (kind == ETH_IPV4)
         runt = (length < 14) | (tagged & (length < 18))
         m.d.comb += [

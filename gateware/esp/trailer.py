@@ -1,5 +1,6 @@
 """ESP trailer check on the plaintext: pad length, next header and the padding bytes
-(RFC 4303 §2.4-§2.6), plus the first plaintext bytes for the inner header, one record a frame.
+(RFC 4303 §2.4-§2.6), plus the first plaintext bytes for the inner header and that header's
+checksum verdict (RFC 1071, summed as the plaintext passes), one record a frame.
 
 The plaintext is payload ‖ padding ‖ pad length ‖ next header; the padding must be exactly
 1, 2, ..., pad length (§2.4, the default padding the receiver checks) and fit the plaintext,
@@ -14,6 +15,7 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..packet import packet_signature
+from .ipv4_checksum import HeaderChecksum
 
 
 def trailer_layout(head_bytes: int) -> data.StructLayout:
@@ -24,6 +26,8 @@ def trailer_layout(head_bytes: int) -> data.StructLayout:
         "next_header": 8,
         "pad_ok": 1,  # pad_len + 2 <= length and the padding is 1, 2, ..., pad_len
         "head": 8 * head_bytes,  # the first plaintext bytes (byte 0 lowest); past `length`: undefined
+        # the first 4 x IHL plaintext bytes, as an IPv4 header, pass its checksum (when `length` holds them)
+        "head_checksum_ok": 1,
     })
 
 
@@ -85,7 +89,10 @@ class EspTrailer(wiring.Component):
         record = Signal(self.layout)
         with m.If(take):
             m.d.sync += length.eq(total)
-        m.d.comb += [record.length.eq(total), record.head.eq(head_now[: 8 * self.head_bytes])]
+        m.submodules.head_checksum = head_checksum = HeaderChecksum(width, 0)
+        m.d.comb += [head_checksum.beat.eq(beat), head_checksum.take.eq(take)]
+        m.d.comb += [record.length.eq(total), record.head.eq(head_now[: 8 * self.head_bytes]),
+                     record.head_checksum_ok.eq(head_checksum.ok)]
         with m.Switch(beat.nbytes):
             for n in range(1, width + 1):
                 with m.Case(n):

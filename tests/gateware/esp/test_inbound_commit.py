@@ -19,6 +19,7 @@ from espline.gateware.esp.inbound_control import sa_state_layout
 from espline.gateware.esp.replay import started_at
 from espline.gateware.esp.sa_table import SaTable, renew
 from espline.regmap.enums import Dir, Event
+from espline.sim.model import ipv4
 from espline.sim.sites import hosts, two_sites
 from espline.sim.traffic import ip_packet
 
@@ -94,7 +95,8 @@ def test_checks_in_the_rfcs_order():
             ctx.set(dut.verdict.valid, 1)
             ctx.set(dut.icv.payload.ok, icv)
             ctx.set(dut.trailer.payload, {"payload_len": len(INNER), "next_header": next_header, "pad_ok": pad,
-                                          "head": int.from_bytes(INNER[:64], "little")})
+                                          "head": int.from_bytes(INNER[:64], "little"),
+                                          "head_checksum_ok": ipv4.checksum(INNER[: 4 * (INNER[0] & 0xF)]) == 0})
             ctx.set(dut.icv.valid, 1)
             ctx.set(dut.trailer.valid, 1)
             await ctx.tick().until(dut.verdict.ready)

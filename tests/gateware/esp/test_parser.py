@@ -2,6 +2,7 @@
 
 import random
 
+import pytest
 from scapy.layers.inet import IP, UDP, IPOption_RR
 from scapy.layers.l2 import Dot1Q, Ether
 
@@ -68,19 +69,20 @@ def frames(rng):
     return mixed
 
 
-def test_parser_agrees_with_the_model():
+@pytest.mark.parametrize("width", [2, 4, 16])
+def test_parser_agrees_with_the_model(width):
     rng = random.Random(3)
     inputs = frames(rng)
-    dut = FrameParser(width=16)
+    dut = FrameParser(width=width)
     records, passed = [], []
 
     async def source(ctx):
         for f in inputs:
-            await put_frame(ctx, dut.i, f, 16, rng, idle=0.2)
+            await put_frame(ctx, dut.i, f, width, rng, idle=0.2)
 
     async def sink(ctx):
         for _ in inputs:
-            passed.append(await take_frame(ctx, dut.o, 16, rng, stall=0.2))
+            passed.append(await take_frame(ctx, dut.o, width, rng, stall=0.2))
 
     async def parsed(ctx):
         for _ in inputs:
@@ -133,3 +135,10 @@ def test_bytes_of_an_earlier_frame_do_not_count():
         want = expected(f)
         assert {k: int(getattr(record, k)) for k in ("malformed", "ipv4", "ipv6") if k in want} == \
             {k: want[k] for k in ("malformed", "ipv4", "ipv6") if k in want}, f.hex()
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+@pytest.mark.parametrize("width", [3, 64])
+def test_widths_it_cannot_parse_at_are_refused(width):
+    with pytest.raises(ValueError, match="not an even number of bytes up to 32"):
+        FrameParser(width=width)

@@ -1,11 +1,13 @@
-"""The ESP trailer monitor against the reference model's pad rule (`esp.decapsulate`), on
-random and crafted trailers, across beat boundaries, under random stalls."""
+"""The ESP trailer monitor against the reference model's pad rule (`esp.decapsulate`) and its
+IPv4 header checksum (`ipv4.checksum`, for the inner header), on random and crafted trailers,
+across beat boundaries, under random stalls."""
 
 import random
 
 import pytest
 
 from espline.gateware.esp.trailer import EspTrailer
+from espline.sim.model import ipv4
 from espline.sim.packetbus import beats, put_frame, simulate, take_frame
 
 
@@ -31,6 +33,14 @@ def plaintexts(rng, width):
         f[rng.randrange(len(f))] ^= 1 << rng.randrange(8)
         out.append(bytes(f))
     out += [rng.randbytes(rng.randint(2, 100)) for _ in range(50)]
+    for _ in range(60):  # an inner IPv4 header first (tunnel mode), any length, its checksum good or broken
+        header = bytearray(rng.randbytes(4 * rng.randint(5, 15)))
+        header[0] = 0x40 | len(header) // 4
+        f = bytearray(trailer(rng, 0, rng.randrange(4)))
+        f[:0] = ipv4.with_checksum(header) + rng.randbytes(rng.randint(0, 30))
+        if rng.random() < 0.4:
+            f[rng.randrange(len(header))] ^= 1 << rng.randrange(8)
+        out.append(bytes(f))
     # crafted: every short length; pad exactly filling; one too long; runs that look like padding
     for n in range(2, 3 * width + 4):
         out.append(bytes(range(1, n - 1)) + bytes((n - 2, 4)))  # pad fills the plaintext
@@ -74,12 +84,15 @@ def test_trailer_matches_the_model(width):
              stuck=lambda: f"stuck after {len(passed)} frames and {len(records)} records")
 
     assert passed == inputs
+    assert sum(r.head_checksum_ok for r in records) >= 20  # the inner headers with a good checksum
     for f, r in zip(inputs, records, strict=True):
         ok = pad_ok(f)
         assert (r.length, r.next_header, r.pad_ok) == (len(f), f[-1], ok), f.hex()
         assert len(f) < 2 or r.pad_len == f[-2]
         if ok:
             assert r.payload_len == len(f) - 2 - f[-2]
+        if len(f) >= 4 * (f[0] & 0xF):  # the plaintext holds the header it starts with
+            assert r.head_checksum_ok == (ipv4.checksum(f[: 4 * (f[0] & 0xF)]) == 0), f.hex()
         n = min(len(f), 64)
         assert int(r.head).to_bytes(64, "little")[:n] == f[:n], f.hex()
 

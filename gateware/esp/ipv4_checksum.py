@@ -1,0 +1,64 @@
+"""IPv4 header checksum (RFC 791 §3.1, RFC 1071), summed beat by beat as a frame streams by.
+
+The one's-complement sum is associative and commutative (RFC 1071 §2(A)), so each beat's header
+words are added to an integer total as they pass, and the total is folded with its end-around
+carries (RFC 1071 §1) once: the same sum as over the whole header at once, with adders for one
+beat's words instead of thirty. The header's words are those of its first 4 × IHL bytes, IHL
+being the low nibble of its first byte (RFC 791 §3.1), as the reference model's
+`ipv4.header_length` sums them.
+"""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..packet import beat_layout
+from .ipv4_header import big_endian, end_around_carry
+
+LONGEST = 60  # bytes: IHL 15
+
+
+class HeaderChecksum(wiring.Component):
+    """Watch the beats of a packet bus (`beat`, taken when `take`) whose frames hold an IPv4
+    header `start` bytes in; `ok` is whether the header's words taken so far, this beat's
+    included when `take`, sum to 0xffff. At a frame's last beat (as it is taken), `ok` is the
+    frame's checksum verdict, meaningful when the frame holds the whole header (4 × IHL bytes:
+    the bytes of the last beat past `nbytes` count as they are).
+
+    Frames are delimited by `last` alone (`espline.gateware.packet`). The header's 16-bit words
+    must not straddle beats: `width` and `start` even.
+    """
+
+    def __init__(self, width: int, start: int):
+        if width % 2 or start % 2:
+            raise ValueError(f"width {width}, start {start}: a header word would straddle two beats")
+        self.width, self.start = width, start
+        super().__init__({"beat": In(beat_layout(width)), "take": In(1), "ok": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        w, start, beat = self.width, self.start, self.beat
+        last_beat = (start + LONGEST - 1) // w  # the last beat a header word can be in
+        index = Signal(range(last_beat + 2))  # the beat's number in its frame, saturating past the header
+        starts = Signal(init=1)  # the next beat starts a frame
+        at = Mux(starts, 0, index)
+
+        ihl_beat, ihl_lane = divmod(start, w)
+        ihl = Signal(4)
+        ihl_now = Mux(at == ihl_beat, beat.data.word_select(ihl_lane, 8)[:4], ihl)
+        words = []
+        for k in range(w // 2):
+            position = at * w + 2 * k  # in the frame
+            inside = (position >= start) & (position < start + 4 * ihl_now)
+            words.append(Mux(inside, big_endian(beat.data, 2 * k, 2), 0))
+        total = Signal(16 + (LONGEST // 2 - 1).bit_length())  # at most 30 words of 16 bits
+        total_now = Signal.like(total)
+        m.d.comb += [
+            total_now.eq(Mux(starts, 0, total) + Mux(self.take, sum(words), 0)),
+            self.ok.eq(end_around_carry(total_now) == 0xFFFF),
+        ]
+        with m.If(self.take):
+            m.d.sync += [total.eq(total_now), ihl.eq(ihl_now), starts.eq(beat.last)]
+            with m.If(at <= last_beat):
+                m.d.sync += index.eq(at + 1)
+        return m
