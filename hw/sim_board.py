@@ -106,12 +106,12 @@ class SimPins:
 
 
 class SimBoard(wiring.Component):
-    """One board: `BoardTop(board, build)` with the UART bridge at `divisor` clock cycles a bit.
+    """One board: `BoardTop(board, build, appliance)` with the UART bridge at `divisor` clock cycles a bit.
     Ports: `clk` (125 MHz), `rst` (held high: the PLL not yet locked), per Ethernet port n (0 LAN,
     1 WAN) `eth<n>_<pin>` for each pin of `RGMII_PINS`, `uart_rx`, `uart_tx`, `phy_rst_n` and `led`."""
 
-    def __init__(self, board: Board, build: ApplianceBuild = GIGABIT, *, divisor: int = 4):
-        self.board, self.build, self.divisor = board, build, divisor
+    def __init__(self, board: Board, build: ApplianceBuild = GIGABIT, appliance=None, *, divisor: int = 4):
+        self.board, self.build, self.appliance, self.divisor = board, build, appliance, divisor
         members = {"clk": In(1), "rst": In(1), "uart_rx": In(1, init=1), "uart_tx": Out(1, init=1),
                    "phy_rst_n": Out(1), "led": Out(max(board.leds, 1))}
         for n in range(2):
@@ -121,7 +121,7 @@ class SimBoard(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         pins = SimPins()
-        top = BoardTop(replace(self.board, rx_delay=0.0), self.build, baud=SYNC_HZ / self.divisor)
+        top = BoardTop(replace(self.board, rx_delay=0.0), self.build, self.appliance, baud=SYNC_HZ / self.divisor)
         m.submodules.board = Fragment.get(top, pins)  # requests the pins
         ports = pins.ports
         (pll,) = pins.plls

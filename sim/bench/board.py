@@ -16,7 +16,7 @@ import json
 
 from espline.sim.boardsim.run import simulate
 
-DEFAULT_PLAN = "64:300,576:80,1500:40,imix:96"
+DEFAULT_PLAN = "64:1000,576:600,1500:400,imix:600"
 
 
 def table(rows: list[dict]) -> list[str]:

@@ -18,9 +18,11 @@ Environment: ``BOARDSIM_OUT`` (pcaps), ``BOARDSIM_PACKETS`` (each way), ``BOARDS
 """
 
 import json
+import logging
 import os
 import random
 import time
+from functools import partial
 from pathlib import Path
 
 import cocotb
@@ -65,6 +67,8 @@ class Board:
         self.lan_in = RgmiiSource(self.pin("eth0_rx_data"), self.pin("eth0_rx_ctl"), self.pin("eth0_rx_clk"))
         self.lan_out = RgmiiSink(self.pin("eth0_tx_data"), self.pin("eth0_tx_ctl"), self.pin("eth0_rx_clk"))
         self.wan_out = RgmiiSink(self.pin("eth1_tx_data"), self.pin("eth1_tx_ctl"), self.pin("eth1_rx_clk"))
+        for model in (self.lan_in, self.lan_out, self.wan_out):
+            model.log.setLevel(logging.WARNING)  # not a line per frame
         self.serial = SerialPins(self.pin("uart_rx"), self.pin("uart_tx"), DIVISOR * PERIOD_NS)
         self.uart = None
         self.driver = None
@@ -267,6 +271,11 @@ MIXES = {"64": [64], "576": [576], "1500": [1500], "imix": [64] * 7 + [576] * 4 
 WIRE_EXTRA = 24  # preamble + SFD, FCS, interpacket gap: bytes a frame takes on the wire beyond its own
 
 
+def stamp(times: list, frame: GmiiFrame) -> None:
+    """A source's frame has been sent: note its (start, end) in ns."""
+    times.append((frame.sim_time_start, frame.sim_time_end))
+
+
 def wire_bytes(frame: bytes) -> int:
     return len(padded(frame)) + WIRE_EXTRA
 
@@ -283,10 +292,11 @@ async def line_rate(dut):
     wall0 = time.monotonic()
     paced = bool(int(os.environ.get("BOARDSIM_PACED", "0")))
     plan = [(m.split(":")[0], int(m.split(":")[1])) for m in
-            os.environ.get("BOARDSIM_MIXES", "64:300,576:80,1500:40,imix:96").split(",")]
+            os.environ.get("BOARDSIM_MIXES", "64:100,576:40,1500:20,imix:48").split(",")]
     await start(dut, wan_link=False)
     a = Board(dut, "A")
     wan_in = RgmiiSource(dut.a_eth1_rx_data, dut.a_eth1_rx_ctl, dut.a_eth1_rx_clk)
+    wan_in.log.setLevel(logging.WARNING)
     config, peer_config = (load(demo.EXAMPLES / f"site-{s}.toml") for s in "ab")
     await a.connect()
     await a.host(a.driver.load, config.sas, config.policies)
@@ -326,12 +336,10 @@ async def line_rate(dut):
             probe = Appliance.from_config(config)
             lan_in_gap += max(wire_bytes(probe.process(Port.PLAIN, f).frame) - wire_bytes(f) for f in lan[:len(sizes)])
         a.lan_in.ifg = lan_in_gap
-        sent = {"lan": [], "wan": []}
+        sent = {"lan": [], "wan": []}  # (start, end) in ns of each frame sent, as the source saw it
         for name, source, frames in (("lan", a.lan_in, lan), ("wan", wan_in, wan)):
             for frame in frames:
-                g = GmiiFrame.from_payload(frame)
-                sent[name].append(g)
-                await source.send(g)
+                await source.send(GmiiFrame.from_payload(frame, tx_complete=partial(stamp, sent[name])))
         while not (a.lan_in.empty() and wan_in.empty() and a.lan_in.idle() and wan_in.idle()):
             await ClockCycles(dut.clk, 256)
         quiet, seen = 0, -1
@@ -359,20 +367,22 @@ async def line_rate(dut):
             opened.append(padded(v.frame) if v.port is Port.PLAIN else None)
         subsequence(opened, [padded(f) for f in lan], "WAN output, decrypted by site B's model")
 
-        def rate(frames, times):
-            span = (times[-1][1] - times[0][0]) * 1e-9 if len(times) > 1 else 0
-            return (len(frames) / span if span else 0), span
+        def rate(times):
+            """Frames per second over (start, end) times in ps (cocotbext-eth's, the simulator's
+            steps), from the first frame's start to the last one's end; and that span in s."""
+            span = (times[-1][1] - times[0][0]) * 1e-12 if len(times) > 1 else 0
+            return (len(times) / span if span else 0), span
 
         row = {"mix": mix, "frames": count, "paced": paced, "lan_gap": lan_in_gap, "sizes": sizes}
         for name, out_name in (("lan", "wan"), ("wan", "lan")):  # input port, the port its frames leave by
-            ins = [(g.sim_time_start, g.sim_time_end) for g in sent[name]]
             outs = [(s, e) for _, s, e in got[out_name]]
-            in_fps, in_span = rate(ins, [(s * 1, e) for s, e in ins])
-            out_fps, _ = rate(outs, outs)
+            in_fps, in_span = rate(sent[name])
+            out_fps, out_span = rate(outs)
             row[name] = {"in": count, "out": len(got[out_name]), "in_fps": round(in_fps), "out_fps": round(out_fps),
-                         "in_seconds": in_span,
-                         "out_wire_use": round(sum(wire_bytes(f) for f, _, _ in got[out_name]) * 8
-                                               / ((outs[-1][1] - outs[0][0]) or 1), 3) if outs else 0}
+                         "in_seconds": in_span, "out_seconds": out_span,
+                         # the output line's use: its frames' wire bytes (with the last one's gap) over the span
+                         "out_wire_use": round(sum(wire_bytes(f) for f, _, _ in got[out_name]) * 8 / 1e9 / out_span, 3)
+                         if out_span else 0}
         mac_before, glob_before = before
         mac_after, glob_after = after
         row["mac_drops"] = {f"{port}.{k}": mac_after[i][k] - mac_before[i][k]
@@ -380,8 +390,8 @@ async def line_rate(dut):
                             if k not in ("rx_frames", "tx_frames") and mac_after[i][k] != mac_before[i][k]}
         row["appliance_drops"] = {k: glob_after[k] - glob_before.get(k, 0) for k in glob_after
                                   if k.startswith("drop") and glob_after[k] != glob_before.get(k, 0)}
-        row["cycles"] = int((max(e for _, _, e in got["lan"] + got["wan"]) - min(g.sim_time_start for g in sent["lan"]))
-                            // PERIOD_NS) if got["lan"] or got["wan"] else 0
+        row["cycles"] = int((max(e for _, _, e in got["lan"] + got["wan"]) - sent["lan"][0][0]) // (PERIOD_NS * 1000)) \
+            if got["lan"] or got["wan"] else 0
         rows.append(row)
         dut._log.info("%s", json.dumps(row))
 
