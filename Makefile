@@ -19,8 +19,11 @@ $(STAMP): pyproject.toml
 
 # Both sites as the gateware in Verilator, checked against the model (the first run builds the
 # model, ~5 min); `make demo MODEL=1`: the reference model alone; PACKETS=n each way (200).
+# `make demo BOARD=colorlight-i9`: two board tops back to back, frames on their RGMII pins, the
+# driver over their UARTs (espline.sim.boardsim; docs/boards.md). BOARD given on the command line only.
+DEMO_BOARD = $(if $(filter-out file undefined,$(origin BOARD)),$(BOARD))
 demo: setup
-	$(PY) -m espline.sim.demo --out out/demo $(if $(MODEL),--model) $(if $(PACKETS),--packets $(PACKETS))
+	$(PY) -m espline.sim.demo --out out/demo$(if $(DEMO_BOARD),-$(DEMO_BOARD)) $(if $(MODEL),--model) $(if $(PACKETS),--packets $(PACKETS)) $(if $(DEMO_BOARD),--board $(DEMO_BOARD))
 
 # Two workers, a test file each at a time (a file's tests share their simulator builds).
 test: setup

@@ -42,11 +42,12 @@ TOP, SITE = "espline_demo", "espline_site"
 
 # -- the scenario, shared by both engines -----------------------------------------------------
 
-def lan_traffic(packets: int, rng: random.Random) -> tuple[list[bytes], list[bytes]]:
-    """``packets`` frames from LAN A's host to LAN B's, and as many back (all protected)."""
+def lan_traffic(packets: int, rng: random.Random, largest: int = 1500) -> tuple[list[bytes], list[bytes]]:
+    """``packets`` frames from LAN A's host to LAN B's, and as many back (all protected); IPv4
+    packets of 40 to ``largest`` bytes."""
     a, b = [], []
     for i in range(packets):
-        size = rng.choice((40, 64, 576, 1500, rng.randint(40, 1500)))
+        size = min(largest, rng.choice((40, 64, 576, 1500, rng.randint(40, 1500))))
         a.append(ethernet(ip_packet(size, HOST_A, HOST_B, rng.choice(("udp", "tcp", "icmp")), dport=443, seed=i)))
         b.append(ethernet(ip_packet(size, HOST_B, HOST_A, seed=10_000 + i)))
     return a, b
@@ -311,6 +312,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="out/demo", help="where the pcap files go")
     parser.add_argument("--packets", type=int, default=200, help="packets each way")
     parser.add_argument("--model", action="store_true", help="the reference model alone, no gateware")
+    parser.add_argument("--board", help="two board tops (e.g. colorlight-i9: espline.hw.boards) back to back, frames "
+                                        "on their RGMII pins and the driver over their UARTs (espline.sim.boardsim)")
     parser.add_argument("--build-dir", type=Path, default=ROOT / "build" / f"cocotb_demo_{CONFIG}_verilator",
                         help="where the Verilator model is built and kept")
     parser.add_argument("--tag", default="demo", help="the simulation's run folder: <build-dir>/run_<tag>")
@@ -319,6 +322,10 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if args.model:
         return run_model(out, args.packets)
+    if args.board:
+        from .boardsim.run import demo
+
+        return demo(args.board, out, args.packets)
     return run_gateware(out, args.packets, args.build_dir, args.tag)
 
 

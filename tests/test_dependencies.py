@@ -13,7 +13,7 @@ ALLOWED = {
     "config": {"regmap"},
     "gateware": {"regmap"},
     "host": {"regmap", "config", "gateware"},
-    "sim": {"regmap", "config", "gateware", "host"},
+    "sim": {"regmap", "config", "gateware", "host", "hw"},
     "hw": {"regmap", "gateware"},
 }
 

@@ -50,10 +50,12 @@ def first_difference(got: bytes, expected: bytes) -> str:
 
 class Scoreboard:
     """``dump``: a path prefix; on a wrong or extra frame, ``<dump>-<port>-<n>.pcap`` gets the
-    input frame, the expected and the received frame (for Wireshark/tshark)."""
+    input frame, the expected and the received frame (for Wireshark/tshark). ``pad``: frames
+    expected out of ``plain_o`` and ``cipher_o`` are padded with zeros to this many bytes, as an
+    Ethernet MAC sends them (60: IEEE 802.3 clause 3.2.8; 0: as the appliance emits them)."""
 
-    def __init__(self, model: Appliance, dump: str | Path | None = None):
-        self.model, self.dump = model, dump
+    def __init__(self, model: Appliance, dump: str | Path | None = None, pad: int = 0):
+        self.model, self.dump, self.pad = model, dump, pad
         self.fed = {p: 0 for p in Port}  # frames fed per input port
         self.received = {p: 0 for p in Port}  # frames received per output port
         # expected[out][in]: deque of (input frame index, input frame, expected frame)
@@ -67,9 +69,12 @@ class Scoreboard:
         self.fed[port] += 1
         verdict = self.model.process(port, frame)
         if verdict.port is not None:
-            self.expected[verdict.port][port].append((index, frame, verdict.frame))
+            self.expected[verdict.port][port].append((index, frame, self._padded(verdict.port, verdict.frame)))
         if verdict.answer is not None:  # ICMP "fragmentation needed", back out of the plaintext side
-            self.expected[Port.PLAIN][port].append((index, frame, verdict.answer))
+            self.expected[Port.PLAIN][port].append((index, frame, self._padded(Port.PLAIN, verdict.answer)))
+
+    def _padded(self, port: Port, frame: bytes) -> bytes:
+        return frame if port is Port.HOST else frame + bytes(max(0, self.pad - len(frame)))
 
     def feed_all(self, inputs: dict) -> None:
         """Feed whole lists, {input port: frames}: all PLAIN frames, then CIPHER, then HOST."""

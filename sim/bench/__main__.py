@@ -8,7 +8,7 @@ import importlib
 import itertools
 import sys
 
-BENCHES = ["model", "gcm", "appliance", "spi_index"]  # modules of espline.sim.bench, each with main(argv)
+BENCHES = ["model", "gcm", "appliance", "spi_index", "board"]  # modules of espline.sim.bench, each with main(argv)
 
 
 def main(argv=None) -> int:
