@@ -4,7 +4,7 @@ VENV     := .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.espline-setup
 
-.PHONY: setup demo test test-slow formal bench apptb live synth bitstream program lint regs clean
+.PHONY: setup demo test test-slow formal bench apptb live ike-interop synth bitstream program lint regs clean
 
 setup: $(STAMP)
 
@@ -48,6 +48,13 @@ apptb: setup
 # whose protected packets must fit 1500 bytes, so the hosts' TCP relies on their ICMP answers.
 live: setup
 	$(PY) -m espline.sim.live.topology --out out/live$(if $(MTU),-mtu$(MTU) --mtu $(MTU))
+
+# IKEv2 between two sites with LAN hosts behind them, each site strongSwan (charon with
+# kernel-libipsec) or espline: set-up by each side, ping and TCP, Child SA rekey by each side
+# under traffic (lost packets counted), IKE SA rekey, DELETE, dead-peer detection, wrong PSK
+# (espline.sim.live.ike_interop; docs/ike-interop.md). Needs root and strongSwan (.ci/run installs it).
+ike-interop: setup
+	$(PY) -m espline.sim.live.ike_interop --out out/ike-interop
 
 # Out-of-context ECP5 synthesis of every design in espline.hw.synth.DESIGNS (slow: minutes each;
 # one nextpnr at a time). DESIGN=ghash-wide narrows it to one; figures in docs/synth.md.
