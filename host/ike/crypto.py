@@ -72,8 +72,8 @@ class Modp2048(DhGroup):
             return dh.DHParameterNumbers(MODP_2048_P, 2).parameters().generate_private_key()
 
     def from_private(self, x: int):
-        numbers = dh.DHParameterNumbers(MODP_2048_P, 2)
         with _ffdh():
+            numbers = dh.DHParameterNumbers(MODP_2048_P, 2)
             return dh.DHPrivateNumbers(x, dh.DHPublicNumbers(pow(2, x, MODP_2048_P), numbers)).private_key()
 
     def public(self, private) -> bytes:
