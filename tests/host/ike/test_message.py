@@ -139,7 +139,7 @@ def test_bad_lengths_and_versions_refused():
         "unknown critical payload": raw[:16] + b"\x63" + raw[17:24] + (len(raw) + 4).to_bytes(4, "big")
         + b"\x21\x80\x00\x04" + raw[28:],
     }
-    for name, data in cases.items():
+    for data in cases.values():
         with pytest.raises(ParseError):
             decode(data)
     with pytest.raises(ParseError) as e:
