@@ -27,22 +27,30 @@ are removed on exit, also on failure. Needs root and strongSwan 5.9 (Debian: see
 """
 
 import argparse
+import concurrent.futures
 import json
+import logging
 import os
+import queue
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+from espline.config import load
+
 from . import strongswan
-from .topology import HOSTS, PYTHON, Topology
+from .device import build
+from .topology import HOSTS, PYTHON, Topology, _stop, wait_for
 
 WAN = {"a": "192.0.2.1", "b": "198.51.100.2"}
 LAN = {"a": "10.1.0.0/16", "b": "10.2.0.0/16"}
 GATEWAY = {"a": "10.1.0.254", "b": "10.2.0.254"}
 OTHER = {"a": "b", "b": "a"}
+NAMES = {"strongswan": "strongSwan", "espline": "espline ike"}
 PSK = "espline-interop-psk-0123456789abcdef"
 #: One proposal each way, as strongSwan writes them: IKE AES-GCM-16 / PRF HMAC-SHA2-256 / DH;
 #: ESP AES-GCM-16 (with a DH group: a new key exchange on each Child SA rekey, PFS).
@@ -128,8 +136,203 @@ class StrongSwanSite:
             return [line for line in f.read().splitlines() if SHOWN.search(line)]
 
 
+IKE_TOML = """\
+# espline ike at site {site}: the connection to site {other} (written by make ike-interop)
+[ike]
+local_mac = "{local_mac}"
+retransmit_timeout = 1.0
+retransmit_base = 1.4
+retransmit_tries = 3
+
+[ike.connections.net]
+local_addrs = ["{local}"]
+remote_addrs = ["{remote}"]
+{remote_mac}proposals = ["{ike}"]
+rekey_time = "0"
+dpd_delay = "{dpd_delay}s"
+encap = true
+local = {{ id = "{local}", auth = "psk" }}
+remote = {{ id = "{remote}", auth = "psk" }}
+
+[ike.connections.net.children.net]
+local_ts = ["{local_ts}"]
+remote_ts = ["{remote_ts}"]
+esp_proposals = ["{esp}"]
+rekey_time = "1h"
+start_action = "none"
+
+[ike.secrets.net]
+id = ["{local}", "{remote}"]
+secret = "{psk}"
+"""
+
+
+class EsplineSite:
+    """Site `site` as espline: the simulated appliance (`espline run`, the gateware in Verilator) in
+    the namespace `app-<site>`, a bump in the wire between the LAN host and the WAN, and the IKEv2
+    daemon of `espline ike` (:class:`espline.host.ike.daemon.Daemon`, with the command's own
+    link, driver and installer) on its host port and management socket. The daemon runs in a
+    thread of this process so that the run can ask it, between two of its steps, to initiate,
+    rekey or delete, as `swanctl` asks charon; killing it stops it without a word to the peer."""
+
+    kind = "espline"
+
+    def __init__(self, topo: Topology, site: str, folder: Path, proposals: tuple[str, str], dpd_delay: int):
+        self.topo, self.site, self.folder, self.proposals, self.dpd_delay = topo, site, folder, proposals, dpd_delay
+        self.mgmt = folder / "mgmt.sock"
+        self.psk = PSK
+        self.remote_mac = None  # the next hop's MAC when the peer is a router (strongSwan)
+        self.appliance = self.daemon = None
+        self.log = folder / "ike.log"
+        self.mark = 0
+
+    def wire(self) -> None:
+        """The LAN host reaches the other LAN on-link, through the appliance (Topology's routes)."""
+
+    def config_file(self) -> Path:
+        other = OTHER[self.site]
+        mac = f'remote_mac = "{self.remote_mac}"\n' if self.remote_mac else ""
+        path = self.folder / "ike.toml"
+        path.write_text(IKE_TOML.format(
+            site=self.site.upper(), other=other.upper(), local_mac=f"02:00:00:00:00:0{1 + 'ab'.index(self.site)}",
+            local=WAN[self.site], remote=WAN[other], remote_mac=mac, ike=self.proposals[0], esp=self.proposals[1],
+            dpd_delay=self.dpd_delay, local_ts=LAN[self.site], remote_ts=LAN[other], psk=self.psk))
+        return path
+
+    def start(self) -> None:
+        """A fresh appliance (no SA) and daemon."""
+        self.stop()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.appliance = self.topo.spawn(f"app-{self.site}", *PYTHON, "espline.sim.cli", "run", "--plain", "lan",
+                                         "--cipher", "wan", "--mgmt", str(self.mgmt),
+                                         stdout=(self.folder / "appliance.log").open("a"), stderr=subprocess.STDOUT)
+        wait_for(self.mgmt, self.appliance)
+        self.daemon = DaemonThread(load(self.config_file()).ike, self.mgmt, self.log)
+
+    def load(self) -> None:
+        self.daemon.kill()
+        self.daemon = DaemonThread(load(self.config_file()).ike, self.mgmt, self.log)
+
+    def set_psk(self, psk: str) -> None:
+        self.psk = psk
+        self.load()
+
+    def stop(self) -> None:
+        if self.daemon:
+            self.daemon.stop()
+            self.daemon = None
+        if self.appliance:
+            _stop(self.appliance)
+            self.appliance = None
+
+    def kill(self) -> None:
+        self.daemon.kill()
+
+    def initiate(self) -> None:
+        sa = self.daemon.call(lambda d: d.initiate("net"))
+        if wait(lambda: self.daemon.call(lambda d: sa.state in ("established", "dead")), 15) is None:
+            raise RuntimeError("espline ike: no IKE SA after 15 s")
+        if self.daemon.call(lambda d: sa.state) != "established":
+            raise RuntimeError("espline ike: the IKE SA failed (see its log)")
+
+    def _established(self, d) -> list:
+        return [sa for sa in d.sas.values() if sa.state == "established"]
+
+    def rekey_child(self) -> None:
+        self.daemon.call(lambda d: [sa.rekey_child(c) for sa in self._established(d) for c in list(sa.children)
+                                    if c.replaced_by is None and not c.rekeying])
+
+    def rekey_ike(self) -> None:
+        self.daemon.call(lambda d: [sa.rekey_ike() for sa in self._established(d)])
+
+    def terminate(self) -> None:
+        self.daemon.call(lambda d: [sa.delete() for sa in self._established(d)])
+
+    def children(self) -> set[tuple[str, str]]:
+        return self.daemon.call(lambda d: {(f"{c.spi_in:08x}", f"{c.spi_out:08x}") for sa in self._established(d)
+                                           for c in sa.children if c.outbound and c.replaced_by is None})
+
+    def ike_sas(self) -> list[dict]:
+        return self.daemon.call(lambda d: [{"initiator-spi": sa.spi_i.hex()} for sa in self._established(d)])
+
+    def begin(self) -> None:
+        self.mark = self.log.stat().st_size if self.log.exists() else 0
+
+    def said(self) -> list[str]:
+        with self.log.open(errors="replace") as f:
+            f.seek(self.mark)
+            return f.read().splitlines()
+
+
+class DaemonThread:
+    """`espline ike`'s daemon on an appliance's management socket and host port, in a thread; `call`
+    runs a function on it between two of its steps (frames in, timers), where nothing races it."""
+
+    def __init__(self, config, mgmt: Path, log: Path):
+        from espline.host.driver import Espline
+        from espline.host.ike.daemon import Daemon
+        from espline.host.ike.installer import DriverInstaller
+        from espline.host.ike.link import SeqpacketLink
+        from espline.host.transport.socket import SocketStream
+        from espline.host.transport.uart import UartTransport
+
+        self.link = SeqpacketLink(f"{mgmt}.host")
+        self.daemon = Daemon(config, self.link, DriverInstaller(Espline(UartTransport(SocketStream(f"unix:{mgmt}")))))
+        self.handler = logging.FileHandler(log)
+        self.handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d ike: %(message)s", "%H:%M:%S"))
+        self.handler.addFilter(lambda record: record.thread == self.thread.ident)  # this daemon's lines only
+        logging.getLogger("espline.ike").addHandler(self.handler)
+        logging.getLogger("espline.ike").setLevel(logging.INFO)
+        self.calls: queue.Queue = queue.Queue()
+        self.ending = None  # "stop" (DELETE every IKE SA first) or "kill" (not a word)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        d = self.daemon
+        try:
+            d.start()
+            while self.ending is None:
+                while not self.calls.empty():
+                    fn, done = self.calls.get()
+                    try:
+                        done.set_result(fn(d))
+                    except Exception as e:  # handed to the caller
+                        done.set_exception(e)
+                due = d.next_due()
+                frame = self.link.receive(0.02 if due is None else min(0.02, max(0.0, due - d.clock())))
+                if frame is not None:
+                    d.receive(frame)
+                d.tick()
+            if self.ending == "stop":
+                d.close()
+                end = time.monotonic() + 2
+                while d.sas and time.monotonic() < end:
+                    if (frame := self.link.receive(0.1)) is not None:
+                        d.receive(frame)
+        finally:
+            self.link.close()
+            logging.getLogger("espline.ike").removeHandler(self.handler)
+            self.handler.close()
+
+    def call(self, fn, timeout: float = 30):
+        done = concurrent.futures.Future()
+        self.calls.put((fn, done))
+        return done.result(timeout)
+
+    def _end(self, how: str) -> None:
+        self.ending = how
+        self.thread.join(10)
+
+    def stop(self) -> None:
+        self._end("stop")
+
+    def kill(self) -> None:
+        self._end("kill")
+
+
 #: The kinds of site, by the name `--sites` gives them.
-SITES = {"strongswan": StrongSwanSite}
+SITES = {"strongswan": StrongSwanSite, "espline": EsplineSite}
 
 
 def wait(condition, seconds: float, step: float = 0.05) -> float | None:
@@ -151,12 +354,12 @@ class Run:
         self.initiator = "a"  # of the SAs the scenarios act on
 
     def scenario(self, name: str, passed: bool, **figures) -> bool:
-        said = {s: site.said() for s, site in self.sites.items() if site.kind == "strongswan"}
+        said = {s: site.said() for s, site in self.sites.items()}
         self.results.append({"scenario": name, "passed": bool(passed), **figures})
         print(f"\n[{'PASS' if passed else 'FAIL'}] {name}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
         for s, lines in said.items():
             for line in lines:
-                print(f"    strongSwan site {s.upper()}: {line}")
+                print(f"    {NAMES[self.sites[s].kind]} site {s.upper()}: {line}")
         sys.stdout.flush()
         for site in self.sites.values():
             site.begin()
@@ -308,10 +511,16 @@ class Run:
             self.wrong_psk(initiator)
 
 
+def mac(topo: Topology, role: str, device: str) -> str:
+    return json.loads(topo.ns(role, "ip", "-j", "link", "show", "dev", device).stdout)[0]["address"]
+
+
 def run(out: Path, kinds: tuple[str, str], proposals: str, tcp_bytes: int, udp_rate: float,
         dpd_delay: int, quick: bool = False) -> int:
+    if "espline" in kinds:
+        print(f"the appliance's Verilator model: {build()}", flush=True)
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*/charon.log"):
+    for old in (*out.glob("*/charon.log"), *out.glob("*/ike.log")):
         old.unlink()
     with Topology(f"eik{os.getpid()}") as topo:
         topo.create()
@@ -319,6 +528,15 @@ def run(out: Path, kinds: tuple[str, str], proposals: str, tcp_bytes: int, udp_r
         for s, kind in zip("ab", kinds, strict=True):
             sites[s] = SITES[kind](topo, s, out / f"site-{s}", PROPOSALS[proposals], dpd_delay)
             sites[s].wire()
+        for s, site in sites.items():  # a router and a bump in the wire: the MACs each must address
+            other = sites[OTHER[s]]
+            if site.kind == "strongswan" and other.kind == "espline":
+                # ESP and IKE to the appliance's address go to the MAC of the host behind it: the
+                # appliance keeps the outer frame's Ethernet header on the decapsulated packet
+                topo.ns(f"app-{s}", "ip", "neigh", "replace", WAN[other.site], "lladdr", mac(topo, f"lan-{other.site}",
+                        "eth0"), "dev", "wan", "nud", "permanent")
+            if site.kind == "espline" and other.kind == "strongswan":
+                site.remote_mac = mac(topo, f"app-{other.site}", "wan")
         ike_filter = "udp port 500 or (udp port 4500 and udp[8:4] = 0)"  # IKE, not ESP (RFC 3948 non-ESP marker)
         for name, args in (("ike.pcap", [ike_filter]), ("wan-head.pcap", ["-c", "400"])):
             topo.spawn("wan", "tcpdump", "-q", "-i", "br0", "-s", "0", "-U", "-w", str(out / name), *args,
