@@ -4,7 +4,7 @@ VENV     := .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.espline-setup
 
-.PHONY: setup demo test test-slow formal bench apptb live synth bitstream program lint regs clean
+.PHONY: setup demo test test-slow formal bench apptb live ike-interop synth bitstream program lint regs clean
 
 setup: $(STAMP)
 
@@ -51,6 +51,18 @@ apptb: setup
 # whose protected packets must fit 1500 bytes, so the hosts' TCP relies on their ICMP answers.
 live: setup
 	$(PY) -m espline.sim.live.topology --out out/live$(if $(MTU),-mtu$(MTU) --mtu $(MTU))
+
+# IKEv2 between two sites with LAN hosts behind them, each site strongSwan (charon with
+# kernel-libipsec) or espline: set-up by each side, ping and TCP, Child SA rekey by each side
+# under traffic (lost packets counted), IKE SA rekey, DELETE, dead-peer detection, wrong PSK
+# (espline.sim.live.ike_interop; docs/ike-interop.md). Needs root and strongSwan (.ci/run installs it);
+# the espline sites are `espline run` (the Verilator build of `make live`) with `espline ike`.
+# PAIRS: site A's and site B's kinds, one run each (out/ike-interop/<A>-<B>/).
+PAIRS ?= espline,strongswan strongswan,strongswan espline,espline
+ike-interop: setup
+	@status=0; for pair in $(PAIRS); do \
+	  $(PY) -m espline.sim.live.ike_interop --sites $$pair --out out/ike-interop/$$(echo $$pair | tr , -) || status=1; \
+	done; exit $$status
 
 # Out-of-context ECP5 synthesis of every design in espline.hw.synth.DESIGNS (slow: minutes each;
 # one nextpnr at a time). DESIGN=ghash-wide narrows it to one; figures in docs/synth.md.

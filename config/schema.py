@@ -45,6 +45,7 @@ are `espline.config.validation.validate`'s.
 import tomllib
 from pathlib import Path
 
+from .ike import parse_ike
 from .options import Options
 from .policy import ANY_PORT, PROTOCOL_NAMES, Policy, Selector
 from .sa import AEAD_NAME, Lifetime, NatT, SecurityAssociation
@@ -163,8 +164,9 @@ def parse_options(table: dict) -> Options:
 def parse(document: dict) -> Config:
     """A whole configuration, its entries dicts (as TOML gives them) or objects; each entry checked
     on its own (ConfigError prefixed `sa[i]`, `policy[i]`)."""
-    _unknown(document, {"appliance", "sa", "policy"}, "config")
+    _unknown(document, {"appliance", "sa", "policy", "ike"}, "config")
     options = parse_options(document.get("appliance", {}))
+    ike = parse_ike(document["ike"]) if "ike" in document else None
     sas, policies = [], []
     for i, entry in enumerate(document.get("sa", [])):
         try:
@@ -176,7 +178,7 @@ def parse(document: dict) -> Config:
             policies.append(parse_policy(entry))
         except ConfigError as e:
             raise ConfigError(f"policy[{i}] {e}") from None
-    return Config(sas, policies, options)
+    return Config(sas, policies, options, ike)
 
 
 def load(path: str | Path) -> Config:

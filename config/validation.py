@@ -14,6 +14,7 @@ by `validate` for a configuration it accepts and by the driver's `add_sa`, throu
 
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from espline.regmap.spi_index import SpiIndex
 
@@ -21,6 +22,9 @@ from .build import DEFAULT_BUILD, Build
 from .options import Options
 from .policy import Policy
 from .sa import SecurityAssociation
+
+if TYPE_CHECKING:
+    from .ike import IkeConfig
 
 
 class ConfigError(ValueError):
@@ -42,6 +46,7 @@ class Config:
     sas: list[SecurityAssociation] = field(default_factory=list)
     policies: list[Policy] = field(default_factory=list)
     options: Options = Options()
+    ike: "IkeConfig | None" = None  # the `[ike]` table (docs/ike.md), for `espline ike`
 
 
 def check_sa(sa: SecurityAssociation, build: Build) -> None:

@@ -19,6 +19,7 @@ import warnings
 from espline.config import ConfigError, ConfigWarning, load
 from espline.config.policy import PROTOCOL_NAMES
 from espline.host import xfrm
+from espline.host.ike import cli as ike_cli
 
 DEVICE_COMMANDS = ("state", "policy", "stats", "load", "events", "batch")
 
@@ -171,6 +172,7 @@ def make_parser(add_other_parsers=()) -> argparse.ArgumentParser:
     for add in add_other_parsers:
         add(commands)
     add_device_parsers(commands)
+    ike_cli.add_parser(commands)
     return parser
 
 

@@ -1,0 +1,591 @@
+"""`make ike-interop`: IKEv2 between two sites, each espline or strongSwan, with real Linux hosts.
+
+    LAN-A host ──veth── site A ──veth── WAN (bridge br0) ──veth── site B ──veth── LAN-B host
+    10.1.0.1/16         192.0.2.1       tcpdump (IKE)             198.51.100.2     10.2.0.1/16
+
+The namespaces are `make live`'s (:class:`espline.sim.live.topology.Topology`). A strongSwan site
+is a gateway (charon with kernel-libipsec, :mod:`espline.sim.live.strongswan`) that routes its
+LAN (10.x.0.254) and answers ARP for it on the WAN (proxy ARP: a bump-in-the-wire peer's hosts
+reach the other LAN on-link). For each pair of sites it runs, and checks:
+
+* set-up with each side initiating (IKE_SA_INIT, IKE_AUTH): the time to an installed Child SA;
+  ping and a TCP transfer (SHA-256 checked) between the LAN hosts;
+* Child SA rekey by each side under traffic: a TCP transfer and a paced UDP stream each way run
+  across the rekey; lost datagrams are counted (by sequence number), TCP retransmissions too;
+  then an IKE SA rekey;
+* DELETE: the initiator closes the IKE SA; both sides hold no SA and the LANs no longer reach
+  each other;
+* dead-peer detection: one side's IKE daemon is killed (SIGKILL); the other's liveness checks
+  find it dead and clear the SAs (the time it took);
+* a wrong pre-shared key, each side initiating: refused on both sides, no SA anywhere.
+
+It prints charon's own log lines for what was established, rekeyed, deleted and refused, writes
+the WAN's IKE exchanges (`ike.pcap`), the first frames of each run (`wan-head.pcap`) and the
+charon logs (with keys) to `--out`, and the figures to `result.json`. Namespaces and processes
+are removed on exit, also on failure. Needs root and strongSwan 5.9 (Debian: see
+`strongswan.DEBIAN`).
+"""
+
+import argparse
+import concurrent.futures
+import json
+import logging
+import os
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from espline.config import load
+
+from . import strongswan
+from .device import build
+from .topology import HOSTS, PYTHON, Topology, _stop, wait_for
+
+WAN = {"a": "192.0.2.1", "b": "198.51.100.2"}
+LAN = {"a": "10.1.0.0/16", "b": "10.2.0.0/16"}
+GATEWAY = {"a": "10.1.0.254", "b": "10.2.0.254"}
+OTHER = {"a": "b", "b": "a"}
+NAMES = {"strongswan": "strongSwan", "espline": "espline ike"}
+PSK = "espline-interop-psk-0123456789abcdef"
+#: One proposal each way, as strongSwan writes them: IKE AES-GCM-16 / PRF HMAC-SHA2-256 / DH;
+#: ESP AES-GCM-16 (with a DH group: a new key exchange on each Child SA rekey, PFS).
+PROPOSALS = {
+    "x25519": ("aes128gcm16-prfsha256-x25519", "aes128gcm16-x25519"),
+    "ecp256": ("aes256gcm16-prfsha256-ecp256", "aes256gcm16"),
+    "modp2048": ("aes128gcm16-prfsha256-modp2048", "aes128gcm16"),
+}
+#: charon's log lines worth showing (its own words for SAs coming and going, and refusals).
+SHOWN = re.compile(r"established|rekeyed|closing CHILD_SA|deleting IKE_SA|IKE_SA deleted|"
+                   r"AUTHENTICATION_FAILED|MAC mismatched|authentication of .* failed|giving up|"
+                   r"retransmit \d+ of request|DELETE for")
+
+
+class StrongSwanSite:
+    """Site `site` as a strongSwan gateway in the topology's namespace `app-<site>`."""
+
+    kind = "strongswan"
+
+    def __init__(self, topo: Topology, site: str, folder: Path, proposals: tuple[str, str], dpd_delay: int):
+        self.topo, self.site, self.proposals, self.dpd_delay = topo, site, proposals, dpd_delay
+        self.charon = strongswan.Charon(topo.names[f"app-{site}"], folder)
+        self.psk = PSK
+        self.mark = 0  # the log's length at the start of a scenario
+
+    def wire(self) -> None:
+        """Addresses and routes: the tunnel end on the WAN, the LAN's gateway, proxy ARP for the LAN."""
+        ns, other = f"app-{self.site}", OTHER[self.site]
+        self.topo.ns(ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        self.topo.ns(ns, "sysctl", "-qw", "net.ipv4.conf.wan.proxy_arp=1")
+        self.topo.ns(ns, "ip", "addr", "add", f"{WAN[self.site]}/32", "dev", "wan")
+        self.topo.ns(ns, "ip", "route", "add", f"{WAN[other]}/32", "dev", "wan")
+        self.topo.ns(ns, "ip", "addr", "add", f"{GATEWAY[self.site]}/16", "dev", "lan")
+        self.topo.ns(f"lan-{self.site}", "ip", "route", "replace", LAN[other], "via", GATEWAY[self.site])
+
+    def start(self) -> None:
+        self.charon.start()
+        self.load()
+
+    def load(self) -> None:
+        local, remote = WAN[self.site], WAN[OTHER[self.site]]
+        conn = strongswan.connection(local, remote, LAN[self.site], LAN[OTHER[self.site]], ike=self.proposals[0],
+                                     esp=self.proposals[1], dpd_delay=self.dpd_delay)
+        self.charon.load("net", conn, self.psk, (local, remote))
+
+    def set_psk(self, psk: str) -> None:
+        self.psk = psk
+        self.load()
+
+    def stop(self) -> None:
+        self.charon.stop()
+
+    def kill(self) -> None:
+        self.charon.kill()
+
+    def initiate(self) -> None:
+        self.charon.initiate("net")
+
+    def rekey_child(self) -> None:
+        self.charon.rekey(child="net")
+
+    def rekey_ike(self) -> None:
+        self.charon.rekey(ike="net")
+
+    def terminate(self) -> None:
+        self.charon.terminate(ike="net")
+
+    def children(self) -> set[tuple[str, str]]:
+        """The installed Child SAs as (inbound SPI, outbound SPI), hex."""
+        return {(c["spi-in"], c["spi-out"]) for ike in self.charon.sas()
+                for c in ike.get("child-sas", {}).values() if c["state"] == "INSTALLED"}
+
+    def ike_sas(self) -> list[dict]:
+        return [ike for ike in self.charon.sas() if ike["state"] == "ESTABLISHED"]
+
+    def begin(self) -> None:
+        self.mark = self.charon.log.stat().st_size if self.charon.log.exists() else 0
+
+    def said(self) -> list[str]:
+        """charon's log lines worth showing since `begin`."""
+        with self.charon.log.open(errors="replace") as f:
+            f.seek(self.mark)
+            return [line for line in f.read().splitlines() if SHOWN.search(line)]
+
+
+IKE_TOML = """\
+# espline ike at site {site}: the connection to site {other} (written by make ike-interop)
+[ike]
+local_mac = "{local_mac}"
+retransmit_timeout = 1.0
+retransmit_base = 1.4
+retransmit_tries = 3
+
+[ike.connections.net]
+local_addrs = ["{local}"]
+remote_addrs = ["{remote}"]
+{remote_mac}proposals = ["{ike}"]
+rekey_time = "0"
+dpd_delay = "{dpd_delay}s"
+encap = true
+local = {{ id = "{local}", auth = "psk" }}
+remote = {{ id = "{remote}", auth = "psk" }}
+
+[ike.connections.net.children.net]
+local_ts = ["{local_ts}"]
+remote_ts = ["{remote_ts}"]
+esp_proposals = ["{esp}"]
+rekey_time = "1h"
+start_action = "none"
+
+[ike.secrets.net]
+id = ["{local}", "{remote}"]
+secret = "{psk}"
+"""
+
+
+class EsplineSite:
+    """Site `site` as espline: the simulated appliance (`espline run`, the gateware in Verilator) in
+    the namespace `app-<site>`, a bump in the wire between the LAN host and the WAN, and the IKEv2
+    daemon of `espline ike` (:class:`espline.host.ike.daemon.Daemon`, with the command's own
+    link, driver and installer) on its host port and management socket. The daemon runs in a
+    thread of this process so that the run can ask it, between two of its steps, to initiate,
+    rekey or delete, as `swanctl` asks charon; killing it stops it without a word to the peer."""
+
+    kind = "espline"
+
+    def __init__(self, topo: Topology, site: str, folder: Path, proposals: tuple[str, str], dpd_delay: int):
+        self.topo, self.site, self.folder, self.proposals, self.dpd_delay = topo, site, folder, proposals, dpd_delay
+        self.mgmt = folder / "mgmt.sock"
+        self.psk = PSK
+        self.remote_mac = None  # the next hop's MAC when the peer is a router (strongSwan)
+        self.appliance = self.daemon = None
+        self.log = folder / "ike.log"
+        self.mark = 0
+
+    def wire(self) -> None:
+        """The LAN host reaches the other LAN on-link, through the appliance (Topology's routes)."""
+
+    def config_file(self) -> Path:
+        other = OTHER[self.site]
+        mac = f'remote_mac = "{self.remote_mac}"\n' if self.remote_mac else ""
+        path = self.folder / "ike.toml"
+        path.write_text(IKE_TOML.format(
+            site=self.site.upper(), other=other.upper(), local_mac=f"02:00:00:00:00:0{1 + 'ab'.index(self.site)}",
+            local=WAN[self.site], remote=WAN[other], remote_mac=mac, ike=self.proposals[0], esp=self.proposals[1],
+            dpd_delay=self.dpd_delay, local_ts=LAN[self.site], remote_ts=LAN[other], psk=self.psk))
+        return path
+
+    def start(self) -> None:
+        """A fresh appliance (no SA) and daemon."""
+        self.stop()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.appliance = self.topo.spawn(f"app-{self.site}", *PYTHON, "espline.sim.cli", "run", "--plain", "lan",
+                                         "--cipher", "wan", "--mgmt", str(self.mgmt),
+                                         stdout=(self.folder / "appliance.log").open("a"), stderr=subprocess.STDOUT)
+        wait_for(self.mgmt, self.appliance)
+        self.daemon = DaemonThread(load(self.config_file()).ike, self.mgmt, self.log)
+
+    def load(self) -> None:
+        self.daemon.kill()
+        self.daemon = DaemonThread(load(self.config_file()).ike, self.mgmt, self.log)
+
+    def set_psk(self, psk: str) -> None:
+        self.psk = psk
+        self.load()
+
+    def stop(self) -> None:
+        if self.daemon:
+            self.daemon.stop()
+            self.daemon = None
+        if self.appliance:
+            _stop(self.appliance)
+            self.appliance = None
+
+    def kill(self) -> None:
+        self.daemon.kill()
+
+    def initiate(self) -> None:
+        sa = self.daemon.call(lambda d: d.initiate("net"))
+        if wait(lambda: self.daemon.call(lambda d: sa.state in ("established", "dead")), 15) is None:
+            raise RuntimeError("espline ike: no IKE SA after 15 s")
+        if self.daemon.call(lambda d: sa.state) != "established":
+            raise RuntimeError("espline ike: the IKE SA failed (see its log)")
+
+    def _established(self, d) -> list:
+        return [sa for sa in d.sas.values() if sa.state == "established"]
+
+    def rekey_child(self) -> None:
+        self.daemon.call(lambda d: [sa.rekey_child(c) for sa in self._established(d) for c in list(sa.children)
+                                    if c.replaced_by is None and not c.rekeying])
+
+    def rekey_ike(self) -> None:
+        self.daemon.call(lambda d: [sa.rekey_ike() for sa in self._established(d)])
+
+    def terminate(self) -> None:
+        self.daemon.call(lambda d: [sa.delete() for sa in self._established(d)])
+
+    def children(self) -> set[tuple[str, str]]:
+        return self.daemon.call(lambda d: {(f"{c.spi_in:08x}", f"{c.spi_out:08x}") for sa in self._established(d)
+                                           for c in sa.children if c.outbound and c.replaced_by is None})
+
+    def ike_sas(self) -> list[dict]:
+        return self.daemon.call(lambda d: [{"initiator-spi": sa.spi_i.hex()} for sa in self._established(d)])
+
+    def begin(self) -> None:
+        self.mark = self.log.stat().st_size if self.log.exists() else 0
+
+    def said(self) -> list[str]:
+        with self.log.open(errors="replace") as f:
+            f.seek(self.mark)
+            return f.read().splitlines()
+
+
+class DaemonThread:
+    """`espline ike`'s daemon on an appliance's management socket and host port, in a thread; `call`
+    runs a function on it between two of its steps (frames in, timers), where nothing races it."""
+
+    def __init__(self, config, mgmt: Path, log: Path):
+        from espline.host.driver import Espline
+        from espline.host.ike.daemon import Daemon
+        from espline.host.ike.installer import DriverInstaller
+        from espline.host.ike.link import SeqpacketLink
+        from espline.host.transport.socket import SocketStream
+        from espline.host.transport.uart import UartTransport
+
+        self.link = SeqpacketLink(f"{mgmt}.host")
+        self.daemon = Daemon(config, self.link, DriverInstaller(Espline(UartTransport(SocketStream(f"unix:{mgmt}")))))
+        self.handler = logging.FileHandler(log)
+        self.handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d ike: %(message)s", "%H:%M:%S"))
+        self.handler.addFilter(lambda record: record.thread == self.thread.ident)  # this daemon's lines only
+        logging.getLogger("espline.ike").addHandler(self.handler)
+        logging.getLogger("espline.ike").setLevel(logging.INFO)
+        self.calls: queue.Queue = queue.Queue()
+        self.ending = None  # "stop" (DELETE every IKE SA first) or "kill" (not a word)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        d = self.daemon
+        try:
+            d.start()
+            while self.ending is None:
+                while not self.calls.empty():
+                    fn, done = self.calls.get()
+                    try:
+                        done.set_result(fn(d))
+                    except Exception as e:  # handed to the caller
+                        done.set_exception(e)
+                due = d.next_due()
+                frame = self.link.receive(0.02 if due is None else min(0.02, max(0.0, due - d.clock())))
+                if frame is not None:
+                    d.receive(frame)
+                d.tick()
+            if self.ending == "stop":
+                d.close()
+                end = time.monotonic() + 2
+                while d.sas and time.monotonic() < end:
+                    if (frame := self.link.receive(0.1)) is not None:
+                        d.receive(frame)
+        finally:
+            self.link.close()
+            logging.getLogger("espline.ike").removeHandler(self.handler)
+            self.handler.close()
+
+    def call(self, fn, timeout: float = 30):
+        done = concurrent.futures.Future()
+        self.calls.put((fn, done))
+        return done.result(timeout)
+
+    def _end(self, how: str) -> None:
+        self.ending = how
+        self.thread.join(10)
+
+    def stop(self) -> None:
+        self._end("stop")
+
+    def kill(self) -> None:
+        self._end("kill")
+
+
+#: The kinds of site, by the name `--sites` gives them.
+SITES = {"strongswan": StrongSwanSite, "espline": EsplineSite}
+
+
+def wait(condition, seconds: float, step: float = 0.05) -> float | None:
+    """Seconds until `condition()` held, or None if it never did within `seconds`."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        if condition():
+            return time.monotonic() - t0
+        time.sleep(step)
+    return None
+
+
+class Run:
+    """The scenarios on one pair of sites; each one's verdict and figures in `results`."""
+
+    def __init__(self, topo: Topology, sites: dict, tcp_bytes: int, udp_rate: float):
+        self.topo, self.sites, self.tcp_bytes, self.udp_rate = topo, sites, tcp_bytes, udp_rate
+        self.results: list[dict] = []
+        self.initiator = "a"  # of the SAs the scenarios act on
+
+    def scenario(self, name: str, passed: bool, **figures) -> bool:
+        said = {s: site.said() for s, site in self.sites.items()}
+        self.results.append({"scenario": name, "passed": bool(passed), **figures})
+        print(f"\n[{'PASS' if passed else 'FAIL'}] {name}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+        for s, lines in said.items():
+            for line in lines:
+                print(f"    {NAMES[self.sites[s].kind]} site {s.upper()}: {line}")
+        sys.stdout.flush()
+        for site in self.sites.values():
+            site.begin()
+        return passed
+
+    def ping(self, count: int = 10) -> int:
+        out = self.topo.ns("lan-a", "ping", "-c", str(count), "-i", "0.1", "-W", "1", HOSTS["b"], check=False).stdout
+        return int(re.search(r"(\d+) received", out)[1])
+
+    def tcp(self) -> dict:
+        return json.loads(self.topo.ns("lan-a", *PYTHON, "espline.sim.live.bulk", "send", HOSTS["b"], "5001",
+                                       str(self.tcp_bytes)).stdout)
+
+    def retransmits(self) -> int:
+        out = self.topo.ns("lan-a", "nstat", "-asz", "TcpRetransSegs").stdout
+        found = re.search(r"TcpRetransSegs\s+(\d+)", out)
+        return int(found[1]) if found else 0
+
+    def both_have_one_child(self) -> bool:
+        a, b = self.sites["a"].children(), self.sites["b"].children()
+        return len(a) == 1 and len(b) == 1 and {(i, o) for o, i in b} == a
+
+    def nobody_has_sas(self) -> bool:
+        return not any(site.children() or site.ike_sas() for site in self.sites.values())
+
+    def establish(self, initiator: str) -> float | None:
+        """Set-up from `initiator`; seconds until both sides have the Child SA, or None."""
+        t0 = time.monotonic()
+        try:
+            self.sites[initiator].initiate()
+        except RuntimeError as e:
+            print(f"    initiate from {initiator.upper()}: {e}")
+            return None
+        done = wait(self.both_have_one_child, 10)
+        return None if done is None else time.monotonic() - t0
+
+    def of(self) -> str:
+        return f" (SAs set up by {self.initiator.upper()})"
+
+    def set_up(self, initiator: str) -> bool:
+        self.initiator = initiator
+        seconds = self.establish(initiator)
+        pings = self.ping() if seconds is not None else 0
+        tcp = self.tcp() if pings else {"digest_ok": False}
+        return self.scenario(f"{initiator.upper()} initiates: IKE_SA_INIT + IKE_AUTH, ping and TCP",
+                             seconds is not None and pings == 10 and tcp["digest_ok"],
+                             setup_s=round(seconds, 3) if seconds else None, ping=f"{pings}/10",
+                             tcp_digest_ok=tcp["digest_ok"], tcp_mbit_s=round(tcp.get("mbit_per_s", 0), 1))
+
+    def rekey_under_traffic(self, rekeyer: str, seconds: float = 6.0) -> bool:
+        """A Child SA rekey by `rekeyer` a third into `seconds` of traffic: a TCP transfer spread
+        over them and a paced UDP stream each way."""
+        before = self.sites["a"].children()
+        n = int(self.udp_rate * seconds)
+        bulk = ("espline.sim.live.bulk",)
+        counters = {s: self.topo.spawn(f"lan-{s}", *PYTHON, *bulk, "gaps", "5003", "3", stdout=subprocess.PIPE)
+                    for s in "ab"}
+        time.sleep(0.5)
+        retrans = self.retransmits()
+        senders = {s: self.topo.spawn(f"lan-{s}", *PYTHON, *bulk, "pace", HOSTS[OTHER[s]], "5003", str(n),
+                                      str(self.udp_rate), stdout=subprocess.PIPE) for s in "ab"}
+        tcp = self.topo.spawn("lan-a", *PYTHON, *bulk, "send", HOSTS["b"], "5001", str(self.tcp_bytes),
+                              str(seconds), stdout=subprocess.PIPE)
+        started = time.monotonic()
+        time.sleep(seconds / 3)
+        self.sites[rekeyer].rekey_child()
+        took = wait(lambda: self.both_have_one_child() and not (self.sites["a"].children() & before), 10)
+        rekeyed_at = time.monotonic()
+        for p in senders.values():
+            p.communicate(timeout=seconds * 3 + 30)
+        got = {s: json.loads(p.communicate(timeout=60)[0]) for s, p in counters.items()}
+        transfer = json.loads(tcp.communicate(timeout=600)[0])
+        tcp_across = transfer["seconds"] > rekeyed_at - started  # the transfer outlived the rekey
+        lost = {f"{OTHER[s].upper()}->{s.upper()}": n - got[s]["distinct"] for s in "ab"}
+        after = self.sites["a"].children()
+        return self.scenario(
+            f"Child SA rekey by {rekeyer.upper()} under traffic{self.of()}",
+            took is not None and all(v == 0 for v in lost.values()) and transfer["digest_ok"] and tcp_across,
+            rekey_s=round(took, 3) if took is not None else None, spis_before=sorted(before), spis_after=sorted(after),
+            udp_sent_each_way=n, udp_lost=lost, tcp_digest_ok=transfer["digest_ok"],
+            tcp_across_rekey=tcp_across, tcp_retransmits=self.retransmits() - retrans)
+
+    def rekey_ike(self, rekeyer: str) -> bool:
+        before = {ike["initiator-spi"] for ike in self.sites["a"].ike_sas()}
+        self.sites[rekeyer].rekey_ike()
+        took = wait(lambda: (now := self.sites["a"].ike_sas()) and len(now) == 1
+                    and now[0]["initiator-spi"] not in before, 10)
+        pings = self.ping(5)
+        return self.scenario(f"IKE SA rekey by {rekeyer.upper()}{self.of()}", took is not None and pings == 5 and
+                             self.both_have_one_child(), rekey_s=round(took, 3) if took else None, ping=f"{pings}/5")
+
+    def delete(self, closer: str) -> bool:
+        self.sites[closer].terminate()
+        gone = wait(self.nobody_has_sas, 10)
+        pings = self.ping(3)
+        return self.scenario(f"DELETE by {closer.upper()} (INFORMATIONAL){self.of()}", gone is not None and pings == 0,
+                             both_sides_empty_after_s=round(gone, 3) if gone is not None else None,
+                             ping_after=f"{pings}/3")
+
+    def dead_peer(self, victim: str, limit: float = 40) -> bool:
+        """Kill `victim`'s IKE daemon; the survivor's liveness checks must clear the SAs."""
+        survivor = self.sites[OTHER[victim]]
+        ok = self.establish(OTHER[victim]) is not None
+        self.sites[victim].kill()
+        cleared = wait(lambda: not survivor.children() and not survivor.ike_sas(), limit, step=0.2) if ok else None
+        figures = {"survivor_cleared_after_s": round(cleared, 1) if cleared is not None else None}
+        passed = self.scenario(f"dead-peer detection: {victim.upper()} killed, {OTHER[victim].upper()} notices",
+                               cleared is not None, **figures)
+        self.sites[victim].start()  # fresh, for what follows
+        if cleared is None:  # a survivor that never noticed: clear it by hand for the next scenarios
+            survivor.stop()
+            survivor.start()
+        return passed
+
+    def wrong_psk(self, initiator: str) -> bool:
+        site = self.sites[initiator]
+        site.set_psk(PSK + "-wrong")
+        refused = self.establish(initiator) is None
+        empty = wait(self.nobody_has_sas, 10) is not None
+        site.set_psk(PSK)
+        return self.scenario(f"wrong PSK at {initiator.upper()}, {initiator.upper()} initiates: refused",
+                             refused and empty, refused=refused, no_sa_on_either_side=empty)
+
+    def quick(self) -> None:
+        """A short pass: A initiates, rekey by B under traffic, DELETE by A, wrong PSK at A."""
+        for site in self.sites.values():
+            site.begin()
+        if self.set_up("a"):
+            self.rekey_under_traffic("b", seconds=3.0)
+            self.delete("a")
+        self.wrong_psk("a")
+
+    def all(self) -> None:
+        for site in self.sites.values():
+            site.begin()
+        for initiator in "ab":
+            if self.set_up(initiator):
+                for rekeyer in "ab":
+                    self.rekey_under_traffic(rekeyer)
+                self.rekey_ike(OTHER[initiator])
+                self.delete(initiator)
+            else:
+                self.sites[initiator].terminate()
+                wait(self.nobody_has_sas, 10)
+        for victim in "ba":
+            self.dead_peer(victim)
+            wait(self.nobody_has_sas, 10)
+        for initiator in "ab":
+            self.wrong_psk(initiator)
+
+
+def mac(topo: Topology, role: str, device: str) -> str:
+    return json.loads(topo.ns(role, "ip", "-j", "link", "show", "dev", device).stdout)[0]["address"]
+
+
+def run(out: Path, kinds: tuple[str, str], proposals: str, tcp_bytes: int, udp_rate: float,
+        dpd_delay: int, quick: bool = False) -> int:
+    if "espline" in kinds:
+        print(f"the appliance's Verilator model: {build()}", flush=True)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in (*out.glob("*/charon.log"), *out.glob("*/ike.log")):
+        old.unlink()
+    with Topology(f"eik{os.getpid()}") as topo:
+        topo.create()
+        sites = {}
+        for s, kind in zip("ab", kinds, strict=True):
+            sites[s] = SITES[kind](topo, s, out / f"site-{s}", PROPOSALS[proposals], dpd_delay)
+            sites[s].wire()
+        for s, site in sites.items():  # a router and a bump in the wire: the MACs each must address
+            other = sites[OTHER[s]]
+            if site.kind == "strongswan" and other.kind == "espline":
+                # ESP and IKE to the appliance's address go to the MAC of the host behind it: the
+                # appliance keeps the outer frame's Ethernet header on the decapsulated packet
+                topo.ns(f"app-{s}", "ip", "neigh", "replace", WAN[other.site], "lladdr", mac(topo, f"lan-{other.site}",
+                        "eth0"), "dev", "wan", "nud", "permanent")
+            if site.kind == "espline" and other.kind == "strongswan":
+                site.remote_mac = mac(topo, f"app-{other.site}", "wan")
+        ike_filter = "udp port 500 or (udp port 4500 and udp[8:4] = 0)"  # IKE, not ESP (RFC 3948 non-ESP marker)
+        for name, args in (("ike.pcap", [ike_filter]), ("wan-head.pcap", ["-c", "400"])):
+            topo.spawn("wan", "tcpdump", "-q", "-i", "br0", "-s", "0", "-U", "-w", str(out / name), *args,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for site in sites.values():
+            site.start()
+            topo.callback(site.stop)
+        topo.spawn("lan-b", *PYTHON, "espline.sim.live.bulk", "serve", "5001")
+        time.sleep(1)
+        print(f"site A: {kinds[0]} {WAN['a']} (LAN {LAN['a']}), site B: {kinds[1]} {WAN['b']} (LAN {LAN['b']}); "
+              f"IKE {PROPOSALS[proposals][0]}, ESP {PROPOSALS[proposals][1]}", flush=True)
+        interop = Run(topo, sites, tcp_bytes, udp_rate)
+        interop.quick() if quick else interop.all()
+        time.sleep(0.5)
+    passed = sum(r["passed"] for r in interop.results)
+    summary = {"sites": kinds, "proposals": PROPOSALS[proposals], "scenarios": interop.results}
+    (out / "result.json").write_text(json.dumps(summary, indent=2))
+    print(f"\n{kinds[0]} (A) <-> {kinds[1]} (B): {passed}/{len(interop.results)} scenarios passed; "
+          f"figures in {out / 'result.json'}")
+    return 0 if passed == len(interop.results) else 1
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="make ike-interop", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=Path("out/ike-interop"))
+    ap.add_argument("--sites", default="strongswan,strongswan", help="site A's and site B's IKE implementation")
+    ap.add_argument("--proposals", choices=sorted(PROPOSALS), default="x25519")
+    ap.add_argument("--tcp-bytes", type=float, default=4e6)
+    ap.add_argument("--udp-rate", type=float, default=200, help="datagrams per second each way during a rekey")
+    ap.add_argument("--dpd-delay", type=int, default=2, help="seconds between liveness checks")
+    ap.add_argument("--quick", action="store_true", help="a short pass: A initiates, Child SA rekey by B under "
+                    "traffic, DELETE by A, wrong PSK at A")
+    args = ap.parse_args(argv)
+    kinds = tuple(args.sites.split(","))
+    if len(kinds) != 2 or not set(kinds) <= set(SITES):
+        ap.error(f"--sites: two of {', '.join(SITES)} (site A's and site B's), not {args.sites!r}")
+    if os.geteuid() != 0:
+        print("make ike-interop: network namespaces need root", file=sys.stderr)
+        return 2
+    if "strongswan" in kinds and (why := strongswan.missing()):
+        print(f"make ike-interop: {why}", file=sys.stderr)
+        return 2
+    missing = [tool for tool in ("ip", "ethtool", "ping", "nstat", "tcpdump") if not shutil.which(tool)]
+    if missing:
+        print(f"make ike-interop: missing {', '.join(missing)}", file=sys.stderr)
+        return 2
+    return run(args.out, kinds, args.proposals, int(args.tcp_bytes), args.udp_rate, args.dpd_delay, args.quick)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

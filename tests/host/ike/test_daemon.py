@@ -1,0 +1,198 @@
+"""Two `espline ike` daemons in one process, each programming a reference-model appliance
+(`ike_env`): IKE_SA_INIT and IKE_AUTH, Child SA and IKE SA rekeys, DELETE, liveness checks,
+retransmission, NAT-T, and a wrong PSK refused on both sides. A Child SA counts as working when
+LAN packets cross both appliances unchanged, each way: the keys match crosswise."""
+
+import logging
+
+import pytest
+from ike_env import Sites, connection
+
+from espline.host.ike.message import decode
+from espline.sim.model import Port
+from espline.sim.traffic import ethernet, ip_packet
+
+
+def established(sites):
+    sites.daemons["a"].initiate("site")
+    sites.pump()
+    assert len(sites.children("a")) == len(sites.children("b")) == 1
+    return sites
+
+
+def test_child_keys_match_crosswise():
+    sites = established(Sites())
+    a, b = sites.children("a")[0], sites.children("b")[0]
+    assert (a.spi_in, a.spi_out, a.key_in, a.key_out) == (b.spi_out, b.spi_in, b.key_out, b.key_in)
+    assert a.key_in != a.key_out and len(a.key_in) == 20 and a.esn  # AES-128 key and salt, ESN negotiated
+    assert sites.traffic_flows()
+
+
+@pytest.mark.parametrize("ike,esp", [("aes256gcm16-prfsha256-ecp256", "aes256gcm16-noesn"),
+                                     ("aes128-sha256-modp2048", "aes128gcm16-esn"),
+                                     ("aes256gcm16-prfsha256-curve25519", "aes128gcm16-esn-curve25519")])
+def test_algorithms(ike, esp):
+    sites = established(Sites(connection("a", ike=ike, esp=esp), connection("b", ike=ike, esp=esp)))
+    assert sites.traffic_flows()
+    assert len(sites.children("a")[0].key_in) == (36 if "aes256gcm16-noesn" in esp else 20)
+
+
+def test_responder_asks_for_another_group():
+    """The initiator's first group is not the responder's: INVALID_KE_PAYLOAD, then a retry (§1.2)."""
+    a = connection("a", ike="aes128gcm16-prfsha256-curve25519-ecp256")
+    b = connection("b", ike="aes128gcm16-prfsha256-ecp256")
+    sites = established(Sites(a, b))
+    assert next(iter(sites.daemons["a"].sas.values())).suite.dh == 19
+    assert sites.traffic_flows()
+
+
+def test_no_common_proposal_refused():
+    sites = Sites(connection("a", ike="aes128gcm16-prfsha256-curve25519"),
+                  connection("b", ike="aes256gcm16-prfsha256-curve25519"))
+    sites.daemons["a"].initiate("site")
+    sites.pump()
+    assert not sites.daemons["a"].sas and not sites.daemons["b"].sas
+
+
+@pytest.mark.parametrize("initiator", ["a", "b"])
+def test_wrong_psk_refused_on_both_sides(initiator, caplog):
+    caplog.set_level(logging.INFO, logger="espline.ike")
+    sites = Sites(connection("a"), connection("b", psk="not-the-secret"))
+    sites.daemons[initiator].initiate("site")
+    sites.pump()
+    assert not sites.children("a") and not sites.children("b")
+    assert not sites.daemons["a"].sas and not sites.daemons["b"].sas
+    assert not sites.devices["a"].sas.count(None) < len(sites.devices["a"].sas)  # nothing programmed
+    assert "failed authentication" in caplog.text  # the responder refused the initiator's AUTH
+    assert "refused our authentication" in caplog.text  # and the initiator heard so
+    assert sites.send("a") is None
+
+
+@pytest.mark.parametrize("rekeyer", ["a", "b"])
+def test_child_rekey_make_before_break(rekeyer):
+    sites = established(Sites())
+    old = sites.children(rekeyer)[0]
+    lost = []
+    sa = next(iter(sites.daemons[rekeyer].sas.values()))
+
+    def check_each_frame(frame):  # traffic both ways between every two frames of the rekey
+        for s in "ab":
+            if sites.send(s, seed=len(lost)) is None:
+                lost.append(s)
+        return False
+    for s in "ab":
+        sites.links[s].drop = check_each_frame
+    sa.rekey_child(old)
+    sites.pump()
+    for s in "ab":
+        sites.links[s].drop = None
+    assert lost == []
+    a, b = sites.children("a"), sites.children("b")
+    assert len(a) == len(b) == 1 and a[0].spi_in != old.spi_in and old.spi_in not in (b[0].spi_in, b[0].spi_out)
+    assert (a[0].key_in, a[0].key_out) == (b[0].key_out, b[0].key_in)
+    for s in "ab":  # the old SAs are gone from both appliances, the new ones in
+        assert sorted(sa.spi for sa in sites.devices[s].sas if sa) == sorted(
+            [sites.children(s)[0].spi_in, sites.children(s)[0].spi_out])
+        assert len(sites.devices[s].policies) == 2
+    assert sites.traffic_flows(seed=7)
+
+
+def test_child_rekey_on_time():
+    sites = established(Sites())
+    old = sites.children("a")[0].spi_in
+    sites.advance(3600 + 5, step=5)
+    assert sites.children("a")[0].spi_in != old
+    assert sites.traffic_flows()
+
+
+def test_child_rekey_on_soft_lifetime_event():
+    sites = established(Sites(connection("a", child={"rekey_packets": 3, "life_packets": 100}), connection("b")))
+    old = sites.children("a")[0].spi_out
+    for i in range(3):
+        assert sites.send("a", seed=i) is not None
+    sites.advance(1)
+    assert sites.children("a")[0].spi_out != old
+    assert sites.traffic_flows()
+
+
+def test_ike_rekey_keeps_children():
+    no_child_rekey = {"rekey_time": 0}
+    sites = established(Sites(connection("a", child=no_child_rekey), connection("b", child=no_child_rekey)))
+    before = [(c.spi_in, c.spi_out) for c in sites.children("a")]
+    old_spis = set(sites.daemons["a"].sas)
+    sites.advance(4 * 3600 + 5, step=60)
+    assert set(sites.daemons["a"].sas).isdisjoint(old_spis) and len(sites.daemons["a"].sas) == 1
+    assert len(sites.daemons["b"].sas) == 1
+    assert [(c.spi_in, c.spi_out) for c in sites.children("a")] == before
+    assert sites.traffic_flows()
+    new = next(iter(sites.daemons["a"].sas.values()))
+    new.rekey_child(new.children[0])  # the new IKE SA's SK_d derives keys both sides agree on
+    sites.pump()
+    assert sites.traffic_flows(seed=3)
+
+
+def test_delete_removes_both_sides():
+    sites = established(Sites())
+    next(iter(sites.daemons["b"].sas.values())).delete()
+    sites.pump()
+    assert not sites.daemons["a"].sas and not sites.daemons["b"].sas
+    for s in "ab":
+        assert not any(sites.devices[s].sas) and not sites.devices[s].policies
+    assert sites.send("a") is None
+
+
+def test_dead_peer_detected():
+    sites = established(Sites(connection("a", dpd_delay="30s"), connection("b")))
+    sites.advance(31)
+    assert sites.children("a")  # the peer answered the liveness check
+    sites.links["b"].drop = lambda frame: True  # the peer dies
+    del sites.daemons["b"]  # nothing there to answer
+    sites.links["a"].drop = lambda frame: True
+    sites.advance(30 + 4 * (1 + 1.8 + 1.8 ** 2 + 1.8 ** 3 + 1.8 ** 4 + 1.8 ** 5) + 1, step=1)
+    assert not sites.daemons["a"].sas
+    assert not any(sites.devices["a"].sas) and not sites.devices["a"].policies
+
+
+def test_retransmission_and_duplicate_requests():
+    """The first IKE_AUTH request is lost: retransmitted after 4 s; a response lost: the request
+    retransmitted and answered again from the responder's cache (§2.1)."""
+    sites = Sites()
+    lost = []
+    sites.links["a"].drop = lambda f: not lost and not lost.append(f)  # the very first frame: IKE_SA_INIT
+    sites.daemons["a"].initiate("site")
+    sites.pump()
+    assert not sites.children("a")
+    sites.links["a"].drop = None
+    answered = []
+    sites.links["b"].drop = lambda f: not answered and not answered.append(f)  # the first response lost
+    sites.advance(4)
+    sites.advance(4 * 1.8 + 1)
+    assert sites.children("a") and sites.children("b")
+    assert sites.traffic_flows()
+
+
+def test_nat_t_encapsulation():
+    """`encap` fakes a NAT (as strongSwan's kernel-libipsec does): both move to UDP 4500 with the
+    non-ESP marker, and the Child SAs are ESP in UDP (RFC 3948)."""
+    sites = established(Sites(connection("a"), connection("b", encap=True)))
+    for s in "ab":
+        assert sites.children(s)[0].encap == (4500, 4500)
+        assert all(sa.encap is not None for sa in sites.devices[s].sas if sa)
+    auth = sites.links["a"].wire[1]
+    assert auth[14 + 20: 14 + 22] == (4500).to_bytes(2, "big") and auth[14 + 28: 14 + 32] == bytes(4)
+    assert decode(auth[14 + 32:]).exchange == 35
+    assert sites.traffic_flows()
+    frame = sites.devices["a"].model.process(Port.PLAIN, ethernet(ip_packet(100, "10.1.0.1", "10.2.0.1")))
+    assert frame.frame[14 + 9] == 17 and frame.frame[14 + 22: 14 + 24] == (4500).to_bytes(2, "big")
+
+
+def test_hostile_frames_are_logged_not_raised(caplog):
+    caplog.set_level(logging.INFO, logger="espline.ike")
+    sites = established(Sites())
+    d = sites.daemons["b"]
+    good = sites.links["a"].wire[1]
+    for frame in (b"", good[:40], good[:-1], good[:14] + b"\x46" + good[15:], good + b"\0" * 3,
+                  good[:-20] + bytes(20)):
+        d.receive(frame)
+    assert "dropped" in caplog.text
+    assert sites.traffic_flows()
