@@ -50,7 +50,7 @@ def demo(board: str, out: Path, packets: int, bad_fcs: int = 5, tag: str = "demo
     r = simulate(board, "two_boards", {"BOARDSIM_OUT": str(out.resolve()), "BOARDSIM_PACKETS": str(packets),
                                        "BOARDSIM_BAD_FCS": str(bad_fcs)}, tag)
     if r is None:
-        print("the simulation ended without a result: see the log above\ndemo FAILED")
+        print("the simulation ended without a result: see its log (named above)\ndemo FAILED")
         return 1
     for s, site in r["sites"].items():
         print(f"\nsite {s} (docs/examples/site-{s.lower()}.toml): counters read over the UART, next to the model's")

@@ -55,6 +55,10 @@ LARGEST = 1400  # IPv4 packets of the demo at most this long: tunnelled, they fi
 #: what the tunnel adds (at most 57 bytes: outer IPv4 header, ESP header and IV, padding and trailer, ICV),
 #: so that each site's ESP fits its WAN's line rate (`make bench` shows the full line rate: docs/boards.md)
 ESP_ROOM = 64
+#: The LANs' receive clocks in the demo: 125 ppm slow at site A, 125 ppm fast at site B (IEEE 802.3
+#: clause 40.6.1.2.4 allows each end 100 ppm: these are two ends' worst), so that each MAC's
+#: receive side crosses to `sync` at a drifting phase, as between two boards' oscillators
+LAN_PS = {"a": 8001, "b": 7999}
 
 
 class Board:
@@ -65,7 +69,9 @@ class Board:
         self.dut, self.site, p = dut, site, site.lower() + "_"
         self.pin = lambda name: getattr(dut, p + name)
         self.lan_in = RgmiiSource(self.pin("eth0_rx_data"), self.pin("eth0_rx_ctl"), self.pin("eth0_rx_clk"))
-        self.lan_out = RgmiiSink(self.pin("eth0_tx_data"), self.pin("eth0_tx_ctl"), self.pin("eth0_rx_clk"))
+        # the LAN's transmit pins are read on the WAN's receive clock: `clk` 2 ns late (the LAN's
+        # receive clock may be another oscillator's)
+        self.lan_out = RgmiiSink(self.pin("eth0_tx_data"), self.pin("eth0_tx_ctl"), self.pin("eth1_rx_clk"))
         self.wan_out = RgmiiSink(self.pin("eth1_tx_data"), self.pin("eth1_tx_ctl"), self.pin("eth1_rx_clk"))
         for model in (self.lan_in, self.lan_out, self.wan_out):
             model.log.setLevel(logging.WARNING)  # not a line per frame
@@ -99,7 +105,9 @@ def frame_from_sink(frame, where: str) -> bytes:
     return bytes(frame.get_payload())
 
 
-async def start(dut, wan_link: bool) -> None:
+async def start(dut, wan_link: bool, lan_ps: dict | None = None) -> None:
+    """Clocks and reset; every receive clock 2 ns after `clk`, the LANs' at `lan_ps` (site: period
+    in ps) if given: their PHYs' receive clocks come from the far end's oscillator."""
     Clock(dut.clk, PERIOD_NS, unit="ns").start()
     dut.wan_link.value = int(wan_link)
     dut.rst.value = 1
@@ -109,8 +117,9 @@ async def start(dut, wan_link: bool) -> None:
         getattr(dut, f"{site}_eth1_rx_data").value = 0
     await Timer(PHY_DELAY_NS, unit="ns")
     for site in "ab":
-        for port in (0, 1):
-            Clock(getattr(dut, f"{site}_eth{port}_rx_clk"), PERIOD_NS, unit="ns").start()
+        Clock(getattr(dut, f"{site}_eth1_rx_clk"), PERIOD_NS, unit="ns").start()
+        period = (lan_ps or {}).get(site, 1000 * PERIOD_NS)
+        Clock(getattr(dut, f"{site}_eth0_rx_clk"), period, unit="ps", period_high=period // 2).start()
     await ClockCycles(dut.clk, 10)
     dut.rst.value = 0
     await ClockCycles(dut.clk, 10)
@@ -127,7 +136,7 @@ async def two_boards(dut):
     packets = int(os.environ.get("BOARDSIM_PACKETS", 50))
     bad = int(os.environ.get("BOARDSIM_BAD_FCS", 5))
     out = Path(os.environ.get("BOARDSIM_OUT", "."))
-    await start(dut, wan_link=True)
+    await start(dut, wan_link=True, lan_ps=LAN_PS)
     sites = {s: Board(dut, s) for s in "AB"}
     other = {"A": "B", "B": "A"}
     configs = {s: load(demo.EXAMPLES / f"site-{s.lower()}.toml") for s in "AB"}

@@ -6,9 +6,11 @@ rising edge, TX_EN / RX_DV then XOR ER on the falling) and IEEE 802.3 (preamble,
 `zlib.crc32`); the UART bytes from the bridge's protocol (docs/boards.md), bit by bit."""
 
 import random
+import re
 import shutil
 
 import pytest
+from amaranth.back import verilog
 from amaranth.sim import Simulator
 
 from espline.gateware.builds import GIGABIT
@@ -111,6 +113,19 @@ def test_frames_on_the_pins_and_registers_over_the_uart():
     sim.run_until(6000 * 2 * HALF)
     assert wire_out == [on_the_wire(good)]
     assert uart_out == [int.from_bytes(b"ESPB", "big"), 1, 1, 1]
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_every_board_top_converts_for_simulation(name):
+    """Every pin each board's top requests has its model (the board's LEDs, PHY management
+    resources and oscillator), and no ECP5 primitive is left in the Verilog."""
+    board = BOARDS[name]
+    text = verilog.convert(SimBoard(board, appliance=Loopback(GIGABIT.width, 10)), name=BOARD_MODULE)
+    header = re.search(rf"module {BOARD_MODULE}\((.*?)\);", text, re.S)[1]
+    assert {p.strip() for p in header.split(",")} == {
+        "clk", "rst", "uart_rx", "uart_tx", "phy_rst_n", "led",
+        *(f"eth{n}_{pin}" for n in (0, 1) for pin in ("rx_clk", "rx_ctl", "rx_data", "tx_clk", "tx_ctl", "tx_data"))}
+    assert not re.search(r"\b(EHXPLLL|DELAYG|IDDRX1F|ODDRX1F|TRELLIS_IO)\b", text)
 
 
 def test_two_boards_wan_wiring():
