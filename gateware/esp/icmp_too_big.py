@@ -141,8 +141,15 @@ class IcmpTooBig(wiring.Component):
                                        dst[16:], dst[:16]])
         body = wire((0x4500, 2), (ip_length, 2), (0, 4), (0x4001, 2), (ip_sum[:16], 2), (src, 4), (dst, 4),
                     (0x0304, 2), (icmp_sum[:16], 2), (0, 2), (next_hop, 2))
-        ethernet = Cat(eth[8 * 6 : 8 * 12], eth[: 8 * 6], eth[8 * 12 :])
-        answer = Mux(tagged, Cat(ethernet, body, ip), Cat(ethernet[: 8 * 14], body, ip))
+        # an untagged answer is a tagged one without bytes 12..15: where they are whole beats (a
+        # width dividing 4) the writer skips them, else the answer is laid out without them
+        skips_tag = 4 % w == 0
+        if skips_tag:
+            ethertype_field = Mux(tagged, eth[8 * 16 :], eth[8 * 12 : 8 * 14])
+            answer = Cat(eth[8 * 6 : 8 * 12], eth[: 8 * 6], eth[8 * 12 : 8 * 16], ethertype_field, body, ip)
+        else:
+            ethernet = Cat(eth[8 * 6 : 8 * 12], eth[: 8 * 6], eth[8 * 12 :])
+            answer = Mux(tagged, Cat(ethernet, body, ip), Cat(ethernet[: 8 * 14], body, ip))
 
         # -- the rate limit (the model's icmp.RateLimit): a token per `every` frames, `burst` at most
         frames = Signal(range(max(self.every, 2)))
@@ -164,15 +171,18 @@ class IcmpTooBig(wiring.Component):
         out = Signal(8 * OUT)
         length = Signal(range(ANSWER + 1))
         beat = Signal(range(OUT // w + 1))
-        writing = Signal()
+        writing, skip = Signal(), Signal()
         with m.If(send):
-            m.d.sync += [out.eq(answer), length.eq(Mux(tagged, 18, 14) + 28 + quoted), beat.eq(0), writing.eq(1)]
+            m.d.sync += [out.eq(answer), length.eq(Mux(tagged, 18, 14) + 28 + quoted), beat.eq(0), writing.eq(1),
+                         skip.eq(~tagged & skips_tag)]
+        slot = Signal(range(OUT // w + 2))  # the beat of `out` sent: from byte 12 on, past the tag if skipped
+        m.d.comb += slot.eq(beat + Mux(skip & (beat >= 12 // w), 4 // w, 0))
         rest = Signal.like(length)
         m.d.comb += rest.eq(length - w * beat)
         q = queue.i
         m.d.comb += [q.valid.eq(writing), q.payload.first.eq(beat == 0), q.payload.last.eq(rest <= w),
                      q.payload.nbytes.eq(Mux(rest <= w, rest, w))]
-        with m.Switch(beat):
+        with m.Switch(slot):
             for b in range(OUT // w):
                 with m.Case(b):
                     m.d.comb += q.payload.data.eq(out[8 * w * b : 8 * w * (b + 1)])
