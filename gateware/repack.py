@@ -56,19 +56,20 @@ class Repack(wiring.Component):
             o.last.eq(closing & (fill <= w)),
             o.first.eq(first),
         ]
-        sent = Signal(range(w + 1))
+        moved = self.o.valid & self.o.ready
         kept = Signal(range(w + v + 1))
         m.d.comb += [
-            sent.eq(Mux(self.o.valid & self.o.ready, o.nbytes, 0)),
-            kept.eq(fill - sent),
+            kept.eq(fill - Mux(moved, o.nbytes, 0)),
             self.i.ready.eq(~closing & (kept <= w)),
         ]
         f = self.i.payload
         take = self.i.valid & self.i.ready
         incoming = Signal(8 * v)
         m.d.comb += incoming.eq(low_bytes(f.data >> Cat(Const(0, 3), f.lo), f.n, v))
+        # the bytes at and past `fill` are zero (`incoming` is masked to its `n`), so a beat sent
+        # shifts the rest down by a whole beat: after a shorter, last one nothing is left either way
         m.d.sync += [
-            held.eq((held >> Cat(Const(0, 3), sent)) | Mux(take, incoming << Cat(Const(0, 3), kept), 0)),
+            held.eq(Mux(moved, held[8 * w :], held) | Mux(take, incoming << Cat(Const(0, 3), kept), 0)),
             fill.eq(kept + Mux(take, f.n, 0)),
         ]
         with m.If(take & f.last):

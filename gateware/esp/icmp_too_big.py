@@ -4,9 +4,9 @@
 A passive tap: it watches the outbound jobs and stored frames go from the intake to the
 encapsulator (every plaintext frame passes there once, in order, with its job) and never
 back-pressures them. Per job it steps the rate limit's frame count; for a frame whose job says
-too-big it keeps the first 96 bytes as they pass and, the cycle after its last beat, decides:
-an answer if the packet is answerable (DF, not an ICMP error, ... : docs/model.md) and a token
-is left (`icmp_sent`), else `icmp_limited`. The answer (at most 114 bytes) is written into a
+too-big it keeps its Ethernet header and first 68 IPv4 bytes as they pass and, the cycle after
+its last beat, decides: an answer if the packet is answerable (DF, not an ICMP error, ... :
+docs/model.md) and a token is left (`icmp_sent`), else `icmp_limited`. The answer (at most 114 bytes) is written into a
 lossy frame queue (`frame_queue.py`) whose reader is `o`: a slow `o` loses answers
 (`icmp_lost`), it never stalls the datapath (docs/invariants.md §8).
 
@@ -26,7 +26,7 @@ from .outbound_control import wire
 from .parser import VLAN_TAGS
 
 ERROR_TYPES = (3, 4, 5, 11, 12)  # ICMP errors, never answered (RFC 1122 §3.2.2)
-CAPTURE = 96  # bytes kept of a frame: a tagged Ethernet header, the longest IPv4 header, 8 bytes
+CAPTURE = 96  # bytes of a frame watched: a tagged Ethernet header, the longest IPv4 header, 8 bytes
 ANSWER = 18 + 20 + 8 + 68  # the longest answer
 OUT = 128  # bytes the answer is laid out in
 
@@ -64,8 +64,7 @@ class IcmpTooBig(wiring.Component):
 
         # -- watch: the job, then its frame's first beats ----------------------------------------
         job = Signal(Kept)  # what the answer needs of the job
-        capture = Signal(8 * CAPTURE)
-        index = Signal(range(CAPTURE // w + 1))
+        index = Signal(range(CAPTURE // w + 1))  # the frame's beats so far, up to the capture's
         decide = Signal()  # the cycle after the last beat of a too-big frame
         with m.If(self.job_taken):
             j = self.job
@@ -73,19 +72,37 @@ class IcmpTooBig(wiring.Component):
                          job.icv_len.eq(j.gcm.icv_len), job.src.eq(big_endian(j.outer, 12, 4)), index.eq(0)]
         m.d.sync += decide.eq(0)
         with m.If(self.beat_taken):
-            with m.Switch(index):
-                for b in range(CAPTURE // w):
-                    with m.Case(b):
-                        m.d.sync += [capture[8 * w * b : 8 * w * (b + 1)].eq(self.beat.data), index.eq(b + 1)]
+            with m.If(index < CAPTURE // w):
+                m.d.sync += index.eq(index + 1)
             with m.If(self.beat.last):
                 m.d.sync += decide.eq(job.too_big)
 
+        # -- kept as the beats pass: the Ethernet header (18 bytes, tagged or not) and the IPv4
+        # packet's first 68 bytes behind it, whichever its length (the tag known from its beat on)
+        eth, ip = Signal(8 * 18), Signal(8 * 68)
+        data = self.beat.data
+
+        def at(position):
+            """Whether this beat holds the frame's byte at a constant position; that byte."""
+            number, lane = divmod(position, w)
+            return index == number, data.word_select(lane, 8)
+
+        def keep(target, byte, when, value):
+            with m.If(self.beat_taken & when):
+                m.d.sync += target.word_select(byte, 8).eq(value)
+
+        for byte in range(18):
+            keep(eth, byte, *at(byte))
+        type_now = [Mux(here, value, eth.word_select(12 + i, 8)) for i, (here, value) in enumerate(map(at, (12, 13)))]
+        tagged_now = Cat(type_now[1], type_now[0]).matches(*VLAN_TAGS)
+        for byte in range(68):
+            (untagged, value), (tagged_, value_tagged) = at(14 + byte), at(18 + byte)
+            keep(ip, byte, Mux(tagged_now, tagged_, untagged), Mux(tagged_now, value_tagged, value))
+
         # -- the packet and whether it is answered (docs/model.md) -------------------------------
         tagged = Signal()
-        ethertype = big_endian(capture, 12, 2)
+        ethertype = big_endian(eth, 12, 2)
         m.d.comb += tagged.eq((ethertype == VLAN_TAGS[0]) | (ethertype == VLAN_TAGS[1]))
-        ip = Signal(8 * 68)
-        m.d.comb += ip.eq(Mux(tagged, capture[8 * 18 : 8 * 86], capture[8 * 14 : 8 * 82]))
         ihl = Signal(6)  # bytes / 4
         m.d.comb += ihl.eq(ip[:4])
         header_bytes = Signal(7)
@@ -124,8 +141,15 @@ class IcmpTooBig(wiring.Component):
                                        dst[16:], dst[:16]])
         body = wire((0x4500, 2), (ip_length, 2), (0, 4), (0x4001, 2), (ip_sum[:16], 2), (src, 4), (dst, 4),
                     (0x0304, 2), (icmp_sum[:16], 2), (0, 2), (next_hop, 2))
-        ethernet = Cat(capture[8 * 6 : 8 * 12], capture[: 8 * 6], capture[8 * 12 : 8 * 18])
-        answer = Mux(tagged, Cat(ethernet, body, ip), Cat(ethernet[: 8 * 14], body, ip))
+        # an untagged answer is a tagged one without bytes 12..15: where they are whole beats (a
+        # width dividing 4) the writer skips them, else the answer is laid out without them
+        skips_tag = 4 % w == 0
+        if skips_tag:
+            ethertype_field = Mux(tagged, eth[8 * 16 :], eth[8 * 12 : 8 * 14])
+            answer = Cat(eth[8 * 6 : 8 * 12], eth[: 8 * 6], eth[8 * 12 : 8 * 16], ethertype_field, body, ip)
+        else:
+            ethernet = Cat(eth[8 * 6 : 8 * 12], eth[: 8 * 6], eth[8 * 12 :])
+            answer = Mux(tagged, Cat(ethernet, body, ip), Cat(ethernet[: 8 * 14], body, ip))
 
         # -- the rate limit (the model's icmp.RateLimit): a token per `every` frames, `burst` at most
         frames = Signal(range(max(self.every, 2)))
@@ -147,15 +171,18 @@ class IcmpTooBig(wiring.Component):
         out = Signal(8 * OUT)
         length = Signal(range(ANSWER + 1))
         beat = Signal(range(OUT // w + 1))
-        writing = Signal()
+        writing, skip = Signal(), Signal()
         with m.If(send):
-            m.d.sync += [out.eq(answer), length.eq(Mux(tagged, 18, 14) + 28 + quoted), beat.eq(0), writing.eq(1)]
+            m.d.sync += [out.eq(answer), length.eq(Mux(tagged, 18, 14) + 28 + quoted), beat.eq(0), writing.eq(1),
+                         skip.eq(~tagged & skips_tag)]
+        slot = Signal(range(OUT // w + 2))  # the beat of `out` sent: from byte 12 on, past the tag if skipped
+        m.d.comb += slot.eq(beat + Mux(skip & (beat >= 12 // w), 4 // w, 0))
         rest = Signal.like(length)
         m.d.comb += rest.eq(length - w * beat)
         q = queue.i
         m.d.comb += [q.valid.eq(writing), q.payload.first.eq(beat == 0), q.payload.last.eq(rest <= w),
                      q.payload.nbytes.eq(Mux(rest <= w, rest, w))]
-        with m.Switch(beat):
+        with m.Switch(slot):
             for b in range(OUT // w):
                 with m.Case(b):
                     m.d.comb += q.payload.data.eq(out[8 * w * b : 8 * w * (b + 1)])

@@ -16,13 +16,13 @@ from espline.regmap.enums import Dir, Event, Mode
 from .counts import NAMES
 from .header_patch import PatchLayout
 from .inbound_classify import Verdict, counter, verdict_layout
-from .ipv4_header import PORTED, IPv4Decoder, after_header, big_endian
+from .ipv4_header import PORTED, IPv4Decoder, big_endian
 from .packet_buffer import commit_layout
 from .policy_table import key_layout, result_layout
 from .replay import ReplayWindow
 from .sa_fields import reached, report_events
 from .sa_table import read_signature
-from .trailer import trailer_layout
+from .trailer import TrailerLayout
 
 PROTO_IPIP, NEXT_HEADER_NONE = 4, 59
 
@@ -39,7 +39,7 @@ class InboundCommit(wiring.Component):
             "state": In(ReadPort.Signature(addr_width=index_bits, shape=state)),
             "state_write": In(WritePort.Signature(addr_width=index_bits, shape=state)),
             "icv": In(stream.Signature(data.StructLayout({"ok": 1}))),
-            "trailer": In(stream.Signature(trailer_layout(64))),
+            "trailer": In(stream.Signature(TrailerLayout)),
             "commit": Out(stream.Signature(commit_layout(PatchLayout))),
             "admit_lookup": Out(stream.Signature(key_layout(n_sa))),
             "admit": In(stream.Signature(result_layout(n_policy, n_sa))),
@@ -57,9 +57,8 @@ class InboundCommit(wiring.Component):
                      window.seq_low.eq(job.seq_low), window.esn.eq(sa.flags.esn)]
         t = self.trailer.payload
         m.submodules.inner = inner = IPv4Decoder(4)
-        m.d.comb += [inner.header.eq(t.head[: 8 * 20]), inner.available.eq(t.payload_len),
+        m.d.comb += [inner.header.eq(t.head), inner.l4.eq(t.after_header), inner.available.eq(t.payload_len),
                      inner.checksum_ok.eq(t.head_checksum_ok)]
-        after_header(m, t.head, inner.l4)
         tunnel = sa.flags.mode != Mode.TRANSPORT
         packets, nbytes = Signal(64), Signal(64)
         m.d.comb += [packets.eq(state.packets + 1), nbytes.eq(state.bytes + t.payload_len)]

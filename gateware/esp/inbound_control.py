@@ -26,7 +26,7 @@ from .policy_table import key_layout, result_layout
 from .replay import started_at, state_layout
 from .sa_fields import serve_snapshots
 from .sa_table import client_signature, renew
-from .trailer import trailer_layout
+from .trailer import TrailerLayout
 
 READS = ("classify", "commit")  # the SA table's read ports this direction uses
 
@@ -54,7 +54,7 @@ class InboundControl(wiring.Component):
             "admit_lookup": Out(stream.Signature(key_layout(n_sa))), "admit": In(policy),  # selector check
             "job": Out(stream.Signature(DecapJob)),
             "icv": In(stream.Signature(data.StructLayout({"ok": 1}))),
-            "trailer": In(stream.Signature(trailer_layout(64))),
+            "trailer": In(stream.Signature(TrailerLayout)),
             "commit": Out(stream.Signature(commit_layout(PatchLayout))),
             "counts": Out(Counts),
             "events": Out(stream.Signature(event)),

@@ -45,7 +45,7 @@ class FrameParser(wiring.Component):
         if not 64 <= max_frame < 2**16 - 1:
             raise ValueError(f"max_frame: {max_frame} is not 64..65534")
         if width % 2 or 18 // width == 34 // width:  # IPv4 header words across beats; IHL too late
-            raise ValueError(f"width: {width} is not an even number of bytes up to 32")
+            raise ValueError(f"width: {width} is not an even number of bytes up to 34")
         self.width, self.records, self.max_frame = width, records, max_frame
         super().__init__({"i": In(packet_signature(width)), "o": Out(packet_signature(width)),
                           "parsed": Out(stream.Signature(Parsed))})

@@ -1,6 +1,7 @@
 """ESP trailer check on the plaintext: pad length, next header and the padding bytes
-(RFC 4303 §2.4-§2.6), plus the first plaintext bytes for the inner header and that header's
-checksum verdict (RFC 1071, summed as the plaintext passes), one record a frame.
+(RFC 4303 §2.4-§2.6), plus what the inbound commit checks of the inner packet: its first 20
+bytes, the 4 after its IPv4 header (the ports, RFC 4301 §4.4.1.1) and that header's checksum
+verdict (RFC 1071), all kept as the plaintext passes, one record a frame.
 
 The plaintext is payload ‖ padding ‖ pad length ‖ next header; the padding must be exactly
 1, 2, ..., pad length (§2.4, the default padding the receiver checks) and fit the plaintext,
@@ -17,30 +18,34 @@ from amaranth.lib.wiring import In, Out
 from ..packet import packet_signature
 from .ipv4_checksum import HeaderChecksum
 
+HEAD = 20  # plaintext bytes kept from the start: a tunnel's inner IPv4 header without options
+AFTER = 4  # bytes kept after the inner header's 4 x IHL: the ports
 
-def trailer_layout(head_bytes: int) -> data.StructLayout:
-    return data.StructLayout({
-        "length": 16,  # plaintext bytes
-        "payload_len": 16,  # length - 2 - pad_len (meaningful when pad_ok)
-        "pad_len": 8,
-        "next_header": 8,
-        "pad_ok": 1,  # pad_len + 2 <= length and the padding is 1, 2, ..., pad_len
-        "head": 8 * head_bytes,  # the first plaintext bytes (byte 0 lowest); past `length`: undefined
-        # the first 4 x IHL plaintext bytes, as an IPv4 header, pass its checksum (when `length` holds them)
-        "head_checksum_ok": 1,
-    })
+TrailerLayout = data.StructLayout({
+    "length": 16,  # plaintext bytes
+    "payload_len": 16,  # length - 2 - pad_len (meaningful when pad_ok)
+    "pad_len": 8,
+    "next_header": 8,
+    "pad_ok": 1,  # pad_len + 2 <= length and the padding is 1, 2, ..., pad_len
+    # the plaintext's first HEAD bytes, and the AFTER bytes after its first 4 x IHL bytes (IHL
+    # the low nibble of byte 0), byte 0 lowest; past `length`: undefined
+    "head": 8 * HEAD,
+    "after_header": 8 * AFTER,
+    # the first 4 x IHL plaintext bytes, as an IPv4 header, pass its checksum (when `length` holds them)
+    "head_checksum_ok": 1,
+})
 
 
 class EspTrailer(wiring.Component):
     """Pass plaintext frames from `i` to `o` unchanged (no added latency); emit one
-    `trailer_layout(head_bytes)` record per frame on `trailer`, from the cycle after its last beat.
+    `TrailerLayout` record per frame on `trailer`, from the cycle after its last beat.
 
     A frame's last beat waits only while the record queue (`records` deep) is full.
     """
 
-    def __init__(self, width: int = 16, head_bytes: int = 64, records: int = 4):
-        self.width, self.head_bytes, self.records = width, head_bytes, records
-        self.layout = trailer_layout(head_bytes)
+    def __init__(self, width: int = 16, records: int = 4):
+        self.width, self.records = width, records
+        self.layout = TrailerLayout
         super().__init__({"i": In(packet_signature(width)), "o": Out(packet_signature(width)),
                           "trailer": Out(stream.Signature(self.layout))})
 
@@ -70,18 +75,28 @@ class EspTrailer(wiring.Component):
             m.d.sync += [prev[0].eq(b[width]), prev[1].eq(b[width + 1]),
                          prev_seq[0].eq(seq[width]), prev_seq[1].eq(seq[width + 1])]
 
-        # the head, one beat at a time (`head_now`: with this beat's bytes)
-        head_beats = -(-self.head_bytes // width)
-        head, head_now = Signal(8 * width * head_beats), Signal(8 * width * head_beats)
+        # the bytes kept, one beat at a time (`*_now`: with this beat's bytes)
+        head_beats = -(-(4 * 15 + AFTER) // width)  # up to the last byte kept
         index = Signal(range(head_beats + 1))
         at = Mux(beat.first, 0, index)
-        m.d.comb += head_now.eq(head)
-        with m.Switch(at):
-            for i in range(head_beats):
-                with m.Case(i):
-                    m.d.comb += head_now.word_select(i, 8 * width).eq(beat.data)
         with m.If(take & (at < head_beats)):
-            m.d.sync += [head.eq(head_now), index.eq(at + 1)]
+            m.d.sync += index.eq(at + 1)
+        head, head_now = Signal(8 * HEAD), Signal(8 * HEAD)
+        after, after_now = Signal(8 * AFTER), Signal(8 * AFTER)
+        ihl = Signal(4)
+        ihl_now = Mux(at == 0, beat.data[:4], ihl)
+        behind = at * width - 4 * ihl_now  # this beat's first byte, from the end of the header
+        m.d.comb += [head_now.eq(head), after_now.eq(after)]
+        for byte in range(HEAD):
+            number, lane = divmod(byte, width)
+            with m.If(at == number):
+                m.d.comb += head_now.word_select(byte, 8).eq(beat.data.word_select(lane, 8))
+        for byte in range(AFTER):
+            for lane in range(byte % 4, width, 4):  # 4 x IHL + byte is `byte` modulo 4
+                with m.If(behind == byte - lane):
+                    m.d.comb += after_now.word_select(byte, 8).eq(beat.data.word_select(lane, 8))
+        with m.If(take):
+            m.d.sync += [head.eq(head_now), after.eq(after_now), ihl.eq(ihl_now)]
 
         # at the last beat (n bytes): next header is b[n + 1], pad length b[n], before it b[n - 1]
         length = Signal(16)
@@ -91,7 +106,7 @@ class EspTrailer(wiring.Component):
             m.d.sync += length.eq(total)
         m.submodules.head_checksum = head_checksum = HeaderChecksum(width, 0)
         m.d.comb += [head_checksum.beat.eq(beat), head_checksum.take.eq(take)]
-        m.d.comb += [record.length.eq(total), record.head.eq(head_now[: 8 * self.head_bytes]),
+        m.d.comb += [record.length.eq(total), record.head.eq(head_now), record.after_header.eq(after_now),
                      record.head_checksum_ok.eq(head_checksum.ok)]
         with m.Switch(beat.nbytes):
             for n in range(1, width + 1):

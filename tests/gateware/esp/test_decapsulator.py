@@ -80,7 +80,7 @@ def trailer_facts(plain: bytes) -> dict:
     pad = plain[-2]
     pad_ok = pad + 2 <= len(plain) and plain[-2 - pad : -2] == bytes(range(1, pad + 1))
     facts = {"length": len(plain), "pad_len": pad, "next_header": plain[-1], "pad_ok": int(pad_ok),
-             "head": plain[:64]}
+             "head": plain[:20], "after_header": plain[4 * (plain[0] & 0xF) :][:4]}
     if pad_ok:
         facts["payload_len"] = len(plain) - 2 - pad
     return facts
@@ -122,7 +122,8 @@ def test_matches_the_model(config, width):
     assert [False, True] == sorted({ok for *_, ok in decrypted})
     for record, (_, _, plain, _) in zip(trailers, decrypted, strict=True):
         facts = trailer_facts(plain)
-        got = {name: int(getattr(record, name)) for name in facts if name != "head"}
-        got["head"] = int(record.head).to_bytes(64, "little")[: len(facts["head"])]
+        got = {name: int(getattr(record, name)) for name in facts if name not in ("head", "after_header")}
+        got["head"] = int(record.head).to_bytes(20, "little")[: len(facts["head"])]
+        got["after_header"] = int(record.after_header).to_bytes(4, "little")[: len(facts["after_header"])]
         assert got == facts
     assert any(not trailer_facts(plain)["pad_ok"] for _, _, plain, ok in decrypted if ok)

@@ -95,7 +95,8 @@ def test_checks_in_the_rfcs_order():
             ctx.set(dut.verdict.valid, 1)
             ctx.set(dut.icv.payload.ok, icv)
             ctx.set(dut.trailer.payload, {"payload_len": len(INNER), "next_header": next_header, "pad_ok": pad,
-                                          "head": int.from_bytes(INNER[:64], "little"),
+                                          "head": int.from_bytes(INNER[:20], "little"),
+                                          "after_header": int.from_bytes(INNER[4 * (INNER[0] & 0xF) :][:4], "little"),
                                           "head_checksum_ok": ipv4.checksum(INNER[: 4 * (INNER[0] & 0xF)]) == 0})
             ctx.set(dut.icv.valid, 1)
             ctx.set(dut.trailer.valid, 1)

@@ -138,7 +138,7 @@ def test_bytes_of_an_earlier_frame_do_not_count():
 
 
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
-@pytest.mark.parametrize("width", [3, 64])
+@pytest.mark.parametrize("width", [3, 36])
 def test_widths_it_cannot_parse_at_are_refused(width):
-    with pytest.raises(ValueError, match="not an even number of bytes up to 32"):
+    with pytest.raises(ValueError, match="not an even number of bytes up to 34"):
         FrameParser(width=width)

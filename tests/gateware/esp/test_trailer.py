@@ -93,8 +93,9 @@ def test_trailer_matches_the_model(width):
             assert r.payload_len == len(f) - 2 - f[-2]
         if len(f) >= 4 * (f[0] & 0xF):  # the plaintext holds the header it starts with
             assert r.head_checksum_ok == (ipv4.checksum(f[: 4 * (f[0] & 0xF)]) == 0), f.hex()
-        n = min(len(f), 64)
-        assert int(r.head).to_bytes(64, "little")[:n] == f[:n], f.hex()
+        assert int(r.head).to_bytes(20, "little")[: len(f)] == f[:20], f.hex()
+        after = f[4 * (f[0] & 0xF) :][:4]
+        assert int(r.after_header).to_bytes(4, "little")[: len(after)] == after, f.hex()
 
 
 def test_no_bubbles():
