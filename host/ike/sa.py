@@ -131,6 +131,15 @@ def identification(text: str, initiator: bool) -> Identification:
     return Identification(initiator, ID_FQDN, text.lstrip("@").encode())
 
 
+def id_text(p: Identification) -> str:
+    """An identity as swanctl.conf writes it (the inverse of `identification`)."""
+    if p.id_type == ID_IPV4_ADDR and len(p.data) == 4:
+        return str(ipaddress.IPv4Address(p.data))
+    if p.id_type == ID_KEY_ID:
+        return "@#" + p.data.hex()
+    return p.data.decode(errors="replace")
+
+
 @dataclass
 class ChildSa:
     """One Child SA (ESP, tunnel mode) as negotiated: what the installer programs."""
@@ -553,7 +562,7 @@ class IkeSa:
         expected = identification(self.conn.remote_id, True)
         if (idi.id_type, idi.data) != (expected.id_type, expected.data) or auth.method != AUTH_PSK \
                 or not keys.auth_matches(self._auth(True, idi), auth.data):
-            raise ProtocolError(f"peer {idi.data!r} failed authentication (wrong PSK or identity)",
+            raise ProtocolError(f"peer {id_text(idi)} failed authentication (wrong PSK or identity)",
                                 AUTHENTICATION_FAILED)
         idr = identification(self.conn.local_id, False)
         payloads = [idr, AuthPayload(AUTH_PSK, self._auth(False, idr))]
