@@ -196,3 +196,21 @@ def test_hostile_frames_are_logged_not_raised(caplog):
         d.receive(frame)
     assert "dropped" in caplog.text
     assert sites.traffic_flows()
+
+
+def test_simultaneous_child_rekeys_settle_on_one_child():
+    """Both sides rekey the same Child SA at once: each answers the other TEMPORARY_FAILURE
+    (§2.25) and retries after its own random delay; one new Child SA results, traffic flows."""
+    sites = established(Sites())
+    before = sites.children("a")[0].spi_in
+    for s in "ab":
+        sa = next(iter(sites.daemons[s].sas.values()))
+        sa.rekey_child(sa.children[0])
+    sites.pump()
+    assert all(c.rekeying is False for s in "ab" for c in sites.children(s))
+    sites.advance(25)
+    a, b = sites.children("a"), sites.children("b")
+    assert len(a) == len(b) == 1 and (a[0].spi_in, a[0].spi_out) == (b[0].spi_out, b[0].spi_in)
+    assert a[0].spi_in != before
+    assert len([sa for sa in sites.devices["a"].sas if sa]) == 2
+    assert sites.traffic_flows()
