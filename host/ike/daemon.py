@@ -194,13 +194,18 @@ class Daemon:
         times = [t for sa in self.sas.values() if (t := sa.next_due()) is not None]
         return min(times) if times else None
 
-    def run(self, stop=lambda: False, poll: float = 0.5) -> None:
-        """Serve frames and timers until `stop()` (the appliance's events polled every `poll` s)."""
+    def run(self, stop=lambda: False, poll: float = 0.5, control=None) -> None:
+        """Serve frames and timers until `stop()` (the appliance's events polled every `poll` s,
+        the control socket, if any, every 0.1 s)."""
         self.start()
+        if control is not None:
+            poll = min(poll, 0.1)
         while not stop():
             due = self.next_due()
             timeout = poll if due is None else min(poll, max(0.0, due - self.clock()))
             frame = self.link.receive(timeout)
             if frame is not None:
                 self.receive(frame)
+            if control is not None:
+                control.poll()
             self.tick()
