@@ -129,6 +129,8 @@ class Daemon:
             self._dispatch(m, d)
         except (ParseError, CryptoError, ProtocolError) as e:
             log.warning("dropped a frame: %s", e)
+        except Exception:  # a daemon outlives a bug in one exchange: logged with its traceback
+            log.exception("internal error on a frame (dropped)")
 
     def _dispatch(self, m, d: Datagram) -> None:
         if m.exchange == IKE_SA_INIT and not m.is_response:
@@ -172,11 +174,14 @@ class Daemon:
         """Retransmissions, rekeys, lifetimes and liveness checks that are due; the appliance's
         lifetime events (a soft limit rekeys the Child SA, a hard one deletes it)."""
         now = self.clock()
-        for sa in list(self.sas.values()):
-            if sa.state != "dead":
-                sa.tick(now)
-        for kind, direction, spi in self.installer.events():
-            self._lifetime_event(getattr(kind, "value", kind), direction, spi)
+        try:
+            for sa in list(self.sas.values()):
+                if sa.state != "dead":
+                    sa.tick(now)
+            for kind, direction, spi in self.installer.events():
+                self._lifetime_event(getattr(kind, "value", kind), direction, spi)
+        except Exception:  # as in `receive`
+            log.exception("internal error in the timers")
 
     def _lifetime_event(self, kind: str, direction: str, spi: int) -> None:
         for sa in list(self.sas.values()):

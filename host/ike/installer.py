@@ -118,7 +118,9 @@ class DriverInstaller:
             self.dev.delete_sa("in", child.spi_in)
 
     def remove_outbound(self, child) -> None:
-        self._delete_policies(self._policies(child, "out", self.priority))
+        """The child's outbound policies (also the copies a switch puts ahead) and SA, those there are."""
+        self._delete_policies(self._policies(child, "out", self.priority)
+                              + self._policies(child, "out", self.priority - 1))
         if any(sa is not None and (sa.dir, sa.spi) == ("out", child.spi_out) for sa in self.dev.sas):
             self.dev.delete_sa("out", child.spi_out)
 

@@ -68,6 +68,9 @@ from .message import (
 )
 
 log = logging.getLogger("espline.ike")
+#: What the driver raises when the appliance refuses a table command (ConfigError is a
+#: ValueError, HardwareError a RuntimeError) or does not answer.
+INSTALL_ERRORS = (ValueError, RuntimeError, TimeoutError, OSError)
 NONCE_LENGTH = 32  # at least half the PRF's key size (§2.10)
 IKE_PORT, NAT_T_PORT = 500, 4500
 
@@ -549,11 +552,10 @@ class IkeSa:
                 raise ProtocolError(f"no Child SA: notify {[n.type for n in errors]}", NO_PROPOSAL_CHOSEN)
             child = self._child_from_response(m, config_child, spi, self.nonce_i, self.nonce_r, b"",
                                               proposals.without_dh(self.daemon.esp_proposals(self.conn, config_child)))
+            self._install(child)
         except (ProtocolError, ParseError) as e:
             log.warning("%s: Child SA %s not established: %s", self, config_child.name, e)
             self.daemon.installer.release_spi(spi)
-            return
-        self._install(child)
 
     def _auth_request(self, m: Message) -> None:
         idi, auth = m.get(Identification, initiator=True), m.get(AuthPayload)
@@ -569,11 +571,11 @@ class IkeSa:
         self._established()
         try:
             child_payloads, child = self._child_request(m, self.nonce_i, self.nonce_r, None)
+            self._install(child)
         except ProtocolError as e:
             log.warning("%s: Child SA refused: %s", self, e)
             self._respond(m, payloads + [Notify(e.notify)])
             return
-        self._install(child)
         self._respond(m, payloads + child_payloads)
 
     def _established(self) -> None:
@@ -664,11 +666,24 @@ class IkeSa:
         return None
 
     def _install(self, child: ChildSa, replacing: ChildSa | None = None, outbound: bool = True) -> None:
+        """Program `child` (inbound, and outbound unless it waits); ProtocolError(TEMPORARY_FAILURE)
+        if the appliance refuses it (table full, an SPI without a slot, a bus error): what was
+        programmed of it is removed again."""
         inst = self.daemon.installer
-        inst.install_inbound(child)
-        if outbound:
-            inst.install_outbound(child, replacing)
-            child.outbound = True
+        try:
+            inst.install_inbound(child)
+            if outbound:
+                inst.install_outbound(child, replacing)
+                child.outbound = True
+        except INSTALL_ERRORS as e:
+            log.warning("%s: the appliance refused %s: %s", self, child.describe(), e)
+            inst.release_spi(child.spi_in)
+            try:
+                inst.remove_outbound(child)
+                inst.remove_inbound(child)
+            except INSTALL_ERRORS:
+                pass
+            raise ProtocolError(f"the appliance refused the Child SA: {e}", TEMPORARY_FAILURE) from None
         self.children.append(child)
         log.info("%s: %s established, TS %s === %s", self, child.describe(), _ts_text(child.local_ts),
                  _ts_text(child.remote_ts))
@@ -718,6 +733,7 @@ class IkeSa:
                         raise ParseError("CREATE_CHILD_SA response lacks the KE of our group")
                     shared = dh[0].shared(dh[1], ke.data)
                 new = self._child_from_response(m, config_child, spi, nonce, nonce_r.data, shared, esp)
+                self._install(new, replacing=child)
             except (ProtocolError, ParseError, CryptoError) as e:
                 delay = self.daemon.rng.uniform(2, 20)  # apart from the peer's retry after a collision (§2.25)
                 log.warning("%s: rekeying %s failed: %s; retrying in %.0f s", self, child.describe(), e, delay)
@@ -726,7 +742,6 @@ class IkeSa:
                 if getattr(e, "notify", None) == CHILD_SA_NOT_FOUND:
                     self._remove(child)
                 return
-            self._install(new, replacing=child)
             child.outbound = False  # the installer deleted its outbound SA with the switch
             child.replaced_by = new
             self.delete_child(child)
@@ -850,8 +865,11 @@ class IkeSa:
                 ours.append(child.spi_in.to_bytes(4, "big"))
                 new = child.replaced_by
                 if new is not None and not new.outbound:  # the peer finished its rekey: switch over
-                    self.daemon.installer.install_outbound(new, replacing=child)
-                    new.outbound, child.outbound = True, False
+                    try:
+                        self.daemon.installer.install_outbound(new, replacing=child)
+                        new.outbound, child.outbound = True, False
+                    except INSTALL_ERRORS as e:
+                        log.warning("%s: the appliance refused the outbound SA of %s: %s", self, new.describe(), e)
                 log.info("%s: %s deleted by the peer", self, child.describe())
                 self._remove(child)
         self._respond(m, [DeletePayload(PROTO_ESP, ours)] if ours else [])

@@ -123,9 +123,9 @@ def connection(me: str, psk: str = "secret-ab", esp: str = "aes128gcm16-esn", ik
 
 
 class Sites:
-    def __init__(self, config_a: dict | None = None, config_b: dict | None = None):
+    def __init__(self, config_a: dict | None = None, config_b: dict | None = None, build_b: Build = BUILD):
         self.clock = Clock()
-        self.devices = {s: ModelDevice() for s in "ab"}
+        self.devices = {"a": ModelDevice(), "b": ModelDevice(build_b)}
         self.links = {s: SiteLink(self, s) for s in "ab"}
         configs = {"a": config_a or connection("a"), "b": config_b or connection("b")}
         self.daemons = {s: Daemon(parse(configs[s]).ike, self.links[s], DriverInstaller(self.devices[s]), self.clock,

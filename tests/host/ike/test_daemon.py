@@ -8,6 +8,7 @@ import logging
 import pytest
 from ike_env import Sites, connection
 
+from espline.config import Build
 from espline.host.ike.message import decode
 from espline.sim.model import Port
 from espline.sim.traffic import ethernet, ip_packet
@@ -214,3 +215,17 @@ def test_simultaneous_child_rekeys_settle_on_one_child():
     assert a[0].spi_in != before
     assert len([sa for sa in sites.devices["a"].sas if sa]) == 2
     assert sites.traffic_flows()
+
+
+def test_a_full_appliance_refuses_the_child_sa_cleanly(caplog):
+    """Site B's SPD table holds one policy: its Child SA cannot be programmed. B answers
+    TEMPORARY_FAILURE and removes what it had programmed; the IKE SA stays up on both sides."""
+    caplog.set_level(logging.INFO, logger="espline.ike")
+    sites = Sites(build_b=Build(n_sa=64, n_policy=1))
+    sites.daemons["a"].initiate("site")
+    sites.pump()
+    assert not sites.children("a") and not sites.children("b")
+    assert "the appliance refused" in caplog.text and "notify [43]" in caplog.text
+    assert not any(sites.devices["b"].sas) and not sites.devices["b"].policies
+    assert not any(sites.devices["a"].sas)
+    assert [sa.state for sa in sites.daemons["a"].sas.values()] == ["established"]
