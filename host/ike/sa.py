@@ -72,6 +72,7 @@ log = logging.getLogger("espline.ike")
 #: ValueError, HardwareError a RuntimeError) or does not answer.
 INSTALL_ERRORS = (ValueError, RuntimeError, TimeoutError, OSError)
 NONCE_LENGTH = 32  # at least half the PRF's key size (§2.10)
+HALF_OPEN_TIMEOUT = 30.0  # a responder's IKE SA without IKE_AUTH is forgotten after this (§2.4)
 IKE_PORT, NAT_T_PORT = 500, 4500
 
 
@@ -278,6 +279,11 @@ class IkeSa:
     # -- timers ----------------------------------------------------------------------------------
 
     def tick(self, now: float) -> None:
+        if not self.initiator and self.state == "auth" and now - self.last_heard > HALF_OPEN_TIMEOUT:
+            log.info("%s: no IKE_AUTH from %s within %.0f s: half-open IKE SA forgotten", self, self.remote_addr,
+                     HALF_OPEN_TIMEOUT)
+            self.destroy()
+            return
         p = self.pending
         if p is not None and now >= p.due:
             if p.tries > self.daemon.retransmit_tries:
@@ -307,6 +313,8 @@ class IkeSa:
 
     def next_due(self) -> float | None:
         times = [self.pending.due] if self.pending else []
+        if not self.initiator and self.state == "auth":
+            times.append(self.last_heard + HALF_OPEN_TIMEOUT)
         if self.state == "established":
             times += [t for c in self.children for t in (c.rekey_at, c.expire_at) if t]
             if self.rekey_at:
@@ -490,6 +498,7 @@ class IkeSa:
         shared = g.shared(private, ke.data)
         self.spi_r, self.nonce_i, self.nonce_r = os.urandom(8), nonce.data, os.urandom(NONCE_LENGTH)
         self.suite, self.init_request, self.state = suite, m.raw, "auth"
+        self.last_heard = self.now
         self.nat = self._detect_nat(Message(m.spi_i, bytes(8), 0, 0, 0, m.payloads))
         chosen.spi = b""
         payloads = [SaPayload([chosen]), KePayload(suite.dh, g.public(private)), NoncePayload(self.nonce_r)]

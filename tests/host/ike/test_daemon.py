@@ -229,3 +229,16 @@ def test_a_full_appliance_refuses_the_child_sa_cleanly(caplog):
     assert not any(sites.devices["b"].sas) and not sites.devices["b"].policies
     assert not any(sites.devices["a"].sas)
     assert [sa.state for sa in sites.daemons["a"].sas.values()] == ["established"]
+
+
+def test_half_open_responder_sa_forgotten():
+    """An IKE_SA_INIT whose IKE_AUTH never comes: the responder forgets it after 30 s (§2.4)."""
+    sites = Sites()
+    sites.links["a"].drop = lambda frame: len(frame) > 0 and sites.daemons["b"].sas != {}  # IKE_AUTH lost
+    sites.daemons["a"].initiate("site")
+    sites.pump()
+    assert [sa.state for sa in sites.daemons["b"].sas.values()] == ["auth"]
+    sites.advance(29)
+    assert sites.daemons["b"].sas
+    sites.advance(2)
+    assert not sites.daemons["b"].sas and not sites.daemons["b"].half_open
