@@ -416,13 +416,16 @@ class IkeSa:
         return peer_nat or our_nat or self.conn.encap
 
     def initiate(self, group: int | None = None) -> None:
-        """Send IKE_SA_INIT (§1.2) with the DH group of our first proposal, or `group`."""
+        """Send IKE_SA_INIT (§1.2) with the DH group of our first proposal, or `group`; after a
+        COOKIE the same KE and nonce again, the cookie first (§2.6)."""
         ours = self.daemon.ike_proposals(self.conn)
         if group is None:
             group = ours[0].of_type(DH)[0].id
-        g = GROUPS[group]
-        private = g.generate()
-        self.dh, self.nonce_i, self.state = (g, private), os.urandom(NONCE_LENGTH), "init"
+        if not (self.cookie and self.dh and self.dh[0].number == group):
+            g = GROUPS[group]
+            self.dh, self.nonce_i = (g, g.generate()), os.urandom(NONCE_LENGTH)
+        g, private = self.dh
+        self.state = "init"
         payloads = [SaPayload(proposals.offer(ours, b"", group)), KePayload(group, g.public(private)),
                     NoncePayload(self.nonce_i)] + self._nat_payloads(bytes(8))
         if self.cookie:
@@ -435,6 +438,11 @@ class IkeSa:
         if cookie is not None or invalid_ke is not None:
             self.next_id = 0  # IKE_SA_INIT again, as message 0 (§2.6, §1.2)
         if cookie is not None:
+            if self.cookie:  # one retry with a cookie (§2.6); a second COOKIE ends the attempt
+                log.warning("%s: the responder asks for a cookie again: giving up", self)
+                self.destroy()
+                return
+            log.info("%s: the responder asks for a cookie (COOKIE): retrying with it", self)
             self.cookie = cookie.data
             self.initiate(self.dh[0].number)
             return

@@ -9,7 +9,8 @@ import pytest
 from ike_env import Sites, connection
 
 from espline.config import Build
-from espline.host.ike.message import decode
+from espline.host.ike.frames import Datagram, build_frame
+from espline.host.ike.message import COOKIE, Message, Notify, decode, encode
 from espline.sim.model import Port
 from espline.sim.traffic import ethernet, ip_packet
 
@@ -242,3 +243,34 @@ def test_half_open_responder_sa_forgotten():
     assert sites.daemons["b"].sas
     sites.advance(2)
     assert not sites.daemons["b"].sas and not sites.daemons["b"].half_open
+
+
+def test_cookie_asked_and_returned():
+    """A responder over its half-open threshold answers COOKIE (§2.6); the initiator repeats its
+    IKE_SA_INIT with the cookie first and the same KE and nonce; then all is as ever."""
+    b = connection("b")
+    b["ike"]["cookie_threshold"] = 0
+    sites = Sites(connection("a"), b)
+    sites.daemons["a"].initiate("site")
+    assert sites.pump() == 6  # COOKIE, then INIT and AUTH
+    init, again = (decode(f[14 + 28:]) for f in sites.links["a"].wire[:2])
+    assert again.payloads[0].type == 16390 and again.payloads[1:] == init.payloads
+    assert sites.traffic_flows()
+
+
+def test_forged_cookie_refused():
+    """An IKE_SA_INIT with a cookie the responder did not make gets a COOKIE answer, no IKE SA."""
+    b = connection("b")
+    b["ike"]["cookie_threshold"] = 0
+    sites = Sites(connection("a"), b)
+    sites.links["a"].drop = lambda frame: True  # A's own attempt never arrives
+    sites.daemons["a"].initiate("site")
+    first = decode(sites.links["a"].wire[0][14 + 28:])
+    forged = Message(first.spi_i, bytes(8), first.exchange, first.flags, 0,
+                     [Notify(COOKIE, data=b"\0\0\0\1" + bytes(32))] + first.payloads)
+    sent = len(sites.links["b"].wire)
+    sites.daemons["b"].receive(build_frame(Datagram("192.0.2.1", "198.51.100.2", 500, 500, encode(forged)),
+                                           b"\2" * 6, b"\4" * 6))
+    assert not sites.daemons["b"].sas
+    answer = decode(sites.links["b"].wire[sent][14 + 28:])
+    assert [p.type for p in answer.payloads] == [COOKIE] and answer.payloads[0].data != forged.payloads[0].data
