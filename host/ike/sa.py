@@ -347,7 +347,17 @@ class IkeSa:
         if m.message_id != self.peer_id:
             log.info("%s: %s outside the window (expected message ID %d): dropped", self, m.name, self.peer_id)
             return
-        self._open(m)
+        try:
+            self._open(m)
+        except ParseError as e:
+            if not getattr(e, "authentic", False) or e.notify is None:
+                raise
+            log.warning("%s: %s refused: %s", self, m.name, e)
+            self.peer_id += 1
+            self._respond(m, [Notify(e.notify, data=e.data)])
+            if m.exchange == IKE_AUTH:
+                self.destroy()
+            return
         self.last_heard = self.now
         self._float(src, sport, dport)
         self.peer_id += 1
@@ -376,7 +386,11 @@ class IkeSa:
         first, body = m.sk
         sk_at = len(m.raw) - len(body) - 4
         plain = self.recv_cipher.open(m.raw[:sk_at + 4], body)
-        m.payloads = m.payloads + decode_chain(plain, first)
+        try:
+            m.payloads = m.payloads + decode_chain(plain, first)
+        except ParseError as e:
+            e.authentic = True  # the ICV verified: the peer sent this, an error notify is its due (§2.21)
+            raise
         m.sk = None
 
     def _float(self, src: str, sport: int, dport: int) -> None:

@@ -274,3 +274,18 @@ def test_forged_cookie_refused():
     assert not sites.daemons["b"].sas
     answer = decode(sites.links["b"].wire[sent][14 + 28:])
     assert [p.type for p in answer.payloads] == [COOKIE] and answer.payloads[0].data != forged.payloads[0].data
+
+
+def test_unsupported_critical_payload_in_a_request_is_answered():
+    """An authentic request carrying an unknown payload marked critical is answered with
+    UNSUPPORTED_CRITICAL_PAYLOAD naming its type (§2.5); the IKE SA goes on."""
+    from espline.host.ike.message import INFORMATIONAL, UNSUPPORTED_CRITICAL_PAYLOAD, Unknown
+    sites = established(Sites())
+    a = next(iter(sites.daemons["a"].sas.values()))
+    answers = []
+    a.request(INFORMATIONAL, [Unknown(99, True, b"x")], answers.append)
+    sites.pump()
+    assert [(n.type, n.data) for n in answers[0].payloads] == [(UNSUPPORTED_CRITICAL_PAYLOAD, bytes([99]))]
+    a.request(INFORMATIONAL, [Unknown(99, False, b"x")], answers.append)  # not critical: ignored (§3.2)
+    sites.pump()
+    assert answers[1].payloads == [] and sites.traffic_flows()
