@@ -729,14 +729,16 @@ class IkeSa:
 
     # -- CREATE_CHILD_SA: rekeying a Child SA -----------------------------------------------------
 
-    def rekey_child(self, child: ChildSa) -> None:
-        """Rekey `child` (§1.3.3): a new Child SA for the same selectors, REKEY_SA naming the old."""
+    def rekey_child(self, child: ChildSa, group: int | None = None) -> None:
+        """Rekey `child` (§1.3.3): a new Child SA for the same selectors, REKEY_SA naming the old;
+        with PFS the KE of our first group, or of `group` (the peer's INVALID_KE_PAYLOAD, §1.3)."""
         config_child = self.conn.children[child.name]
         child.rekeying = True
         spi = self.daemon.installer.allocate_spi()
         nonce = os.urandom(NONCE_LENGTH)
         esp = self.daemon.esp_proposals(self.conn, config_child)
-        group = next((t.id for p in esp for t in p.of_type(DH)), None)
+        groups = [t.id for p in esp for t in p.of_type(DH)]
+        group = group if group in groups else (groups[0] if groups else None)
         payloads = [Notify(REKEY_SA, PROTO_ESP, child.spi_in.to_bytes(4, "big")),
                     SaPayload(proposals.offer(esp, spi.to_bytes(4, "big"), group)), NoncePayload(nonce)]
         dh = None
@@ -753,6 +755,14 @@ class IkeSa:
                 self.daemon.installer.release_spi(spi)
                 return
             try:
+                invalid_ke = m.notify(INVALID_KE_PAYLOAD)
+                if invalid_ke is not None and len(invalid_ke.data) == 2 and dh is not None:
+                    asked = int.from_bytes(invalid_ke.data, "big")
+                    if asked in groups and asked != dh[0].number:
+                        log.info("%s: peer asks for DH group %d (INVALID_KE_PAYLOAD): retrying", self, asked)
+                        self.daemon.installer.release_spi(spi)
+                        self.rekey_child(child, asked)
+                        return
                 if m.errors():
                     raise ProtocolError(f"notify {[n.type for n in m.errors()]}", m.errors()[0].type)
                 nonce_r, ke = m.get(NoncePayload), m.get(KePayload)

@@ -289,3 +289,17 @@ def test_unsupported_critical_payload_in_a_request_is_answered():
     a.request(INFORMATIONAL, [Unknown(99, False, b"x")], answers.append)  # not critical: ignored (§3.2)
     sites.pump()
     assert answers[1].payloads == [] and sites.traffic_flows()
+
+
+def test_pfs_rekey_follows_invalid_ke():
+    """A's PFS rekey offers ECP-256 first, B takes only Curve25519: INVALID_KE_PAYLOAD, then A
+    rekeys again with Curve25519 (§1.3)."""
+    sites = established(Sites(connection("a", esp="aes128gcm16-esn-ecp256-curve25519"),
+                              connection("b", esp="aes128gcm16-esn-curve25519")))
+    old = sites.children("a")[0].spi_in
+    sa = next(iter(sites.daemons["a"].sas.values()))
+    sa.rekey_child(sa.children[0])
+    sites.pump()
+    new = sites.children("a")[0]
+    assert new.spi_in != old and new.suite.dh == 31
+    assert sites.traffic_flows()
