@@ -399,8 +399,12 @@ class IkeSa:
             log.info("%s: peer now at %s:%d", self, src, sport)
             self.remote_port, self.local_port = sport, dport
             for child in self.children:
-                if child.encap is not None and child.encap[1] != sport:
+                if child.encap is not None and child.encap != (dport, sport):
                     child.encap = (dport, sport)
+                    try:  # the SAs' UDP ports change in place: an update keeps keys and counters
+                        self.daemon.installer.update_encap(child)
+                    except INSTALL_ERRORS as e:
+                        log.warning("%s: the appliance refused the new ports of %s: %s", self, child.describe(), e)
 
     # -- IKE_SA_INIT -----------------------------------------------------------------------------
 

@@ -57,6 +57,13 @@ class ModelDevice:
         self.model.sad.delete(dir, spi)
         self.writes.append(("delete_sa", dir, spi))
 
+    def update_sa(self, sa) -> None:
+        index = next(i for i, s in enumerate(self.sas) if s is not None and (s.dir, s.spi) == (sa.dir, sa.spi))
+        self.sas[index].check_update(sa)
+        self.sas[index] = sa
+        self.model.sad.update(sa)
+        self.writes.append(("update_sa", sa.dir, sa.spi))
+
     def add_policy(self, policy) -> int:
         check_policy(policy, [s for s in self.sas if s], self.policies, self.build)
         index = sum(p.priority <= policy.priority for p in self.policies)

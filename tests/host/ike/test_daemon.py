@@ -189,6 +189,23 @@ def test_nat_t_encapsulation():
     assert frame.frame[14 + 9] == 17 and frame.frame[14 + 22: 14 + 24] == (4500).to_bytes(2, "big")
 
 
+def test_nat_mapping_moves_and_the_sas_follow():
+    """The peer's IKE messages come from another port (its NAT rebinding): responses go there and
+    the Child SAs' UDP ports are updated in place in the appliance (§2.23, RFC 3948)."""
+    sites = established(Sites(connection("a"), connection("b", encap=True)))
+    b = next(iter(sites.daemons["b"].sas.values()))
+    b.local_port = 4501  # B's messages now leave from 4501, as after a NAT's new mapping
+    b.request(37, [], lambda m: None)  # a liveness check
+    sites.pump()
+    a_child = sites.children("a")[0]
+    assert a_child.encap == (4500, 4501)
+    out = next(sa for sa in sites.devices["a"].sas if sa and sa.dir == "out")
+    assert (out.encap.sport, out.encap.dport) == (4500, 4501) and ("update_sa", "out", out.spi) in \
+        sites.devices["a"].writes
+    frame = sites.devices["a"].model.process(Port.PLAIN, ethernet(ip_packet(100, "10.1.0.1", "10.2.0.1"))).frame
+    assert frame[14 + 22: 14 + 24] == (4501).to_bytes(2, "big")  # ESP now goes to the new port
+
+
 def test_hostile_frames_are_logged_not_raised(caplog):
     caplog.set_level(logging.INFO, logger="espline.ike")
     sites = established(Sites())
