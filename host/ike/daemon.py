@@ -103,7 +103,8 @@ class Daemon:
     def initiate(self, name: str) -> IkeSa:
         """Start connection `name` as initiator."""
         conn = self.config.connections[name]
-        sa = IkeSa(self, conn, True, os.urandom(8), number=self.ike_number())
+        sa = IkeSa(self, conn, True, os.urandom(8), number=self.ike_number(), local_port=conn.local_port,
+                   remote_port=conn.remote_port)
         self.register(sa)
         sa.initiate()
         return sa

@@ -348,3 +348,13 @@ def test_fuzzed_frames_never_reach_an_internal_error(caplog):
     assert "internal error" not in caplog.text
     sites.pump()
     assert sites.traffic_flows(seed=5)
+
+
+def test_configured_ports():
+    """local_port (swanctl.conf's): IKE from that port, the responder answering to it; no NAT seen."""
+    sites = established(Sites(connection("a", local_port=501), connection("b")))
+    ports = [(int.from_bytes(f[34:36], "big"), int.from_bytes(f[36:38], "big"))
+             for f in (sites.links["a"].wire[0], sites.links["b"].wire[0])]
+    assert ports == [(501, 500), (500, 501)]
+    assert sites.children("b")[0].encap is None
+    assert sites.traffic_flows()
