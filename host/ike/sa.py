@@ -84,7 +84,7 @@ class ProtocolError(Exception):
         self.notify, self.data = notify, data
 
 
-def ts_of(selectors, dynamic: str | None = None) -> list[TrafficSelector]:
+def ts_of(selectors) -> list[TrafficSelector]:
     """Configured traffic selectors (`espline.config.ike.TrafficSelector`) as ranges (§3.13.1)."""
     out = []
     for s in selectors:
