@@ -908,21 +908,28 @@ class IkeSa:
                 if child is None:
                     continue
                 ours.append(child.spi_in.to_bytes(4, "big"))
-                new = child.replaced_by
-                if new is not None and not new.outbound:  # the peer finished its rekey: switch over
-                    try:
-                        self.daemon.installer.install_outbound(new, replacing=child)
-                        new.outbound, child.outbound = True, False
-                    except INSTALL_ERRORS as e:
-                        log.warning("%s: the appliance refused the outbound SA of %s: %s", self, new.describe(), e)
+                self._switch_outbound(child)  # the peer finished its rekey
                 log.info("%s: %s deleted by the peer", self, child.describe())
                 self._remove(child)
         self._respond(m, [DeletePayload(PROTO_ESP, ours)] if ours else [])
 
+    def _switch_outbound(self, old: ChildSa) -> None:
+        """Outbound traffic from `old` to the Child SA that rekeyed it, if that waits for it."""
+        new = old.replaced_by
+        if new is None or new.outbound:
+            return
+        try:
+            self.daemon.installer.install_outbound(new, replacing=old)
+            new.outbound, old.outbound = True, False
+        except INSTALL_ERRORS as e:
+            log.warning("%s: the appliance refused the outbound SA of %s: %s", self, new.describe(), e)
+
     def delete_child(self, child: ChildSa) -> None:
-        """Delete `child` (§1.4.1): DELETE for its inbound SPI; its SAs go when the peer answers."""
+        """Delete `child` (§1.4.1): DELETE for its inbound SPI; its SAs go when the peer answers
+        (traffic moved first to the Child SA that rekeyed it, if that still waits for the switch)."""
         def response(m: Message):
             log.info("%s: %s deleted", self, child.describe())
+            self._switch_outbound(child)
             self._remove(child)
         self.request(INFORMATIONAL, [DeletePayload(PROTO_ESP, [child.spi_in.to_bytes(4, "big")])], response)
 

@@ -358,3 +358,24 @@ def test_configured_ports():
     assert ports == [(501, 500), (500, 501)]
     assert sites.children("b")[0].encap is None
     assert sites.traffic_flows()
+
+
+def test_rekey_responder_switches_over_when_the_old_child_expires():
+    """B answers A's rekey, but A's DELETE of the old Child SA is lost and the old one reaches its
+    hard lifetime at B first: B deletes it itself, moving its outbound traffic to the new Child SA
+    before the old one's policies go."""
+    no_timed_rekey = {"rekey_time": 0, "life_time": "66m"}
+    sites = established(Sites(connection("a", child=no_timed_rekey), connection("b", child=no_timed_rekey)))
+    a = next(iter(sites.daemons["a"].sas.values()))
+    old = sites.children("b")[0]
+    sites.clock.t += 600  # the rekey comes later than the old Child SA's start
+    n = len(sites.links["a"].wire)
+    sites.links["a"].drop = lambda frame: len(sites.links["a"].wire) == n + 2  # A's DELETE, once
+    a.rekey_child(a.children[0])
+    sites.pump()
+    new = next(c for c in sites.children("b") if c is not old)
+    assert not new.outbound  # B waits for A's DELETE
+    sites.clock.t = old.expire_at - 0.5
+    sites.advance(1, step=1)
+    assert new.outbound and sites.children("b") == [new]
+    assert sites.traffic_flows()
