@@ -851,6 +851,7 @@ class IkeSa:
             self._take_over(True, new_spi, sa.proposals[0].spi, nonce, nonce_r.data, shared,
                             proposals.Suite.of(sa.proposals[0]))
             self.state = "deleting"
+            log.info("%s: sending DELETE for the IKE SA", self)
             self.request(INFORMATIONAL, [DeletePayload(PROTO_IKE, [])], lambda _: self.destroy(keep_children=True))
         self.request(CREATE_CHILD_SA, payloads, response)
 
@@ -897,7 +898,7 @@ class IkeSa:
             return
         deletes = [p for p in m.payloads if isinstance(p, DeletePayload)]
         if any(d.protocol == PROTO_IKE for d in deletes):
-            log.info("%s: deleted by the peer", self)
+            log.info("%s: received DELETE for the IKE SA", self)
             self._respond(m, [])
             self.destroy()  # after a rekey its Child SAs belong to the new IKE SA
             return
@@ -908,6 +909,7 @@ class IkeSa:
                 if child is None:
                     continue
                 ours.append(child.spi_in.to_bytes(4, "big"))
+                log.info("%s: received DELETE for ESP CHILD_SA with SPI %08x", self, child.spi_out)
                 self._switch_outbound(child)  # the peer finished its rekey
                 log.info("%s: %s deleted by the peer", self, child.describe())
                 self._remove(child)
@@ -931,6 +933,7 @@ class IkeSa:
             log.info("%s: %s deleted", self, child.describe())
             self._switch_outbound(child)
             self._remove(child)
+        log.info("%s: sending DELETE for ESP CHILD_SA with SPI %08x", self, child.spi_in)
         self.request(INFORMATIONAL, [DeletePayload(PROTO_ESP, [child.spi_in.to_bytes(4, "big")])], response)
 
     def delete(self) -> None:
@@ -939,6 +942,7 @@ class IkeSa:
             self.destroy()
             return
         self.state = "deleting"
+        log.info("%s: sending DELETE for the IKE SA", self)
         self.request(INFORMATIONAL, [DeletePayload(PROTO_IKE, [])], lambda _: self.destroy())
 
     def _dpd_response(self, m: Message) -> None:
