@@ -380,3 +380,32 @@ def test_rekey_responder_switches_over_when_the_old_child_expires():
     sites.advance(1, step=1)
     assert new.outbound and sites.children("b") == [new]
     assert sites.traffic_flows()
+
+
+def test_a_second_child_sa_by_create_child_sa():
+    """A connection with two children: the first comes with IKE_AUTH, the second by CREATE_CHILD_SA
+    (§1.3.1); each carries its own selectors' traffic, and rekeys on its own."""
+    def two(me):
+        config = connection(me)
+        other = "b" if me == "a" else "a"
+        nets = {"a": "10.11.0.0/16", "b": "10.12.0.0/16"}
+        config["ike"]["connections"]["site"]["children"]["mgmt"] = {
+            "local_ts": [nets[me]], "remote_ts": [nets[other]], "esp_proposals": ["aes256gcm16-esn"]}
+        return config
+    sites = Sites(two("a"), two("b"))
+    sites.daemons["a"].initiate("site")
+    sites.pump()
+    assert sorted(c.name for c in sites.children("a")) == sorted(c.name for c in sites.children("b")) == ["mgmt", "net"]
+
+    def crosses(src, dst):
+        frame = ethernet(ip_packet(120, src, dst))
+        out = sites.devices["a"].model.process(Port.PLAIN, frame)
+        return out.port is Port.CIPHER and sites.devices["b"].model.process(Port.CIPHER, out.frame).frame == frame
+    assert crosses("10.11.0.1", "10.12.0.1") and sites.traffic_flows()
+    assert not crosses("10.11.0.1", "10.2.0.1")  # no child covers it: the appliance discards it
+    mgmt = next(c for c in sites.children("a") if c.name == "mgmt")
+    assert len(mgmt.key_out) == 36  # its own proposal: AES-256
+    sa = next(iter(sites.daemons["a"].sas.values()))
+    sa.rekey_child(mgmt)
+    sites.pump()
+    assert mgmt not in sites.children("a") and crosses("10.11.0.1", "10.12.0.1") and sites.traffic_flows()
