@@ -168,6 +168,7 @@ class ChildSa:
     life_packets: int = 0
     outbound: bool = False  # its outbound SA is installed (a rekey's responder waits for the old one's delete)
     rekeying: bool = False
+    deleting: bool = False  # our DELETE for it is out
     replaced_by: "ChildSa | None" = None  # the new Child SA of a rekey that replaces this one
 
     def describe(self) -> str:
@@ -834,7 +835,7 @@ class IkeSa:
         if old is None or old.replaced_by is not None:
             self._respond(m, [Notify(CHILD_SA_NOT_FOUND, PROTO_ESP, rekey.spi)])
             return
-        if old.rekeying:  # a collision: the peer retries after ours (§2.25)
+        if old.rekeying or old.deleting:  # a collision: the peer retries after ours (§2.25, §2.25.1)
             self._respond(m, [Notify(TEMPORARY_FAILURE)])
             return
         payloads, new = self._child_request(m, nonce.data, nonce_r, (ke.group, ke.data) if ke else None)
@@ -960,6 +961,7 @@ class IkeSa:
             log.info("%s: %s deleted", self, child.describe())
             self._switch_outbound(child)
             self._remove(child)
+        child.deleting = True
         log.info("%s: sending DELETE for ESP CHILD_SA with SPI %08x", self, child.spi_in)
         self.request(INFORMATIONAL, [DeletePayload(PROTO_ESP, [child.spi_in.to_bytes(4, "big")])], response)
 
