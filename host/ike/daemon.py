@@ -228,9 +228,9 @@ class Daemon:
                 if (child.spi_in if direction == "in" else child.spi_out) != spi:
                     continue
                 log.info("%s: %s: %s event from the appliance", sa, child.describe(), kind)
-                if kind == "soft-lifetime" and not child.rekeying and child.replaced_by is None:
+                if kind == "soft-lifetime" and not (child.rekeying or child.deleting) and child.replaced_by is None:
                     sa.rekey_child(child)
-                elif kind in ("hard-lifetime", "seq-exhausted"):
+                elif kind in ("hard-lifetime", "seq-exhausted") and not child.deleting:
                     sa.delete_child(child)
                 return
 

@@ -299,10 +299,11 @@ class IkeSa:
         if self.state != "established":
             return
         for child in list(self.children):
-            if child.expire_at and now >= child.expire_at:
+            if child.expire_at and now >= child.expire_at and not child.deleting:
                 log.info("%s: %s hard lifetime reached, deleting", self, child.describe())
                 self.delete_child(child)
-            elif child.rekey_at and now >= child.rekey_at and not child.rekeying and child.replaced_by is None:
+            elif (child.rekey_at and now >= child.rekey_at and not (child.rekeying or child.deleting)
+                  and child.replaced_by is None):
                 self.rekey_child(child)
         if self.conn.rekey_time and self.rekey_at and now >= self.rekey_at:
             self.rekey_at = 0.0
