@@ -8,7 +8,6 @@ daemon. Child SAs are then checked by sending LAN packets through both appliance
 """
 
 import copy
-import logging
 import random
 
 from espline.config import Build, ConfigError, parse
@@ -56,6 +55,13 @@ class ModelDevice:
         self.sas[index] = None
         self.model.sad.delete(dir, spi)
         self.writes.append(("delete_sa", dir, spi))
+
+    def update_sa(self, sa) -> None:
+        index = next(i for i, s in enumerate(self.sas) if s is not None and (s.dir, s.spi) == (sa.dir, sa.spi))
+        self.sas[index].check_update(sa)
+        self.sas[index] = sa
+        self.model.sad.update(sa)
+        self.writes.append(("update_sa", sa.dir, sa.spi))
 
     def add_policy(self, policy) -> int:
         check_policy(policy, [s for s in self.sas if s], self.policies, self.build)
@@ -123,9 +129,9 @@ def connection(me: str, psk: str = "secret-ab", esp: str = "aes128gcm16-esn", ik
 
 
 class Sites:
-    def __init__(self, config_a: dict | None = None, config_b: dict | None = None):
+    def __init__(self, config_a: dict | None = None, config_b: dict | None = None, build_b: Build = BUILD):
         self.clock = Clock()
-        self.devices = {s: ModelDevice() for s in "ab"}
+        self.devices = {"a": ModelDevice(), "b": ModelDevice(build_b)}
         self.links = {s: SiteLink(self, s) for s in "ab"}
         configs = {"a": config_a or connection("a"), "b": config_b or connection("b")}
         self.daemons = {s: Daemon(parse(configs[s]).ike, self.links[s], DriverInstaller(self.devices[s]), self.clock,
@@ -174,6 +180,3 @@ class Sites:
             ok &= self.send(s, seed) == frame
         return ok
 
-
-def quiet_logs(caplog):
-    caplog.set_level(logging.INFO, logger="espline.ike")
