@@ -9,6 +9,7 @@ proposal strings are checked by the daemon, which knows the algorithms
     retransmit_timeout = 4.0                 # seconds; then x retransmit_base, retransmit_tries times
     retransmit_base = 1.8
     retransmit_tries = 5
+    cookie_threshold = 10                    # half-open IKE SAs from which a cookie is asked (anti-DoS)
 
     [ike.connections.site-b]
     local_addrs = ["192.0.2.1"]
@@ -49,7 +50,8 @@ from .validation import ConfigError
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
 UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-DAEMON_FIELDS = {"local_mac", "retransmit_timeout", "retransmit_base", "retransmit_tries", "connections", "secrets"}
+DAEMON_FIELDS = {"local_mac", "retransmit_timeout", "retransmit_base", "retransmit_tries", "cookie_threshold",
+                 "connections", "secrets"}
 CONNECTION_FIELDS = {"local_addrs", "remote_addrs", "remote_mac", "local_port", "remote_port", "proposals",
                      "rekey_time", "dpd_delay", "encap", "local", "remote", "children", "version"}
 CHILD_FIELDS = {"local_ts", "remote_ts", "esp_proposals", "rekey_time", "life_time", "rekey_bytes", "life_bytes",
@@ -114,6 +116,7 @@ class IkeConfig:
     retransmit_timeout: float = 4.0
     retransmit_base: float = 1.8
     retransmit_tries: int = 5
+    cookie_threshold: int = 10  # half-open IKE SAs from which IKE_SA_INIT needs a cookie (RFC 7296 §2.6)
 
     def psk(self, local_id: str, remote_id: str) -> bytes | None:
         """The shared secret for these identities (swanctl's rule: the secret naming the most
@@ -311,8 +314,9 @@ def parse_ike(table: dict) -> IkeConfig:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigError(f"ike {f}: expected a positive number, got {value!r}")
             setattr(config, f, float(value))
-    if "retransmit_tries" in table:
-        config.retransmit_tries = _count(table["retransmit_tries"], "ike retransmit_tries")
+    for f in ("retransmit_tries", "cookie_threshold"):
+        if f in table:
+            setattr(config, f, _count(table[f], f"ike {f}"))
     for conn in config.connections.values():
         if config.psk(conn.local_id, conn.remote_id) is None:
             raise ConfigError(f"ike.connections.{conn.name}: no secret in ike.secrets for "

@@ -1,7 +1,8 @@
-"""`espline ike CONFIG --transport unix:MGMT [--host unix:PATH] [--initiate NAME]`: the daemon on a
+"""`espline ike CONFIG --transport unix:MGMT [--host unix:PATH] [--initiate NAME] [--control PATH]`: the daemon on a
 running appliance (`espline run`, docs/live.md): registers through the driver's transport,
 frames through the host port's SOCK_SEQPACKET socket (default MGMT.host). SIGINT/SIGTERM
-delete every IKE SA (the peer is told) and end it. One log line per event on stderr."""
+delete every IKE SA (the peer is told) and end it. One log line per event on stderr.
+`espline ikectl --control PATH COMMAND` sends a command to its control socket (`control`)."""
 
 import logging
 import signal
@@ -20,8 +21,26 @@ def add_parser(commands) -> None:
                    "path + '.host', as espline run makes it)")
     p.add_argument("--initiate", action="append", default=[], metavar="NAME",
                    help="initiate this connection at start (besides those with start_action = start)")
+    p.add_argument("--control", metavar="PATH", help="a control socket here (list, initiate, rekey-child, "
+                   "rekey-ike, terminate; see `espline ikectl`)")
     p.add_argument("-v", "--verbose", action="store_true", help="also debug lines (keys' fingerprints)")
     p.set_defaults(run=run)
+    p = commands.add_parser("ikectl", help="a command to a running `espline ike` (its --control socket)")
+    p.add_argument("--control", required=True, metavar="PATH")
+    p.add_argument("words", nargs="+", help="list | initiate NAME | rekey-child NAME | rekey-ike NAME | terminate NAME")
+    p.set_defaults(run=run_ctl)
+
+
+def run_ctl(args) -> int:
+    from .control import request
+    try:
+        lines = request(args.control, " ".join(args.words))
+    except OSError as e:
+        print(f"espline ikectl: no daemon answers on {args.control}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    for line in lines:
+        print(line)
+    return 0 if lines and lines[-1] == "ok" else 1
 
 
 def host_path(args) -> str:
@@ -40,6 +59,7 @@ def run(args) -> int:
     from espline.host.cli import open_transport
     from espline.host.driver import Espline
 
+    from .control import ControlSocket
     from .daemon import ConfigurationError, Daemon
     from .installer import DriverInstaller
     from .link import SeqpacketLink
@@ -57,6 +77,7 @@ def run(args) -> int:
         dev = Espline(transport, scan=scan)
         link = SeqpacketLink(host_path(args))
         daemon = Daemon(config.ike, link, DriverInstaller(dev))
+        control = ControlSocket(args.control, daemon) if args.control else None
     except (ConfigError, ConfigurationError, OSError, ValueError, RuntimeError, TimeoutError) as e:
         print(f"espline ike: {e}", file=sys.stderr)
         return 2
@@ -66,7 +87,7 @@ def run(args) -> int:
     for name in args.initiate:
         daemon.initiate(name)
     try:
-        daemon.run(stop=lambda: bool(stopping))
+        daemon.run(stop=lambda: bool(stopping), control=control)
         daemon.close()  # DELETE to every peer; their answers for up to 2 s
         end = time.monotonic() + 2
         while daemon.sas and time.monotonic() < end:
@@ -78,4 +99,6 @@ def run(args) -> int:
         return 2
     finally:
         link.close()
+        if control is not None:
+            control.close()
     return 0

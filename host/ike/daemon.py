@@ -7,6 +7,9 @@ frames back through the link; Child SAs go into the appliance through an install
 so tests run two daemons in one process on a clock of their own.
 """
 
+import hashlib
+import hmac
+import ipaddress
 import logging
 import os
 import random
@@ -17,7 +20,7 @@ from espline.config.ike import Connection, IkeConfig
 from . import proposals
 from .crypto import CryptoError
 from .frames import BROADCAST, Datagram, build_frame, mac_bytes, parse_frame
-from .message import IKE_SA_INIT, ParseError, decode
+from .message import COOKIE, FLAG_RESPONSE, IKE_SA_INIT, Message, NoncePayload, Notify, ParseError, decode, encode
 from .sa import IkeSa, ProtocolError
 
 log = logging.getLogger("espline.ike")
@@ -39,6 +42,7 @@ class Daemon:
         self.peer_macs: dict[str, bytes] = {}
         self._ike_numbers = self._child_numbers = 0
         self._ident = int.from_bytes(os.urandom(2), "big")
+        self._cookie_secret = os.urandom(32)
         self._ike, self._esp = {}, {}
         for conn in config.connections.values():  # every proposal string checked before anything runs
             try:
@@ -129,6 +133,8 @@ class Daemon:
             self._dispatch(m, d)
         except (ParseError, CryptoError, ProtocolError) as e:
             log.warning("dropped a frame: %s", e)
+        except Exception:  # a daemon outlives a bug in one exchange: logged with its traceback
+            log.exception("internal error on a frame (dropped)")
 
     def _dispatch(self, m, d: Datagram) -> None:
         if m.exchange == IKE_SA_INIT and not m.is_response:
@@ -158,6 +164,13 @@ class Daemon:
         if conn is None:
             log.warning("IKE_SA_INIT from %s to %s matches no connection: dropped", d.src, d.dst)
             return
+        if len(self.half_open_sas()) >= self.config.cookie_threshold and not self._cookie_ok(m, d.src):
+            log.info("IKE_SA_INIT from %s: %d half-open IKE SAs, answered with a COOKIE (§2.6)", d.src,
+                     len(self.half_open_sas()))
+            cookie = Notify(COOKIE, data=self._cookie(m, d.src))
+            self.send(Datagram(d.dst, d.src, d.dport, d.sport,
+                               encode(Message(m.spi_i, bytes(8), IKE_SA_INIT, FLAG_RESPONSE, 0, [cookie]))), conn)
+            return
         sa = IkeSa(self, conn, False, m.spi_i, number=self.ike_number())
         response = sa.respond_init(m, d.sport, d.dport)
         self.send(Datagram(d.dst, d.src, d.dport, d.sport, response), conn)
@@ -166,17 +179,33 @@ class Daemon:
         self.half_open[m.spi_i, d.src] = sa
         self.register(sa)
 
+    def half_open_sas(self) -> list[IkeSa]:
+        return [sa for sa in self.half_open.values() if sa.state == "auth"]
+
+    def _cookie(self, m, address: str) -> bytes:
+        """Cookie = <secret version> | Hash(Ni | IPi | SPIi | <secret>) (§2.6); one secret per daemon run."""
+        nonce = m.get(NoncePayload)
+        data = (nonce.data if nonce else b"") + ipaddress.IPv4Address(address).packed + m.spi_i
+        return b"\0\0\0\1" + hmac.new(self._cookie_secret, data, hashlib.sha256).digest()
+
+    def _cookie_ok(self, m, address: str) -> bool:
+        got = m.notify(COOKIE)
+        return got is not None and hmac.compare_digest(got.data, self._cookie(m, address))
+
     # -- time ----------------------------------------------------------------------------------------
 
     def tick(self) -> None:
         """Retransmissions, rekeys, lifetimes and liveness checks that are due; the appliance's
         lifetime events (a soft limit rekeys the Child SA, a hard one deletes it)."""
         now = self.clock()
-        for sa in list(self.sas.values()):
-            if sa.state != "dead":
-                sa.tick(now)
-        for kind, direction, spi in self.installer.events():
-            self._lifetime_event(getattr(kind, "value", kind), direction, spi)
+        try:
+            for sa in list(self.sas.values()):
+                if sa.state != "dead":
+                    sa.tick(now)
+            for kind, direction, spi in self.installer.events():
+                self._lifetime_event(getattr(kind, "value", kind), direction, spi)
+        except Exception:  # as in `receive`
+            log.exception("internal error in the timers")
 
     def _lifetime_event(self, kind: str, direction: str, spi: int) -> None:
         for sa in list(self.sas.values()):
@@ -194,13 +223,18 @@ class Daemon:
         times = [t for sa in self.sas.values() if (t := sa.next_due()) is not None]
         return min(times) if times else None
 
-    def run(self, stop=lambda: False, poll: float = 0.5) -> None:
-        """Serve frames and timers until `stop()` (the appliance's events polled every `poll` s)."""
+    def run(self, stop=lambda: False, poll: float = 0.5, control=None) -> None:
+        """Serve frames and timers until `stop()` (the appliance's events polled every `poll` s,
+        the control socket, if any, every 0.1 s)."""
         self.start()
+        if control is not None:
+            poll = min(poll, 0.1)
         while not stop():
             due = self.next_due()
             timeout = poll if due is None else min(poll, max(0.0, due - self.clock()))
             frame = self.link.receive(timeout)
             if frame is not None:
                 self.receive(frame)
+            if control is not None:
+                control.poll()
             self.tick()

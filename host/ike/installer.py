@@ -112,13 +112,21 @@ class DriverInstaller:
         self._delete_policies(ahead)
         self.dev.delete_sa("out", replacing.spi_out)
 
+    def update_encap(self, child) -> None:
+        """The child's SAs with its new UDP ports (the peer's NAT mapping moved, RFC 3948 §2.2):
+        an SA update (`Espline.update_sa`), atomic in the appliance, keys and counters kept."""
+        for direction in ("in", "out") if child.outbound else ("in",):
+            self.dev.update_sa(self._sa(child, direction))
+
     def remove_inbound(self, child) -> None:
         self._delete_policies(self._policies(child, "in", self.priority))
         if any(sa is not None and (sa.dir, sa.spi) == ("in", child.spi_in) for sa in self.dev.sas):
             self.dev.delete_sa("in", child.spi_in)
 
     def remove_outbound(self, child) -> None:
-        self._delete_policies(self._policies(child, "out", self.priority))
+        """The child's outbound policies (also the copies a switch puts ahead) and SA, those there are."""
+        self._delete_policies(self._policies(child, "out", self.priority)
+                              + self._policies(child, "out", self.priority - 1))
         if any(sa is not None and (sa.dir, sa.spi) == ("out", child.spi_out) for sa in self.dev.sas):
             self.dev.delete_sa("out", child.spi_out)
 

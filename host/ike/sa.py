@@ -68,7 +68,11 @@ from .message import (
 )
 
 log = logging.getLogger("espline.ike")
+#: What the driver raises when the appliance refuses a table command (ConfigError is a
+#: ValueError, HardwareError a RuntimeError) or does not answer.
+INSTALL_ERRORS = (ValueError, RuntimeError, TimeoutError, OSError)
 NONCE_LENGTH = 32  # at least half the PRF's key size (§2.10)
+HALF_OPEN_TIMEOUT = 30.0  # a responder's IKE SA without IKE_AUTH is forgotten after this (§2.4)
 IKE_PORT, NAT_T_PORT = 500, 4500
 
 
@@ -129,6 +133,15 @@ def identification(text: str, initiator: bool) -> Identification:
     if "@" in text.lstrip("@"):
         return Identification(initiator, ID_RFC822_ADDR, text.encode())
     return Identification(initiator, ID_FQDN, text.lstrip("@").encode())
+
+
+def id_text(p: Identification) -> str:
+    """An identity as swanctl.conf writes it (the inverse of `identification`)."""
+    if p.id_type == ID_IPV4_ADDR and len(p.data) == 4:
+        return str(ipaddress.IPv4Address(p.data))
+    if p.id_type == ID_KEY_ID:
+        return "@#" + p.data.hex()
+    return p.data.decode(errors="replace")
 
 
 @dataclass
@@ -266,6 +279,11 @@ class IkeSa:
     # -- timers ----------------------------------------------------------------------------------
 
     def tick(self, now: float) -> None:
+        if not self.initiator and self.state == "auth" and now - self.last_heard > HALF_OPEN_TIMEOUT:
+            log.info("%s: no IKE_AUTH from %s within %.0f s: half-open IKE SA forgotten", self, self.remote_addr,
+                     HALF_OPEN_TIMEOUT)
+            self.destroy()
+            return
         p = self.pending
         if p is not None and now >= p.due:
             if p.tries > self.daemon.retransmit_tries:
@@ -295,6 +313,8 @@ class IkeSa:
 
     def next_due(self) -> float | None:
         times = [self.pending.due] if self.pending else []
+        if not self.initiator and self.state == "auth":
+            times.append(self.last_heard + HALF_OPEN_TIMEOUT)
         if self.state == "established":
             times += [t for c in self.children for t in (c.rekey_at, c.expire_at) if t]
             if self.rekey_at:
@@ -327,7 +347,17 @@ class IkeSa:
         if m.message_id != self.peer_id:
             log.info("%s: %s outside the window (expected message ID %d): dropped", self, m.name, self.peer_id)
             return
-        self._open(m)
+        try:
+            self._open(m)
+        except ParseError as e:
+            if not getattr(e, "authentic", False) or e.notify is None:
+                raise
+            log.warning("%s: %s refused: %s", self, m.name, e)
+            self.peer_id += 1
+            self._respond(m, [Notify(e.notify, data=e.data)])
+            if m.exchange == IKE_AUTH:
+                self.destroy()
+            return
         self.last_heard = self.now
         self._float(src, sport, dport)
         self.peer_id += 1
@@ -356,7 +386,11 @@ class IkeSa:
         first, body = m.sk
         sk_at = len(m.raw) - len(body) - 4
         plain = self.recv_cipher.open(m.raw[:sk_at + 4], body)
-        m.payloads = m.payloads + decode_chain(plain, first)
+        try:
+            m.payloads = m.payloads + decode_chain(plain, first)
+        except ParseError as e:
+            e.authentic = True  # the ICV verified: the peer sent this, an error notify is its due (§2.21)
+            raise
         m.sk = None
 
     def _float(self, src: str, sport: int, dport: int) -> None:
@@ -365,8 +399,12 @@ class IkeSa:
             log.info("%s: peer now at %s:%d", self, src, sport)
             self.remote_port, self.local_port = sport, dport
             for child in self.children:
-                if child.encap is not None and child.encap[1] != sport:
+                if child.encap is not None and child.encap != (dport, sport):
                     child.encap = (dport, sport)
+                    try:  # the SAs' UDP ports change in place: an update keeps keys and counters
+                        self.daemon.installer.update_encap(child)
+                    except INSTALL_ERRORS as e:
+                        log.warning("%s: the appliance refused the new ports of %s: %s", self, child.describe(), e)
 
     # -- IKE_SA_INIT -----------------------------------------------------------------------------
 
@@ -396,13 +434,16 @@ class IkeSa:
         return peer_nat or our_nat or self.conn.encap
 
     def initiate(self, group: int | None = None) -> None:
-        """Send IKE_SA_INIT (§1.2) with the DH group of our first proposal, or `group`."""
+        """Send IKE_SA_INIT (§1.2) with the DH group of our first proposal, or `group`; after a
+        COOKIE the same KE and nonce again, the cookie first (§2.6)."""
         ours = self.daemon.ike_proposals(self.conn)
         if group is None:
             group = ours[0].of_type(DH)[0].id
-        g = GROUPS[group]
-        private = g.generate()
-        self.dh, self.nonce_i, self.state = (g, private), os.urandom(NONCE_LENGTH), "init"
+        if not (self.cookie and self.dh and self.dh[0].number == group):
+            g = GROUPS[group]
+            self.dh, self.nonce_i = (g, g.generate()), os.urandom(NONCE_LENGTH)
+        g, private = self.dh
+        self.state = "init"
         payloads = [SaPayload(proposals.offer(ours, b"", group)), KePayload(group, g.public(private)),
                     NoncePayload(self.nonce_i)] + self._nat_payloads(bytes(8))
         if self.cookie:
@@ -415,6 +456,11 @@ class IkeSa:
         if cookie is not None or invalid_ke is not None:
             self.next_id = 0  # IKE_SA_INIT again, as message 0 (§2.6, §1.2)
         if cookie is not None:
+            if self.cookie:  # one retry with a cookie (§2.6); a second COOKIE ends the attempt
+                log.warning("%s: the responder asks for a cookie again: giving up", self)
+                self.destroy()
+                return
+            log.info("%s: the responder asks for a cookie (COOKIE): retrying with it", self)
             self.cookie = cookie.data
             self.initiate(self.dh[0].number)
             return
@@ -478,6 +524,7 @@ class IkeSa:
         shared = g.shared(private, ke.data)
         self.spi_r, self.nonce_i, self.nonce_r = os.urandom(8), nonce.data, os.urandom(NONCE_LENGTH)
         self.suite, self.init_request, self.state = suite, m.raw, "auth"
+        self.last_heard = self.now
         self.nat = self._detect_nat(Message(m.spi_i, bytes(8), 0, 0, 0, m.payloads))
         chosen.spi = b""
         payloads = [SaPayload([chosen]), KePayload(suite.dh, g.public(private)), NoncePayload(self.nonce_r)]
@@ -540,11 +587,10 @@ class IkeSa:
                 raise ProtocolError(f"no Child SA: notify {[n.type for n in errors]}", NO_PROPOSAL_CHOSEN)
             child = self._child_from_response(m, config_child, spi, self.nonce_i, self.nonce_r, b"",
                                               proposals.without_dh(self.daemon.esp_proposals(self.conn, config_child)))
+            self._install(child)
         except (ProtocolError, ParseError) as e:
             log.warning("%s: Child SA %s not established: %s", self, config_child.name, e)
             self.daemon.installer.release_spi(spi)
-            return
-        self._install(child)
 
     def _auth_request(self, m: Message) -> None:
         idi, auth = m.get(Identification, initiator=True), m.get(AuthPayload)
@@ -553,18 +599,18 @@ class IkeSa:
         expected = identification(self.conn.remote_id, True)
         if (idi.id_type, idi.data) != (expected.id_type, expected.data) or auth.method != AUTH_PSK \
                 or not keys.auth_matches(self._auth(True, idi), auth.data):
-            raise ProtocolError(f"peer {idi.data!r} failed authentication (wrong PSK or identity)",
+            raise ProtocolError(f"peer {id_text(idi)} failed authentication (wrong PSK or identity)",
                                 AUTHENTICATION_FAILED)
         idr = identification(self.conn.local_id, False)
         payloads = [idr, AuthPayload(AUTH_PSK, self._auth(False, idr))]
         self._established()
         try:
             child_payloads, child = self._child_request(m, self.nonce_i, self.nonce_r, None)
+            self._install(child)
         except ProtocolError as e:
             log.warning("%s: Child SA refused: %s", self, e)
             self._respond(m, payloads + [Notify(e.notify)])
             return
-        self._install(child)
         self._respond(m, payloads + child_payloads)
 
     def _established(self) -> None:
@@ -655,11 +701,24 @@ class IkeSa:
         return None
 
     def _install(self, child: ChildSa, replacing: ChildSa | None = None, outbound: bool = True) -> None:
+        """Program `child` (inbound, and outbound unless it waits); ProtocolError(TEMPORARY_FAILURE)
+        if the appliance refuses it (table full, an SPI without a slot, a bus error): what was
+        programmed of it is removed again."""
         inst = self.daemon.installer
-        inst.install_inbound(child)
-        if outbound:
-            inst.install_outbound(child, replacing)
-            child.outbound = True
+        try:
+            inst.install_inbound(child)
+            if outbound:
+                inst.install_outbound(child, replacing)
+                child.outbound = True
+        except INSTALL_ERRORS as e:
+            log.warning("%s: the appliance refused %s: %s", self, child.describe(), e)
+            inst.release_spi(child.spi_in)
+            try:
+                inst.remove_outbound(child)
+                inst.remove_inbound(child)
+            except INSTALL_ERRORS:
+                pass
+            raise ProtocolError(f"the appliance refused the Child SA: {e}", TEMPORARY_FAILURE) from None
         self.children.append(child)
         log.info("%s: %s established, TS %s === %s", self, child.describe(), _ts_text(child.local_ts),
                  _ts_text(child.remote_ts))
@@ -674,14 +733,16 @@ class IkeSa:
 
     # -- CREATE_CHILD_SA: rekeying a Child SA -----------------------------------------------------
 
-    def rekey_child(self, child: ChildSa) -> None:
-        """Rekey `child` (§1.3.3): a new Child SA for the same selectors, REKEY_SA naming the old."""
+    def rekey_child(self, child: ChildSa, group: int | None = None) -> None:
+        """Rekey `child` (§1.3.3): a new Child SA for the same selectors, REKEY_SA naming the old;
+        with PFS the KE of our first group, or of `group` (the peer's INVALID_KE_PAYLOAD, §1.3)."""
         config_child = self.conn.children[child.name]
         child.rekeying = True
         spi = self.daemon.installer.allocate_spi()
         nonce = os.urandom(NONCE_LENGTH)
         esp = self.daemon.esp_proposals(self.conn, config_child)
-        group = next((t.id for p in esp for t in p.of_type(DH)), None)
+        groups = [t.id for p in esp for t in p.of_type(DH)]
+        group = group if group in groups else (groups[0] if groups else None)
         payloads = [Notify(REKEY_SA, PROTO_ESP, child.spi_in.to_bytes(4, "big")),
                     SaPayload(proposals.offer(esp, spi.to_bytes(4, "big"), group)), NoncePayload(nonce)]
         dh = None
@@ -698,6 +759,14 @@ class IkeSa:
                 self.daemon.installer.release_spi(spi)
                 return
             try:
+                invalid_ke = m.notify(INVALID_KE_PAYLOAD)
+                if invalid_ke is not None and len(invalid_ke.data) == 2 and dh is not None:
+                    asked = int.from_bytes(invalid_ke.data, "big")
+                    if asked in groups and asked != dh[0].number:
+                        log.info("%s: peer asks for DH group %d (INVALID_KE_PAYLOAD): retrying", self, asked)
+                        self.daemon.installer.release_spi(spi)
+                        self.rekey_child(child, asked)
+                        return
                 if m.errors():
                     raise ProtocolError(f"notify {[n.type for n in m.errors()]}", m.errors()[0].type)
                 nonce_r, ke = m.get(NoncePayload), m.get(KePayload)
@@ -709,6 +778,7 @@ class IkeSa:
                         raise ParseError("CREATE_CHILD_SA response lacks the KE of our group")
                     shared = dh[0].shared(dh[1], ke.data)
                 new = self._child_from_response(m, config_child, spi, nonce, nonce_r.data, shared, esp)
+                self._install(new, replacing=child)
             except (ProtocolError, ParseError, CryptoError) as e:
                 delay = self.daemon.rng.uniform(2, 20)  # apart from the peer's retry after a collision (§2.25)
                 log.warning("%s: rekeying %s failed: %s; retrying in %.0f s", self, child.describe(), e, delay)
@@ -717,7 +787,6 @@ class IkeSa:
                 if getattr(e, "notify", None) == CHILD_SA_NOT_FOUND:
                     self._remove(child)
                 return
-            self._install(new, replacing=child)
             child.outbound = False  # the installer deleted its outbound SA with the switch
             child.replaced_by = new
             self.delete_child(child)
@@ -841,8 +910,11 @@ class IkeSa:
                 ours.append(child.spi_in.to_bytes(4, "big"))
                 new = child.replaced_by
                 if new is not None and not new.outbound:  # the peer finished its rekey: switch over
-                    self.daemon.installer.install_outbound(new, replacing=child)
-                    new.outbound, child.outbound = True, False
+                    try:
+                        self.daemon.installer.install_outbound(new, replacing=child)
+                        new.outbound, child.outbound = True, False
+                    except INSTALL_ERRORS as e:
+                        log.warning("%s: the appliance refused the outbound SA of %s: %s", self, new.describe(), e)
                 log.info("%s: %s deleted by the peer", self, child.describe())
                 self._remove(child)
         self._respond(m, [DeletePayload(PROTO_ESP, ours)] if ours else [])

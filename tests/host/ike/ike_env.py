@@ -57,6 +57,13 @@ class ModelDevice:
         self.model.sad.delete(dir, spi)
         self.writes.append(("delete_sa", dir, spi))
 
+    def update_sa(self, sa) -> None:
+        index = next(i for i, s in enumerate(self.sas) if s is not None and (s.dir, s.spi) == (sa.dir, sa.spi))
+        self.sas[index].check_update(sa)
+        self.sas[index] = sa
+        self.model.sad.update(sa)
+        self.writes.append(("update_sa", sa.dir, sa.spi))
+
     def add_policy(self, policy) -> int:
         check_policy(policy, [s for s in self.sas if s], self.policies, self.build)
         index = sum(p.priority <= policy.priority for p in self.policies)
@@ -123,9 +130,9 @@ def connection(me: str, psk: str = "secret-ab", esp: str = "aes128gcm16-esn", ik
 
 
 class Sites:
-    def __init__(self, config_a: dict | None = None, config_b: dict | None = None):
+    def __init__(self, config_a: dict | None = None, config_b: dict | None = None, build_b: Build = BUILD):
         self.clock = Clock()
-        self.devices = {s: ModelDevice() for s in "ab"}
+        self.devices = {"a": ModelDevice(), "b": ModelDevice(build_b)}
         self.links = {s: SiteLink(self, s) for s in "ab"}
         configs = {"a": config_a or connection("a"), "b": config_b or connection("b")}
         self.daemons = {s: Daemon(parse(configs[s]).ike, self.links[s], DriverInstaller(self.devices[s]), self.clock,

@@ -4,11 +4,14 @@ retransmission, NAT-T, and a wrong PSK refused on both sides. A Child SA counts 
 LAN packets cross both appliances unchanged, each way: the keys match crosswise."""
 
 import logging
+import random
 
 import pytest
 from ike_env import Sites, connection
 
-from espline.host.ike.message import decode
+from espline.config import Build
+from espline.host.ike.frames import Datagram, build_frame
+from espline.host.ike.message import COOKIE, Message, Notify, decode, encode
 from espline.sim.model import Port
 from espline.sim.traffic import ethernet, ip_packet
 
@@ -186,6 +189,23 @@ def test_nat_t_encapsulation():
     assert frame.frame[14 + 9] == 17 and frame.frame[14 + 22: 14 + 24] == (4500).to_bytes(2, "big")
 
 
+def test_nat_mapping_moves_and_the_sas_follow():
+    """The peer's IKE messages come from another port (its NAT rebinding): responses go there and
+    the Child SAs' UDP ports are updated in place in the appliance (§2.23, RFC 3948)."""
+    sites = established(Sites(connection("a"), connection("b", encap=True)))
+    b = next(iter(sites.daemons["b"].sas.values()))
+    b.local_port = 4501  # B's messages now leave from 4501, as after a NAT's new mapping
+    b.request(37, [], lambda m: None)  # a liveness check
+    sites.pump()
+    a_child = sites.children("a")[0]
+    assert a_child.encap == (4500, 4501)
+    out = next(sa for sa in sites.devices["a"].sas if sa and sa.dir == "out")
+    assert (out.encap.sport, out.encap.dport) == (4500, 4501) and ("update_sa", "out", out.spi) in \
+        sites.devices["a"].writes
+    frame = sites.devices["a"].model.process(Port.PLAIN, ethernet(ip_packet(100, "10.1.0.1", "10.2.0.1"))).frame
+    assert frame[14 + 22: 14 + 24] == (4501).to_bytes(2, "big")  # ESP now goes to the new port
+
+
 def test_hostile_frames_are_logged_not_raised(caplog):
     caplog.set_level(logging.INFO, logger="espline.ike")
     sites = established(Sites())
@@ -196,3 +216,135 @@ def test_hostile_frames_are_logged_not_raised(caplog):
         d.receive(frame)
     assert "dropped" in caplog.text
     assert sites.traffic_flows()
+
+
+def test_simultaneous_child_rekeys_settle_on_one_child():
+    """Both sides rekey the same Child SA at once: each answers the other TEMPORARY_FAILURE
+    (§2.25) and retries after its own random delay; one new Child SA results, traffic flows."""
+    sites = established(Sites())
+    before = sites.children("a")[0].spi_in
+    for s in "ab":
+        sa = next(iter(sites.daemons[s].sas.values()))
+        sa.rekey_child(sa.children[0])
+    sites.pump()
+    assert all(c.rekeying is False for s in "ab" for c in sites.children(s))
+    sites.advance(25)
+    a, b = sites.children("a"), sites.children("b")
+    assert len(a) == len(b) == 1 and (a[0].spi_in, a[0].spi_out) == (b[0].spi_out, b[0].spi_in)
+    assert a[0].spi_in != before
+    assert len([sa for sa in sites.devices["a"].sas if sa]) == 2
+    assert sites.traffic_flows()
+
+
+def test_a_full_appliance_refuses_the_child_sa_cleanly(caplog):
+    """Site B's SPD table holds one policy: its Child SA cannot be programmed. B answers
+    TEMPORARY_FAILURE and removes what it had programmed; the IKE SA stays up on both sides."""
+    caplog.set_level(logging.INFO, logger="espline.ike")
+    sites = Sites(build_b=Build(n_sa=64, n_policy=1))
+    sites.daemons["a"].initiate("site")
+    sites.pump()
+    assert not sites.children("a") and not sites.children("b")
+    assert "the appliance refused" in caplog.text and "notify [43]" in caplog.text
+    assert not any(sites.devices["b"].sas) and not sites.devices["b"].policies
+    assert not any(sites.devices["a"].sas)
+    assert [sa.state for sa in sites.daemons["a"].sas.values()] == ["established"]
+
+
+def test_half_open_responder_sa_forgotten():
+    """An IKE_SA_INIT whose IKE_AUTH never comes: the responder forgets it after 30 s (§2.4)."""
+    sites = Sites()
+    sites.links["a"].drop = lambda frame: len(frame) > 0 and sites.daemons["b"].sas != {}  # IKE_AUTH lost
+    sites.daemons["a"].initiate("site")
+    sites.pump()
+    assert [sa.state for sa in sites.daemons["b"].sas.values()] == ["auth"]
+    sites.advance(29)
+    assert sites.daemons["b"].sas
+    sites.advance(2)
+    assert not sites.daemons["b"].sas and not sites.daemons["b"].half_open
+
+
+def test_cookie_asked_and_returned():
+    """A responder over its half-open threshold answers COOKIE (§2.6); the initiator repeats its
+    IKE_SA_INIT with the cookie first and the same KE and nonce; then all is as ever."""
+    b = connection("b")
+    b["ike"]["cookie_threshold"] = 0
+    sites = Sites(connection("a"), b)
+    sites.daemons["a"].initiate("site")
+    assert sites.pump() == 6  # COOKIE, then INIT and AUTH
+    init, again = (decode(f[14 + 28:]) for f in sites.links["a"].wire[:2])
+    assert again.payloads[0].type == 16390 and again.payloads[1:] == init.payloads
+    assert sites.traffic_flows()
+
+
+def test_forged_cookie_refused():
+    """An IKE_SA_INIT with a cookie the responder did not make gets a COOKIE answer, no IKE SA."""
+    b = connection("b")
+    b["ike"]["cookie_threshold"] = 0
+    sites = Sites(connection("a"), b)
+    sites.links["a"].drop = lambda frame: True  # A's own attempt never arrives
+    sites.daemons["a"].initiate("site")
+    first = decode(sites.links["a"].wire[0][14 + 28:])
+    forged = Message(first.spi_i, bytes(8), first.exchange, first.flags, 0,
+                     [Notify(COOKIE, data=b"\0\0\0\1" + bytes(32))] + first.payloads)
+    sent = len(sites.links["b"].wire)
+    sites.daemons["b"].receive(build_frame(Datagram("192.0.2.1", "198.51.100.2", 500, 500, encode(forged)),
+                                           b"\2" * 6, b"\4" * 6))
+    assert not sites.daemons["b"].sas
+    answer = decode(sites.links["b"].wire[sent][14 + 28:])
+    assert [p.type for p in answer.payloads] == [COOKIE] and answer.payloads[0].data != forged.payloads[0].data
+
+
+def test_unsupported_critical_payload_in_a_request_is_answered():
+    """An authentic request carrying an unknown payload marked critical is answered with
+    UNSUPPORTED_CRITICAL_PAYLOAD naming its type (§2.5); the IKE SA goes on."""
+    from espline.host.ike.message import INFORMATIONAL, UNSUPPORTED_CRITICAL_PAYLOAD, Unknown
+    sites = established(Sites())
+    a = next(iter(sites.daemons["a"].sas.values()))
+    answers = []
+    a.request(INFORMATIONAL, [Unknown(99, True, b"x")], answers.append)
+    sites.pump()
+    assert [(n.type, n.data) for n in answers[0].payloads] == [(UNSUPPORTED_CRITICAL_PAYLOAD, bytes([99]))]
+    a.request(INFORMATIONAL, [Unknown(99, False, b"x")], answers.append)  # not critical: ignored (§3.2)
+    sites.pump()
+    assert answers[1].payloads == [] and sites.traffic_flows()
+
+
+def test_pfs_rekey_follows_invalid_ke():
+    """A's PFS rekey offers ECP-256 first, B takes only Curve25519: INVALID_KE_PAYLOAD, then A
+    rekeys again with Curve25519 (§1.3)."""
+    sites = established(Sites(connection("a", esp="aes128gcm16-esn-ecp256-curve25519"),
+                              connection("b", esp="aes128gcm16-esn-curve25519")))
+    old = sites.children("a")[0].spi_in
+    sa = next(iter(sites.daemons["a"].sas.values()))
+    sa.rekey_child(sa.children[0])
+    sites.pump()
+    new = sites.children("a")[0]
+    assert new.spi_in != old and new.suite.dh == 31
+    assert sites.traffic_flows()
+
+
+def test_fuzzed_frames_never_reach_an_internal_error(caplog):
+    """Seeded mutations of every frame of a whole run (INIT, AUTH, rekeys, DPD, DELETE) fed to
+    both daemons: each is dropped with a reason or handled; none ends in an internal error (a
+    Python exception the daemon had to catch), and the SAs still work afterwards."""
+    caplog.set_level(logging.INFO, logger="espline.ike")
+    sites = Sites(connection("a", dpd_delay="10s"), connection("b"))
+    sites.daemons["a"].initiate("site")
+    sites.pump()
+    sa = next(iter(sites.daemons["a"].sas.values()))
+    sa.rekey_child(sa.children[0])
+    sites.pump()
+    sites.advance(11)
+    frames = {s: list(sites.links[s].wire) for s in "ab"}
+    rng = random.Random(2323)
+    for _ in range(1500):
+        src = rng.choice("ab")
+        frame = bytearray(rng.choice(frames[src]))
+        for _ in range(rng.randint(1, 4)):
+            frame[rng.randrange(14, len(frame))] = rng.randrange(256)
+        if rng.random() < 0.2:
+            frame = frame[:rng.randrange(len(frame))]
+        sites.daemons["b" if src == "a" else "a"].receive(bytes(frame))
+    assert "internal error" not in caplog.text
+    sites.pump()
+    assert sites.traffic_flows(seed=5)
