@@ -100,3 +100,15 @@ def test_every_scenario_strongswan_to_strongswan(tmp_path, capsys, interop_host)
     assert len(rekeys) == 4 and all(r["udp_lost"] == {"A->B": 0, "B->A": 0} for r in rekeys)
     assert all(result[f"dead-peer detection: {v} killed, {s} notices"]["survivor_cleared_after_s"] < 30
                for v, s in (("B", "A"), ("A", "B")))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sites", ["espline,strongswan", "espline,espline"])
+def test_every_scenario_with_espline(tmp_path, capsys, interop_host, sites):
+    """Site A the simulated appliance with `espline ike` (the Verilator build of `espline run`:
+    about 5 min the first time), site B strongSwan or espline: every scenario passes."""
+    status = ike_interop.main(["--sites", sites, "--out", str(tmp_path), "--tcp-bytes", "5e5"])
+    printed = capsys.readouterr().out
+    result = _scenarios(tmp_path)
+    assert status == 0 and all(r["passed"] for r in result.values()), printed
+    assert len(result) == 14
