@@ -255,8 +255,8 @@ class EsplineSite:
                 and "outbound pending" not in line and (found := re.search(r"SPIs (\w+)_i (\w+)_o", line))}
 
     def ike_sas(self, any_state: bool = False) -> list[dict]:
-        return [{"initiator-spi": found[2]} for line in self.ask("list")
-                if (found := re.match(r"IKE_SA \S+: (\w+) .* SPIs (\w+)_i", line))
+        return [{"initiator-spi": found[2], "responder-spi": found[3]} for line in self.ask("list")
+                if (found := re.match(r"IKE_SA \S+: (\w+) .* SPIs (\w+)_i (\w+)_r", line))
                 and (any_state or found[1] == "established")]
 
     def begin(self) -> None:
@@ -379,14 +379,22 @@ class Run:
             udp_sent_each_way=n, udp_lost=lost, tcp_digest_ok=transfer["digest_ok"],
             tcp_across_rekey=tcp_across, tcp_retransmits=self.retransmits() - retrans)
 
+    def ike_spis(self) -> dict:
+        """Each side's established IKE SAs as (initiator SPI, responder SPI)."""
+        return {s: {(ike["initiator-spi"], ike["responder-spi"]) for ike in site.ike_sas()}
+                for s, site in self.sites.items()}
+
     def rekey_ike(self, rekeyer: str) -> bool:
-        before = {ike["initiator-spi"] for ike in self.sites["a"].ike_sas()}
+        """An IKE SA rekey: both sides end with the one same new IKE SA, the Child SA kept."""
+        before = self.ike_spis()
         self.sites[rekeyer].rekey_ike()
-        took = wait(lambda: (now := self.sites["a"].ike_sas()) and len(now) == 1
-                    and now[0]["initiator-spi"] not in before, 10)
+        took = wait(lambda: (now := self.ike_spis())["a"] == now["b"] and len(now["a"]) == 1
+                    and now["a"].isdisjoint(before["a"]), 10)
         pings = self.ping(5)
         return self.scenario(f"IKE SA rekey by {rekeyer.upper()}{self.of()}", took is not None and pings == 5 and
-                             self.both_have_one_child(), rekey_s=round(took, 3) if took else None, ping=f"{pings}/5")
+                             self.both_have_one_child(), rekey_s=round(took, 3) if took is not None else None,
+                             ike_spis_before=sorted(before["a"]), ike_spis_after=sorted(self.ike_spis()["a"]),
+                             ping=f"{pings}/5")
 
     def delete(self, closer: str) -> bool:
         self.sites[closer].terminate()

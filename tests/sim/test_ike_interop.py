@@ -23,19 +23,17 @@ def _missing() -> str | None:
 
 @pytest.fixture
 def interop_host():
-    """Skip (fail in CI) where the interop run cannot run; yield the namespaces that exist before."""
+    """Skip (fail in CI) where the interop run cannot run; afterwards, none of the run's network
+    namespaces (`eik<pid>-...`, this process's) may be left."""
     why = _missing()
     if why:
         if os.environ.get("CI"):
             pytest.fail(f"{why}: .ci/run installs it", pytrace=False)
         pytest.skip(why)
-    before = _namespaces()
-    yield before
-    assert _namespaces() == before, "the run left network namespaces behind"
-
-
-def _namespaces() -> set[str]:
-    return set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
+    yield
+    ours = f"eik{os.getpid()}-"
+    left = [n for n in (os.listdir("/run/netns") if os.path.isdir("/run/netns") else []) if n.startswith(ours)]
+    assert not left, f"the run left network namespaces behind: {left}"
 
 
 def _charons_of(folder: Path) -> list[int]:
