@@ -27,20 +27,16 @@ are removed on exit, also on failure. Needs root and strongSwan 5.9 (Debian: see
 """
 
 import argparse
-import concurrent.futures
 import json
-import logging
 import os
-import queue
 import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-from espline.config import load
+from espline.host.ike import control
 
 from . import strongswan
 from .device import build
@@ -169,17 +165,15 @@ secret = "{psk}"
 
 class EsplineSite:
     """Site `site` as espline: the simulated appliance (`espline run`, the gateware in Verilator) in
-    the namespace `app-<site>`, a bump in the wire between the LAN host and the WAN, and the IKEv2
-    daemon of `espline ike` (:class:`espline.host.ike.daemon.Daemon`, with the command's own
-    link, driver and installer) on its host port and management socket. The daemon runs in a
-    thread of this process so that the run can ask it, between two of its steps, to initiate,
-    rekey or delete, as `swanctl` asks charon; killing it stops it without a word to the peer."""
+    the namespace `app-<site>`, a bump in the wire between the LAN host and the WAN, with
+    `espline ike` on its host port and management socket, driven through the daemon's control
+    socket (`espline ikectl`'s requests) as swanctl drives charon."""
 
     kind = "espline"
 
     def __init__(self, topo: Topology, site: str, folder: Path, proposals: tuple[str, str], dpd_delay: int):
         self.topo, self.site, self.folder, self.proposals, self.dpd_delay = topo, site, folder, proposals, dpd_delay
-        self.mgmt = folder / "mgmt.sock"
+        self.mgmt, self.control = folder / "mgmt.sock", folder / "ike.ctl"
         self.psk = PSK
         self.remote_mac = None  # the next hop's MAC when the peer is a router (strongSwan)
         self.appliance = self.daemon = None
@@ -187,7 +181,7 @@ class EsplineSite:
         self.mark = 0
 
     def wire(self) -> None:
-        """The LAN host reaches the other LAN on-link, through the appliance (Topology's routes)."""
+        """Nothing: the LAN host reaches the other LAN on-link, through the appliance (Topology's routes)."""
 
     def config_file(self) -> Path:
         other = OTHER[self.site]
@@ -207,53 +201,63 @@ class EsplineSite:
                                          "--cipher", "wan", "--mgmt", str(self.mgmt),
                                          stdout=(self.folder / "appliance.log").open("a"), stderr=subprocess.STDOUT)
         wait_for(self.mgmt, self.appliance)
-        self.daemon = DaemonThread(load(self.config_file()).ike, self.mgmt, self.log)
+        self.load()
 
     def load(self) -> None:
-        self.daemon.kill()
-        self.daemon = DaemonThread(load(self.config_file()).ike, self.mgmt, self.log)
+        """(Re)start the daemon with the configuration as it stands."""
+        if self.daemon:
+            _stop(self.daemon)
+        self.control.unlink(missing_ok=True)
+        self.daemon = self.topo.spawn(f"app-{self.site}", *PYTHON, "espline.sim.cli", "ike", str(self.config_file()),
+                                      "--transport", f"unix:{self.mgmt}", "--control", str(self.control),
+                                      stdout=subprocess.DEVNULL, stderr=self.log.open("a"))
+        wait_for(self.control, self.daemon, 30)
 
     def set_psk(self, psk: str) -> None:
         self.psk = psk
         self.load()
 
     def stop(self) -> None:
-        if self.daemon:
-            self.daemon.stop()
-            self.daemon = None
-        if self.appliance:
-            _stop(self.appliance)
-            self.appliance = None
+        for process in (self.daemon, self.appliance):
+            if process:
+                _stop(process)
+        self.daemon = self.appliance = None
 
     def kill(self) -> None:
         self.daemon.kill()
+        self.daemon.wait()
+
+    def ask(self, line: str) -> list[str]:
+        answer = control.request(str(self.control), line)
+        if not answer or answer[-1] != "ok":
+            raise RuntimeError(f"espline ike: {line}: {answer[-1] if answer else 'no answer'}")
+        return answer[:-1]
 
     def initiate(self) -> None:
-        sa = self.daemon.call(lambda d: d.initiate("net"))
-        if wait(lambda: self.daemon.call(lambda d: sa.state in ("established", "dead")), 15) is None:
-            raise RuntimeError("espline ike: no IKE SA after 15 s")
-        if self.daemon.call(lambda d: sa.state) != "established":
+        self.ask("initiate net")
+        if wait(lambda: not self.ike_sas(any_state=True) or self.children(), 15) is None:
+            raise RuntimeError("espline ike: no Child SA after 15 s")
+        if not self.children():
             raise RuntimeError("espline ike: the IKE SA failed (see its log)")
 
-    def _established(self, d) -> list:
-        return [sa for sa in d.sas.values() if sa.state == "established"]
-
     def rekey_child(self) -> None:
-        self.daemon.call(lambda d: [sa.rekey_child(c) for sa in self._established(d) for c in list(sa.children)
-                                    if c.replaced_by is None and not c.rekeying])
+        self.ask("rekey-child net")
 
     def rekey_ike(self) -> None:
-        self.daemon.call(lambda d: [sa.rekey_ike() for sa in self._established(d)])
+        self.ask("rekey-ike net")
 
     def terminate(self) -> None:
-        self.daemon.call(lambda d: [sa.delete() for sa in self._established(d)])
+        self.ask("terminate net")
 
     def children(self) -> set[tuple[str, str]]:
-        return self.daemon.call(lambda d: {(f"{c.spi_in:08x}", f"{c.spi_out:08x}") for sa in self._established(d)
-                                           for c in sa.children if c.outbound and c.replaced_by is None})
+        """The Child SAs installed both ways, as (inbound SPI, outbound SPI)."""
+        return {found.groups() for line in self.ask("list") if line.startswith("  CHILD_SA")
+                and "outbound pending" not in line and (found := re.search(r"SPIs (\w+)_i (\w+)_o", line))}
 
-    def ike_sas(self) -> list[dict]:
-        return self.daemon.call(lambda d: [{"initiator-spi": sa.spi_i.hex()} for sa in self._established(d)])
+    def ike_sas(self, any_state: bool = False) -> list[dict]:
+        return [{"initiator-spi": found[2], "responder-spi": found[3]} for line in self.ask("list")
+                if (found := re.match(r"IKE_SA \S+: (\w+) .* SPIs (\w+)_i (\w+)_r", line))
+                and (any_state or found[1] == "established")]
 
     def begin(self) -> None:
         self.mark = self.log.stat().st_size if self.log.exists() else 0
@@ -262,73 +266,6 @@ class EsplineSite:
         with self.log.open(errors="replace") as f:
             f.seek(self.mark)
             return f.read().splitlines()
-
-
-class DaemonThread:
-    """`espline ike`'s daemon on an appliance's management socket and host port, in a thread; `call`
-    runs a function on it between two of its steps (frames in, timers), where nothing races it."""
-
-    def __init__(self, config, mgmt: Path, log: Path):
-        from espline.host.driver import Espline
-        from espline.host.ike.daemon import Daemon
-        from espline.host.ike.installer import DriverInstaller
-        from espline.host.ike.link import SeqpacketLink
-        from espline.host.transport.socket import SocketStream
-        from espline.host.transport.uart import UartTransport
-
-        self.link = SeqpacketLink(f"{mgmt}.host")
-        self.daemon = Daemon(config, self.link, DriverInstaller(Espline(UartTransport(SocketStream(f"unix:{mgmt}")))))
-        self.handler = logging.FileHandler(log)
-        self.handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d ike: %(message)s", "%H:%M:%S"))
-        self.handler.addFilter(lambda record: record.thread == self.thread.ident)  # this daemon's lines only
-        logging.getLogger("espline.ike").addHandler(self.handler)
-        logging.getLogger("espline.ike").setLevel(logging.INFO)
-        self.calls: queue.Queue = queue.Queue()
-        self.ending = None  # "stop" (DELETE every IKE SA first) or "kill" (not a word)
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        d = self.daemon
-        try:
-            d.start()
-            while self.ending is None:
-                while not self.calls.empty():
-                    fn, done = self.calls.get()
-                    try:
-                        done.set_result(fn(d))
-                    except Exception as e:  # handed to the caller
-                        done.set_exception(e)
-                due = d.next_due()
-                frame = self.link.receive(0.02 if due is None else min(0.02, max(0.0, due - d.clock())))
-                if frame is not None:
-                    d.receive(frame)
-                d.tick()
-            if self.ending == "stop":
-                d.close()
-                end = time.monotonic() + 2
-                while d.sas and time.monotonic() < end:
-                    if (frame := self.link.receive(0.1)) is not None:
-                        d.receive(frame)
-        finally:
-            self.link.close()
-            logging.getLogger("espline.ike").removeHandler(self.handler)
-            self.handler.close()
-
-    def call(self, fn, timeout: float = 30):
-        done = concurrent.futures.Future()
-        self.calls.put((fn, done))
-        return done.result(timeout)
-
-    def _end(self, how: str) -> None:
-        self.ending = how
-        self.thread.join(10)
-
-    def stop(self) -> None:
-        self._end("stop")
-
-    def kill(self) -> None:
-        self._end("kill")
 
 
 #: The kinds of site, by the name `--sites` gives them.
@@ -442,14 +379,22 @@ class Run:
             udp_sent_each_way=n, udp_lost=lost, tcp_digest_ok=transfer["digest_ok"],
             tcp_across_rekey=tcp_across, tcp_retransmits=self.retransmits() - retrans)
 
+    def ike_spis(self) -> dict:
+        """Each side's established IKE SAs as (initiator SPI, responder SPI)."""
+        return {s: {(ike["initiator-spi"], ike["responder-spi"]) for ike in site.ike_sas()}
+                for s, site in self.sites.items()}
+
     def rekey_ike(self, rekeyer: str) -> bool:
-        before = {ike["initiator-spi"] for ike in self.sites["a"].ike_sas()}
+        """An IKE SA rekey: both sides end with the one same new IKE SA, the Child SA kept."""
+        before = self.ike_spis()
         self.sites[rekeyer].rekey_ike()
-        took = wait(lambda: (now := self.sites["a"].ike_sas()) and len(now) == 1
-                    and now[0]["initiator-spi"] not in before, 10)
+        took = wait(lambda: (now := self.ike_spis())["a"] == now["b"] and len(now["a"]) == 1
+                    and now["a"].isdisjoint(before["a"]), 10)
         pings = self.ping(5)
         return self.scenario(f"IKE SA rekey by {rekeyer.upper()}{self.of()}", took is not None and pings == 5 and
-                             self.both_have_one_child(), rekey_s=round(took, 3) if took else None, ping=f"{pings}/5")
+                             self.both_have_one_child(), rekey_s=round(took, 3) if took is not None else None,
+                             ike_spis_before=sorted(before["a"]), ike_spis_after=sorted(self.ike_spis()["a"]),
+                             ping=f"{pings}/5")
 
     def delete(self, closer: str) -> bool:
         self.sites[closer].terminate()
@@ -565,7 +510,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=Path("out/ike-interop"))
     ap.add_argument("--sites", default="strongswan,strongswan", help="site A's and site B's IKE implementation")
     ap.add_argument("--proposals", choices=sorted(PROPOSALS), default="x25519")
-    ap.add_argument("--tcp-bytes", type=float, default=4e6)
+    ap.add_argument("--tcp-bytes", type=float, default=1e6)
     ap.add_argument("--udp-rate", type=float, default=200, help="datagrams per second each way during a rekey")
     ap.add_argument("--dpd-delay", type=int, default=2, help="seconds between liveness checks")
     ap.add_argument("--quick", action="store_true", help="a short pass: A initiates, Child SA rekey by B under "
