@@ -218,7 +218,7 @@ class Daemon:
                 if sa.state != "dead":
                     sa.tick(now)
             for kind, direction, spi in self.installer.events():
-                self._lifetime_event(getattr(kind, "value", kind), direction, spi)
+                self._lifetime_event(kind, direction, spi)
         except Exception:  # as in `receive`
             log.exception("internal error in the timers")
 

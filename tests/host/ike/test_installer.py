@@ -83,3 +83,18 @@ def test_install_and_make_before_break_on_the_table_ports():
     inst.remove_inbound(old)
     assert stub.sa_table[old_in]["valid"] == 0
     assert sorted(p.spi for p in dev.policies) == sorted([new.spi_in, 0x2222])
+
+
+def test_the_appliances_events_as_the_daemon_takes_them():
+    """The event register's kinds as the driver reads them, named as the daemon acts on them."""
+    transport, stub = bench(N_SA=8, N_POLICY=8)
+    dev = Espline(transport)
+    inst = DriverInstaller(dev)
+    child = Child(inst.allocate_spi(), 0x1111, 1)
+    inst.install_inbound(child)
+    inst.install_outbound(child)
+    out_index, in_index = dev.sa_index("out", 0x1111), dev.sa_index("in", child.spi_in)
+    stub.events.extend([(1, out_index), (2, in_index), (3, out_index), (4, in_index), (1, 6)])  # 6: no SA
+    transport.idle(6)
+    assert inst.events() == [("soft-lifetime", "out", 0x1111), ("hard-lifetime", "in", child.spi_in),
+                             ("seq-exhausted", "out", 0x1111), ("auth_fail_threshold", "in", child.spi_in)]
