@@ -113,7 +113,9 @@ def test_child_rekey_on_soft_lifetime_event():
     old = sites.children("a")[0].spi_out
     for i in range(3):
         assert sites.send("a", seed=i) is not None
-    sites.advance(1)
+    sites.advance(0.1, step=0.1)
+    assert sites.children("a")[0].spi_out == old and 0 < sites.children("a")[0].rekey_at - sites.clock.t <= 2
+    sites.advance(2.1, step=0.1)  # the rekey comes within 2 s of the event
     assert sites.children("a")[0].spi_out != old
     assert sites.traffic_flows()
 
