@@ -20,7 +20,19 @@ from espline.config.ike import Connection, IkeConfig
 from . import proposals
 from .crypto import CryptoError
 from .frames import BROADCAST, Datagram, build_frame, mac_bytes, parse_frame
-from .message import COOKIE, FLAG_RESPONSE, IKE_SA_INIT, Message, NoncePayload, Notify, ParseError, decode, encode
+from .message import (
+    COOKIE,
+    FLAG_RESPONSE,
+    IKE_SA_INIT,
+    PROTO_ESP,
+    PROTO_IKE,
+    Message,
+    NoncePayload,
+    Notify,
+    ParseError,
+    decode,
+    encode,
+)
 from .sa import IkeSa, ProtocolError
 
 log = logging.getLogger("espline.ike")
@@ -47,11 +59,11 @@ class Daemon:
         for conn in config.connections.values():  # every proposal string checked before anything runs
             try:
                 self._ike[conn.name] = proposals.parse_list(
-                    [proposals.DEFAULT_IKE if p == "default" else p for p in conn.proposals], proposals.PROTO_IKE)
+                    [proposals.DEFAULT_IKE if p == "default" else p for p in conn.proposals], PROTO_IKE)
                 for child in conn.children.values():
                     self._esp[conn.name, child.name] = proposals.parse_list(
                         [proposals.DEFAULT_ESP if p == "default" else p for p in child.esp_proposals],
-                        proposals.PROTO_ESP)
+                        PROTO_ESP)
             except proposals.ProposalError as e:
                 raise ConfigurationError(f"ike.connections.{conn.name}: {e}") from None
 
@@ -88,7 +100,9 @@ class Daemon:
                 del self.half_open[key]
 
     def log_keys(self, sa: IkeSa) -> None:
-        log.debug("%s: SPIs %s %s, SK_d %s", sa, sa.spi_i.hex(), sa.spi_r.hex(), sa.ike_keys.sk_d.hex())
+        """A fingerprint of the derived keys (the first 4 bytes of SHA-256 of SK_d): equal on both peers."""
+        log.debug("%s: SPIs %s_i %s_r, SK_d fingerprint %s", sa, sa.spi_i.hex(), sa.spi_r.hex(),
+                  hashlib.sha256(sa.ike_keys.sk_d).hexdigest()[:8])
 
     def transmit(self, sa: IkeSa, data: bytes) -> None:
         self.send(Datagram(sa.local_addr, sa.remote_addr, sa.local_port, sa.remote_port, data), sa.conn)
@@ -103,7 +117,8 @@ class Daemon:
     def initiate(self, name: str) -> IkeSa:
         """Start connection `name` as initiator."""
         conn = self.config.connections[name]
-        sa = IkeSa(self, conn, True, os.urandom(8), number=self.ike_number())
+        sa = IkeSa(self, conn, True, os.urandom(8), number=self.ike_number(), local_port=conn.local_port,
+                   remote_port=conn.remote_port)
         self.register(sa)
         sa.initiate()
         return sa
@@ -213,9 +228,9 @@ class Daemon:
                 if (child.spi_in if direction == "in" else child.spi_out) != spi:
                     continue
                 log.info("%s: %s: %s event from the appliance", sa, child.describe(), kind)
-                if kind == "soft-lifetime" and not child.rekeying and child.replaced_by is None:
+                if kind == "soft-lifetime" and not (child.rekeying or child.deleting) and child.replaced_by is None:
                     sa.rekey_child(child)
-                elif kind in ("hard-lifetime", "seq-exhausted"):
+                elif kind in ("hard-lifetime", "seq-exhausted") and not child.deleting:
                     sa.delete_child(child)
                 return
 

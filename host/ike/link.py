@@ -1,8 +1,8 @@
 """Where the daemon's frames come from and go: the appliance's host port. `SeqpacketLink` is
-`espline run`'s Unix SOCK_SEQPACKET socket, one Ethernet frame per message (docs/live.md);
-`MemoryLink` pairs two daemons in one process (the tests)."""
+`espline run`'s Unix SOCK_SEQPACKET socket, one Ethernet frame per message (docs/live.md); the
+tests put two daemons on a wire through two reference-model appliances instead
+(tests/host/ike/ike_env.py)."""
 
-import collections
 import select
 import socket
 from typing import Protocol
@@ -42,27 +42,3 @@ class SeqpacketLink:
     def close(self) -> None:
         self.sock.close()
 
-
-class MemoryLink:
-    """One end of an in-process wire: what one end sends, the other receives. `drop` (a
-    function of the frame) loses frames on the way, to test retransmission."""
-
-    def __init__(self):
-        self.inbox: collections.deque[bytes] = collections.deque()
-        self.peer: MemoryLink | None = None
-        self.drop = None
-        self.sent = 0
-
-    @classmethod
-    def pair(cls) -> tuple["MemoryLink", "MemoryLink"]:
-        a, b = cls(), cls()
-        a.peer, b.peer = b, a
-        return a, b
-
-    def send(self, frame: bytes) -> None:
-        self.sent += 1
-        if self.drop is None or not self.drop(frame):
-            self.peer.inbox.append(frame)
-
-    def receive(self, timeout: float = 0) -> bytes | None:
-        return self.inbox.popleft() if self.inbox else None

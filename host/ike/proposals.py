@@ -9,7 +9,7 @@ algorithms of one kind are alternatives, in order of preference.
 from dataclasses import dataclass
 
 from .crypto import AUTH_HMAC_SHA2_256_128, ENCR_AES_CBC, ENCR_AES_GCM_16, GROUPS, PRF_HMAC_SHA2_256
-from .message import DH, ENCR, ESN, INTEG, PRF, PROTO_ESP, PROTO_IKE, Proposal, Transform
+from .message import DH, ENCR, ESN, INTEG, PRF, PROTO_IKE, Proposal, Transform
 
 #: swanctl.conf's keywords -> transforms (RFC 7296 §3.3.2, IANA's IKEv2 registry).
 KEYWORDS = {
@@ -160,6 +160,3 @@ class Suite:
             words.append(GROUPS[self.dh].name)
         return "/".join(words) + ("/esn" if self.esn else "")
 
-
-__all__ = ["DEFAULT_ESP", "DEFAULT_IKE", "PROTO_ESP", "ProposalError", "Suite", "offer", "parse", "parse_list",
-           "select", "without_dh"]

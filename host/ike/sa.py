@@ -84,7 +84,7 @@ class ProtocolError(Exception):
         self.notify, self.data = notify, data
 
 
-def ts_of(selectors, dynamic: str | None = None) -> list[TrafficSelector]:
+def ts_of(selectors) -> list[TrafficSelector]:
     """Configured traffic selectors (`espline.config.ike.TrafficSelector`) as ranges (§3.13.1)."""
     out = []
     for s in selectors:
@@ -168,6 +168,7 @@ class ChildSa:
     life_packets: int = 0
     outbound: bool = False  # its outbound SA is installed (a rekey's responder waits for the old one's delete)
     rekeying: bool = False
+    deleting: bool = False  # our DELETE for it is out
     replaced_by: "ChildSa | None" = None  # the new Child SA of a rekey that replaces this one
 
     def describe(self) -> str:
@@ -298,10 +299,11 @@ class IkeSa:
         if self.state != "established":
             return
         for child in list(self.children):
-            if child.expire_at and now >= child.expire_at:
+            if child.expire_at and now >= child.expire_at and not child.deleting:
                 log.info("%s: %s hard lifetime reached, deleting", self, child.describe())
                 self.delete_child(child)
-            elif child.rekey_at and now >= child.rekey_at and not child.rekeying and child.replaced_by is None:
+            elif (child.rekey_at and now >= child.rekey_at and not (child.rekeying or child.deleting)
+                  and child.replaced_by is None):
                 self.rekey_child(child)
         if self.conn.rekey_time and self.rekey_at and now >= self.rekey_at:
             self.rekey_at = 0.0
@@ -591,6 +593,8 @@ class IkeSa:
         except (ProtocolError, ParseError) as e:
             log.warning("%s: Child SA %s not established: %s", self, config_child.name, e)
             self.daemon.installer.release_spi(spi)
+        for other in list(self.conn.children.values())[1:]:  # the connection's further Child SAs
+            self.create_child(other)
 
     def _auth_request(self, m: Message) -> None:
         idi, auth = m.get(Identification, initiator=True), m.get(AuthPayload)
@@ -735,28 +739,56 @@ class IkeSa:
 
     def rekey_child(self, child: ChildSa, group: int | None = None) -> None:
         """Rekey `child` (§1.3.3): a new Child SA for the same selectors, REKEY_SA naming the old;
-        with PFS the KE of our first group, or of `group` (the peer's INVALID_KE_PAYLOAD, §1.3)."""
-        config_child = self.conn.children[child.name]
+        the new one installed, outbound traffic switched to it, then the old one deleted."""
         child.rekeying = True
+        log.info("%s: rekeying %s", self, child.describe())
+
+        def done(new: ChildSa | None, error: Exception | None) -> None:
+            child.rekeying = False
+            if error is not None:
+                delay = self.daemon.rng.uniform(2, 20)  # apart from the peer's retry after a collision (§2.25)
+                log.warning("%s: rekeying %s failed: %s; retrying in %.0f s", self, child.describe(), error, delay)
+                child.rekey_at = self.now + delay
+                if getattr(error, "notify", None) == CHILD_SA_NOT_FOUND:
+                    self._remove(child)
+                return
+            child.outbound = False  # the installer deleted its outbound SA with the switch
+            child.replaced_by = new
+            self.delete_child(child)
+        self._create_child(self.conn.children[child.name], done, child, group)
+
+    def create_child(self, config_child) -> None:
+        """A further Child SA of the connection (§1.3.1): CREATE_CHILD_SA without REKEY_SA."""
+        def done(new: ChildSa | None, error: Exception | None) -> None:
+            if error is not None:
+                log.warning("%s: Child SA %s not established: %s", self, config_child.name, error)
+        self._create_child(config_child, done)
+
+    def _create_child(self, config_child, done, old: ChildSa | None = None, group: int | None = None) -> None:
+        """The initiator's CREATE_CHILD_SA for a Child SA of `config_child` (rekeying `old` if
+        given): with PFS the KE of our first group, or of `group`, and once more with the group
+        an INVALID_KE_PAYLOAD asks for (§1.3). `done(new, error)` when it ends: the new Child SA
+        installed (replacing `old`'s outbound SA), or the error."""
         spi = self.daemon.installer.allocate_spi()
         nonce = os.urandom(NONCE_LENGTH)
         esp = self.daemon.esp_proposals(self.conn, config_child)
         groups = [t.id for p in esp for t in p.of_type(DH)]
         group = group if group in groups else (groups[0] if groups else None)
-        payloads = [Notify(REKEY_SA, PROTO_ESP, child.spi_in.to_bytes(4, "big")),
-                    SaPayload(proposals.offer(esp, spi.to_bytes(4, "big"), group)), NoncePayload(nonce)]
+        payloads = [Notify(REKEY_SA, PROTO_ESP, old.spi_in.to_bytes(4, "big"))] if old else []
+        payloads += [SaPayload(proposals.offer(esp, spi.to_bytes(4, "big"), group)), NoncePayload(nonce)]
         dh = None
         if group:
             g = GROUPS[group]
             dh = (g, g.generate())
             payloads.append(KePayload(group, g.public(dh[1])))
-        payloads += [TrafficSelectors(True, child.local_ts), TrafficSelectors(False, child.remote_ts)]
-        log.info("%s: rekeying %s", self, child.describe())
+        local_ts = old.local_ts if old else ts_of(config_child.local_ts)
+        remote_ts = old.remote_ts if old else ts_of(config_child.remote_ts)
+        payloads += [TrafficSelectors(True, local_ts), TrafficSelectors(False, remote_ts)]
 
         def response(m: Message):
-            child.rekeying = False
-            if child not in self.children:
+            if old is not None and old not in self.children:  # deleted meanwhile
                 self.daemon.installer.release_spi(spi)
+                old.rekeying = False
                 return
             try:
                 invalid_ke = m.notify(INVALID_KE_PAYLOAD)
@@ -765,7 +797,7 @@ class IkeSa:
                     if asked in groups and asked != dh[0].number:
                         log.info("%s: peer asks for DH group %d (INVALID_KE_PAYLOAD): retrying", self, asked)
                         self.daemon.installer.release_spi(spi)
-                        self.rekey_child(child, asked)
+                        self._create_child(config_child, done, old, asked)
                         return
                 if m.errors():
                     raise ProtocolError(f"notify {[n.type for n in m.errors()]}", m.errors()[0].type)
@@ -778,18 +810,12 @@ class IkeSa:
                         raise ParseError("CREATE_CHILD_SA response lacks the KE of our group")
                     shared = dh[0].shared(dh[1], ke.data)
                 new = self._child_from_response(m, config_child, spi, nonce, nonce_r.data, shared, esp)
-                self._install(new, replacing=child)
+                self._install(new, replacing=old)
             except (ProtocolError, ParseError, CryptoError) as e:
-                delay = self.daemon.rng.uniform(2, 20)  # apart from the peer's retry after a collision (§2.25)
-                log.warning("%s: rekeying %s failed: %s; retrying in %.0f s", self, child.describe(), e, delay)
                 self.daemon.installer.release_spi(spi)
-                child.rekey_at = self.now + delay
-                if getattr(e, "notify", None) == CHILD_SA_NOT_FOUND:
-                    self._remove(child)
+                done(None, e)
                 return
-            child.outbound = False  # the installer deleted its outbound SA with the switch
-            child.replaced_by = new
-            self.delete_child(child)
+            done(new, None)
         self.request(CREATE_CHILD_SA, payloads, response)
 
     def _create_child_request(self, m: Message) -> None:
@@ -800,16 +826,19 @@ class IkeSa:
         if rekey is None and sa.proposals and sa.proposals[0].protocol == PROTO_IKE:
             self._rekey_ike_request(m, sa, nonce, ke)
             return
-        if rekey is None:
-            raise ProtocolError("a new Child SA besides the first is not supported", NO_PROPOSAL_CHOSEN)
+        nonce_r = os.urandom(NONCE_LENGTH)
+        if rekey is None:  # a further Child SA (§1.3.1)
+            payloads, new = self._child_request(m, nonce.data, nonce_r, (ke.group, ke.data) if ke else None)
+            self._install(new)
+            self._respond(m, payloads)
+            return
         old = next((c for c in self.children if c.spi_out.to_bytes(4, "big") == rekey.spi), None)
         if old is None or old.replaced_by is not None:
             self._respond(m, [Notify(CHILD_SA_NOT_FOUND, PROTO_ESP, rekey.spi)])
             return
-        if old.rekeying:  # a collision: the peer retries after ours (§2.25)
+        if old.rekeying or old.deleting:  # a collision: the peer retries after ours (§2.25, §2.25.1)
             self._respond(m, [Notify(TEMPORARY_FAILURE)])
             return
-        nonce_r = os.urandom(NONCE_LENGTH)
         payloads, new = self._child_request(m, nonce.data, nonce_r, (ke.group, ke.data) if ke else None)
         new.name = old.name
         self._install(new, outbound=False)  # outbound once the initiator deletes the old SA
@@ -851,6 +880,7 @@ class IkeSa:
             self._take_over(True, new_spi, sa.proposals[0].spi, nonce, nonce_r.data, shared,
                             proposals.Suite.of(sa.proposals[0]))
             self.state = "deleting"
+            log.info("%s: sending DELETE for the IKE SA", self)
             self.request(INFORMATIONAL, [DeletePayload(PROTO_IKE, [])], lambda _: self.destroy(keep_children=True))
         self.request(CREATE_CHILD_SA, payloads, response)
 
@@ -897,7 +927,7 @@ class IkeSa:
             return
         deletes = [p for p in m.payloads if isinstance(p, DeletePayload)]
         if any(d.protocol == PROTO_IKE for d in deletes):
-            log.info("%s: deleted by the peer", self)
+            log.info("%s: received DELETE for the IKE SA", self)
             self._respond(m, [])
             self.destroy()  # after a rekey its Child SAs belong to the new IKE SA
             return
@@ -908,22 +938,32 @@ class IkeSa:
                 if child is None:
                     continue
                 ours.append(child.spi_in.to_bytes(4, "big"))
-                new = child.replaced_by
-                if new is not None and not new.outbound:  # the peer finished its rekey: switch over
-                    try:
-                        self.daemon.installer.install_outbound(new, replacing=child)
-                        new.outbound, child.outbound = True, False
-                    except INSTALL_ERRORS as e:
-                        log.warning("%s: the appliance refused the outbound SA of %s: %s", self, new.describe(), e)
+                log.info("%s: received DELETE for ESP CHILD_SA with SPI %08x", self, child.spi_out)
+                self._switch_outbound(child)  # the peer finished its rekey
                 log.info("%s: %s deleted by the peer", self, child.describe())
                 self._remove(child)
         self._respond(m, [DeletePayload(PROTO_ESP, ours)] if ours else [])
 
+    def _switch_outbound(self, old: ChildSa) -> None:
+        """Outbound traffic from `old` to the Child SA that rekeyed it, if that waits for it."""
+        new = old.replaced_by
+        if new is None or new.outbound:
+            return
+        try:
+            self.daemon.installer.install_outbound(new, replacing=old)
+            new.outbound, old.outbound = True, False
+        except INSTALL_ERRORS as e:
+            log.warning("%s: the appliance refused the outbound SA of %s: %s", self, new.describe(), e)
+
     def delete_child(self, child: ChildSa) -> None:
-        """Delete `child` (§1.4.1): DELETE for its inbound SPI; its SAs go when the peer answers."""
+        """Delete `child` (§1.4.1): DELETE for its inbound SPI; its SAs go when the peer answers
+        (traffic moved first to the Child SA that rekeyed it, if that still waits for the switch)."""
         def response(m: Message):
             log.info("%s: %s deleted", self, child.describe())
+            self._switch_outbound(child)
             self._remove(child)
+        child.deleting = True
+        log.info("%s: sending DELETE for ESP CHILD_SA with SPI %08x", self, child.spi_in)
         self.request(INFORMATIONAL, [DeletePayload(PROTO_ESP, [child.spi_in.to_bytes(4, "big")])], response)
 
     def delete(self) -> None:
@@ -932,6 +972,7 @@ class IkeSa:
             self.destroy()
             return
         self.state = "deleting"
+        log.info("%s: sending DELETE for the IKE SA", self)
         self.request(INFORMATIONAL, [DeletePayload(PROTO_IKE, [])], lambda _: self.destroy())
 
     def _dpd_response(self, m: Message) -> None:

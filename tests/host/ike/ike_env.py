@@ -8,7 +8,6 @@ daemon. Child SAs are then checked by sending LAN packets through both appliance
 """
 
 import copy
-import logging
 import random
 
 from espline.config import Build, ConfigError, parse
@@ -181,6 +180,3 @@ class Sites:
             ok &= self.send(s, seed) == frame
         return ok
 
-
-def quiet_logs(caplog):
-    caplog.set_level(logging.INFO, logger="espline.ike")

@@ -348,3 +348,64 @@ def test_fuzzed_frames_never_reach_an_internal_error(caplog):
     assert "internal error" not in caplog.text
     sites.pump()
     assert sites.traffic_flows(seed=5)
+
+
+def test_configured_ports():
+    """local_port (swanctl.conf's): IKE from that port, the responder answering to it; no NAT seen."""
+    sites = established(Sites(connection("a", local_port=501), connection("b")))
+    ports = [(int.from_bytes(f[34:36], "big"), int.from_bytes(f[36:38], "big"))
+             for f in (sites.links["a"].wire[0], sites.links["b"].wire[0])]
+    assert ports == [(501, 500), (500, 501)]
+    assert sites.children("b")[0].encap is None
+    assert sites.traffic_flows()
+
+
+def test_rekey_responder_switches_over_when_the_old_child_expires():
+    """B answers A's rekey, but A's DELETE of the old Child SA is lost and the old one reaches its
+    hard lifetime at B first: B deletes it itself, moving its outbound traffic to the new Child SA
+    before the old one's policies go."""
+    no_timed_rekey = {"rekey_time": 0, "life_time": "66m"}
+    sites = established(Sites(connection("a", child=no_timed_rekey), connection("b", child=no_timed_rekey)))
+    a = next(iter(sites.daemons["a"].sas.values()))
+    old = sites.children("b")[0]
+    sites.clock.t += 600  # the rekey comes later than the old Child SA's start
+    n = len(sites.links["a"].wire)
+    # A's requests after its CREATE_CHILD_SA (its DELETE and the retransmissions) are lost; its responses pass
+    sites.links["a"].drop = lambda frame: len(sites.links["a"].wire) >= n + 2 and not frame[14 + 28 + 19] & 0x20
+    a.rekey_child(a.children[0])
+    sites.pump()
+    new = next(c for c in sites.children("b") if c is not old)
+    assert not new.outbound  # B waits for A's DELETE
+    sites.clock.t = old.expire_at - 0.5
+    sites.advance(1, step=1)
+    assert new.outbound and sites.children("b") == [new]
+    assert sites.traffic_flows()
+
+
+def test_a_second_child_sa_by_create_child_sa():
+    """A connection with two children: the first comes with IKE_AUTH, the second by CREATE_CHILD_SA
+    (§1.3.1); each carries its own selectors' traffic, and rekeys on its own."""
+    def two(me):
+        config = connection(me)
+        other = "b" if me == "a" else "a"
+        nets = {"a": "10.11.0.0/16", "b": "10.12.0.0/16"}
+        config["ike"]["connections"]["site"]["children"]["mgmt"] = {
+            "local_ts": [nets[me]], "remote_ts": [nets[other]], "esp_proposals": ["aes256gcm16-esn"]}
+        return config
+    sites = Sites(two("a"), two("b"))
+    sites.daemons["a"].initiate("site")
+    sites.pump()
+    assert sorted(c.name for c in sites.children("a")) == sorted(c.name for c in sites.children("b")) == ["mgmt", "net"]
+
+    def crosses(src, dst):
+        frame = ethernet(ip_packet(120, src, dst))
+        out = sites.devices["a"].model.process(Port.PLAIN, frame)
+        return out.port is Port.CIPHER and sites.devices["b"].model.process(Port.CIPHER, out.frame).frame == frame
+    assert crosses("10.11.0.1", "10.12.0.1") and sites.traffic_flows()
+    assert not crosses("10.11.0.1", "10.2.0.1")  # no child covers it: the appliance discards it
+    mgmt = next(c for c in sites.children("a") if c.name == "mgmt")
+    assert len(mgmt.key_out) == 36  # its own proposal: AES-256
+    sa = next(iter(sites.daemons["a"].sas.values()))
+    sa.rekey_child(mgmt)
+    sites.pump()
+    assert mgmt not in sites.children("a") and crosses("10.11.0.1", "10.12.0.1") and sites.traffic_flows()

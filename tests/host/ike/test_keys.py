@@ -16,6 +16,7 @@ import pytest
 from espline.host.ike import keys, proposals
 from espline.host.ike.crypto import GROUPS, MODP_2048_P, CbcHmacCipher, CryptoError, GcmCipher, prf, prf_plus
 from espline.host.ike.message import (
+    PROTO_IKE,
     AuthPayload,
     Identification,
     KePayload,
@@ -98,7 +99,7 @@ def test_sk_ciphers_round_trip_and_refuse_tampering():
 
 # -- strongSwan 5.9.8's own IKE SA ------------------------------------------------------------
 
-SUITE = proposals.Suite.of(proposals.parse("aes128gcm16-prfsha256-x25519", proposals.PROTO_IKE))
+SUITE = proposals.Suite.of(proposals.parse("aes128gcm16-prfsha256-x25519", PROTO_IKE))
 
 
 def messages():
