@@ -17,7 +17,9 @@ reach the other LAN on-link). For each pair of sites it runs, and checks:
   each other;
 * dead-peer detection: one side's IKE daemon is killed (SIGKILL); the other's liveness checks
   find it dead and clear the SAs (the time it took);
-* a wrong pre-shared key, each side initiating: refused on both sides, no SA anywhere.
+* a wrong pre-shared key, each side initiating: refused on both sides, no SA anywhere;
+* for an espline site, a Child SA rekey that nobody asks for: its appliance's outbound SA reaches
+  the soft packet limit (`rekey_packets`) under traffic, and the event must make the daemon rekey.
 
 It prints charon's own log lines for what was established, rekeyed, deleted and refused, writes
 the WAN's IKE exchanges (`ike.pcap`), the first frames of each run (`wan-head.pcap`) and the
@@ -155,6 +157,7 @@ local_ts = ["{local_ts}"]
 remote_ts = ["{remote_ts}"]
 esp_proposals = ["{esp}"]
 rekey_time = "1h"
+rekey_packets = {rekey_packets}
 start_action = "none"
 
 [ike.secrets.net]
@@ -176,6 +179,7 @@ class EsplineSite:
         self.mgmt, self.control = folder / "mgmt.sock", folder / "ike.ctl"
         self.psk = PSK
         self.remote_mac = None  # the next hop's MAC when the peer is a router (strongSwan)
+        self.rekey_packets = 0  # the Child SAs' soft packet limit in the appliance (0: none)
         self.appliance = self.daemon = None
         self.log = folder / "ike.log"
         self.mark = 0
@@ -190,7 +194,8 @@ class EsplineSite:
         path.write_text(IKE_TOML.format(
             site=self.site.upper(), other=other.upper(), local_mac=f"02:00:00:00:00:0{1 + 'ab'.index(self.site)}",
             local=WAN[self.site], remote=WAN[other], remote_mac=mac, ike=self.proposals[0], esp=self.proposals[1],
-            dpd_delay=self.dpd_delay, local_ts=LAN[self.site], remote_ts=LAN[other], psk=self.psk))
+            dpd_delay=self.dpd_delay, local_ts=LAN[self.site], remote_ts=LAN[other], psk=self.psk,
+            rekey_packets=self.rekey_packets))
         return path
 
     def start(self) -> None:
@@ -346,9 +351,10 @@ class Run:
                              setup_s=round(seconds, 3) if seconds else None, ping=f"{pings}/10",
                              tcp_digest_ok=tcp["digest_ok"], tcp_mbit_s=round(tcp.get("mbit_per_s", 0), 1))
 
-    def rekey_under_traffic(self, rekeyer: str, seconds: float = 6.0) -> bool:
+    def rekey_under_traffic(self, rekeyer: str, seconds: float = 6.0, on_soft_limit: bool = False) -> bool:
         """A Child SA rekey by `rekeyer` a third into `seconds` of traffic: a TCP transfer spread
-        over them and a paced UDP stream each way."""
+        over them and a paced UDP stream each way. `on_soft_limit`: nobody asks; the rekey must
+        come from `rekeyer`'s appliance, its outbound SA reaching its soft packet limit."""
         before = self.sites["a"].children()
         n = int(self.udp_rate * seconds)
         bulk = ("espline.sim.live.bulk",)
@@ -361,9 +367,11 @@ class Run:
         tcp = self.topo.spawn("lan-a", *PYTHON, *bulk, "send", HOSTS["b"], "5001", str(self.tcp_bytes),
                               str(seconds), stdout=subprocess.PIPE)
         started = time.monotonic()
-        time.sleep(seconds / 3)
-        self.sites[rekeyer].rekey_child()
-        took = wait(lambda: self.both_have_one_child() and not (self.sites["a"].children() & before), 10)
+        if not on_soft_limit:
+            time.sleep(seconds / 3)
+            self.sites[rekeyer].rekey_child()
+        asked = time.monotonic()
+        took = wait(lambda: self.both_have_one_child() and not (self.sites["a"].children() & before), 2 * seconds)
         rekeyed_at = time.monotonic()
         for p in senders.values():
             p.communicate(timeout=seconds * 3 + 30)
@@ -372,10 +380,12 @@ class Run:
         tcp_across = transfer["seconds"] > rekeyed_at - started  # the transfer outlived the rekey
         lost = {f"{OTHER[s].upper()}->{s.upper()}": n - got[s]["distinct"] for s in "ab"}
         after = self.sites["a"].children()
+        how = "on its appliance's soft packet limit " if on_soft_limit else ""
         return self.scenario(
-            f"Child SA rekey by {rekeyer.upper()} under traffic{self.of()}",
+            f"Child SA rekey by {rekeyer.upper()} {how}under traffic{self.of()}",
             took is not None and all(v == 0 for v in lost.values()) and transfer["digest_ok"] and tcp_across,
-            rekey_s=round(took, 3) if took is not None else None, spis_before=sorted(before), spis_after=sorted(after),
+            **{"rekeyed_after_s" if on_soft_limit else "rekey_s": round(rekeyed_at - asked, 3) if took is not None
+               else None}, spis_before=sorted(before), spis_after=sorted(after),
             udp_sent_each_way=n, udp_lost=lost, tcp_digest_ok=transfer["digest_ok"],
             tcp_across_rekey=tcp_across, tcp_retransmits=self.retransmits() - retrans)
 
@@ -419,6 +429,23 @@ class Run:
             survivor.start()
         return passed
 
+    def soft_limit_rekey(self, site: str, packets: int = 800) -> bool:
+        """An espline site whose Child SAs have a soft packet limit (`rekey_packets`): set up,
+        then traffic; the appliance's soft-lifetime event must make the daemon rekey, losing nothing."""
+        espline = self.sites[site]
+        espline.rekey_packets = packets
+        espline.load()
+        self.initiator = site
+        if self.establish(site) is None:
+            passed = self.scenario(f"set-up by {site.upper()} with a soft packet limit", False)
+        else:
+            passed = self.rekey_under_traffic(site, on_soft_limit=True)
+        espline.terminate()
+        wait(self.nobody_has_sas, 10)
+        espline.rekey_packets = 0
+        espline.load()
+        return passed
+
     def wrong_psk(self, initiator: str) -> bool:
         site = self.sites[initiator]
         site.set_psk(PSK + "-wrong")
@@ -454,6 +481,9 @@ class Run:
             wait(self.nobody_has_sas, 10)
         for initiator in "ab":
             self.wrong_psk(initiator)
+        for s, site in self.sites.items():
+            if site.kind == "espline":
+                self.soft_limit_rekey(s)
 
 
 def mac(topo: Topology, role: str, device: str) -> str:
