@@ -56,6 +56,8 @@ PROPOSALS = {
     "x25519": ("aes128gcm16-prfsha256-x25519", "aes128gcm16-x25519"),
     "ecp256": ("aes256gcm16-prfsha256-ecp256", "aes256gcm16"),
     "modp2048": ("aes128gcm16-prfsha256-modp2048", "aes128gcm16"),
+    # 64-bit sequence numbers (RFC 4304): espline only, kernel-libipsec refuses ESN
+    "esn": ("aes128gcm16-prfsha256-x25519", "aes256gcm16-esn"),
 }
 #: charon's log lines worth showing (its own words for SAs coming and going, and refusals).
 SHOWN = re.compile(r"established|rekeyed|closing CHILD_SA|deleting IKE_SA|IKE_SA deleted|"
