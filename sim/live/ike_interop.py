@@ -21,6 +21,7 @@ reach the other LAN on-link). For each pair of sites it runs, and checks:
 * for an espline site, a Child SA rekey that nobody asks for: its appliance's outbound SA reaches
   the soft packet limit (`rekey_packets`) under traffic, and the event must make the daemon rekey.
 
+Wireshark (tshark, where installed) must find every IKE message on the WAN well-formed.
 It prints charon's own log lines for what was established, rekeyed, deleted and refused, writes
 the WAN's IKE exchanges (`ike.pcap`), the first frames of each run (`wan-head.pcap`) and the
 charon logs (with keys) to `--out`, and the figures to `result.json`. Namespaces and processes
@@ -488,6 +489,22 @@ class Run:
                 self.soft_limit_rekey(s)
 
 
+def ike_on_the_wire(pcap: Path) -> dict:
+    """Wireshark's IKEv2 dissector as an outside judge of every IKE message on the WAN: each one
+    an ISAKMP frame, none malformed, no expert error."""
+    def count(*display_filter: str) -> int:
+        return len(subprocess.run(["tshark", "-r", str(pcap), *display_filter], capture_output=True, text=True,
+                                  timeout=120, check=True).stdout.splitlines())
+    frames, isakmp = count(), count("-Y", "isakmp")
+    bad = count("-Y", "_ws.malformed || _ws.expert.severity >= error")
+    verdict = {"scenario": "every IKE message on the WAN well-formed to Wireshark",
+               "passed": frames > 0 and isakmp == frames and bad == 0,
+               "frames": frames, "isakmp": isakmp, "malformed_or_error": bad}
+    print(f"\n[{'PASS' if verdict['passed'] else 'FAIL'}] {verdict['scenario']}: frames={frames}, isakmp={isakmp}, "
+          f"malformed_or_error={bad}")
+    return verdict
+
+
 def mac(topo: Topology, role: str, device: str) -> str:
     return json.loads(topo.ns(role, "ip", "-j", "link", "show", "dev", device).stdout)[0]["address"]
 
@@ -528,6 +545,10 @@ def run(out: Path, kinds: tuple[str, str], proposals: str, tcp_bytes: int, udp_r
         interop = Run(topo, sites, tcp_bytes, udp_rate)
         interop.quick() if quick else interop.all()
         time.sleep(0.5)
+    if shutil.which("tshark"):
+        interop.results.append(ike_on_the_wire(out / "ike.pcap"))
+    else:
+        print("notice: no tshark; the IKE capture is not checked (apt-get install tshark)")
     passed = sum(r["passed"] for r in interop.results)
     summary = {"sites": kinds, "proposals": PROPOSALS[proposals], "scenarios": interop.results}
     (out / "result.json").write_text(json.dumps(summary, indent=2))
