@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from . import keys, proposals
 from .crypto import GROUPS, CryptoError
+from .identity import id_text, identification
 from .message import (
     AUTH_PSK,
     AUTHENTICATION_FAILED,
@@ -32,10 +33,6 @@ from .message import (
     FLAG_INITIATOR,
     FLAG_RESPONSE,
     HEADER_LEN,
-    ID_FQDN,
-    ID_IPV4_ADDR,
-    ID_KEY_ID,
-    ID_RFC822_ADDR,
     IKE_AUTH,
     IKE_SA_INIT,
     INFORMATIONAL,
@@ -66,6 +63,7 @@ from .message import (
     encode_chain,
     encode_header,
 )
+from .selectors import narrow, ts_of, ts_text, within
 
 log = logging.getLogger("espline.ike")
 #: What the driver raises when the appliance refuses a table command (ConfigError is a
@@ -84,64 +82,9 @@ class ProtocolError(Exception):
         self.notify, self.data = notify, data
 
 
-def ts_of(selectors) -> list[TrafficSelector]:
-    """Configured traffic selectors (`espline.config.ike.TrafficSelector`) as ranges (§3.13.1)."""
-    out = []
-    for s in selectors:
-        net = ipaddress.IPv4Network(s.prefix)
-        out.append(TrafficSelector(s.protocol or 0, s.ports[0], s.ports[1], int(net.network_address),
-                                   int(net.broadcast_address)))
-    return out
-
-
-def narrow(proposed: list[TrafficSelector], allowed: list[TrafficSelector]) -> list[TrafficSelector]:
-    """The responder's narrowing (§2.9): each proposed selector intersected with each allowed one."""
-    out = []
-    for p in proposed:
-        for a in allowed:
-            if p.protocol and a.protocol and p.protocol != a.protocol:
-                continue
-            lo, hi = max(p.start_addr, a.start_addr), min(p.end_addr, a.end_addr)
-            plo, phi = max(p.start_port, a.start_port), min(p.end_port, a.end_port)
-            if lo <= hi and plo <= phi:
-                ts = TrafficSelector(p.protocol or a.protocol, plo, phi, lo, hi)
-                if ts not in out:
-                    out.append(ts)
-    return out
-
-
-def within(chosen: list[TrafficSelector], proposed: list[TrafficSelector]) -> bool:
-    """Whether every selector the responder chose lies inside one we proposed (§2.9)."""
-    return bool(chosen) and all(any(
-        (not p.protocol or c.protocol == p.protocol) and p.start_addr <= c.start_addr <= c.end_addr <= p.end_addr
-        and p.start_port <= c.start_port <= c.end_port <= p.end_port for p in proposed) for c in chosen)
-
-
 def nat_hash(spi_i: bytes, spi_r: bytes, addr: str, port: int) -> bytes:
     """SHA-1(SPIs | IP address | port) of NAT_DETECTION_*_IP (§2.23)."""
     return hashlib.sha1(spi_i + spi_r + ipaddress.IPv4Address(addr).packed + struct.pack("!H", port)).digest()
-
-
-def identification(text: str, initiator: bool) -> Identification:
-    """An identity as swanctl.conf writes it: an IPv4 address, user@fqdn, @#hex (key ID), else an FQDN."""
-    try:
-        return Identification(initiator, ID_IPV4_ADDR, ipaddress.IPv4Address(text).packed)
-    except ValueError:
-        pass
-    if text.startswith("@#"):
-        return Identification(initiator, ID_KEY_ID, bytes.fromhex(text[2:]))
-    if "@" in text.lstrip("@"):
-        return Identification(initiator, ID_RFC822_ADDR, text.encode())
-    return Identification(initiator, ID_FQDN, text.lstrip("@").encode())
-
-
-def id_text(p: Identification) -> str:
-    """An identity as swanctl.conf writes it (the inverse of `identification`)."""
-    if p.id_type == ID_IPV4_ADDR and len(p.data) == 4:
-        return str(ipaddress.IPv4Address(p.data))
-    if p.id_type == ID_KEY_ID:
-        return "@#" + p.data.hex()
-    return p.data.decode(errors="replace")
 
 
 @dataclass
@@ -724,8 +667,8 @@ class IkeSa:
                 pass
             raise ProtocolError(f"the appliance refused the Child SA: {e}", TEMPORARY_FAILURE) from None
         self.children.append(child)
-        log.info("%s: %s established, TS %s === %s", self, child.describe(), _ts_text(child.local_ts),
-                 _ts_text(child.remote_ts))
+        log.info("%s: %s established, TS %s === %s", self, child.describe(), ts_text(child.local_ts),
+                 ts_text(child.remote_ts))
 
     def _remove(self, child: ChildSa) -> None:
         inst = self.daemon.installer
@@ -987,13 +930,3 @@ class IkeSa:
         self.daemon.unregister(self)
         log.info("%s deleted", self)
 
-
-def _ts_text(selectors: list[TrafficSelector]) -> str:
-    words = []
-    for s in selectors:
-        nets = ipaddress.summarize_address_range(ipaddress.IPv4Address(s.start_addr), ipaddress.IPv4Address(s.end_addr))
-        text = ",".join(str(n) for n in nets)
-        if s.protocol or (s.start_port, s.end_port) != (0, 65535):
-            text += f"[{s.protocol}/{s.start_port}-{s.end_port}]"
-        words.append(text)
-    return " ".join(words)

@@ -1,9 +1,9 @@
 """The daemon's cryptography against outside values: the DH groups against RFC 5903 §8.1
 (ECP-256), RFC 7748 §6.1 (X25519) and a plain modular exponentiation (MODP 2048); the PRF
-against RFC 4231 §4.2; prf+ against its definition (RFC 7296 §2.13) restated; and a whole IKE
-SA of strongSwan 5.9.8 (tests/host/ike/data/README.md): SKEYSEED, the seven keys, the SK
-payloads opened, both AUTH values and the Child SA keys (with and without PFS) as charon
-logged them."""
+against RFC 4231 §4.2; prf+ against its definition (RFC 7296 §2.13) restated; and two IKE SAs
+of strongSwan 5.9.8 (tests/host/ike/data/README.md): SKEYSEED, the seven keys, the SK payloads
+opened, both AUTH values, the Child SA keys (with and without PFS) and a rekeyed IKE SA's keys,
+as charon logged them."""
 
 import hashlib
 import hmac
@@ -25,12 +25,6 @@ from espline.host.ike.message import (
     decode,
     decode_chain,
 )
-
-DATA = json.loads((pathlib.Path(__file__).parent / "data" / "strongswan-x25519.json").read_text())
-
-
-def h(name):
-    return bytes.fromhex(DATA[name])
 
 
 def test_ecp256_rfc5903():
@@ -97,13 +91,19 @@ def test_sk_ciphers_round_trip_and_refuse_tampering():
                 cipher.open(bad_aad, bad_body)
 
 
-# -- strongSwan 5.9.8's own IKE SA ------------------------------------------------------------
+# -- strongSwan 5.9.8's own IKE SAs ------------------------------------------------------------
 
-SUITE = proposals.Suite.of(proposals.parse("aes128gcm16-prfsha256-x25519", PROTO_IKE))
+RUNS = {"x25519": "aes128gcm16-prfsha256-x25519", "ecp256": "aes256gcm16-prfsha256-ecp256"}
 
 
-def messages():
-    return [decode(bytes.fromhex(m)) for m in DATA["messages"]]
+def run(name):
+    data = json.loads((pathlib.Path(__file__).parent / "data" / f"strongswan-{name}.json").read_text())
+    suite = proposals.Suite.of(proposals.parse(RUNS[name], PROTO_IKE))
+    return data, suite, [decode(bytes.fromhex(m)) for m in data["messages"]]
+
+
+def h(data, name):
+    return bytes.fromhex(data[name])
 
 
 def opened(m, sk_e):
@@ -112,42 +112,72 @@ def opened(m, sk_e):
     return decode_chain(GcmCipher(sk_e).open(m.raw[:at + 4], body), first)
 
 
-def test_strongswan_ike_sa_keys():
-    init_i, init_r = messages()[:2]
-    ni, nr = init_i.get(NoncePayload).data, init_r.get(NoncePayload).data
-    assert init_i.get(KePayload).group == init_r.get(KePayload).group == 31
-    seed = keys.skeyseed(ni, nr, h("dh_secret"))
-    assert seed == h("skeyseed")
-    k = keys.IkeKeys.derive(SUITE, seed, ni, nr, init_i.spi_i, init_r.spi_r)
-    assert (k.sk_d, k.sk_ei, k.sk_er, k.sk_pi, k.sk_pr) == tuple(h(n) for n in ("sk_d", "sk_ei", "sk_er", "sk_pi",
-                                                                                  "sk_pr"))
-    assert k.sk_ai == k.sk_ar == b""  # AES-GCM: no integrity keys (RFC 5282 §7.1)
+def first(payloads, kind, **match):
+    return next(p for p in payloads if isinstance(p, kind) and all(getattr(p, k) == v for k, v in match.items()))
 
 
-def test_strongswan_auth_and_child_keys():
-    init_i, init_r, auth_i, auth_r = messages()[:4]
+@pytest.mark.parametrize("name", RUNS)
+def test_strongswan_ike_sa_keys(name):
+    data, suite, (init_i, init_r, *_) = run(name)
     ni, nr = init_i.get(NoncePayload).data, init_r.get(NoncePayload).data
-    req, resp = opened(auth_i, h("sk_ei")), opened(auth_r, h("sk_er"))
-    psk = DATA["psk"].encode()
-    idi = next(p for p in req if isinstance(p, Identification) and p.initiator)
-    idr = next(p for p in resp if isinstance(p, Identification) and not p.initiator)
+    assert init_i.get(KePayload).group == init_r.get(KePayload).group == suite.dh
+    seed = keys.skeyseed(ni, nr, h(data, "dh_secret"))
+    assert seed == h(data, "skeyseed")
+    k = keys.IkeKeys.derive(suite, seed, ni, nr, init_i.spi_i, init_r.spi_r)
+    assert (k.sk_d, k.sk_ei, k.sk_er, k.sk_pi, k.sk_pr) == tuple(h(data, n) for n in ("sk_d", "sk_ei", "sk_er",
+                                                                                        "sk_pi", "sk_pr"))
+    assert k.sk_ai == k.sk_ar == b"" and len(k.sk_ei) == suite.key_bits // 8 + 4  # GCM: key and salt (RFC 5282 §7.1)
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_strongswan_auth_and_child_keys(name):
+    data, _, (init_i, init_r, auth_i, auth_r, *_) = run(name)
+    ni, nr = init_i.get(NoncePayload).data, init_r.get(NoncePayload).data
+    req, resp = opened(auth_i, h(data, "sk_ei")), opened(auth_r, h(data, "sk_er"))
+    psk = data["psk"].encode()
+    idi, idr = first(req, Identification, initiator=True), first(resp, Identification, initiator=False)
     assert idi.data == bytes([192, 0, 2, 1])
-    ours_i = keys.psk_auth(psk, h("sk_pi"), init_i.raw, nr, idi.body)
-    ours_r = keys.psk_auth(psk, h("sk_pr"), init_r.raw, ni, idr.body)
-    assert ours_i == h("auth_i") == next(p for p in req if isinstance(p, AuthPayload)).data
-    assert ours_r == h("auth_r") == next(p for p in resp if isinstance(p, AuthPayload)).data
-    esp = proposals.Suite.of(next(p for p in resp if isinstance(p, SaPayload)).proposals[0])
-    assert esp.encryption_keymat == 20 and not esp.esn
-    assert keys.child_keymat(esp, h("sk_d"), ni, nr) == (h("child_key_i"), h("child_key_r"))
+    ours_i = keys.psk_auth(psk, h(data, "sk_pi"), init_i.raw, nr, idi.body)
+    ours_r = keys.psk_auth(psk, h(data, "sk_pr"), init_r.raw, ni, idr.body)
+    assert ours_i == h(data, "auth_i") == first(req, AuthPayload).data
+    assert ours_r == h(data, "auth_r") == first(resp, AuthPayload).data
+    esp = proposals.Suite.of(first(resp, SaPayload).proposals[0])
+    assert not esp.esn and h(data, "child_seed") == ni + nr
+    assert keys.child_keymat(esp, h(data, "sk_d"), ni, nr) == (h(data, "child_key_i"), h(data, "child_key_r"))
 
 
 def test_strongswan_pfs_rekey_child_keys():
     """Site A's Child SA rekey: CREATE_CHILD_SA with X25519 (PFS); KEYMAT = prf+(SK_d, g^ir | Ni | Nr)."""
-    rekey_i, rekey_r = messages()[4:6]
-    req, resp = opened(rekey_i, h("sk_ei")), opened(rekey_r, h("sk_er"))
-    ni = next(p for p in req if isinstance(p, NoncePayload)).data
-    nr = next(p for p in resp if isinstance(p, NoncePayload)).data
-    assert h("rekey_seed") == h("rekey_dh_secret") + ni + nr
-    esp = proposals.Suite.of(next(p for p in resp if isinstance(p, SaPayload)).proposals[0])
+    data, _, messages = run("x25519")
+    req, resp = opened(messages[4], h(data, "sk_ei")), opened(messages[5], h(data, "sk_er"))
+    ni, nr = first(req, NoncePayload).data, first(resp, NoncePayload).data
+    assert h(data, "rekey_seed") == h(data, "rekey_dh_secret") + ni + nr
+    esp = proposals.Suite.of(first(resp, SaPayload).proposals[0])
     assert esp.dh == 31
-    assert keys.child_keymat(esp, h("sk_d"), ni, nr, h("rekey_dh_secret")) == (h("rekey_key_i"), h("rekey_key_r"))
+    assert keys.child_keymat(esp, h(data, "sk_d"), ni, nr, h(data, "rekey_dh_secret")) == (
+        h(data, "rekey_key_i"), h(data, "rekey_key_r"))
+
+
+def test_strongswan_rekey_child_keys_without_pfs():
+    data, _, messages = run("ecp256")
+    req, resp = opened(messages[4], h(data, "sk_ei")), opened(messages[5], h(data, "sk_er"))
+    ni, nr = first(req, NoncePayload).data, first(resp, NoncePayload).data
+    esp = proposals.Suite.of(first(resp, SaPayload).proposals[0])
+    assert esp.dh is None and esp.encryption_keymat == 36 and h(data, "rekey_seed") == ni + nr
+    assert keys.child_keymat(esp, h(data, "sk_d"), ni, nr) == (h(data, "rekey_key_i"), h(data, "rekey_key_r"))
+
+
+def test_strongswan_ike_sa_rekey_keys():
+    """Site B rekeys the IKE SA (§2.18): SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr), the new
+    SPIs from the SA payloads, B the new IKE SA's initiator; as site A's charon logged them."""
+    data, suite, messages = run("ecp256")
+    # B was the first IKE SA's responder: its request is under SK_er, A's response under SK_ei
+    req, resp = opened(messages[6], h(data, "sk_er")), opened(messages[7], h(data, "sk_ei"))
+    ni, nr = first(req, NoncePayload).data, first(resp, NoncePayload).data
+    spi_i, spi_r = first(req, SaPayload).proposals[0].spi, first(resp, SaPayload).proposals[0].spi
+    assert first(req, KePayload).group == 19 and len(spi_i) == len(spi_r) == 8
+    seed = keys.rekeyed_skeyseed(h(data, "sk_d"), h(data, "ike_rekey_dh_secret"), ni, nr)
+    assert seed == h(data, "ike_rekey_skeyseed")
+    k = keys.IkeKeys.derive(suite, seed, ni, nr, spi_i, spi_r)
+    assert (k.sk_d, k.sk_ei, k.sk_er, k.sk_pi, k.sk_pr) == tuple(
+        h(data, f"ike_rekey_{n}") for n in ("sk_d", "sk_ei", "sk_er", "sk_pi", "sk_pr"))
