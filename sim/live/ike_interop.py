@@ -70,6 +70,8 @@ class StrongSwanSite:
     """Site `site` as a strongSwan gateway in the topology's namespace `app-<site>`."""
 
     kind = "strongswan"
+    #: charon's lines that start and end a set-up as initiator
+    SET_UP = (re.compile(r"initiating IKE_SA"), re.compile(r"CHILD_SA \S+ established"))
 
     def __init__(self, topo: Topology, site: str, folder: Path, proposals: tuple[str, str], dpd_delay: int):
         self.topo, self.site, self.proposals, self.dpd_delay = topo, site, proposals, dpd_delay
@@ -130,11 +132,15 @@ class StrongSwanSite:
     def begin(self) -> None:
         self.mark = self.charon.log.stat().st_size if self.charon.log.exists() else 0
 
-    def said(self) -> list[str]:
-        """charon's log lines worth showing since `begin`."""
+    def lines(self) -> list[str]:
+        """charon's log lines since `begin`."""
         with self.charon.log.open(errors="replace") as f:
             f.seek(self.mark)
-            return [line for line in f.read().splitlines() if SHOWN.search(line)]
+            return f.read().splitlines()
+
+    def said(self) -> list[str]:
+        """charon's log lines worth showing since `begin`."""
+        return [line for line in self.lines() if SHOWN.search(line)]
 
 
 IKE_TOML = """\
@@ -176,6 +182,7 @@ class EsplineSite:
     socket (`espline ikectl`'s requests) as swanctl drives charon."""
 
     kind = "espline"
+    SET_UP = (re.compile(r"initiating to"), re.compile(r"CHILD_SA .* established"))
 
     def __init__(self, topo: Topology, site: str, folder: Path, proposals: tuple[str, str], dpd_delay: int):
         self.topo, self.site, self.folder, self.proposals, self.dpd_delay = topo, site, folder, proposals, dpd_delay
@@ -270,14 +277,32 @@ class EsplineSite:
     def begin(self) -> None:
         self.mark = self.log.stat().st_size if self.log.exists() else 0
 
-    def said(self) -> list[str]:
+    def lines(self) -> list[str]:
         with self.log.open(errors="replace") as f:
             f.seek(self.mark)
             return f.read().splitlines()
 
+    def said(self) -> list[str]:
+        return self.lines()
+
 
 #: The kinds of site, by the name `--sites` gives them.
 SITES = {"strongswan": StrongSwanSite, "espline": EsplineSite}
+
+
+def logged_span(lines: list[str], start: re.Pattern, end: re.Pattern) -> float | None:
+    """Seconds from the first line matching `start` to the next matching `end`, by the lines'
+    own time stamps (HH:MM:SS.mmm, as both logs write them), or None."""
+    def stamp(line: str) -> float | None:
+        found = re.match(r"(\d\d):(\d\d):(\d\d)\.(\d{3})", line)
+        return None if not found else (int(found[1]) * 60 + int(found[2])) * 60 + int(found[3]) + int(found[4]) / 1e3
+    t0 = None
+    for line in lines:
+        if t0 is None and start.search(line):
+            t0 = stamp(line)
+        elif t0 is not None and end.search(line) and (t1 := stamp(line)) is not None:
+            return round(t1 - t0, 3)
+    return None
 
 
 def wait(condition, seconds: float, step: float = 0.05) -> float | None:
@@ -347,11 +372,12 @@ class Run:
     def set_up(self, initiator: str) -> bool:
         self.initiator = initiator
         seconds = self.establish(initiator)
+        logged = logged_span(self.sites[initiator].lines(), *self.sites[initiator].SET_UP)
         pings = self.ping() if seconds is not None else 0
         tcp = self.tcp() if pings else {"digest_ok": False}
         return self.scenario(f"{initiator.upper()} initiates: IKE_SA_INIT + IKE_AUTH, ping and TCP",
                              seconds is not None and pings == 10 and tcp["digest_ok"],
-                             setup_s=round(seconds, 3) if seconds else None, ping=f"{pings}/10",
+                             setup_s=round(seconds, 3) if seconds else None, setup_logged_s=logged, ping=f"{pings}/10",
                              tcp_digest_ok=tcp["digest_ok"], tcp_mbit_s=round(tcp.get("mbit_per_s", 0), 1))
 
     def rekey_under_traffic(self, rekeyer: str, seconds: float = 6.0, on_soft_limit: bool = False) -> bool:

@@ -51,6 +51,7 @@ charon {{
         log {{
             path = {log}
             time_format = %H:%M:%S
+            time_add_ms = yes
             append = yes
             flush_line = yes
             default = 1
