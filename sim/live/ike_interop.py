@@ -39,7 +39,10 @@ import sys
 import time
 from pathlib import Path
 
+from espline.host.driver import Espline
 from espline.host.ike import control
+from espline.host.transport.socket import SocketStream
+from espline.host.transport.uart import UartTransport
 
 from . import strongswan
 from .device import build
@@ -242,6 +245,11 @@ class EsplineSite:
         self.daemon.kill()
         self.daemon.wait()
 
+    def tables(self) -> dict:
+        """The SAs and policies in the appliance's tables, read back over the management socket."""
+        dev = Espline(UartTransport(SocketStream(f"unix:{self.mgmt}")))
+        return {"sas": sum(sa is not None for sa in dev.sas), "policies": len(dev.policies)}
+
     def ask(self, line: str) -> list[str]:
         answer = control.request(str(self.control), line)
         if not answer or answer[-1] != "ok":
@@ -409,10 +417,12 @@ class Run:
         tcp_across = transfer["seconds"] > rekeyed_at - started  # the transfer outlived the rekey
         lost = {f"{OTHER[s].upper()}->{s.upper()}": n - got[s]["distinct"] for s in "ab"}
         after = self.sites["a"].children()
+        tables = self.left_in_appliances()  # the old Child SA's SAs gone: one SA each way
         how = "on its appliance's soft packet limit " if on_soft_limit else ""
         return self.scenario(
             f"Child SA rekey by {rekeyer.upper()} {how}under traffic{self.of()}",
-            took is not None and all(v == 0 for v in lost.values()) and transfer["digest_ok"] and tcp_across,
+            took is not None and all(v == 0 for v in lost.values()) and transfer["digest_ok"] and tcp_across
+            and all(t["sas"] == 2 for t in tables.values()), **({"appliance_tables": tables} if tables else {}),
             **{"rekeyed_after_s" if on_soft_limit else "rekey_s": round(rekeyed_at - asked, 3) if took is not None
                else None}, spis_before=sorted(before), spis_after=sorted(after),
             udp_sent_each_way=n, udp_lost=lost, tcp_digest_ok=transfer["digest_ok"],
@@ -435,13 +445,19 @@ class Run:
                              ike_spis_before=sorted(before["a"]), ike_spis_after=sorted(self.ike_spis()["a"]),
                              ping=f"{pings}/5")
 
+    def left_in_appliances(self, sites: str = "ab") -> dict:
+        """What the espline sites among `sites` still hold in their appliances' tables."""
+        return {s.upper(): self.sites[s].tables() for s in sites if self.sites[s].kind == "espline"}
+
     def delete(self, closer: str) -> bool:
         self.sites[closer].terminate()
         gone = wait(self.nobody_has_sas, 10)
         pings = self.ping(3)
-        return self.scenario(f"DELETE by {closer.upper()} (INFORMATIONAL){self.of()}", gone is not None and pings == 0,
+        left = self.left_in_appliances()
+        return self.scenario(f"DELETE by {closer.upper()} (INFORMATIONAL){self.of()}",
+                             gone is not None and pings == 0 and not any(any(t.values()) for t in left.values()),
                              both_sides_empty_after_s=round(gone, 3) if gone is not None else None,
-                             ping_after=f"{pings}/3")
+                             ping_after=f"{pings}/3", **({"left_in_appliance": left} if left else {}))
 
     def dead_peer(self, victim: str, limit: float = 40) -> bool:
         """Kill `victim`'s IKE daemon; the survivor's liveness checks must clear the SAs."""
@@ -449,9 +465,11 @@ class Run:
         ok = self.establish(OTHER[victim]) is not None
         self.sites[victim].kill()
         cleared = wait(lambda: not survivor.children() and not survivor.ike_sas(), limit, step=0.2) if ok else None
-        figures = {"survivor_cleared_after_s": round(cleared, 1) if cleared is not None else None}
+        left = self.left_in_appliances(OTHER[victim]) if cleared is not None else {}
+        figures = {"survivor_cleared_after_s": round(cleared, 1) if cleared is not None else None,
+                   **({"left_in_survivor_appliance": left} if left else {})}
         passed = self.scenario(f"dead-peer detection: {victim.upper()} killed, {OTHER[victim].upper()} notices",
-                               cleared is not None, **figures)
+                               cleared is not None and not any(any(t.values()) for t in left.values()), **figures)
         self.sites[victim].start()  # fresh, for what follows
         if cleared is None:  # a survivor that never noticed: clear it by hand for the next scenarios
             survivor.stop()
@@ -480,9 +498,12 @@ class Run:
         site.set_psk(PSK + "-wrong")
         refused = self.establish(initiator) is None
         empty = wait(self.nobody_has_sas, 10) is not None
+        left = self.left_in_appliances()
         site.set_psk(PSK)
         return self.scenario(f"wrong PSK at {initiator.upper()}, {initiator.upper()} initiates: refused",
-                             refused and empty, refused=refused, no_sa_on_either_side=empty)
+                             refused and empty and not any(any(t.values()) for t in left.values()),
+                             refused=refused, no_sa_on_either_side=empty,
+                             **({"left_in_appliance": left} if left else {}))
 
     def quick(self) -> None:
         """A short pass: A initiates, rekey by B under traffic, DELETE by A, wrong PSK at A."""
