@@ -36,6 +36,7 @@ from .message import (
 from .sa import IkeSa, ProtocolError
 
 log = logging.getLogger("espline.ike")
+SOFT_EVENT_SPREAD = 2.0  # seconds over which a soft-lifetime event's rekey is spread
 
 
 class ConfigurationError(ValueError):
@@ -218,7 +219,7 @@ class Daemon:
                 if sa.state != "dead":
                     sa.tick(now)
             for kind, direction, spi in self.installer.events():
-                self._lifetime_event(getattr(kind, "value", kind), direction, spi)
+                self._lifetime_event(kind, direction, spi)
         except Exception:  # as in `receive`
             log.exception("internal error in the timers")
 
@@ -229,7 +230,10 @@ class Daemon:
                     continue
                 log.info("%s: %s: %s event from the appliance", sa, child.describe(), kind)
                 if kind == "soft-lifetime" and not (child.rekeying or child.deleting) and child.replaced_by is None:
-                    sa.rekey_child(child)
+                    # within SOFT_EVENT_SPREAD s: both peers see the same traffic cross their limits
+                    # together, and two rekeys at once would only collide (§2.25)
+                    soon = self.clock() + self.rng.uniform(0, SOFT_EVENT_SPREAD)
+                    child.rekey_at = min(child.rekey_at, soon) if child.rekey_at else soon
                 elif kind in ("hard-lifetime", "seq-exhausted") and not child.deleting:
                     sa.delete_child(child)
                 return

@@ -15,6 +15,7 @@ import ipaddress
 import os
 
 from espline.config import Lifetime, NatT, Policy, SecurityAssociation, Selector
+from espline.host.driver import EVENTS
 
 PRIORITY = 1000  # the IKE daemon's policies; a configuration's own policies may go ahead of them
 
@@ -130,12 +131,14 @@ class DriverInstaller:
         if any(sa is not None and (sa.dir, sa.spi) == ("out", child.spi_out) for sa in self.dev.sas):
             self.dev.delete_sa("out", child.spi_out)
 
-    def events(self) -> list[tuple[object, str, int]]:
-        """Lifetime events raised since the last call: (event, SA direction, SPI)."""
+    def events(self) -> list[tuple[str, str, int]]:
+        """The appliance's events since the last call: (kind, SA direction, SPI), the kind as
+        `espline.config.Event` names it (`soft-lifetime`, ...) or, for the others, as the register
+        map does (`auth_fail_threshold`, ...)."""
         out = []
         while (event := self.dev.poll_event()) is not None:
             kind, index = event
-            sa = self.dev.sas[index]
+            sa = self.dev.sas[index] if 0 <= index < len(self.dev.sas) else None
             if sa is not None:
-                out.append((kind, sa.dir, sa.spi))
+                out.append((EVENTS[kind].value if kind in EVENTS else kind, sa.dir, sa.spi))
         return out

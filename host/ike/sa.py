@@ -160,6 +160,7 @@ class IkeSa:
     dh: tuple | None = None  # (group, private key) while an exchange needs it
     cookie: bytes = b""
     rekeying_ike: bool = False
+    auth_child: tuple | None = None  # (configured child, inbound SPI) offered with IKE_AUTH
 
     # -- identity and logging -----------------------------------------------------------------
 
@@ -501,7 +502,7 @@ class IkeSa:
         config_child = next(iter(self.conn.children.values()))
         idi = identification(self.conn.local_id, True)
         spi = self.daemon.installer.allocate_spi()
-        self._auth_child = (config_child, spi)
+        self.auth_child = (config_child, spi)
         esp = proposals.without_dh(self.daemon.esp_proposals(self.conn, config_child))
         payloads = [idi, identification(self.conn.remote_id, False), AuthPayload(AUTH_PSK, self._auth(True, idi)),
                     SaPayload(proposals.offer(esp, spi.to_bytes(4, "big"))),
@@ -510,7 +511,7 @@ class IkeSa:
         self.request(IKE_AUTH, payloads, self._auth_response)
 
     def _auth_response(self, m: Message) -> None:
-        config_child, spi = self._auth_child
+        config_child, spi = self.auth_child
         if m.notify(AUTHENTICATION_FAILED):
             log.warning("%s: the peer refused our authentication (AUTHENTICATION_FAILED)", self)
             self.daemon.installer.release_spi(spi)

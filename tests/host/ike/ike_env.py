@@ -77,11 +77,12 @@ class ModelDevice:
         self.writes.append(("delete_policy", policy.dir, policy.spi, policy.priority))
 
     def poll_event(self):
+        """As the driver's: the register map's name of the event (`soft_lifetime`) and the SA's index."""
         if not self.model.events:
             return None
         event, sa = self.model.events.pop(0)
         index = next(i for i, s in enumerate(self.sas) if s is not None and (s.dir, s.spi) == (sa.dir, sa.spi))
-        return event, index
+        return event.name.lower(), index
 
 
 class Clock:

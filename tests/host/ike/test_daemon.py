@@ -113,7 +113,9 @@ def test_child_rekey_on_soft_lifetime_event():
     old = sites.children("a")[0].spi_out
     for i in range(3):
         assert sites.send("a", seed=i) is not None
-    sites.advance(1)
+    sites.advance(0.1, step=0.1)
+    assert sites.children("a")[0].spi_out == old and 0 < sites.children("a")[0].rekey_at - sites.clock.t <= 2
+    sites.advance(2.1, step=0.1)  # the rekey comes within 2 s of the event
     assert sites.children("a")[0].spi_out != old
     assert sites.traffic_flows()
 
@@ -409,3 +411,19 @@ def test_a_second_child_sa_by_create_child_sa():
     sa.rekey_child(mgmt)
     sites.pump()
     assert mgmt not in sites.children("a") and crosses("10.11.0.1", "10.12.0.1") and sites.traffic_flows()
+
+
+def test_simultaneous_ike_rekeys_settle_on_one_ike_sa():
+    """Both sides rekey the IKE SA at once: TEMPORARY_FAILURE both ways (§2.25), each retries
+    after its own random delay; one new IKE SA on each side, the Child SA carried over."""
+    sites = established(Sites())
+    child = sites.children("a")[0].spi_in
+    old = {s: set(sites.daemons[s].sas) for s in "ab"}
+    for s in "ab":
+        next(iter(sites.daemons[s].sas.values())).rekey_ike()
+    sites.pump()
+    assert {s: set(sites.daemons[s].sas) for s in "ab"} == old  # both refused
+    sites.advance(25)
+    for s in "ab":
+        assert len(sites.daemons[s].sas) == 1 and set(sites.daemons[s].sas).isdisjoint(old[s])
+    assert [c.spi_in for c in sites.children("a")] == [child] and sites.traffic_flows()

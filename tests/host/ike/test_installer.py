@@ -24,6 +24,7 @@ class Child:  # the fields of `espline.host.ike.sa.ChildSa` the installer reads
         self.local_addr, self.remote_addr = "192.0.2.1", "198.51.100.2"
         self.local_ts, self.remote_ts = [LOCAL], [REMOTE]
         self.encap = (4500, 4500)
+        self.outbound = True
         self.rekey_bytes, self.life_bytes, self.rekey_packets, self.life_packets = 0, 0, 1000, 2000
 
 
@@ -83,3 +84,36 @@ def test_install_and_make_before_break_on_the_table_ports():
     inst.remove_inbound(old)
     assert stub.sa_table[old_in]["valid"] == 0
     assert sorted(p.spi for p in dev.policies) == sorted([new.spi_in, 0x2222])
+
+
+def test_the_appliances_events_as_the_daemon_takes_them():
+    """The event register's kinds as the driver reads them, named as the daemon acts on them."""
+    transport, stub = bench(N_SA=8, N_POLICY=8)
+    dev = Espline(transport)
+    inst = DriverInstaller(dev)
+    child = Child(inst.allocate_spi(), 0x1111, 1)
+    inst.install_inbound(child)
+    inst.install_outbound(child)
+    out_index, in_index = dev.sa_index("out", 0x1111), dev.sa_index("in", child.spi_in)
+    stub.events.extend([(1, out_index), (2, in_index), (3, out_index), (4, in_index), (1, 6)])  # 6: no SA
+    transport.idle(6)
+    assert inst.events() == [("soft-lifetime", "out", 0x1111), ("hard-lifetime", "in", child.spi_in),
+                             ("seq-exhausted", "out", 0x1111), ("auth_fail_threshold", "in", child.spi_in)]
+
+
+def test_new_nat_ports_are_an_update_in_place():
+    """The peer's NAT mapping moved: both SAs are rewritten by SA_CMD update (no key, the datapath
+    keeps the entry's key, sequence number and window), with the new UDP ports."""
+    transport, stub = bench(N_SA=8, N_POLICY=8)
+    dev = Espline(transport)
+    inst = DriverInstaller(dev)
+    child = Child(inst.allocate_spi(), 0x1111, 1)
+    inst.install_inbound(child)
+    inst.install_outbound(child)
+    writes = len(stub.sa_writes)
+    child.encap = (4500, 4501)
+    inst.update_encap(child)
+    updates = stub.sa_writes[writes:]
+    assert [(w["update"], w["entry"]["spi"], w["entry"]["natt_ports"]) for w in updates] == [
+        (1, child.spi_in, {"lo": 4501, "hi": 4500}), (1, 0x1111, {"lo": 4500, "hi": 4501})]
+    assert all(w["entry"]["key"] == [0] * 8 for w in updates)  # an update carries no key
