@@ -17,8 +17,11 @@ reach the other LAN on-link). For each pair of sites it runs, and checks:
   each other;
 * dead-peer detection: one side's IKE daemon is killed (SIGKILL); the other's liveness checks
   find it dead and clear the SAs (the time it took);
-* a wrong pre-shared key, each side initiating: refused on both sides, no SA anywhere.
+* a wrong pre-shared key, each side initiating: refused on both sides, no SA anywhere;
+* for an espline site, a Child SA rekey that nobody asks for: its appliance's outbound SA reaches
+  the soft packet limit (`rekey_packets`) under traffic, and the event must make the daemon rekey.
 
+Wireshark (tshark, where installed) must find every IKE message on the WAN well-formed.
 It prints charon's own log lines for what was established, rekeyed, deleted and refused, writes
 the WAN's IKE exchanges (`ike.pcap`), the first frames of each run (`wan-head.pcap`) and the
 charon logs (with keys) to `--out`, and the figures to `result.json`. Namespaces and processes
@@ -36,7 +39,10 @@ import sys
 import time
 from pathlib import Path
 
+from espline.host.driver import Espline
 from espline.host.ike import control
+from espline.host.transport.socket import SocketStream
+from espline.host.transport.uart import UartTransport
 
 from . import strongswan
 from .device import build
@@ -54,6 +60,8 @@ PROPOSALS = {
     "x25519": ("aes128gcm16-prfsha256-x25519", "aes128gcm16-x25519"),
     "ecp256": ("aes256gcm16-prfsha256-ecp256", "aes256gcm16"),
     "modp2048": ("aes128gcm16-prfsha256-modp2048", "aes128gcm16"),
+    # 64-bit sequence numbers (RFC 4304): espline only, kernel-libipsec refuses ESN
+    "esn": ("aes128gcm16-prfsha256-x25519", "aes256gcm16-esn"),
 }
 #: charon's log lines worth showing (its own words for SAs coming and going, and refusals).
 SHOWN = re.compile(r"established|rekeyed|closing CHILD_SA|deleting IKE_SA|IKE_SA deleted|"
@@ -65,6 +73,8 @@ class StrongSwanSite:
     """Site `site` as a strongSwan gateway in the topology's namespace `app-<site>`."""
 
     kind = "strongswan"
+    #: charon's lines that start and end a set-up as initiator
+    SET_UP = (re.compile(r"initiating IKE_SA"), re.compile(r"CHILD_SA \S+ established"))
 
     def __init__(self, topo: Topology, site: str, folder: Path, proposals: tuple[str, str], dpd_delay: int):
         self.topo, self.site, self.proposals, self.dpd_delay = topo, site, proposals, dpd_delay
@@ -125,11 +135,15 @@ class StrongSwanSite:
     def begin(self) -> None:
         self.mark = self.charon.log.stat().st_size if self.charon.log.exists() else 0
 
-    def said(self) -> list[str]:
-        """charon's log lines worth showing since `begin`."""
+    def lines(self) -> list[str]:
+        """charon's log lines since `begin`."""
         with self.charon.log.open(errors="replace") as f:
             f.seek(self.mark)
-            return [line for line in f.read().splitlines() if SHOWN.search(line)]
+            return f.read().splitlines()
+
+    def said(self) -> list[str]:
+        """charon's log lines worth showing since `begin`."""
+        return [line for line in self.lines() if SHOWN.search(line)]
 
 
 IKE_TOML = """\
@@ -155,6 +169,7 @@ local_ts = ["{local_ts}"]
 remote_ts = ["{remote_ts}"]
 esp_proposals = ["{esp}"]
 rekey_time = "1h"
+rekey_packets = {rekey_packets}
 start_action = "none"
 
 [ike.secrets.net]
@@ -170,12 +185,14 @@ class EsplineSite:
     socket (`espline ikectl`'s requests) as swanctl drives charon."""
 
     kind = "espline"
+    SET_UP = (re.compile(r"initiating to"), re.compile(r"CHILD_SA .* established"))
 
     def __init__(self, topo: Topology, site: str, folder: Path, proposals: tuple[str, str], dpd_delay: int):
         self.topo, self.site, self.folder, self.proposals, self.dpd_delay = topo, site, folder, proposals, dpd_delay
         self.mgmt, self.control = folder / "mgmt.sock", folder / "ike.ctl"
         self.psk = PSK
         self.remote_mac = None  # the next hop's MAC when the peer is a router (strongSwan)
+        self.rekey_packets = 0  # the Child SAs' soft packet limit in the appliance (0: none)
         self.appliance = self.daemon = None
         self.log = folder / "ike.log"
         self.mark = 0
@@ -190,7 +207,8 @@ class EsplineSite:
         path.write_text(IKE_TOML.format(
             site=self.site.upper(), other=other.upper(), local_mac=f"02:00:00:00:00:0{1 + 'ab'.index(self.site)}",
             local=WAN[self.site], remote=WAN[other], remote_mac=mac, ike=self.proposals[0], esp=self.proposals[1],
-            dpd_delay=self.dpd_delay, local_ts=LAN[self.site], remote_ts=LAN[other], psk=self.psk))
+            dpd_delay=self.dpd_delay, local_ts=LAN[self.site], remote_ts=LAN[other], psk=self.psk,
+            rekey_packets=self.rekey_packets))
         return path
 
     def start(self) -> None:
@@ -227,6 +245,11 @@ class EsplineSite:
         self.daemon.kill()
         self.daemon.wait()
 
+    def tables(self) -> dict:
+        """The SAs and policies in the appliance's tables, read back over the management socket."""
+        dev = Espline(UartTransport(SocketStream(f"unix:{self.mgmt}")))
+        return {"sas": sum(sa is not None for sa in dev.sas), "policies": len(dev.policies)}
+
     def ask(self, line: str) -> list[str]:
         answer = control.request(str(self.control), line)
         if not answer or answer[-1] != "ok":
@@ -262,14 +285,32 @@ class EsplineSite:
     def begin(self) -> None:
         self.mark = self.log.stat().st_size if self.log.exists() else 0
 
-    def said(self) -> list[str]:
+    def lines(self) -> list[str]:
         with self.log.open(errors="replace") as f:
             f.seek(self.mark)
             return f.read().splitlines()
 
+    def said(self) -> list[str]:
+        return self.lines()
+
 
 #: The kinds of site, by the name `--sites` gives them.
 SITES = {"strongswan": StrongSwanSite, "espline": EsplineSite}
+
+
+def logged_span(lines: list[str], start: re.Pattern, end: re.Pattern) -> float | None:
+    """Seconds from the first line matching `start` to the next matching `end`, by the lines'
+    own time stamps (HH:MM:SS.mmm, as both logs write them), or None."""
+    def stamp(line: str) -> float | None:
+        found = re.match(r"(\d\d):(\d\d):(\d\d)\.(\d{3})", line)
+        return None if not found else (int(found[1]) * 60 + int(found[2])) * 60 + int(found[3]) + int(found[4]) / 1e3
+    t0 = None
+    for line in lines:
+        if t0 is None and start.search(line):
+            t0 = stamp(line)
+        elif t0 is not None and end.search(line) and (t1 := stamp(line)) is not None:
+            return round(t1 - t0, 3)
+    return None
 
 
 def wait(condition, seconds: float, step: float = 0.05) -> float | None:
@@ -339,16 +380,18 @@ class Run:
     def set_up(self, initiator: str) -> bool:
         self.initiator = initiator
         seconds = self.establish(initiator)
+        logged = logged_span(self.sites[initiator].lines(), *self.sites[initiator].SET_UP)
         pings = self.ping() if seconds is not None else 0
         tcp = self.tcp() if pings else {"digest_ok": False}
         return self.scenario(f"{initiator.upper()} initiates: IKE_SA_INIT + IKE_AUTH, ping and TCP",
                              seconds is not None and pings == 10 and tcp["digest_ok"],
-                             setup_s=round(seconds, 3) if seconds else None, ping=f"{pings}/10",
+                             setup_s=round(seconds, 3) if seconds else None, setup_logged_s=logged, ping=f"{pings}/10",
                              tcp_digest_ok=tcp["digest_ok"], tcp_mbit_s=round(tcp.get("mbit_per_s", 0), 1))
 
-    def rekey_under_traffic(self, rekeyer: str, seconds: float = 6.0) -> bool:
+    def rekey_under_traffic(self, rekeyer: str, seconds: float = 6.0, on_soft_limit: bool = False) -> bool:
         """A Child SA rekey by `rekeyer` a third into `seconds` of traffic: a TCP transfer spread
-        over them and a paced UDP stream each way."""
+        over them and a paced UDP stream each way. `on_soft_limit`: nobody asks; the rekey must
+        come from `rekeyer`'s appliance, its outbound SA reaching its soft packet limit."""
         before = self.sites["a"].children()
         n = int(self.udp_rate * seconds)
         bulk = ("espline.sim.live.bulk",)
@@ -361,9 +404,11 @@ class Run:
         tcp = self.topo.spawn("lan-a", *PYTHON, *bulk, "send", HOSTS["b"], "5001", str(self.tcp_bytes),
                               str(seconds), stdout=subprocess.PIPE)
         started = time.monotonic()
-        time.sleep(seconds / 3)
-        self.sites[rekeyer].rekey_child()
-        took = wait(lambda: self.both_have_one_child() and not (self.sites["a"].children() & before), 10)
+        if not on_soft_limit:
+            time.sleep(seconds / 3)
+            self.sites[rekeyer].rekey_child()
+        asked = time.monotonic()
+        took = wait(lambda: self.both_have_one_child() and not (self.sites["a"].children() & before), 2 * seconds)
         rekeyed_at = time.monotonic()
         for p in senders.values():
             p.communicate(timeout=seconds * 3 + 30)
@@ -372,10 +417,14 @@ class Run:
         tcp_across = transfer["seconds"] > rekeyed_at - started  # the transfer outlived the rekey
         lost = {f"{OTHER[s].upper()}->{s.upper()}": n - got[s]["distinct"] for s in "ab"}
         after = self.sites["a"].children()
+        tables = self.left_in_appliances()  # the old Child SA's SAs gone: one SA each way
+        how = "on its appliance's soft packet limit " if on_soft_limit else ""
         return self.scenario(
-            f"Child SA rekey by {rekeyer.upper()} under traffic{self.of()}",
-            took is not None and all(v == 0 for v in lost.values()) and transfer["digest_ok"] and tcp_across,
-            rekey_s=round(took, 3) if took is not None else None, spis_before=sorted(before), spis_after=sorted(after),
+            f"Child SA rekey by {rekeyer.upper()} {how}under traffic{self.of()}",
+            took is not None and all(v == 0 for v in lost.values()) and transfer["digest_ok"] and tcp_across
+            and all(t["sas"] == 2 for t in tables.values()), **({"appliance_tables": tables} if tables else {}),
+            **{"rekeyed_after_s" if on_soft_limit else "rekey_s": round(rekeyed_at - asked, 3) if took is not None
+               else None}, spis_before=sorted(before), spis_after=sorted(after),
             udp_sent_each_way=n, udp_lost=lost, tcp_digest_ok=transfer["digest_ok"],
             tcp_across_rekey=tcp_across, tcp_retransmits=self.retransmits() - retrans)
 
@@ -396,13 +445,19 @@ class Run:
                              ike_spis_before=sorted(before["a"]), ike_spis_after=sorted(self.ike_spis()["a"]),
                              ping=f"{pings}/5")
 
+    def left_in_appliances(self, sites: str = "ab") -> dict:
+        """What the espline sites among `sites` still hold in their appliances' tables."""
+        return {s.upper(): self.sites[s].tables() for s in sites if self.sites[s].kind == "espline"}
+
     def delete(self, closer: str) -> bool:
         self.sites[closer].terminate()
         gone = wait(self.nobody_has_sas, 10)
         pings = self.ping(3)
-        return self.scenario(f"DELETE by {closer.upper()} (INFORMATIONAL){self.of()}", gone is not None and pings == 0,
+        left = self.left_in_appliances()
+        return self.scenario(f"DELETE by {closer.upper()} (INFORMATIONAL){self.of()}",
+                             gone is not None and pings == 0 and not any(any(t.values()) for t in left.values()),
                              both_sides_empty_after_s=round(gone, 3) if gone is not None else None,
-                             ping_after=f"{pings}/3")
+                             ping_after=f"{pings}/3", **({"left_in_appliance": left} if left else {}))
 
     def dead_peer(self, victim: str, limit: float = 40) -> bool:
         """Kill `victim`'s IKE daemon; the survivor's liveness checks must clear the SAs."""
@@ -410,13 +465,32 @@ class Run:
         ok = self.establish(OTHER[victim]) is not None
         self.sites[victim].kill()
         cleared = wait(lambda: not survivor.children() and not survivor.ike_sas(), limit, step=0.2) if ok else None
-        figures = {"survivor_cleared_after_s": round(cleared, 1) if cleared is not None else None}
+        left = self.left_in_appliances(OTHER[victim]) if cleared is not None else {}
+        figures = {"survivor_cleared_after_s": round(cleared, 1) if cleared is not None else None,
+                   **({"left_in_survivor_appliance": left} if left else {})}
         passed = self.scenario(f"dead-peer detection: {victim.upper()} killed, {OTHER[victim].upper()} notices",
-                               cleared is not None, **figures)
+                               cleared is not None and not any(any(t.values()) for t in left.values()), **figures)
         self.sites[victim].start()  # fresh, for what follows
         if cleared is None:  # a survivor that never noticed: clear it by hand for the next scenarios
             survivor.stop()
             survivor.start()
+        return passed
+
+    def soft_limit_rekey(self, site: str, packets: int = 800) -> bool:
+        """An espline site whose Child SAs have a soft packet limit (`rekey_packets`): set up,
+        then traffic; the appliance's soft-lifetime event must make the daemon rekey, losing nothing."""
+        espline = self.sites[site]
+        espline.rekey_packets = packets
+        espline.load()
+        self.initiator = site
+        if self.establish(site) is None:
+            passed = self.scenario(f"set-up by {site.upper()} with a soft packet limit", False)
+        else:
+            passed = self.rekey_under_traffic(site, on_soft_limit=True)
+        espline.terminate()
+        wait(self.nobody_has_sas, 10)
+        espline.rekey_packets = 0
+        espline.load()
         return passed
 
     def wrong_psk(self, initiator: str) -> bool:
@@ -424,9 +498,12 @@ class Run:
         site.set_psk(PSK + "-wrong")
         refused = self.establish(initiator) is None
         empty = wait(self.nobody_has_sas, 10) is not None
+        left = self.left_in_appliances()
         site.set_psk(PSK)
         return self.scenario(f"wrong PSK at {initiator.upper()}, {initiator.upper()} initiates: refused",
-                             refused and empty, refused=refused, no_sa_on_either_side=empty)
+                             refused and empty and not any(any(t.values()) for t in left.values()),
+                             refused=refused, no_sa_on_either_side=empty,
+                             **({"left_in_appliance": left} if left else {}))
 
     def quick(self) -> None:
         """A short pass: A initiates, rekey by B under traffic, DELETE by A, wrong PSK at A."""
@@ -454,6 +531,25 @@ class Run:
             wait(self.nobody_has_sas, 10)
         for initiator in "ab":
             self.wrong_psk(initiator)
+        for s, site in self.sites.items():
+            if site.kind == "espline":
+                self.soft_limit_rekey(s)
+
+
+def ike_on_the_wire(pcap: Path) -> dict:
+    """Wireshark's IKEv2 dissector as an outside judge of every IKE message on the WAN: each one
+    an ISAKMP frame, none malformed, no expert error."""
+    def count(*display_filter: str) -> int:
+        return len(subprocess.run(["tshark", "-r", str(pcap), *display_filter], capture_output=True, text=True,
+                                  timeout=120, check=True).stdout.splitlines())
+    frames, isakmp = count(), count("-Y", "isakmp")
+    bad = count("-Y", "_ws.malformed || _ws.expert.severity >= error")
+    verdict = {"scenario": "every IKE message on the WAN well-formed to Wireshark",
+               "passed": frames > 0 and isakmp == frames and bad == 0,
+               "frames": frames, "isakmp": isakmp, "malformed_or_error": bad}
+    print(f"\n[{'PASS' if verdict['passed'] else 'FAIL'}] {verdict['scenario']}: frames={frames}, isakmp={isakmp}, "
+          f"malformed_or_error={bad}")
+    return verdict
 
 
 def mac(topo: Topology, role: str, device: str) -> str:
@@ -496,6 +592,10 @@ def run(out: Path, kinds: tuple[str, str], proposals: str, tcp_bytes: int, udp_r
         interop = Run(topo, sites, tcp_bytes, udp_rate)
         interop.quick() if quick else interop.all()
         time.sleep(0.5)
+    if shutil.which("tshark"):
+        interop.results.append(ike_on_the_wire(out / "ike.pcap"))
+    else:
+        print("notice: no tshark; the IKE capture is not checked (apt-get install tshark)")
     passed = sum(r["passed"] for r in interop.results)
     summary = {"sites": kinds, "proposals": PROPOSALS[proposals], "scenarios": interop.results}
     (out / "result.json").write_text(json.dumps(summary, indent=2))

@@ -51,6 +51,7 @@ charon {{
         log {{
             path = {log}
             time_format = %H:%M:%S
+            time_add_ms = yes
             append = yes
             flush_line = yes
             default = 1
@@ -163,7 +164,7 @@ def _streamed(responses) -> list[str]:
             if b"msg" in event or "msg" in event:
                 lines.append(_decode(event).get("msg", ""))
     except vici.exception.CommandException as e:
-        raise RuntimeError(f"charon: {e}; log: {lines[-5:]}") from None
+        raise RuntimeError(f"charon: {e}" + (f" ({lines[-1]})" if lines else "")) from None
     return lines
 
 
