@@ -47,12 +47,12 @@ from amaranth.hdl import Assert, Assume, Cat, Const, Cover, Elaboratable, Module
 from amaranth.lib import data, wiring
 
 from ...gateware.esp.outbound_control import EncapState, OutboundControl
-from ...gateware.esp.sa_table import SaTable
+from ...gateware.esp.sa_table import SECRET, SaTable
 from ...gateware.esp.splitter import SPLIT
 from .runner import elaborated, no_reset
 
 #: with `free_tables`, the SA tables' words (mapped to flip-flops) start free
-FREE_TABLES = ("w:table.static[[]*", "w:control.dynamic[[]*")
+FREE_TABLES = ("w:table.public[[]*", "w:control.dynamic[[]*")
 
 
 def layouts(n_sa: int, n_policy: int):
@@ -146,10 +146,11 @@ class SequenceNumbers(Elaboratable):
         # its index, its epoch 0, and a live SA has sequence numbers left (seq < seq_max). Once
         # the control has written an entry, the same consistency is asserted instead.
         mems = {name: sub for fragment in (unit, table_unit) for sub, name, _ in fragment.subfragments}
-        s_read, s_write = mems["static"]._read_ports[0], mems["static"]._write_ports[0]  # the control's read
+        s_read, s_write = mems["public"]._read_ports[0], mems["public"]._write_ports[0]  # the control's read
         d_read, d_write = mems["dynamic"]._read_ports[0], mems["dynamic"]._write_ports[0]
-        entry = data.StructLayout({"valid": 1, "sa": sa_write.members["entry"]})
-        static, state = data.View(entry, s_read._data), data.View(EncapState, d_read._data)
+        public = data.StructLayout({"valid": 1, **{name: field.shape for name, field in sa_write.members["entry"]
+                                                   if name not in SECRET}})
+        static, state = data.View(public, s_read._data), data.View(EncapState, d_read._data)
         # what each read port shows now was read at its address of the cycle before (a decision
         # reads both at the SA index)
         s_at, read_at = Signal(range(self.n_sa)), Signal(range(self.n_sa))
@@ -163,10 +164,10 @@ class SequenceNumbers(Elaboratable):
             with m.If(d_write._en.any() & (d_write._addr == i)):
                 m.d.sync += written_d[i].eq(1)
         m.d.sync += [seen_s.eq(written_s), seen_d.eq(written_d)]
-        seq_max = Mux(static.sa.flags.esn, Const(2**64 - 1, 64), Const(2**32 - 1, 64))
+        seq_max = Mux(static.flags.esn, Const(2**64 - 1, 64), Const(2**32 - 1, 64))
         consistent = state.dead | (state.seq < seq_max)
         with m.If(~seen_s.bit_select(s_at, 1)):
-            m.d.comb += Assume((static.sa.spi == s_at) & (static.sa.key[0] == 0))
+            m.d.comb += Assume(static.spi == s_at)
         with m.If(s_at == read_at):
             with m.If(~seen_d.bit_select(read_at, 1)):
                 m.d.comb += Assume(consistent)
