@@ -73,7 +73,7 @@ def _ethernet_port(width):
 
 
 def _block(block, config="compact", *, build=None, **params):
-    """One sub-block of the appliance ("csr", "spd", "outbound", "inbound"), taken from the module
+    """One sub-block of the appliance ("csr", "spd", "outbound", "inbound", "sa_table"), taken from the module
     Appliance.elaborate builds, so it has exactly the appliance's parameters (those of the named
     `build` if given)."""
     from amaranth.hdl import UnusedElaboratable

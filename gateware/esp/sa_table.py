@@ -67,11 +67,12 @@ class SaTable(wiring.Component):
         m.submodules.secret = secret = Memory(shape=secret_layout, depth=self.n_sa, init=[],
                                               attrs={"ram_style": "block"})
         for port in self.read:
-            for part, names in ((public.read_port(), ["valid"]), (secret.read_port(), [])):
+            public_r, secret_r = public.read_port(), secret.read_port()
+            for part in (public_r, secret_r):
                 m.d.comb += [part.addr.eq(port.addr), part.en.eq(port.en)]
-                m.d.comb += [getattr(port.data, name).eq(getattr(part.data, name)) for name in names]
-                m.d.comb += [getattr(port.data.sa, name).eq(getattr(part.data, name))
-                             for name, _ in part.data.shape() if name != "valid"]
+            m.d.comb += port.data.valid.eq(public_r.data.valid)
+            m.d.comb += [getattr(port.data.sa, name).eq(getattr(public_r.data, name)) for name in public_names]
+            m.d.comb += [getattr(port.data.sa, name).eq(getattr(secret_r.data, name)) for name in SECRET]
         m.submodules.index = index = SpiIndex(self.n_sa)
         wiring.connect(m, wiring.flipped(self.find), index.find)
 
