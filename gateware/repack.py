@@ -67,11 +67,9 @@ class Repack(wiring.Component):
         incoming = Signal(8 * v)
         m.d.comb += incoming.eq(low_bytes(f.data >> Cat(Const(0, 3), f.lo), f.n, v))
         # the bytes at and past `fill` are zero (`incoming` is masked to its `n`), so a beat sent
-        # shifts the rest down by a whole beat: after a shorter, last one nothing is left either way;
-        # a fragment is taken only onto at most a beat kept, so its shift needs the bits of `w` only
+        # shifts the rest down by a whole beat: after a shorter, last one nothing is left either way
         m.d.sync += [
-            held.eq(Mux(moved, held[8 * w :], held)
-                    | Mux(take, incoming << Cat(Const(0, 3), kept[: w.bit_length()]), 0)),
+            held.eq(Mux(moved, held[8 * w :], held) | Mux(take, incoming << Cat(Const(0, 3), kept), 0)),
             fill.eq(kept + Mux(take, f.n, 0)),
         ]
         with m.If(take & f.last):
