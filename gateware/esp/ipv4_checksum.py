@@ -20,32 +20,40 @@ LONGEST = 60  # bytes: IHL 15
 
 class HeaderChecksum(wiring.Component):
     """Watch the beats of a packet bus (`beat`, taken when `take`) whose frames hold an IPv4
-    header `start` bytes in; `ok` is whether the header's words taken so far, this beat's
-    included when `take`, sum to 0xffff. At a frame's last beat (as it is taken), `ok` is the
-    frame's checksum verdict, meaningful when the frame holds the whole header (4 × IHL bytes:
-    the bytes of the last beat past `nbytes` count as they are).
+    header at one of `starts` bytes in, `choice` saying which (from the beat holding the
+    earliest of them on); `ok` is whether the header's words taken so far, this beat's included
+    when `take`, sum to 0xffff. At a frame's last beat (as it is taken), `ok` is the frame's
+    checksum verdict, meaningful when the frame holds the whole header (4 × IHL bytes: the
+    bytes of the last beat past `nbytes` count as they are).
 
     Frames are delimited by `last` alone (`espline.gateware.packet`). The header's 16-bit words
-    must not straddle beats: `width` and `start` even.
+    must not straddle beats: `width` and `starts` even.
     """
 
-    def __init__(self, width: int, start: int):
-        if width % 2 or start % 2:
-            raise ValueError(f"width {width}, start {start}: a header word would straddle two beats")
-        self.width, self.start = width, start
-        super().__init__({"beat": In(beat_layout(width)), "take": In(1), "ok": Out(1)})
+    def __init__(self, width: int, starts: tuple = (0,)):
+        if width % 2 or any(start % 2 for start in starts):
+            raise ValueError(f"width {width}, starts {starts}: a header word would straddle two beats")
+        self.width, self.starts = width, tuple(starts)
+        super().__init__({"beat": In(beat_layout(width)), "take": In(1), "choice": In(range(len(starts))),
+                          "ok": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
-        w, start, beat = self.width, self.start, self.beat
-        last_beat = (start + LONGEST - 1) // w  # the last beat a header word can be in
+        w, beat = self.width, self.beat
+        last_beat = (max(self.starts) + LONGEST - 1) // w  # the last beat a header word can be in
         index = Signal(range(last_beat + 2))  # the beat's number in its frame, saturating past the header
         starts = Signal(init=1)  # the next beat starts a frame
         at = Mux(starts, 0, index)
 
-        ihl_beat, ihl_lane = divmod(start, w)
-        ihl = Signal(4)
-        ihl_now = Mux(at == ihl_beat, beat.data.word_select(ihl_lane, 8)[:4], ihl)
+        start, ihl, ihl_now = Signal(range(max(self.starts) + 1)), Signal(4), Signal(4)
+        m.d.comb += ihl_now.eq(ihl)
+        with m.Switch(self.choice):
+            for k, position in enumerate(self.starts):
+                with m.Case(k):
+                    ihl_beat, ihl_lane = divmod(position, w)
+                    m.d.comb += start.eq(position)
+                    with m.If(at == ihl_beat):
+                        m.d.comb += ihl_now.eq(beat.data.word_select(ihl_lane, 8)[:4])
         words = []
         for k in range(w // 2):
             position = at * w + 2 * k  # in the frame

@@ -107,13 +107,11 @@ class FrameParser(wiring.Component):
                 keep(l4, byte, behind == byte - lane, data.word_select(lane, 8))
 
         # the IPv4 header checksum, summed as the frame passes, behind either Ethernet header
-        checksum_ok = {}  # l2_len -> the verdict at the frame's last beat
-        for l2_len in (14, 18):
-            m.submodules[f"checksum_{l2_len}"] = checksum = HeaderChecksum(width, l2_len)
-            checksum_ok[l2_len] = Signal(name=f"checksum_ok_{l2_len}")
-            m.d.comb += [checksum.beat.eq(self.i.payload), checksum.take.eq(take)]
-            with m.If(take & self.i.payload.last):
-                m.d.sync += checksum_ok[l2_len].eq(checksum.ok)
+        m.submodules.checksum = checksum = HeaderChecksum(width, (14, 18))
+        checksum_ok = Signal()  # the verdict at the frame's last beat
+        m.d.comb += [checksum.beat.eq(self.i.payload), checksum.take.eq(take), checksum.choice.eq(tagged_now)]
+        with m.If(take & self.i.payload.last):
+            m.d.sync += checksum_ok.eq(checksum.ok)
 
         # decode (the cycle after the last beat, from the bytes kept)
         p = Signal(Parsed)
@@ -128,7 +126,7 @@ class FrameParser(wiring.Component):
             decoder.header.eq(ip_bytes),
             decoder.l4.eq(l4),
             decoder.available.eq(length - l2_len),
-            decoder.checksum_ok.eq(Mux(tagged, checksum_ok[18], checksum_ok[14])),
+            decoder.checksum_ok.eq(checksum_ok),
         ]
         ip = decoder.fields
         is_ipv4 = ~stacked & (kind == ETH_IPV4)

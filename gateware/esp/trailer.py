@@ -104,7 +104,7 @@ class EspTrailer(wiring.Component):
         record = Signal(self.layout)
         with m.If(take):
             m.d.sync += length.eq(total)
-        m.submodules.head_checksum = head_checksum = HeaderChecksum(width, 0)
+        m.submodules.head_checksum = head_checksum = HeaderChecksum(width)
         m.d.comb += [head_checksum.beat.eq(beat), head_checksum.take.eq(take)]
         m.d.comb += [record.length.eq(total), record.head.eq(head_now), record.after_header.eq(after_now),
                      record.head_checksum_ok.eq(head_checksum.ok)]

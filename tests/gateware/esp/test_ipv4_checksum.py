@@ -1,6 +1,7 @@
 """The streamed IPv4 header checksum against a plain restatement of RFC 1071 and the reference
 model's `ipv4.checksum`: every header length (IHL 0..15), options, bit flips, frames cut short
-and frames of one beat, at every header offset the appliance uses, under random idle cycles."""
+and frames of one beat, at every header offset the appliance uses (one, or either of two chosen
+per frame), under random idle cycles."""
 
 import random
 
@@ -41,25 +42,29 @@ def headers(rng):
     return out
 
 
-def frames(rng, start):
+def frames(rng, starts):
+    """(frame, which of `starts` its header is at)."""
     out = []
     for h in headers(rng):
-        f = rng.randbytes(start) + h + rng.randbytes(rng.randint(0, 40))
-        out.append(f)
-        out.append(f[: rng.randint(1, start + len(h))])  # cut short: within the header or before it
+        choice = rng.randrange(len(starts))
+        f = rng.randbytes(starts[choice]) + h + rng.randbytes(rng.randint(0, 40))
+        out.append((f, choice))
+        out.append((f[: rng.randint(1, starts[choice] + len(h))], choice))  # cut short: in the header or before
     rng.shuffle(out)
     return out
 
 
-@pytest.mark.parametrize("width,start", [(2, 14), (4, 14), (4, 18), (4, 0), (8, 18), (16, 14), (16, 0)])
-def test_checksum_agrees_with_rfc1071_and_the_model(width, start):
-    rng = random.Random(width * 100 + start)
-    inputs = frames(rng, start)
-    dut = HeaderChecksum(width, start)
+@pytest.mark.parametrize("width,starts", [(2, (14,)), (4, (14,)), (4, (18,)), (4, (0,)), (8, (18,)), (16, (14,)),
+                                          (16, (0,)), (2, (14, 18)), (4, (14, 18)), (16, (14, 18))])
+def test_checksum_agrees_with_rfc1071_and_the_model(width, starts):
+    rng = random.Random(width * 100 + sum(starts))
+    inputs = frames(rng, starts)
+    dut = HeaderChecksum(width, starts)
     verdicts = []
 
     async def bench(ctx):
-        for f in inputs:
+        for f, choice in inputs:
+            ctx.set(dut.choice, choice)
             for beat in beats(f, width):
                 while rng.random() < 0.2:  # idle: nothing taken
                     ctx.set(dut.take, 0)
@@ -78,7 +83,8 @@ def test_checksum_agrees_with_rfc1071_and_the_model(width, start):
     sim.run()
 
     checked = 0
-    for f, ok in zip(inputs, verdicts, strict=True):
+    for (f, choice), ok in zip(inputs, verdicts, strict=True):
+        start = starts[choice]
         if len(f) <= start or len(f) < start + 4 * (f[start] & 0xF):
             continue  # the frame does not hold the header: no verdict asked
         header = f[start : start + 4 * (f[start] & 0xF)]
@@ -93,6 +99,6 @@ def test_checksum_agrees_with_rfc1071_and_the_model(width, start):
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_odd_widths_are_refused():
     with pytest.raises(ValueError, match="straddle"):
-        HeaderChecksum(3, 14)
+        HeaderChecksum(3, (14,))
     with pytest.raises(ValueError, match="straddle"):
-        HeaderChecksum(4, 15)
+        HeaderChecksum(4, (14, 15))
