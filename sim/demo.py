@@ -13,7 +13,6 @@ runs the reference model alone.
 import argparse
 import fcntl
 import json
-import os
 import random
 import re
 import subprocess
@@ -200,11 +199,9 @@ def build(build_dir: Path):
 
 
 def _build(build_dir: Path):
-    from cocotb_tools.runner import get_runner
+    from .toolchain import build_public_top, gateware_fingerprint, write_verilog
 
-    from .toolchain import VERILATOR_ARGS, VERILATOR_MAKEFLAGS, gateware_fingerprint, toolchain_env, write_verilog
-
-    site_v, top_v, vlt = build_dir / f"{SITE}.v", build_dir / f"{TOP}.v", build_dir / f"{TOP}.vlt"
+    site_v = build_dir / f"{SITE}.v"
     stamp, fingerprint = build_dir / "fingerprint", gateware_fingerprint(CONFIG, OPTIONS)
     fresh = not (stamp.exists() and stamp.read_text() == fingerprint and site_v.exists())
     if fresh or not (build_dir / TOP).exists():  # the simulator executable
@@ -215,18 +212,7 @@ def _build(build_dir: Path):
 
         write_verilog(Appliance(CONFIG, **OPTIONS), SITE, site_v)
         stamp.write_text(fingerprint)
-    text = two_site_top(site_v.read_text())
-    if not top_v.exists() or top_v.read_text() != text:
-        top_v.write_text(text)
-    text = f'`verilator_config\npublic_flat_rw -module "{TOP}" -var "*"\n'
-    if not vlt.exists() or vlt.read_text() != text:
-        vlt.write_text(text)
-    with toolchain_env("verilator"):
-        os.environ["MAKEFLAGS"] += " " + VERILATOR_MAKEFLAGS
-        runner = get_runner("verilator")
-        runner.build(sources=[site_v, top_v, vlt], hdl_toplevel=TOP, build_dir=build_dir, always=False,
-                     build_args=VERILATOR_ARGS, timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
-    return runner
+    return build_public_top(build_dir, TOP, two_site_top(site_v.read_text()), [site_v])
 
 
 def _counter_table(hw: dict, model: dict) -> list[str]:

@@ -17,7 +17,8 @@ import re
 import shutil
 from pathlib import Path
 
-__all__ = ["BUILD_ROOT", "cocotb_build", "gateware_fingerprint", "settle_constants", "toolchain_env", "verilator_env",
+__all__ = ["BUILD_ROOT", "build_public_top", "cocotb_build", "gateware_fingerprint", "settle_constants",
+           "toolchain_env", "verilator_env",
            "write_verilog"]
 
 #: Repository ``build/`` folder (git-ignored).
@@ -132,6 +133,25 @@ def gateware_fingerprint(config, options) -> str:
     for path in sorted([*(root / "gateware").rglob("*.py"), root / "sim" / "toolchain.py"]):
         h.update(path.relative_to(root).as_posix().encode() + path.read_bytes())
     return h.hexdigest()
+
+
+def build_public_top(build_dir: Path, top: str, top_text: str, sources: list[Path]):
+    """Build the Verilog top `top` (its text `top_text`, written to `build_dir/<top>.v` when it
+    changed) over `sources` with cocotb's Verilator runner, every signal of the top public (the
+    benches read the instances' ports through it); reused while nothing changed. Returns the runner."""
+    from cocotb_tools.runner import get_runner
+
+    top_v, vlt = build_dir / f"{top}.v", build_dir / f"{top}.vlt"
+    config = f'`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n'
+    for path, text in ((top_v, top_text), (vlt, config)):
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+    with toolchain_env("verilator"):
+        os.environ["MAKEFLAGS"] += " " + VERILATOR_MAKEFLAGS
+        runner = get_runner("verilator")
+        runner.build(sources=[*sources, top_v, vlt], hdl_toplevel=top, build_dir=build_dir, always=False,
+                     build_args=VERILATOR_ARGS, timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
+    return runner
 
 
 def cocotb_build(simulator, component_factory, name, build_dir=None, *, clean=False):

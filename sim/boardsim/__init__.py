@@ -13,7 +13,6 @@ them the transmit clock a quarter period late, the PHYs' clock delay.
 
 import fcntl
 import hashlib
-import os
 import re
 from pathlib import Path
 
@@ -71,11 +70,9 @@ def build(board: str, build_dir: Path | None = None):
 
 
 def _build(board: str, build_dir: Path):
-    from cocotb_tools.runner import get_runner
+    from espline.sim.toolchain import build_public_top, write_verilog
 
-    from espline.sim.toolchain import VERILATOR_ARGS, VERILATOR_MAKEFLAGS, toolchain_env, write_verilog
-
-    board_v, top_v, vlt = build_dir / f"{BOARD_MODULE}.v", build_dir / f"{TOP}.v", build_dir / f"{TOP}.vlt"
+    board_v = build_dir / f"{BOARD_MODULE}.v"
     stamp, fingerprint = build_dir / "fingerprint", _fingerprint(board)
     if not (stamp.exists() and stamp.read_text() == fingerprint and board_v.exists()):
         print(f"converting the {board} board top (gigabit build) to Verilog and building its Verilator model in "
@@ -85,13 +82,4 @@ def _build(board: str, build_dir: Path):
 
         write_verilog(SimBoard(BOARDS[board], divisor=DIVISOR), BOARD_MODULE, board_v)
         stamp.write_text(fingerprint)
-    for path, text in ((top_v, boards_top(board_v.read_text())),
-                       (vlt, f'`verilator_config\npublic_flat_rw -module "{TOP}" -var "*"\n')):
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
-    with toolchain_env("verilator"):
-        os.environ["MAKEFLAGS"] += " " + VERILATOR_MAKEFLAGS
-        runner = get_runner("verilator")
-        runner.build(sources=[board_v, top_v, vlt], hdl_toplevel=TOP, build_dir=build_dir, always=False,
-                     build_args=VERILATOR_ARGS, timescale=("1ns", "1ps"), log_file=build_dir / "build.log")
-    return runner
+    return build_public_top(build_dir, TOP, boards_top(board_v.read_text()), [board_v])

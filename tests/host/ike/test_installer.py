@@ -39,6 +39,17 @@ def first_outbound_match(table, src, dst):
     return None
 
 
+def installed(spi_out=0x1111, seed=1):
+    """The CSR bench, its driver and installer, and one Child SA installed both ways."""
+    transport, stub = bench(N_SA=8, N_POLICY=8)
+    dev = Espline(transport)
+    inst = DriverInstaller(dev)
+    child = Child(inst.allocate_spi(), spi_out, seed)
+    inst.install_inbound(child)
+    inst.install_outbound(child)
+    return transport, stub, dev, inst, child
+
+
 def test_selectors_are_prefix_pairs_both_ways():
     odd = TrafficSelector(6, 80, 80, int(ipaddress.IPv4Address("10.1.0.1")), int(ipaddress.IPv4Address("10.1.0.2")))
     child = Child(0x100, 0x200, 1)
@@ -50,12 +61,7 @@ def test_selectors_are_prefix_pairs_both_ways():
 
 
 def test_install_and_make_before_break_on_the_table_ports():
-    transport, stub = bench(N_SA=8, N_POLICY=8)
-    dev = Espline(transport)
-    inst = DriverInstaller(dev)
-    old = Child(inst.allocate_spi(), 0x1111, 1)
-    inst.install_inbound(old)
-    inst.install_outbound(old)
+    transport, stub, dev, inst, old = installed()
     old_in, old_out = (dev.sa_index(d, s) for d, s in (("in", old.spi_in), ("out", old.spi_out)))
     assert stub.sa_table[old_in]["entry"]["key"] != stub.sa_table[old_out]["entry"]["key"]
     assert stub.sa_table[old_out]["entry"]["flags"]["natt"] == 1
@@ -88,12 +94,7 @@ def test_install_and_make_before_break_on_the_table_ports():
 
 def test_the_appliances_events_as_the_daemon_takes_them():
     """The event register's kinds as the driver reads them, named as the daemon acts on them."""
-    transport, stub = bench(N_SA=8, N_POLICY=8)
-    dev = Espline(transport)
-    inst = DriverInstaller(dev)
-    child = Child(inst.allocate_spi(), 0x1111, 1)
-    inst.install_inbound(child)
-    inst.install_outbound(child)
+    transport, stub, dev, inst, child = installed()
     out_index, in_index = dev.sa_index("out", 0x1111), dev.sa_index("in", child.spi_in)
     stub.events.extend([(1, out_index), (2, in_index), (3, out_index), (4, in_index), (1, 6)])  # 6: no SA
     transport.idle(6)
@@ -104,12 +105,7 @@ def test_the_appliances_events_as_the_daemon_takes_them():
 def test_new_nat_ports_are_an_update_in_place():
     """The peer's NAT mapping moved: both SAs are rewritten by SA_CMD update (no key, the datapath
     keeps the entry's key, sequence number and window), with the new UDP ports."""
-    transport, stub = bench(N_SA=8, N_POLICY=8)
-    dev = Espline(transport)
-    inst = DriverInstaller(dev)
-    child = Child(inst.allocate_spi(), 0x1111, 1)
-    inst.install_inbound(child)
-    inst.install_outbound(child)
+    transport, stub, dev, inst, child = installed()
     writes = len(stub.sa_writes)
     child.encap = (4500, 4501)
     inst.update_encap(child)
