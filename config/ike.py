@@ -45,7 +45,7 @@ import re
 from dataclasses import dataclass, field
 
 from .policy import PROTOCOL_NAMES
-from .validation import ConfigError
+from .validation import ConfigError, check_fields
 
 DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
 UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -131,13 +131,6 @@ class IkeConfig:
         return best
 
 
-def _unknown(entry: dict, allowed: set, where: str) -> None:
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{where}: expected a table, got {entry!r}")
-    extra = sorted(set(entry) - allowed)
-    if extra:
-        raise ConfigError(f"{where}: unknown field {extra[0]!r}")
-
 
 def duration(value, where: str) -> float:
     """Seconds from a number or swanctl's "30s", "5m", "4h", "1d"."""
@@ -211,7 +204,7 @@ def selector(text: str, dynamic: str, where: str) -> TrafficSelector:
 
 
 def _child(name: str, entry: dict, conn: dict, where: str) -> Child:
-    _unknown(entry, CHILD_FIELDS, where)
+    check_fields(entry, CHILD_FIELDS, where)
     for f in ("local_ts", "remote_ts"):
         if f not in entry:
             raise ConfigError(f"{where}: missing field {f!r}")
@@ -241,7 +234,7 @@ def _child(name: str, entry: dict, conn: dict, where: str) -> Child:
 
 def _connection(name: str, entry: dict) -> Connection:
     where = f"ike.connections.{name}"
-    _unknown(entry, CONNECTION_FIELDS, where)
+    check_fields(entry, CONNECTION_FIELDS, where)
     for f in ("local_addrs", "remote_addrs", "local", "remote", "children"):
         if f not in entry:
             raise ConfigError(f"{where}: missing field {f!r}")
@@ -249,7 +242,7 @@ def _connection(name: str, entry: dict) -> Connection:
         raise ConfigError(f"{where} version: only IKEv2 (2)")
     ids = {}
     for side in ("local", "remote"):
-        _unknown(entry[side], AUTH_FIELDS, f"{where} {side}")
+        check_fields(entry[side], AUTH_FIELDS, f"{where} {side}")
         if entry[side].get("auth", "psk") != "psk":
             raise ConfigError(f"{where} {side} auth: {entry[side]['auth']!r}: only 'psk'")
         addr = _address(entry[f"{side}_addrs"], f"{where} {side}_addrs")
@@ -278,7 +271,7 @@ def _connection(name: str, entry: dict) -> Connection:
 
 def _secret(name: str, entry: dict) -> Secret:
     where = f"ike.secrets.{name}"
-    _unknown(entry, SECRET_FIELDS, where)
+    check_fields(entry, SECRET_FIELDS, where)
     if "secret" not in entry:
         raise ConfigError(f"{where}: missing field 'secret'")
     text = str(entry["secret"])
@@ -299,11 +292,11 @@ def _secret(name: str, entry: dict) -> Secret:
 
 def parse_ike(table: dict) -> IkeConfig:
     """The `[ike]` table as an IkeConfig, every field checked."""
-    _unknown(table, DAEMON_FIELDS, "ike")
+    check_fields(table, DAEMON_FIELDS, "ike")
     connections = table.get("connections", {})
     secrets = table.get("secrets", {})
-    _unknown(connections, set(connections) if isinstance(connections, dict) else set(), "ike.connections")
-    _unknown(secrets, set(secrets) if isinstance(secrets, dict) else set(), "ike.secrets")
+    check_fields(connections, set(connections) if isinstance(connections, dict) else set(), "ike.connections")
+    check_fields(secrets, set(secrets) if isinstance(secrets, dict) else set(), "ike.secrets")
     config = IkeConfig({n: _connection(n, c) for n, c in connections.items()},
                        [_secret(n, s) for n, s in secrets.items()])
     if "local_mac" in table:

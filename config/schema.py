@@ -49,18 +49,13 @@ from .ike import parse_ike
 from .options import Options
 from .policy import ANY_PORT, PROTOCOL_NAMES, Policy, Selector
 from .sa import AEAD_NAME, Lifetime, NatT, SecurityAssociation
-from .validation import Config, ConfigError
+from .validation import Config, ConfigError, check_fields
 
 SA_FIELDS = {"spi", "dir", "src", "dst", "mode", "aead", "key", "icv", "esn", "replay_window", "encap",
              "limits", "ttl", "df", "replay_oseq", "replay_seq"}
 POLICY_FIELDS = {"dir", "src", "dst", "proto", "sport", "dport", "action", "spi", "priority"}
 APPLIANCE_FIELDS = {"default_policy", "ipv6", "mtu"}
 
-
-def _unknown(entry: dict, allowed: set, where: str) -> None:
-    extra = sorted(set(entry) - allowed)
-    if extra:
-        raise ConfigError(f"{where}: unknown field {extra[0]!r}")
 
 
 def _int(value, name: str) -> int:
@@ -104,7 +99,7 @@ def parse_sa(entry: dict | SecurityAssociation) -> SecurityAssociation:
     """An `[[sa]]` entry (as TOML or `espline.host.xfrm` gives it) as an SA; an SA stays as it is."""
     if isinstance(entry, SecurityAssociation):
         return entry
-    _unknown(entry, SA_FIELDS, "sa")
+    check_fields(entry, SA_FIELDS, "sa")
     missing = [f for f in ("spi", "dir", "src", "dst", "mode", "key") if f not in entry]
     if missing:
         raise ConfigError(f"sa: missing field {missing[0]!r}")
@@ -113,12 +108,12 @@ def parse_sa(entry: dict | SecurityAssociation) -> SecurityAssociation:
         raise ConfigError(f"aead: {aead!r} is not supported (only {AEAD_NAME})")
     encap = entry.get("encap")
     if encap is not None:
-        _unknown(encap, {"type", "sport", "dport"}, "encap")
+        check_fields(encap, {"type", "sport", "dport"}, "encap")
         if encap.get("type", "espinudp") != "espinudp":
             raise ConfigError(f"encap: type {encap['type']!r} is not 'espinudp'")
         encap = NatT(_int(encap.get("sport", 4500), "encap.sport"), _int(encap.get("dport", 4500), "encap.dport"))
     limits = entry.get("limits", {})
-    _unknown(limits, {"soft_packets", "hard_packets", "soft_bytes", "hard_bytes"}, "limits")
+    check_fields(limits, {"soft_packets", "hard_packets", "soft_bytes", "hard_bytes"}, "limits")
     try:
         return SecurityAssociation(
             spi=_int(entry["spi"], "spi"), dir=entry["dir"], src=entry["src"], dst=entry["dst"],
@@ -136,7 +131,7 @@ def parse_policy(entry: dict | Policy) -> Policy:
     """A `[[policy]]` entry as a Policy; a Policy stays as it is."""
     if isinstance(entry, Policy):
         return entry
-    _unknown(entry, POLICY_FIELDS, "policy")
+    check_fields(entry, POLICY_FIELDS, "policy")
     for f in ("dir", "action"):
         if f not in entry:
             raise ConfigError(f"policy: missing field {f!r}")
@@ -154,7 +149,7 @@ def parse_policy(entry: dict | Policy) -> Policy:
 
 def parse_options(table: dict) -> Options:
     """The `[appliance]` table."""
-    _unknown(table, APPLIANCE_FIELDS, "appliance")
+    check_fields(table, APPLIANCE_FIELDS, "appliance")
     try:
         return Options(**{k: _int(v, k) if k == "mtu" else v for k, v in table.items()})
     except ValueError as e:
@@ -164,7 +159,7 @@ def parse_options(table: dict) -> Options:
 def parse(document: dict) -> Config:
     """A whole configuration, its entries dicts (as TOML gives them) or objects; each entry checked
     on its own (ConfigError prefixed `sa[i]`, `policy[i]`)."""
-    _unknown(document, {"appliance", "sa", "policy", "ike"}, "config")
+    check_fields(document, {"appliance", "sa", "policy", "ike"}, "config")
     options = parse_options(document.get("appliance", {}))
     ike = parse_ike(document["ike"]) if "ike" in document else None
     sas, policies = [], []

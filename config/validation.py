@@ -31,6 +31,15 @@ class ConfigError(ValueError):
     """A configuration refused: the message names the entry and field at fault."""
 
 
+def check_fields(entry, allowed: set, where: str) -> None:
+    """A configuration table: a clear error when it is not a table or has a field not in `allowed`."""
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: expected a table, got {entry!r}")
+    extra = sorted(set(entry) - allowed)
+    if extra:
+        raise ConfigError(f"{where}: unknown field {extra[0]!r}")
+
+
 class ConfigWarning(UserWarning):
     """A configuration accepted, with something worth knowing: the message names the entry and field."""
 
