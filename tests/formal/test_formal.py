@@ -127,6 +127,7 @@ class RenewingTable(SaTable):
         return m
 
 
+@pytest.mark.slow
 def test_mutation_update_restarts_the_sequence():
     """An update that zeroes the SA's dynamic state must fail `sequence`."""
     result = run("sequence", SequenceNumbers(table=RenewingTable), "bmc", 18, tag="-mutant-update", map_memories=True)

@@ -6,6 +6,7 @@ import functools
 import re
 import xml.etree.ElementTree as ET
 
+import pytest
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
@@ -86,6 +87,7 @@ def run(testcase, tag, module="espline.sim.apptb.selftest", fails=False, **env):
     return [f.get("message", "") for f in ET.parse(xml).iter("failure")]
 
 
+@pytest.mark.slow
 def test_driver_over_the_cocotb_transport():
     run("driver_over_cocotb", "driver")
 

@@ -34,6 +34,7 @@ def test_model_demo(tmp_path, capsys):
     _check_captures(tmp_path)
 
 
+@pytest.mark.slow
 def test_gateware_demo(tmp_path, capsys):
     """Both sites in Verilator (built once in build/cocotb_demo_wide_verilator, shared with
     `make demo`), every frame and counter checked against the model inside the run."""

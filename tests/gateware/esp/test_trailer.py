@@ -55,7 +55,7 @@ def plaintexts(rng, width):
     return out
 
 
-@pytest.mark.parametrize("width", [4, 16])
+@pytest.mark.parametrize("width", [4, pytest.param(16, marks=pytest.mark.slow)])
 def test_trailer_matches_the_model(width):
     rng = random.Random(width)
     inputs = plaintexts(rng, width)
