@@ -92,10 +92,12 @@ def test_driver_over_the_cocotb_transport():
     run("driver_over_cocotb", "driver")
 
 
+@pytest.mark.slow
 def test_sources_and_sinks_loop_back_bit_exact_under_stalls():
     run("loopback_frames", "loopback", APPTB_SEED=3, APPTB_FRAMES=150, APPTB_VALID_PROB=0.7, APPTB_READY_PROB=0.5)
 
 
+@pytest.mark.slow
 def test_sources_and_sinks_loop_back_bit_exact_under_long_stalls():
     run("loopback_frames", "loopback_burst", APPTB_SEED=5, APPTB_FRAMES=100, APPTB_VALID_PROB=0.6, APPTB_READY_PROB=0.5,
         APPTB_BURST=20)

@@ -42,12 +42,12 @@ def run(simulator, config, tag, **env):
     return json.loads(result.read_text())
 
 
-@pytest.mark.parametrize("config", ["wide", "compact"])
+@pytest.mark.parametrize("config", ["wide", pytest.param("compact", marks=pytest.mark.slow)])
 def test_verilator_nist_subset(config):
     run("verilator", config, "nist", GCM_SUITE="nist")
 
 
-@pytest.mark.parametrize("config", ["wide", "compact"])
+@pytest.mark.parametrize("config", ["wide", pytest.param("compact", marks=pytest.mark.slow)])
 def test_verilator_random_stalls(config):
     run("verilator", config, "random", GCM_SUITE="random", GCM_COUNT=16, GCM_MAXLEN=700,
         GCM_SEED=21, GCM_VALID_PROB=0.8, GCM_READY_PROB=0.7)

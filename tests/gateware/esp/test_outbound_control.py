@@ -41,7 +41,8 @@ class Bench(wiring.Component):
         return m
 
 
-@pytest.mark.parametrize("seed,no_number_left", [(3, False), (11, False), (11, True)],
+@pytest.mark.parametrize("seed,no_number_left",
+                         [pytest.param(3, False, marks=pytest.mark.slow), (11, False), (11, True)],
                          ids=["3", "11", "11-started-beyond-the-last-number"])
 def test_decisions_match_the_model(seed, no_number_left):
     """`no_number_left`: every outbound SA is written with a starting number (SEQ) that leaves it
