@@ -17,7 +17,7 @@ import re
 import shutil
 from pathlib import Path
 
-__all__ = ["BUILD_ROOT", "build_public_top", "cocotb_build", "gateware_fingerprint", "settle_constants",
+__all__ = ["BUILD_ROOT", "build_public_top", "cocotb_build", "cocotb_test", "gateware_fingerprint", "settle_constants",
            "toolchain_env", "verilator_env",
            "write_verilog"]
 
@@ -187,6 +187,29 @@ def cocotb_build(simulator, component_factory, name, build_dir=None, *, clean=Fa
     if waves.enabled():
         runner.test = _noting_traces(runner.test, simulator, build_dir, name)
     return runner, build_dir
+
+
+def cocotb_test(simulator, runner, build_dir: Path, toplevel: str, module: str, tag: str, env: dict,
+                testcase: str | None = None):
+    """Run the cocotb test(s) of `module` on the built `toplevel` in `build_dir/run_<tag>` with the
+    environment `env`. Returns (tests, failed, the failures' messages, the run's folder)."""
+    import xml.etree.ElementTree as ET
+
+    from cocotb_tools.check_results import get_results
+
+    test_dir = build_dir / f"run_{tag}"
+    test_dir.mkdir(exist_ok=True)
+    xml = test_dir / "results.xml"
+    xml.unlink(missing_ok=True)
+    with toolchain_env(simulator):
+        try:
+            runner.test(test_module=module, testcase=testcase, hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
+                        build_dir=build_dir, test_dir=test_dir, results_xml=str(xml),
+                        extra_env={k: str(v) for k, v in env.items()})
+        except SystemExit:  # cocotb's runner under pytest exits when a cocotb test failed: the results say why
+            pass
+    tests, failed = get_results(xml)
+    return tests, failed, [f.get("message", "") for f in ET.parse(xml).iter("failure")], test_dir
 
 
 def _noting_traces(test, simulator, build_dir, name):

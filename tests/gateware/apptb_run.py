@@ -6,12 +6,11 @@ simulator and configuration (build/cocotb_apptb_appliance_<config>_<simulator>),
 import functools
 import json
 import shutil
-import xml.etree.ElementTree as ET
 
 import pytest
 
 from espline.sim.apptb.traffic import gateware
-from espline.sim.toolchain import BUILD_ROOT, cocotb_build, toolchain_env
+from espline.sim.toolchain import BUILD_ROOT, cocotb_build, cocotb_test
 
 MODULE = "espline.sim.apptb.bench"
 
@@ -25,27 +24,14 @@ def _built(simulator, config):
 
 def run(simulator, tag, config="wide", **env):
     """Run ``appliance_random`` with ``APPTB_*`` settings ``env``; its figures (dict)."""
-    from cocotb_tools.check_results import get_results
-
     if simulator == "icarus" and shutil.which("iverilog") is None:
         pytest.skip("iverilog not on PATH")
     runner, build_dir = _built(simulator, config)
-    test_dir = build_dir / f"run_{tag}"
-    test_dir.mkdir(exist_ok=True)
-    result = test_dir / "result.json"
+    result = build_dir / f"run_{tag}" / "result.json"
     result.unlink(missing_ok=True)
-    xml = test_dir / "results.xml"
-    xml.unlink(missing_ok=True)
-    with toolchain_env(simulator):
-        try:
-            runner.test(test_module=MODULE, hdl_toplevel=f"apptb_appliance_{config}", hdl_toplevel_lang="verilog",
-                        build_dir=build_dir, test_dir=test_dir, results_xml=str(xml),
-                        extra_env={"APPTB_RESULT": str(result), "APPTB_CONFIG": config,
-                                   **{f"APPTB_{k}": str(v) for k, v in env.items()}})
-        except SystemExit:  # cocotb's runner under pytest exits on a failed test: show why instead
-            pass
-    tests, failed = get_results(xml)
-    messages = [f.get("message", "") for f in ET.parse(xml).iter("failure")]
+    tests, failed, messages, test_dir = cocotb_test(
+        simulator, runner, build_dir, f"apptb_appliance_{config}", MODULE, tag,
+        {"APPTB_RESULT": result, "APPTB_CONFIG": config, **{f"APPTB_{k}": v for k, v in env.items()}})
     assert tests == 1 and failed == 0, f"cocotb failed (log in {test_dir}): {' | '.join(messages)}"
     figures = json.loads(result.read_text())
     print(f"{tag}: {sum(figures['frames_in'].values())} frames, {figures['traffic_cycles']} cycles, "

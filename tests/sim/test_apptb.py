@@ -4,7 +4,6 @@ loopback FIFOs. Built once per session under build/cocotb_apptb_selftest_verilat
 
 import functools
 import re
-import xml.etree.ElementTree as ET
 
 import pytest
 from amaranth.hdl import Cat, Module, Signal
@@ -14,7 +13,7 @@ from amaranth.lib.wiring import In, Out
 from espline.gateware.csr import wishbone
 from espline.gateware.csr.csr import CsrBlock
 from espline.gateware.packet import beat_layout, packet_signature
-from espline.sim.toolchain import BUILD_ROOT, cocotb_build, toolchain_env
+from espline.sim.toolchain import BUILD_ROOT, cocotb_build, cocotb_test
 
 NAME = "apptb_selftest"
 WIDTH = 16
@@ -67,24 +66,11 @@ def _built():
 
 def run(testcase, tag, module="espline.sim.apptb.selftest", fails=False, **env):
     """Run one cocotb test; the failure messages of the results XML (empty if it passed)."""
-    from cocotb_tools.check_results import get_results
-
     runner, build_dir = _built()
-    test_dir = build_dir / f"run_{tag}"
-    test_dir.mkdir(exist_ok=True)
-    xml = test_dir / "results.xml"
-    xml.unlink(missing_ok=True)
-    with toolchain_env("verilator"):
-        try:
-            runner.test(test_module=module, testcase=testcase, hdl_toplevel=NAME, hdl_toplevel_lang="verilog",
-                        build_dir=build_dir, test_dir=test_dir, results_xml=str(xml),
-                        extra_env={k: str(v) for k, v in env.items()})
-        except SystemExit:  # cocotb's runner under pytest exits when a cocotb test failed
-            if not fails:
-                raise
-    tests, failed = get_results(xml)
+    tests, failed, messages, test_dir = cocotb_test("verilator", runner, build_dir, NAME, module, tag, env,
+                                                    testcase=testcase)
     assert tests == 1 and failed == int(fails), f"cocotb: {failed} of {tests} failed (log in {test_dir})"
-    return [f.get("message", "") for f in ET.parse(xml).iter("failure")]
+    return messages
 
 
 @pytest.mark.slow

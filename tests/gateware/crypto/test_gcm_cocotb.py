@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from espline.gateware.crypto.gcm import GCM
-from espline.sim.toolchain import BUILD_ROOT, cocotb_build, toolchain_env
+from espline.sim.toolchain import BUILD_ROOT, cocotb_build, cocotb_test
 
 MODULE = "espline.sim.gcmtb.bench"
 
@@ -23,21 +23,13 @@ def _built(simulator, config):
 
 
 def run(simulator, config, tag, **env):
-    from cocotb_tools.check_results import get_results
-
     if simulator == "icarus" and shutil.which("iverilog") is None:
         pytest.skip("iverilog not on PATH")
     runner, build_dir = _built(simulator, config)
-    test_dir = build_dir / f"run_{tag}"
-    test_dir.mkdir(exist_ok=True)
-    result = test_dir / "stamps.json"
+    result = build_dir / f"run_{tag}" / "stamps.json"
     result.unlink(missing_ok=True)
-    with toolchain_env(simulator):
-        xml = runner.test(test_module=MODULE, hdl_toplevel=f"gcm_{config}", hdl_toplevel_lang="verilog",
-                          build_dir=build_dir,
-                          test_dir=test_dir, results_xml=str(test_dir / "results.xml"),
-                          extra_env={"GCM_RESULT": str(result), **{k: str(v) for k, v in env.items()}})
-    tests, failed = get_results(xml)
+    tests, failed, _, test_dir = cocotb_test(simulator, runner, build_dir, f"gcm_{config}", MODULE, tag,
+                                             {"GCM_RESULT": result, **env})
     assert tests == 1 and failed == 0, f"cocotb: {failed} of {tests} failed (log in {test_dir})"
     return json.loads(result.read_text())
 
