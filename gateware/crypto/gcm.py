@@ -76,7 +76,10 @@ class GCM(wiring.Component):
             raise ValueError(f"config must be 'wide' or 'compact', not {config!r}")
         self.config = config
         self._sbox = sbox
-        self._fifo_depth = fifo_depth or (32 if config == "wide" else 4)
+        # compact: a block at most every Nr >= 10 cycles and a packet every 2 Nr or more, so one
+        # place each (a register: the output beat and the tag context wait in it for the tag)
+        self._fifo_depth = fifo_depth or (32 if config == "wide" else 1)
+        self._tag_depth = 4 if config == "wide" else 1
         self._ghash = ghash
         super().__init__({
             "cmd": In(stream.Signature(GCMCommand)),
@@ -95,7 +98,7 @@ class GCM(wiring.Component):
         m.submodules.aes = aes = core
         m.submodules.ghash = ghash
         m.submodules.dfifo = dfifo = fifo.SyncFIFOBuffered(width=_DEntry.size, depth=self._fifo_depth)
-        m.submodules.tfifo = tfifo = fifo.SyncFIFOBuffered(width=_TEntry.size, depth=4)
+        m.submodules.tfifo = tfifo = fifo.SyncFIFOBuffered(width=_TEntry.size, depth=self._tag_depth)
 
         # --- Issue: one AES slot per cycle from the command and the input beats. ----------
         cmd = self.cmd.payload
