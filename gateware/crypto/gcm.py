@@ -16,7 +16,8 @@ order, each block carrying the packet key (so keys change per packet with no bub
 Each AES result feeds exactly one GHASH block (§7.1 steps 4–5, S = GHASH_H(A ‖ C ‖ len)):
 H's slot carries the AAD block (none if ``aad_len`` = 0), the counter slots carry C, and the
 E_K(J0) slot carries ``len(A)_64 ‖ len(C)_64``. The tag is MSB_t(S ⊕ E_K(J0)) (§7.1 step 6),
-``t`` = ``icv_len`` bytes (RFC 4106 §6: 8, 12 or 16).
+``t`` = ``icv_len`` bytes (RFC 4106 §6: 8, 12 or 16); decrypting, the engine compares it with the
+received ICV (§7.2 step 8) and sends their difference, MSB_t(S ⊕ E_K(J0) ⊕ ICV), in its place.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
@@ -40,15 +41,17 @@ GCMCommand = data.StructLayout({
 
 #: Output beat: ``nbytes`` valid bytes left-aligned in ``data`` (the rest zero). ``last``
 #: marks the tag beat that ends every packet; ``ok`` is 1 on it when decrypting and the
-#: received ICV matched (always 1 when encrypting).
+#: received ICV matched (always 1 when encrypting). The tag beat's ``data`` is the tag when
+#: encrypting, the tag ⊕ the received ICV when decrypting (zero iff ``ok``).
 GCMBeat = data.StructLayout({"data": 128, "nbytes": 5, "last": 1, "ok": 1})
 
 _H, _CTR, _J0 = 0, 1, 2
 _Slot = data.StructLayout({"kind": 2, "hashed": 1, "data": 128, "nbytes": 5, "enables": 16,
                            "decrypt": 1, "aad_len": 5, "length": 16})
 _DEntry = data.StructLayout({"data": 128, "nbytes": 5, "end": 1})
-#: Tag context: E_K(J0); E_K(J0) ⊕ the received ICV (decrypt); the ICV bytes as a byte mask and a count.
-_TEntry = data.StructLayout({"ej0": 128, "expect": 128, "enables": 16, "icv_len": 5, "decrypt": 1})
+#: Tag context: E_K(J0), with the received ICV XORed in when decrypting (so S ⊕ ``mask`` is the
+#: tag, or its difference from the ICV); the ICV bytes as a byte mask and a count.
+_TEntry = data.StructLayout({"mask": 128, "enables": 16, "icv_len": 5, "decrypt": 1})
 
 
 def byte_enables(nbytes):
@@ -178,7 +181,7 @@ class GCM(wiring.Component):
             gi.first.eq((u.kind == _H) | first_pending),
             gi.last.eq(u.kind == _J0),
             d_entry.data.eq(out), d_entry.nbytes.eq(u.nbytes), d_entry.end.eq(u.kind == _J0),
-            t_entry.ej0.eq(ks), t_entry.expect.eq(ks ^ data_m), t_entry.enables.eq(u.enables),
+            t_entry.mask.eq(ks ^ data_m), t_entry.enables.eq(u.enables),  # data: the ICV, or 0 (encrypt)
             t_entry.icv_len.eq(u.nbytes),
             t_entry.decrypt.eq(u.decrypt),
         ]
@@ -197,17 +200,17 @@ class GCM(wiring.Component):
         with m.If(aes.o.valid & aes.o.ready):
             m.d.sync += first_pending.eq((u.kind == _H) & (u.aad_len == 0))
 
-        # --- Tag: T = MSB_t(S ⊕ E_K(J0)) and the ICV verdict, registered as S arrives. ---------
+        # --- Tag: T = MSB_t(S ⊕ E_K(J0)) (decrypt: T ⊕ ICV) and the ICV verdict, registered as S
+        # arrives. ------------------------------------------------------------------------------
         tctx = _TEntry(tfifo.r_data)
         tag_valid, tag_nbytes, tag = Signal(), Signal(5), Signal(128)
         # the ICV verdict in two halves: 16-byte groups that differ, registered; then ok (at the output)
         tag_differs, tag_decrypt = Signal(8), Signal()
         tag_taken = Signal()
-        computed, mismatch = Signal(128), Signal(128)
+        computed = Signal(128)
         m.d.comb += [
-            computed.eq((ghash.o.payload ^ tctx.ej0) & widen(tctx.enables)),
-            # ok iff S ⊕ E_K(J0) ⊕ ICV is zero on the ICV bytes: one LUT per bit, then OR trees
-            mismatch.eq((ghash.o.payload ^ tctx.expect) & widen(tctx.enables)),
+            # decrypt: ok iff S ⊕ E_K(J0) ⊕ ICV is zero on the ICV bytes: one LUT per bit, then OR trees
+            computed.eq((ghash.o.payload ^ tctx.mask) & widen(tctx.enables)),
             # loads only when empty (a tag at most every other cycle, as packets take two AES slots
             # or more): the enable of the tag registers is two flip-flops, not the output handshake
             ghash.o.ready.eq(~tag_valid & tfifo.r_rdy),
@@ -218,7 +221,7 @@ class GCM(wiring.Component):
         with m.If(tfifo.r_en):
             m.d.sync += [tag_valid.eq(1), tag.eq(computed), tag_nbytes.eq(tctx.icv_len),
                          tag_decrypt.eq(tctx.decrypt),
-                         tag_differs.eq(Cat(*(mismatch[16 * g:16 * g + 16].any() for g in range(8))))]
+                         tag_differs.eq(Cat(*(computed[16 * g:16 * g + 16].any() for g in range(8))))]
 
         # --- Output: data beats in order, then the tag beat. -------------------------------
         head = _DEntry(dfifo.r_data)

@@ -72,8 +72,11 @@ def encode(p):
 
 
 def expected_beats(p):
-    """Expected output beats as (data, nbytes, last, ok) tuples."""
+    """Expected output beats as (data, nbytes, last, ok) tuples; decrypting, the tag beat carries
+    the computed tag ⊕ the received ICV (docs/gcm.md)."""
     out, tag, ok = gcm_expect(p)
+    if p.decrypt:
+        tag = bytes(a ^ b for a, b in zip(tag, p.icv.ljust(p.icv_len, b"\0"), strict=True))
     beats = [(beats_to_int(out[n:n + 16]), len(out[n:n + 16]), 0, 0) for n in range(0, len(out), 16)]
     beats.append((beats_to_int(tag), p.icv_len, 1, int(ok)))
     return beats
