@@ -58,11 +58,13 @@ class GHASH(wiring.Component):
 
     ``config="compact"``: digit-serial Horner multiplier (:func:`.gf128.horner_step`),
     ``digit`` bits of X per cycle, reduced lazily (each step's overflow is folded in by the
-    next step, the last one on the way to the output register).  ``128 // digit + 1`` cycles
-    per block sustained: the next block is loaded from the registered product in the cycle
-    after it completes, which keeps the multiplier out of the load path.  Default
-    ``digit=16``: 9 cycles/block = 14.2 bit/cycle, more than the compact GCM engine's AES
-    gives (Nr ≥ 10 cycles per block).
+    next step, the last one on the way to the output register).  ``ceil(128 / digit) + 1``
+    cycles per block sustained (X is zero-extended at the top to whole digits): the next block
+    is loaded from the registered product in the cycle after it completes, which keeps the
+    multiplier out of the load path.  Default ``digit=16``: 9 cycles/block = 14.2 bit/cycle,
+    more than the compact GCM engine's AES gives (Nr ≥ 10 cycles per block); ``digit=11``:
+    13 cycles/block, still ahead of its AES-256 (14), with a 128 × 11 AND-XOR network instead
+    of 128 × 16.
 
     Results wait in an output register; when it is still full, the pipeline (wide), a
     ``last`` block (single-cycle wide) or the final step of a ``last`` block (compact)
@@ -73,17 +75,18 @@ class GHASH(wiring.Component):
         self._MustUse__silence = True  # no "never used" warning if we raise below
         if config not in ("wide", "compact"):
             raise ValueError(f"config must be 'wide' or 'compact', not {config!r}")
-        if config == "compact" and (digit not in (1, 2, 4, 8, 16, 32, 64)):
-            raise ValueError(f"digit must be a power of two from 1 to 64, not {digit!r}")
+        if config == "compact" and (not isinstance(digit, int) or not 1 <= digit <= 64):
+            raise ValueError(f"digit must be an integer from 1 to 64, not {digit!r}")
         self._MustUse__silence = False
         self.config = config
         self.pipelined = bool(pipelined) and config == "wide"
         self.digit = digit if config == "compact" else 128
         #: Sustained cycles per 128-bit block (the throughput contract).
-        self.cycles_per_block = 1 if config == "wide" else 128 // digit + 1
+        steps = -(-128 // self.digit)
+        self.cycles_per_block = 1 if config == "wide" else steps + 1
         #: Clock edges from the one that accepts a packet's last block to the first at which
         #: its S can be taken from ``o``.
-        self.latency = (4 if self.pipelined else 1) if config == "wide" else 128 // digit + 2
+        self.latency = (4 if self.pipelined else 1) if config == "wide" else steps + 2
         super().__init__({
             "i": In(stream.Signature(GHASHInput)),
             "o": Out(stream.Signature(128)),
@@ -192,7 +195,8 @@ class GHASH(wiring.Component):
     def _elaborate_compact(self):
         m = Module()
         i, o = self.i, self.o
-        d, n = self.digit, 128 // self.digit
+        d = self.digit
+        n = -(-128 // d)  # steps per block: X zero-extended at the top to n digits
 
         # Internal state in polynomial order (bit k = coefficient of x^k).
         busy = Signal()
@@ -200,7 +204,7 @@ class GHASH(wiring.Component):
         cnt = Signal(range(n))
         z = Signal(128)  # partial product V = z + o·x^128, reduced lazily (gf128.horner_step);
         o_hi = Signal(d)  # after completion V = Y of the packet so far
-        x = Signal(128)  # Y_{i-1} ⊕ X_i, consumed from the top (highest degree) digit down
+        x = Signal(n * d)  # Y_{i-1} ⊕ X_i, consumed from the top (highest degree) digit down
         digit = Signal(d)  # the digit of x this step multiplies: its own register, placed by
                            # the multiplier it fans out to (128-fold), away from x's loading
         h = Signal(128)
@@ -219,7 +223,8 @@ class GHASH(wiring.Component):
 
         # The next block loads in the cycle after a product completes, from the registered Y:
         # one cycle per block more, but the multiplier's output never reaches the x register.
-        x_load = Mux(i.payload.first, 0, y) ^ reflect(i.payload.block)
+        x_load = Signal(n * d)
+        m.d.comb += x_load.eq(Mux(i.payload.first, 0, y) ^ reflect(i.payload.block))
 
         with m.If(o.ready):
             m.d.sync += o.valid.eq(0)
@@ -230,9 +235,9 @@ class GHASH(wiring.Component):
             # Loaded whether a block is offered or not (nothing reads them while idle), so the
             # wide registers are enabled by a flip-flop, not by the input handshake.
             m.d.sync += [busy.eq(i.valid), fresh.eq(1), cnt.eq(0), done.eq(0), last.eq(i.payload.last),
-                         x.eq(x_load << d), digit.eq(x_load[128 - d:]), h.eq(reflect(i.payload.h))]
+                         x.eq(x_load << d), digit.eq(x_load[n * d - d:]), h.eq(reflect(i.payload.h))]
         with m.Elif(~done | retire_ok):
-            m.d.sync += [z.eq(z_next), o_hi.eq(o_next), fresh.eq(0), x.eq(x << d), digit.eq(x[128 - d:]),
+            m.d.sync += [z.eq(z_next), o_hi.eq(o_next), fresh.eq(0), x.eq(x << d), digit.eq(x[n * d - d:]),
                          cnt.eq(cnt + 1), done.eq(cnt == n - 2)]
             with m.If(done):
                 m.d.sync += [busy.eq(0), emit.eq(last)]

@@ -140,25 +140,29 @@ def test_output_backpressure_holds_result():
         check(GHASH(**CONFIGS[variant]), packets, ready_prob=0.05)
 
 
-@pytest.mark.parametrize("digit", [8, 32])
-def test_compact_digit_sizes(digit):
+@pytest.mark.parametrize("digit,cycles", [(8, 17), (10, 14), (11, 13), (32, 5)])
+def test_compact_digit_sizes(digit, cycles):
+    """ceil(128 / digit) steps a block and one to load it; digits that do not divide 128 too."""
     dut = GHASH("compact", digit=digit)
-    assert dut.cycles_per_block == 128 // digit + 1
+    assert dut.cycles_per_block == cycles
     packets = gcm_packets(seed=digit, count=8, max_blocks=4)
     accepted, _ = check(dut, packets)
-    assert {b - a for a, b in pairwise(accepted)} == {128 // digit + 1}
+    assert {b - a for a, b in pairwise(accepted)} == {cycles}
+    check(GHASH("compact", digit=digit), gcm_packets(seed=digit + 1, count=8, max_blocks=4),
+          seed=digit, valid_prob=0.7, ready_prob=0.6)
 
 
 def test_bad_config():
     with pytest.raises(ValueError):
         GHASH("fast")
-    with pytest.raises(ValueError):
-        GHASH("compact", digit=12)
+    for digit in (0, 65, 12.5):
+        with pytest.raises(ValueError):
+            GHASH("compact", digit=digit)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("variant,digit", [("wide", 16), ("wide1", 16), ("compact", 1), ("compact", 2),
-                                           ("compact", 4), ("compact", 16), ("compact", 64)])
+                                           ("compact", 4), ("compact", 11), ("compact", 16), ("compact", 64)])
 def test_ghash_long_sweep(variant, digit):
     packets = gcm_packets(seed=1000 + digit, count=150, max_blocks=12)
     check(GHASH(**CONFIGS[variant], digit=digit), packets, seed=digit, valid_prob=0.8, ready_prob=0.6)
