@@ -46,12 +46,14 @@ GCMCommand = data.StructLayout({
 GCMBeat = data.StructLayout({"data": 128, "nbytes": 5, "last": 1, "ok": 1})
 
 _H, _CTR, _J0 = 0, 1, 2
+#: The side-band of an AES block (``cipher_out``: a counter block of an encryption, whose output,
+#: not its input, is the cipher text to hash).
 _Slot = data.StructLayout({"kind": 2, "hashed": 1, "data": 128, "nbytes": 5, "enables": 16,
-                           "decrypt": 1, "aad_len": 5, "length": 16})
-_DEntry = data.StructLayout({"data": 128, "nbytes": 5, "end": 1})
-#: Tag context: E_K(J0), with the received ICV XORed in when decrypting (so S ⊕ ``mask`` is the
-#: tag, or its difference from the ICV); the ICV bytes as a byte mask and a count.
-_TEntry = data.StructLayout({"mask": 128, "enables": 16, "icv_len": 5, "decrypt": 1})
+                           "decrypt": 1, "cipher_out": 1, "aad_len": 5, "length": 16})
+#: Output FIFO entry: a data beat, or (``end``) the packet's tag context: E_K(J0), with the
+#: received ICV XORed in when decrypting, on its ``nbytes`` = ``icv_len`` bytes (so S ⊕ ``data``
+#: there is the tag, or its difference from the ICV).
+_DEntry = data.StructLayout({"data": 128, "nbytes": 5, "end": 1, "decrypt": 1})
 
 
 def byte_enables(nbytes):
@@ -80,9 +82,8 @@ class GCM(wiring.Component):
         self.config = config
         self._sbox = sbox
         # compact: a block at most every Nr >= 10 cycles and a packet every 2 Nr or more, so one
-        # place each (a register: the output beat and the tag context wait in it for the tag)
+        # place (a register: an output beat, or the tag context waiting for S)
         self._fifo_depth = fifo_depth or (32 if config == "wide" else 1)
-        self._tag_depth = 4 if config == "wide" else 1
         self._ghash = ghash
         super().__init__({
             "cmd": In(stream.Signature(GCMCommand)),
@@ -101,7 +102,6 @@ class GCM(wiring.Component):
         m.submodules.aes = aes = core
         m.submodules.ghash = ghash
         m.submodules.dfifo = dfifo = fifo.SyncFIFOBuffered(width=_DEntry.size, depth=self._fifo_depth)
-        m.submodules.tfifo = tfifo = fifo.SyncFIFOBuffered(width=_TEntry.size, depth=self._tag_depth)
 
         # --- Issue: one AES slot per cycle from the command and the input beats. ----------
         cmd = self.cmd.payload
@@ -137,7 +137,7 @@ class GCM(wiring.Component):
                 aes.i.valid.eq(self.i.valid), self.i.ready.eq(aes.i.ready),
                 ai.block.eq(Cat(ctr, cmd.iv)),
                 slot.kind.eq(_CTR), slot.data.eq(self.i.payload),
-                slot.nbytes.eq(beat_bytes),
+                slot.nbytes.eq(beat_bytes), slot.cipher_out.eq(~cmd.decrypt),
             ]
             with m.If(aes.i.valid & aes.i.ready):
                 # the flags of the next beat from `remaining` directly, in parallel with the subtraction
@@ -155,44 +155,40 @@ class GCM(wiring.Component):
             with m.If(aes.i.valid & aes.i.ready):
                 m.d.sync += busy.eq(0)
 
-        # --- Split: each AES result → one GHASH block, output data / tag context. ----------
+        # --- Split: each AES result → one GHASH block and an output FIFO entry. -------------
         res = aes.o.payload
         u = res.user
         ks = res.block
         h = Signal(128)
         first_pending = Signal()
-        mask, out, data_m = Signal(128), Signal(128), Signal(128)
-        m.d.comb += [mask.eq(widen(u.enables)), data_m.eq(u.data & mask), out.eq((u.data ^ ks) & mask)]
+        # One LUT a bit each: the output (data ⊕ key stream on the slot's bytes; for E_K(J0) the
+        # tag context) and the GHASH block (its bytes of data, or of the output when encrypting:
+        # C either way); E_K(J0)'s GHASH block is len(A)_64 ‖ len(C)_64 instead.
+        is_j0 = u.kind == _J0
+        out, hashed_bytes, g_block = Signal(128), Signal(16), Signal(128)
+        lengths = Cat(Const(0, 3), u.length, Const(0, 45), Const(0, 3), u.aad_len, Const(0, 56))
+        m.d.comb += [
+            out.eq((u.data ^ ks) & widen(u.enables)),
+            hashed_bytes.eq(u.enables & ~is_j0.replicate(16)),
+            g_block.eq((u.data ^ (ks & u.cipher_out.replicate(128))) & widen(hashed_bytes)),
+        ]
         need_g = u.hashed
         need_d = u.kind != _H
-        need_t = u.kind == _J0
         g_ok = ~need_g | ghash.i.ready
         d_ok = ~need_d | dfifo.w_rdy
-        t_ok = ~need_t | tfifo.w_rdy
         gi = ghash.i.payload
         d_entry = _DEntry(dfifo.w_data)
-        t_entry = _TEntry(tfifo.w_data)
         m.d.comb += [
-            aes.o.ready.eq(g_ok & d_ok & t_ok),
-            ghash.i.valid.eq(aes.o.valid & need_g & d_ok & t_ok),
-            dfifo.w_en.eq(aes.o.valid & need_d & g_ok & t_ok),
-            tfifo.w_en.eq(aes.o.valid & need_t & g_ok & d_ok),
+            aes.o.ready.eq(g_ok & d_ok),
+            ghash.i.valid.eq(aes.o.valid & need_g & d_ok),
+            dfifo.w_en.eq(aes.o.valid & need_d & g_ok),
             gi.h.eq(Mux(u.kind == _H, ks, h)),
             gi.first.eq((u.kind == _H) | first_pending),
-            gi.last.eq(u.kind == _J0),
-            d_entry.data.eq(out), d_entry.nbytes.eq(u.nbytes), d_entry.end.eq(u.kind == _J0),
-            t_entry.mask.eq(ks ^ data_m), t_entry.enables.eq(u.enables),  # data: the ICV, or 0 (encrypt)
-            t_entry.icv_len.eq(u.nbytes),
-            t_entry.decrypt.eq(u.decrypt),
+            gi.last.eq(is_j0),
+            gi.block.eq(g_block | Mux(is_j0, lengths, 0)),
+            d_entry.data.eq(out), d_entry.nbytes.eq(u.nbytes), d_entry.end.eq(is_j0),
+            d_entry.decrypt.eq(u.decrypt),
         ]
-        with m.Switch(u.kind):
-            with m.Case(_H):
-                m.d.comb += gi.block.eq(data_m)
-            with m.Case(_CTR):
-                m.d.comb += gi.block.eq(Mux(u.decrypt, data_m, out))
-            with m.Default():
-                m.d.comb += gi.block.eq(Cat(Const(0, 3), u.length, Const(0, 45),
-                                            Const(0, 3), u.aad_len, Const(0, 56)))
         with m.If(aes.o.valid & (u.kind == _H)):
             # Whether taken now or not: results leave in order, so the packet before is done
             # with h, and the enable of these 128 flip-flops skips the handshake.
@@ -200,9 +196,9 @@ class GCM(wiring.Component):
         with m.If(aes.o.valid & aes.o.ready):
             m.d.sync += first_pending.eq((u.kind == _H) & (u.aad_len == 0))
 
-        # --- Tag: T = MSB_t(S ⊕ E_K(J0)) (decrypt: T ⊕ ICV) and the ICV verdict, registered as S
-        # arrives. ------------------------------------------------------------------------------
-        tctx = _TEntry(tfifo.r_data)
+        # --- Tag: T = MSB_t(S ⊕ E_K(J0)) (decrypt: T ⊕ ICV) and the ICV verdict, registered when
+        # S meets its tag context at the head of the output FIFO. ------------------------------
+        head = _DEntry(dfifo.r_data)
         tag_valid, tag_nbytes, tag = Signal(), Signal(5), Signal(128)
         # the ICV verdict in two halves: 16-byte groups that differ, registered; then ok (at the output)
         tag_differs, tag_decrypt = Signal(8), Signal()
@@ -210,21 +206,19 @@ class GCM(wiring.Component):
         computed = Signal(128)
         m.d.comb += [
             # decrypt: ok iff S ⊕ E_K(J0) ⊕ ICV is zero on the ICV bytes: one LUT per bit, then OR trees
-            computed.eq((ghash.o.payload ^ tctx.mask) & widen(tctx.enables)),
-            # loads only when empty (a tag at most every other cycle, as packets take two AES slots
-            # or more): the enable of the tag registers is two flip-flops, not the output handshake
-            ghash.o.ready.eq(~tag_valid & tfifo.r_rdy),
-            tfifo.r_en.eq(ghash.o.valid & ghash.o.ready),
+            computed.eq((ghash.o.payload ^ head.data) & widen(byte_enables(head.nbytes))),
+            # loads when the tag context heads the FIFO and the tag register is empty: its enable
+            # is flip-flops, not the output handshake
+            ghash.o.ready.eq(~tag_valid & dfifo.r_rdy & head.end),
         ]
         with m.If(tag_taken):
             m.d.sync += tag_valid.eq(0)
-        with m.If(tfifo.r_en):
-            m.d.sync += [tag_valid.eq(1), tag.eq(computed), tag_nbytes.eq(tctx.icv_len),
-                         tag_decrypt.eq(tctx.decrypt),
+        with m.If(ghash.o.valid & ghash.o.ready):
+            m.d.sync += [tag_valid.eq(1), tag.eq(computed), tag_nbytes.eq(head.nbytes),
+                         tag_decrypt.eq(head.decrypt),
                          tag_differs.eq(Cat(*(computed[16 * g:16 * g + 16].any() for g in range(8))))]
 
         # --- Output: data beats in order, then the tag beat. -------------------------------
-        head = _DEntry(dfifo.r_data)
         ob = self.o.payload
         with m.If(head.end):
             m.d.comb += [
