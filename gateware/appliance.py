@@ -27,11 +27,13 @@ from .plumbing import Arbiter, Fanout
 
 
 class Appliance(wiring.Component):
-    def __init__(self, config: str = "wide", *, regmap=None, width: int = 16, default_policy: str = "discard",
+    def __init__(self, config: str = "wide", *, ghash_digit: int = 16, regmap=None, width: int = 16,
+                 default_policy: str = "discard",
                  ipv6: str = "discard", mtu: int = 9000, host_queue: int = 4096, store: int = 16384,
                  icmp_every: int = 16, icmp_burst: int = 4):
         self.csr = CsrBlock(regmap)
         self.config, self.width = config, width
+        self.ghash_digit = ghash_digit  # the compact engines' GHASH digit (docs/gcm.md)
         self.options, self.mtu = {"default_policy": default_policy, "ipv6": ipv6}, mtu
         self.icmp_limit = {"icmp_every": icmp_every, "icmp_burst": icmp_burst}  # the model's RateLimit
         self.host_queue = host_queue  # bytes of punted frames waiting for the host to read host_o
@@ -55,13 +57,15 @@ class Appliance(wiring.Component):
         m.submodules.spd = spd = PolicyTable(csr.spd_write.payload.shape(), n_policy, n_sa, lookups=3)
         wiring.connect(m, csr.spd_write, spd.write)
         max_frame = csr.regmap.params["MAX_FRAME"]
-        m.submodules.outbound = outbound = Outbound(*layouts, n_sa, n_policy, config=self.config, width=self.width,
+        m.submodules.outbound = outbound = Outbound(*layouts, n_sa, n_policy, config=self.config,
+                                                    ghash_digit=self.ghash_digit, width=self.width,
                                                     store_words=self.store_words, max_frame=max_frame, mtu=self.mtu,
                                                     **self.icmp_limit,
                                                     **self.options)
         m.submodules.inbound = inbound = Inbound(*layouts, csr.thresholds.shape(), n_sa, n_policy,
                                                  window=csr.regmap.params["WINDOW"], max_frame=max_frame,
-                                                 config=self.config, width=self.width, store_words=self.store_words,
+                                                 config=self.config, ghash_digit=self.ghash_digit, width=self.width,
+                                                 store_words=self.store_words,
                                                  host_queue=self.host_queue,
                                                  **self.options)
         directions = (outbound, inbound)

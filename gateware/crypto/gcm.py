@@ -72,11 +72,13 @@ class GCM(wiring.Component):
 
     ``config="wide"``: :class:`.aes_wide.AESWide` + wide GHASH, 1 block/cycle, 2 issue slots of
     overhead per packet. ``config="compact"``: :class:`.aes_compact.AESCompact` + compact
-    GHASH, Nr cycles per block. ``sbox``: S-box mapping (see :mod:`.sbox`). ``ghash``: GHASH
+    GHASH, Nr cycles per block. ``sbox``: S-box mapping (see :mod:`.sbox`). ``digit``: the
+    compact GHASH's digit (bits of a block multiplied a cycle, :class:`.ghash.GHASH`): 16 keeps
+    AES-128's 10 cycles a block, 11 (13 cycles a block) only AES-256's 14. ``ghash``: GHASH
     component factory (tests only; default the project's :class:`.ghash.GHASH`).
     """
 
-    def __init__(self, config="wide", *, sbox="bram", fifo_depth=None, ghash=None):
+    def __init__(self, config="wide", *, sbox="bram", fifo_depth=None, digit=16, ghash=None):
         if config not in ("wide", "compact"):
             raise ValueError(f"config must be 'wide' or 'compact', not {config!r}")
         self.config = config
@@ -84,6 +86,7 @@ class GCM(wiring.Component):
         # compact: a block at most every Nr >= 10 cycles and a packet every 2 Nr or more, so one
         # place (a register: an output beat, or the tag context waiting for S)
         self._fifo_depth = fifo_depth or (32 if config == "wide" else 1)
+        self._digit = digit
         self._ghash = ghash
         super().__init__({
             "cmd": In(stream.Signature(GCMCommand)),
@@ -95,7 +98,7 @@ class GCM(wiring.Component):
         m = Module()
         if self._ghash is None:
             from .ghash import GHASH
-            ghash = GHASH(config=self.config)
+            ghash = GHASH(config=self.config, digit=self._digit)
         else:
             ghash = self._ghash(self.config)
         core = (AESWide if self.config == "wide" else AESCompact)(user=_Slot, sbox=self._sbox)

@@ -27,8 +27,8 @@ DecapJob = data.StructLayout({"tag": FRAME_TAG, "split": SplitJob, "decrypt": 1,
 
 
 class Decapsulator(wiring.Component):
-    def __init__(self, *, width: int = 16, config: str = "wide"):
-        self.width, self.config = width, config
+    def __init__(self, *, width: int = 16, config: str = "wide", ghash_digit: int = 16):
+        self.width, self.config, self.ghash_digit = width, config, ghash_digit
         # on the engine's 16-byte blocks; two records (in flip-flops) keep up with frames of two blocks
         # or more, as every decrypted frame is (its clear header and at least the ESP trailer)
         self.trailer_monitor = EspTrailer(16, records=2)
@@ -44,7 +44,7 @@ class Decapsulator(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         w = self.width
-        m.submodules.gcm = gcm = GCM(self.config)
+        m.submodules.gcm = gcm = GCM(self.config, digit=self.ghash_digit)
         m.submodules.splitter = splitter = Splitter(w)
         m.submodules.cipher = cipher = Repack(16, w)  # cipher text, then the ICV as a block of its own
         m.submodules.out = out = Repack(w, 16)  # clear heads and plaintext blocks, onto the bus

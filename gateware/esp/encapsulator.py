@@ -34,8 +34,8 @@ def swap_bytes(value, n: int = 16):
 
 
 class Encapsulator(wiring.Component):
-    def __init__(self, n_sa: int, *, width: int = 16, config: str = "wide"):
-        self.width, self.config = width, config
+    def __init__(self, n_sa: int, *, width: int = 16, config: str = "wide", ghash_digit: int = 16):
+        self.width, self.config, self.ghash_digit = width, config, ghash_digit
         self.job_layout = job_layout(n_sa)
         super().__init__({
             "frame": In(packet_signature(width)),
@@ -47,7 +47,7 @@ class Encapsulator(wiring.Component):
         m = Module()
         w = self.width
         headers = data.StructLayout({"tunnel": 1, "natt": 1, "outer": 160, "udp": 64, "esp": 128})
-        m.submodules.gcm = gcm = GCM(self.config)
+        m.submodules.gcm = gcm = GCM(self.config, digit=self.ghash_digit)
         m.submodules.plain = plain = Repack(16, w)  # payload and trailer, dense 16-byte blocks for the engine
         m.submodules.out = out = Repack(w, 16)  # heads, headers, cipher text and ICV, onto the bus
         # headers of the frames between reader and writer: the wide engine's ~47-cycle latency holds

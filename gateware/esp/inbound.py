@@ -25,11 +25,12 @@ from .packet_buffer import PacketBuffer
 class Inbound(wiring.Component):
     def __init__(self, sa: data.StructLayout, counters: data.StructLayout, event: data.StructLayout,
                  thresholds: data.StructLayout, n_sa: int, n_policy: int, *, window: int, config: str = "wide",
+                 ghash_digit: int = 16,
                  width: int = 16, store_words: int = 1024, max_frame: int = 9216, host_queue: int = 4096,
                  **options):
         self.control = InboundControl(sa, counters, event, thresholds, n_sa, n_policy, window=window, **options)
         self.intake = Intake(self.control.job.payload.shape(), width, store_words=store_words, max_frame=max_frame)
-        self.decap = Decapsulator(width=width, config=config)
+        self.decap = Decapsulator(width=width, config=config, ghash_digit=ghash_digit)
         self.width, self.store_words = width, store_words
         self.host_queue = host_queue  # bytes
         c = self.control.signature.members

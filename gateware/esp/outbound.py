@@ -21,12 +21,13 @@ from .outbound_control import OutboundControl
 
 class Outbound(wiring.Component):
     def __init__(self, sa: data.StructLayout, counters: data.StructLayout, event: data.StructLayout,
-                 n_sa: int, n_policy: int, *, config: str = "wide", width: int = 16, store_words: int = 1024,
+                 n_sa: int, n_policy: int, *, config: str = "wide", ghash_digit: int = 16, width: int = 16,
+                 store_words: int = 1024,
                  max_frame: int = 9216, icmp_every: int = 16, icmp_burst: int = 4, **options):
         self.control = OutboundControl(sa, counters, event, n_sa, n_policy, **options)
         job = self.control.job.payload.shape()
         self.intake = Intake(job, width, store_words=store_words, max_frame=max_frame)
-        self.encap = Encapsulator(n_sa, width=width, config=config)
+        self.encap = Encapsulator(n_sa, width=width, config=config, ghash_digit=ghash_digit)
         self.icmp = IcmpTooBig(job, mtu=self.control.mtu, every=icmp_every, burst=icmp_burst, width=width)
         self.width = width
         c = self.control.signature.members
