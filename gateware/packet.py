@@ -25,3 +25,8 @@ def beat_layout(width: int) -> data.StructLayout:
 
 def packet_signature(width: int) -> stream.Signature:
     return stream.Signature(beat_layout(width))
+
+
+def fragment_layout(width: int) -> data.StructLayout:
+    """Some bytes of a frame on `width` lanes: lanes `lo .. lo+n-1` of `data` (`espline.gateware.repack`)."""
+    return data.StructLayout({"data": 8 * width, "lo": range(width), "n": range(width + 1), "last": 1})

@@ -7,20 +7,25 @@ a frame has at least one byte). The output is the same byte sequence on the pack
 beats, a shorter one only last. A fragment is taken every cycle the output moves, so frames
 cross at full rate whatever their alignment; one idle input cycle separates frames.
 
-Fragments may be wider than beats or narrower (`in_width`): the gearbox between a packet bus of
-`width` bytes and the GCM engine's 16-byte blocks, either way. It holds `width + in_width`
-bytes, so a fragment is taken whenever at most a beat is kept.
+It holds `2 * width` bytes, so a fragment is taken whenever at most a beat is kept.
+
+Fragments may be wider than beats or narrower (`in_width`, a multiple or a divisor of `width`):
+the gearbox between a packet bus of `width` bytes and the GCM engine's 16-byte blocks, either way.
+Then the bytes are aligned at the narrower width only: wider fragments are cut into lanes of the
+beat's width first (`LaneSplit`), or narrower ones aligned into dense beats of their own width
+and put whole into the lanes of the wider beat (`LanePack`; its last beat keeps older bytes past
+`nbytes`).
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .packet import packet_signature
+from .lane_pack import LanePack
+from .lane_split import LaneSplit
+from .packet import fragment_layout, packet_signature
 
-
-def fragment_layout(width: int) -> data.StructLayout:
-    return data.StructLayout({"data": 8 * width, "lo": range(width), "n": range(width + 1), "last": 1})
+__all__ = ["Repack", "fragment_layout", "low_bytes", "widened"]
 
 
 def widened(fragment, into) -> list:
@@ -37,12 +42,28 @@ def low_bytes(value, count, width: int):
 class Repack(wiring.Component):
     def __init__(self, width: int = 16, in_width: int | None = None):
         self.width, self.in_width = width, in_width or width
+        if max(width, self.in_width) % min(width, self.in_width):
+            raise ValueError(f"{self.in_width}-byte fragments do not divide {width}-byte beats or the reverse")
         super().__init__({"i": In(stream.Signature(fragment_layout(self.in_width))),
                           "o": Out(packet_signature(width))})
 
     def elaborate(self, platform):
         m = Module()
         w, v = self.width, self.in_width
+        if v > w:
+            m.submodules.split = split = LaneSplit(v, w)
+            m.submodules.align = align = Repack(w)
+            wiring.connect(m, wiring.flipped(self.i), split.i)
+            wiring.connect(m, split.o, align.i)
+            wiring.connect(m, align.o, wiring.flipped(self.o))
+            return m
+        if v < w:
+            m.submodules.align = align = Repack(v)
+            m.submodules.pack = pack = LanePack(v, w)
+            wiring.connect(m, wiring.flipped(self.i), align.i)
+            wiring.connect(m, align.o, pack.i)
+            wiring.connect(m, pack.o, wiring.flipped(self.o))
+            return m
         held = Signal(8 * (w + v))  # bytes accumulated, the oldest in the lowest lane
         fill = Signal(range(w + v + 1))
         closing = Signal()  # the frame's last fragment is in: flush
