@@ -28,7 +28,7 @@ class LaneSplit(wiring.Component):
         m = Module()
         v, w = self.in_width, self.width
         shift = exact_log2(w)
-        held = Signal(fragment_layout(v))
+        data, last = Signal(8 * v), Signal()  # the fragment's lanes and its `last`
         full = Signal()
         lane = Signal(range(v // w))  # the lane to send next
         last_lane = Signal(range(v // w))  # the lane of the fragment's last byte (its first if none)
@@ -39,10 +39,10 @@ class LaneSplit(wiring.Component):
         final = lane == last_lane
         m.d.comb += [
             self.o.valid.eq(full),
-            o.data.eq(Array(held.data[8 * w * k : 8 * w * (k + 1)] for k in range(v // w))[lane]),
+            o.data.eq(Array(data[8 * w * k : 8 * w * (k + 1)] for k in range(v // w))[lane]),
             o.lo.eq(lo),
             o.n.eq(Mux(final, end - (lane << shift), w) - lo),
-            o.last.eq(held.last & final),
+            o.last.eq(last & final),
             self.i.ready.eq(~full | (self.o.ready & final)),
         ]
         with m.If(self.o.valid & self.o.ready):
@@ -51,7 +51,7 @@ class LaneSplit(wiring.Component):
                 m.d.sync += full.eq(0)
         f = self.i.payload
         with m.If(self.i.valid & self.i.ready):
-            start = f.lo + f.n
-            m.d.sync += [held.eq(f), full.eq(1), lane.eq(f.lo >> shift), lo.eq(f.lo), end.eq(start),
-                         last_lane.eq(Mux(f.n == 0, f.lo, start - 1) >> shift)]
+            stop = f.lo + f.n
+            m.d.sync += [data.eq(f.data), last.eq(f.last), full.eq(1), lane.eq(f.lo >> shift), lo.eq(f.lo),
+                         end.eq(stop), last_lane.eq(Mux(f.n == 0, f.lo, stop - 1) >> shift)]
         return m
