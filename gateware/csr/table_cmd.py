@@ -110,11 +110,10 @@ class TableCommand(wiring.Component):
             with m.Elif((self.op != CmdOp.FLUSH) & (self.op != CmdOp.NOP) & (self.index >= self.depth)):
                 m.d.sync += self.error.eq(CmdErr.INDEX)
             with m.Else():
-                m.d.sync += [self.error.eq(CmdErr.OK), w.payload.index.eq(self.index),
-                             w.payload.update.eq(0), w.payload.entry.eq(0)]
+                m.d.sync += [self.error.eq(CmdErr.OK), w.payload.index.eq(self.index), w.payload.update.eq(0)]
                 with m.Switch(self.op):
                     with m.Case(CmdOp.COMMIT):
-                        m.d.sync += [w.payload.valid.eq(1), w.payload.entry.eq(self.staged)]
+                        m.d.sync += w.payload.valid.eq(1)
                         if self.secret:
                             with m.If(~written.all()):
                                 m.d.sync += self.error.eq(CmdErr.NOKEY)
@@ -124,8 +123,7 @@ class TableCommand(wiring.Component):
                             m.d.sync += w.valid.eq(1)
                     with m.Case(CmdOp.UPDATE):
                         if self.fixed is not None:
-                            m.d.sync += [w.payload.valid.eq(1), w.payload.update.eq(1),
-                                         w.payload.entry.eq(self.staged), checking.eq(1)]
+                            m.d.sync += [w.payload.valid.eq(1), w.payload.update.eq(1), checking.eq(1)]
                         else:
                             m.d.sync += self.error.eq(CmdErr.INVALID)
                     with m.Case(CmdOp.DELETE):
@@ -134,6 +132,16 @@ class TableCommand(wiring.Component):
                         m.d.sync += [w.valid.eq(1), flushing.eq(1), w.payload.index.eq(0), w.payload.valid.eq(0)]
                     with m.Case(CmdOp.FETCH):
                         m.d.sync += fetching.eq(1)
+        # The entry is taken at every command while no write is pending (`w.valid` 0; fetching and
+        # checking last one cycle, in which no command can come), whether the command is then
+        # refused or not: its hundreds of flip-flops' enable does not wait for the index check and
+        # the command's decoding. The staged entry for commit and update, else zeros (a delete, a
+        # flush), the zeros written last: the flip-flops' synchronous reset over their enable.
+        take = self.start & ~w.valid
+        with m.If(take):
+            m.d.sync += w.payload.entry.eq(self.staged)
+        with m.If(take & ~self.op.matches(CmdOp.COMMIT, CmdOp.UPDATE)):
+            m.d.sync += w.payload.entry.eq(0)
         return m
 
 
