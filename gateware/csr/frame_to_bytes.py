@@ -28,7 +28,9 @@ class FrameToBytes(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         lanes, depth = (self.width - 1).bit_length(), self.size // self.width
-        m.submodules.mem = mem = Memory(shape=8 * self.width, depth=depth, init=[])
+        # no_rw_check: written only while not `full`, read only while `full`: Yosys emulates no
+        # read-first order
+        m.submodules.mem = mem = Memory(shape=8 * self.width, depth=depth, init=[], attrs={"no_rw_check": 1})
         wr = mem.write_port()
         rd = mem.read_port()
 
