@@ -21,7 +21,7 @@ only) is held outside: its `hw` port is `external_signature`, the register the b
 one latch: the low word's read latches the register's other words (read them next).
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from systemrdl.node import RegNode
@@ -106,8 +106,10 @@ class RegisterFile(wiring.Component):
         bus = self.bus
         strobe = bus.cyc & bus.stb & ~bus.ack
         write, read = strobe & bus.we, strobe & ~bus.we
-        readable = []  # (word addresses, the 32 bits they read): ORed under a one-hot select
+        read_data = Signal(32)
         m.d.sync += bus.ack.eq(strobe)
+        with m.If(strobe):
+            m.d.sync += bus.dat_r.eq(read_data)
 
         hardware_updates = []
         for reg in self.regmap.registers:  # swmod pulses last one cycle; a write below sets them
@@ -121,9 +123,9 @@ class RegisterFile(wiring.Component):
                 port, words = getattr(self.hw, name), regs[0].words
                 latch = Signal(regs[0].width, name=f"{name}__latch") if regs[0].buffer_reads and words > 1 else None
                 for word in range(words):
-                    source = port.value if latch is None or word == 0 else latch
-                    readable.append(([reg.address // 4 + word for reg in regs], source[word * 32:word * 32 + 32]))
                     with m.Case(*[reg.address // 4 + word for reg in regs]):
+                        source = port.value if latch is None or word == 0 else latch
+                        m.d.comb += read_data.eq(source[word * 32:word * 32 + 32])
                         if latch is not None and word == 0:
                             with m.If(read):
                                 m.d.sync += latch.eq(port.value)
@@ -153,9 +155,9 @@ class RegisterFile(wiring.Component):
                 latch = Signal(reg.width) if reg.buffer_reads and reg.words > 1 else None
                 for word in range(reg.words):
                     lo, hi = word * 32, word * 32 + 32
-                    source = current if latch is None or word == 0 else latch
-                    readable.append(([reg.address // 4 + word], source[lo:hi]))
                     with m.Case(reg.address // 4 + word):
+                        source = current if latch is None or word == 0 else latch
+                        m.d.comb += read_data.eq(source[lo:hi])
                         if latch is not None and word == 0:
                             with m.If(read):
                                 m.d.sync += latch.eq(current)
@@ -174,16 +176,6 @@ class RegisterFile(wiring.Component):
                                     m.d.sync += getattr(hw, f"{f.name}_swmod").eq(1)
                             if f.swacc:
                                 m.d.comb += getattr(hw, f"{f.name}_swacc").eq(read)
-        # the read mux as an OR of each word ANDed with its address decoded (the words' decodes are
-        # one-hot): a LUT4 takes two (select, bit) pairs, where a `Switch` over the address made
-        # Yosys build a wide priority mux of about two LUT4s per readable bit (docs/synth.md)
-        read_data = Const(0, 32)
-        for words, value in readable:
-            selected = Signal(name=f"read_{words[0]:x}")
-            m.d.comb += selected.eq(Cat(bus.adr == w for w in words).any())
-            read_data = read_data | Mux(selected, value, 0)
-        with m.If(strobe):
-            m.d.sync += bus.dat_r.eq(read_data)
         for enable, target, value in hardware_updates:
             with m.If(enable):
                 m.d.sync += target.eq(value)
