@@ -26,9 +26,7 @@ class FrameFromBytes(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         lanes, depth = (self.width - 1).bit_length(), self.size // self.width
-        # no_rw_check: written only while not `busy`, read only while `busy`: Yosys emulates no
-        # read-first order
-        m.submodules.mem = mem = Memory(shape=8 * self.width, depth=depth, init=[], attrs={"no_rw_check": 1})
+        m.submodules.mem = mem = Memory(shape=8 * self.width, depth=depth, init=[])
         wr, rd = mem.write_port(granularity=8), mem.read_port()
         fill = Signal(range(self.size + 1))  # bytes written
         words = Signal(range(depth + 1))  # the committed frame: its beats, and the bytes of its last one

@@ -28,9 +28,7 @@ class FrameToBytes(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         lanes, depth = (self.width - 1).bit_length(), self.size // self.width
-        # no_rw_check: written only while not `full`, read only while `full`: Yosys emulates no
-        # read-first order
-        m.submodules.mem = mem = Memory(shape=8 * self.width, depth=depth, init=[], attrs={"no_rw_check": 1})
+        m.submodules.mem = mem = Memory(shape=8 * self.width, depth=depth, init=[])
         wr = mem.write_port()
         rd = mem.read_port()
 

@@ -71,12 +71,8 @@ class TableCommand(wiring.Component):
         m.d.comb += [self.busy.eq(w.valid | fetching | checking | fetch_read | check_read),
                      self.zeroize.eq(self.start)]
 
-        # `no_rw_check`: a read and a write of one entry in one cycle need no emulated read-first
-        # order (Yosys adds a delayed write and a bypass multiplexer otherwise, a flip-flop pair and
-        # a LUT a bit): the read is used only when a command was taken, in whose cycle no write is
-        # pending, so none is taken (`w.valid` 0)
         m.submodules.mirror = mirror = memory.Memory(shape=self.mirror, depth=self.depth, init=[],
-                                                     attrs={"ram_style": "block", "no_rw_check": 1})
+                                                     attrs={"ram_style": "block"})
         update, lookup = mirror.write_port(), mirror.read_port()
         m.d.comb += [update.addr.eq(w.payload.index), update.en.eq(w.valid & w.ready & ~self.refused),
                      update.data.valid.eq(w.payload.valid), lookup.addr.eq(self.index),

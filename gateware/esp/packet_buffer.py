@@ -60,10 +60,7 @@ class PacketBuffer(wiring.Component):
         pointer = unsigned(depth.bit_length())  # one bit more than the address: full vs empty
         fields = {"length": 16, "words": range(depth + 1), "keep": 1, "tag": FRAME_TAG}
         descriptor = data.StructLayout(fields if self.meta_layout is None else {**fields, "meta": self.meta_layout})
-        # no_rw_check: a word read while written is never used (the reader reads committed frames,
-        # not freed until read, the writer writes past them and stops when full), so Yosys
-        # emulates no read-first order
-        m.submodules.mem = mem = Memory(shape=8 * width, depth=depth, init=[], attrs={"no_rw_check": 1})
+        m.submodules.mem = mem = Memory(shape=8 * width, depth=depth, init=[])
         wr, rd = mem.write_port(), mem.read_port()
         m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=descriptor.size, depth=self.frames)
 

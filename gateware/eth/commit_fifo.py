@@ -34,9 +34,7 @@ class CommitFifo(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         pointer = unsigned(self.depth.bit_length())  # one bit more than the address: full vs empty
-        # no_rw_check: a word read while written is never used (the reader reads committed words,
-        # the writer writes past them and stops when full), so Yosys emulates no read-first order
-        m.submodules.mem = mem = Memory(shape=self.shape, depth=self.depth, init=[], attrs={"no_rw_check": 1})
+        m.submodules.mem = mem = Memory(shape=self.shape, depth=self.depth, init=[])
         wr, rd = mem.write_port(), mem.read_port()
         wr_ptr, committed, rd_ptr = Signal(pointer), Signal(pointer), Signal(pointer)
 
