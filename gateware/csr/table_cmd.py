@@ -17,10 +17,11 @@ an entry whose `fixed` fields equal the valid entry's (else `invalid`), and the 
 keeps the entry's secrets and dynamic state (sequence number, replay window, counters, flags).
 
 A mirror of the table's public part (every member but the secret ones) lives here in a
-`Memory`, updated as each write is taken; fetch reads an entry back from it (on `fetched`, one
-cycle after the command), so the host can list the table after a restart; commit and update
-check the entry there, one cycle after the command. The mirror is in block RAM: its entries are
-hundreds of bits wide and read once per command (docs/synth.md).
+`Memory`, updated as each write is taken; fetch reads an entry back from it (on `fetched`, two
+cycles after the command), so the host can list the table after a restart; commit and update
+check the entry there, two cycles after the command. The mirror is in block RAM: its entries are
+hundreds of bits wide and read once per command (docs/synth.md); its slow output goes into
+flip-flops first.
 """
 
 from amaranth.hdl import Cat, Module, Signal
@@ -64,20 +65,27 @@ class TableCommand(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         w = self.write
-        flushing, fetching, checking = Signal(), Signal(), Signal()  # checking: commit or update, entry read
-        m.d.comb += [self.busy.eq(w.valid | fetching | checking), self.zeroize.eq(self.start)]
+        flushing = Signal()
+        fetching, checking = Signal(), Signal()  # entry INDEX being read for a fetch, a commit or update
+        fetch_read, check_read = Signal(), Signal()  # and the cycle after: it is in `read`
+        m.d.comb += [self.busy.eq(w.valid | fetching | checking | fetch_read | check_read),
+                     self.zeroize.eq(self.start)]
 
         m.submodules.mirror = mirror = memory.Memory(shape=self.mirror, depth=self.depth, init=[],
                                                      attrs={"ram_style": "block"})
         update, lookup = mirror.write_port(), mirror.read_port()
         m.d.comb += [update.addr.eq(w.payload.index), update.en.eq(w.valid & w.ready & ~self.refused),
                      update.data.valid.eq(w.payload.valid), lookup.addr.eq(self.index),
-                     self.fetched.eq(fetching)]
+                     self.fetched.eq(fetch_read)]
+        # the block RAM's output (5.6 ns after the clock on a -6 part: docs/boards.md) goes into
+        # flip-flops only; the fetch and the checks read them, a cycle later
+        read = Signal(self.mirror)
+        m.d.sync += [read.eq(lookup.data), fetch_read.eq(fetching), check_read.eq(checking)]
         m.d.comb += [getattr(update.data, name).eq(getattr(w.payload.entry, name)) for name in self.public]
-        m.d.comb += [getattr(self.fetched_entry, name).eq(getattr(lookup.data, name)) for name in self.public]
+        m.d.comb += [getattr(self.fetched_entry, name).eq(getattr(read, name)) for name in self.public]
         m.d.sync += [fetching.eq(0), checking.eq(0)]
-        with m.If(fetching):
-            m.d.sync += self.fetched_valid.eq(lookup.data.valid)
+        with m.If(fetch_read):
+            m.d.sync += self.fetched_valid.eq(read.valid)
 
         written = Signal(len(self.secret))  # each secret member written since the last command
         m.d.sync += written.eq(written | self.secret_written[:len(self.secret)])
@@ -85,13 +93,13 @@ class TableCommand(wiring.Component):
         if self.fixed is not None:
             pairs = zip(self.fixed(self.fetched_entry), self.fixed(w.payload.entry), strict=True)
             m.d.comb += same.eq(Cat(a == b for a, b in pairs).all())
-        with m.If(checking):  # the mirror holds entry INDEX now
+        with m.If(check_read):  # `read` holds entry INDEX now
             with m.If(w.payload.update):
-                with m.If(lookup.data.valid & same):
+                with m.If(read.valid & same):
                     m.d.sync += w.valid.eq(1)
                 with m.Else():
                     m.d.sync += self.error.eq(CmdErr.INVALID)
-            with m.Elif(lookup.data.valid):
+            with m.Elif(read.valid):
                 m.d.sync += self.error.eq(CmdErr.EXISTS)
             with m.Else():
                 m.d.sync += w.valid.eq(1)
@@ -110,11 +118,10 @@ class TableCommand(wiring.Component):
             with m.Elif((self.op != CmdOp.FLUSH) & (self.op != CmdOp.NOP) & (self.index >= self.depth)):
                 m.d.sync += self.error.eq(CmdErr.INDEX)
             with m.Else():
-                m.d.sync += [self.error.eq(CmdErr.OK), w.payload.index.eq(self.index),
-                             w.payload.update.eq(0), w.payload.entry.eq(0)]
+                m.d.sync += [self.error.eq(CmdErr.OK), w.payload.index.eq(self.index), w.payload.update.eq(0)]
                 with m.Switch(self.op):
                     with m.Case(CmdOp.COMMIT):
-                        m.d.sync += [w.payload.valid.eq(1), w.payload.entry.eq(self.staged)]
+                        m.d.sync += w.payload.valid.eq(1)
                         if self.secret:
                             with m.If(~written.all()):
                                 m.d.sync += self.error.eq(CmdErr.NOKEY)
@@ -124,8 +131,7 @@ class TableCommand(wiring.Component):
                             m.d.sync += w.valid.eq(1)
                     with m.Case(CmdOp.UPDATE):
                         if self.fixed is not None:
-                            m.d.sync += [w.payload.valid.eq(1), w.payload.update.eq(1),
-                                         w.payload.entry.eq(self.staged), checking.eq(1)]
+                            m.d.sync += [w.payload.valid.eq(1), w.payload.update.eq(1), checking.eq(1)]
                         else:
                             m.d.sync += self.error.eq(CmdErr.INVALID)
                     with m.Case(CmdOp.DELETE):
@@ -134,6 +140,16 @@ class TableCommand(wiring.Component):
                         m.d.sync += [w.valid.eq(1), flushing.eq(1), w.payload.index.eq(0), w.payload.valid.eq(0)]
                     with m.Case(CmdOp.FETCH):
                         m.d.sync += fetching.eq(1)
+        # The entry is taken at every command while none runs, whether the command is then refused
+        # for its index or key or not: its hundreds of flip-flops' enable does not wait for the
+        # index check and the command's decoding. The staged entry for commit and update, else
+        # zeros (a delete, a flush), the zeros written last: the flip-flops' synchronous reset
+        # over their enable.
+        take = self.start & ~self.busy
+        with m.If(take):
+            m.d.sync += w.payload.entry.eq(self.staged)
+        with m.If(take & ~self.op.matches(CmdOp.COMMIT, CmdOp.UPDATE)):
+            m.d.sync += w.payload.entry.eq(0)
         return m
 
 

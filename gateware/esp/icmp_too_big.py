@@ -15,13 +15,13 @@ too-big frame to pass, at least 530 bytes (530 / `width` beats) since `mtu` >= 5
 is always written before the next is decided.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..frame_queue import FrameQueue
 from ..packet import beat_layout, packet_signature
-from .ipv4_header import after_header, big_endian, ones_complement_sum
+from .ipv4_header import big_endian, ones_complement_sum
 from .outbound_control import wire
 from .parser import VLAN_TAGS
 
@@ -108,8 +108,16 @@ class IcmpTooBig(wiring.Component):
         header_bytes = Signal(7)
         m.d.comb += header_bytes.eq(4 * ihl)
         total = big_endian(ip, 2, 2)
-        after = Signal(8 * 8)  # the 8 bytes after the header (the quote's end, RFC 792)
-        after_header(m, ip, after)
+        # the 8 bytes after the header (the quote's end, RFC 792), kept as their beat passes: byte
+        # k is the frame's byte 14 or 18 (tagged) + 4 x IHL + k, so in a lane fixed modulo 4 (IHL
+        # and the tag are known by then: its beat is at least 20 bytes past them)
+        after = Signal(8 * 8)
+        behind = Signal(signed(16))  # this beat's first byte, from the end of the header
+        m.d.comb += behind.eq(index * w - Mux(tagged, 18, 14) - header_bytes)
+        step = min(w, 4)
+        for byte in range(8):
+            for lane in range((14 + byte) % step, w, step):
+                keep(after, byte, behind == byte - lane, data.word_select(lane, 8))
         first_l4 = after[:8]  # the ICMP type, if ICMP
         is_error = (ip[8 * 9 : 8 * 10] == 1) & (total > header_bytes) & Cat(first_l4 == t for t in ERROR_TYPES).any()
         flags = big_endian(ip, 6, 2)
