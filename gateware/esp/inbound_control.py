@@ -68,9 +68,16 @@ class InboundControl(wiring.Component):
         m.submodules.classify = classify = self.classify
         m.submodules.commit = decide = self.decide
         m.submodules.dynamic = dynamic = Memory(shape=self.state, depth=self.n_sa, init=[])
-        state_write, snapshot = dynamic.write_port(), dynamic.read_port()
-        wiring.connect(m, classify.state, dynamic.read_port())
-        wiring.connect(m, decide.state, dynamic.read_port())
+        # one read port, in turn: commit (the frame it decides), classify (the frame it reads ahead),
+        # counter snapshots; each asks for one cycle a frame
+        state_write, state_read = dynamic.write_port(), dynamic.read_port()
+        m.d.comb += [decide.state.data.eq(state_read.data), classify.state.data.eq(state_read.data)]
+        snapshot = state_read.data
+        grants = serve_snapshots(m, self.counter_request, self.counter_response, state_read,
+                                 {**{n: getattr(snapshot, n) for n in ("packets", "bytes", "auth_fail", "replay")},
+                                  "seq": snapshot.window.top},
+                                 [(user.state.en, user.state.addr) for user in (decide, classify)])
+        m.d.comb += [decide.state.granted.eq(grants[0]), classify.state.granted.eq(grants[1])]
         m.d.comb += [state_write.addr.eq(decide.state_write.addr), state_write.data.eq(decide.state_write.data),
                      state_write.en.eq(decide.state_write.en)]
         renew(m, self.table.renewed, state_write, Dir.IN, window=started_at(self.window, self.table.renewed.seq))
@@ -100,8 +107,4 @@ class InboundControl(wiring.Component):
             wiring.connect(m, getattr(decide, name), wiring.flipped(getattr(self, name)))
         m.d.comb += [decide.thresholds.eq(self.thresholds),
                      self.counts.as_value().eq(decide.counted | (classify.received << counter("rx_cipher")))]
-
-        serve_snapshots(m, self.counter_request, self.counter_response, snapshot,
-                        {**{n: getattr(snapshot.data, n) for n in ("packets", "bytes", "auth_fail", "replay")},
-                         "seq": snapshot.data.window.top})
         return m
