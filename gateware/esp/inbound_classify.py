@@ -174,11 +174,11 @@ class InboundClassify(wiring.Component):
                 with m.Elif(can_decide):
                     m.next = "FIND"
             with m.State("FIND"):  # the SPI index answers; the state's shared port is asked for its SA
-                m.d.comb += [self.state.en.eq(1), self.sa.addr.eq(self.find.index)]
+                m.d.comb += [self.sa.en.eq(1), self.state.en.eq(1), self.sa.addr.eq(self.find.index)]
                 m.d.sync += [index.eq(self.find.index), found.eq(self.find.hit)]
-                with m.If(self.state.granted):
+                with m.If(self.sa.granted & self.state.granted):
                     m.next = "EARLY"
-            with m.State("EARLY"):  # the SA and its state on the read ports
+            with m.State("EARLY"):  # the SA and its state on the read ports (the SA stays: classify keeps its index)
                 m.d.sync += [dead.eq(state.dead), fresh.eq(early.fresh), seq_high.eq(early.seq[32:])]
                 m.next = "SA"
             with m.State("SA"):

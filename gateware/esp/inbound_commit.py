@@ -51,9 +51,9 @@ class InboundCommit(wiring.Component):
         m = Module()
         job = self.verdict.payload
         m.d.comb += [self.sa.addr.eq(job.sa_index), self.state.addr.eq(job.sa_index)]
-        # the SA's dynamic state, read once the frame is next (LOAD), then changed by the frame's verdict
-        # and written back (VERDICT): the shared read port is free from LOAD on
-        sa, state = self.sa.data.sa, Signal.like(self.state.data)
+        # the SA and its dynamic state, read once the frame is next (LOAD), the state then changed by
+        # the frame's verdict and written back (VERDICT): the shared read ports are free from LOAD on
+        sa, state = Signal.like(self.sa.data.sa), Signal.like(self.state.data)
         m.submodules.window = window = ReplayWindow(self.window)
         m.d.comb += [window.state.eq(state.window), window.size.eq(sa.replay_window.size),
                      window.seq_low.eq(job.seq_low), window.esn.eq(sa.flags.esn)]
@@ -99,11 +99,11 @@ class InboundCommit(wiring.Component):
                     with m.If(~job.forward | c.ready):
                         m.d.comb += [self.verdict.ready.eq(1), count(job.counter)]
                 with m.Elif(self.verdict.valid):
-                    m.d.comb += self.state.en.eq(1)
-                    with m.If(self.state.granted):
+                    m.d.comb += [self.sa.en.eq(1), self.state.en.eq(1)]
+                    with m.If(self.sa.granted & self.state.granted):
                         m.next = "LOAD"
-            with m.State("LOAD"):  # the SA on the table's read port, its state on the shared one
-                m.d.sync += state.eq(self.state.data)
+            with m.State("LOAD"):  # the SA and its state on the shared read ports
+                m.d.sync += [sa.eq(self.sa.data.sa), state.eq(self.state.data)]
                 m.next = "CHECK"
             with m.State("CHECK"):
                 m.d.sync += [pending.eq(0), event_index.eq(job.sa_index)]

@@ -191,8 +191,10 @@ class OutboundControl(wiring.Component):
                     with m.Else():
                         m.d.comb += finish(DROP, "drop_policy")
                         m.next = "IDLE"
-            with m.State("FETCH"):  # the table's read ports register sa_index
-                m.next = "DECIDE"
+            with m.State("FETCH"):  # the table's read ports register sa_index (once the table's is ours)
+                m.d.comb += static_r.en.eq(1)
+                with m.If(static_r.granted):
+                    m.next = "DECIDE"
             with m.State("DECIDE"):
                 with m.If(~static_r.data.valid | (sa.flags.dir != Dir.OUT)):
                     m.d.comb += finish(DROP, "drop_no_sa")
