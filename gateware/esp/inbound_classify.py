@@ -76,13 +76,13 @@ class InboundClassify(wiring.Component):
         esp_l4 = Mux(natt, rec.l4[64:], rec.l4[:128])  # SPI, seq, IV
         spi, seq_low, iv = big_endian(esp_l4, 0, 4), big_endian(esp_l4, 4, 4), big_endian(esp_l4, 8, 8)
         index, found = Signal.like(self.find.index), Signal()
-        m.d.comb += [self.find.spi.eq(spi), self.sa.addr.eq(index), self.state.addr.eq(self.find.index)]
-        sa, state = self.sa.data.sa, self.state.data
+        m.d.comb += [self.find.spi.eq(spi), self.sa.addr.eq(self.find.index), self.state.addr.eq(self.find.index)]
+        entry, state = self.sa.data.sa, self.state.data  # on the shared read ports in EARLY
         m.submodules.early = early = ReplayWindow(self.window)  # the window before the pipeline's updates
-        m.d.comb += [early.state.eq(state.window), early.size.eq(sa.replay_window.size), early.seq_low.eq(seq_low),
-                     early.esn.eq(sa.flags.esn)]
-        # what the SA's state tells of the frame, kept from the cycle the shared port holds it (EARLY)
-        dead, fresh, seq_high = Signal(), Signal(), Signal(32)
+        m.d.comb += [early.state.eq(state.window), early.size.eq(entry.replay_window.size),
+                     early.seq_low.eq(seq_low), early.esn.eq(entry.flags.esn)]
+        # what the frame's decision needs of its SA and of what the SA's state tells, kept from EARLY
+        sa, dead, fresh, seq_high = Signal.like(entry), Signal(), Signal(), Signal(32)
         esp_len = Signal(17)
         m.d.comb += esp_len.eq(rec.total_length - esp_at)
         bad_length = (esp_len < 18 + sa.flags.icv_len) | ((esp_len - sa.flags.icv_len)[:2] != 0)
@@ -173,13 +173,13 @@ class InboundClassify(wiring.Component):
                     m.next = "IDLE"
                 with m.Elif(can_decide):
                     m.next = "FIND"
-            with m.State("FIND"):  # the SPI index answers; the state's shared port is asked for its SA
-                m.d.comb += [self.sa.en.eq(1), self.state.en.eq(1), self.sa.addr.eq(self.find.index)]
+            with m.State("FIND"):  # the SPI index answers; the shared read ports are asked for its SA
+                m.d.comb += [self.sa.en.eq(1), self.state.en.eq(1)]
                 m.d.sync += [index.eq(self.find.index), found.eq(self.find.hit)]
                 with m.If(self.sa.granted & self.state.granted):
                     m.next = "EARLY"
-            with m.State("EARLY"):  # the SA and its state on the read ports (the SA stays: classify keeps its index)
-                m.d.sync += [dead.eq(state.dead), fresh.eq(early.fresh), seq_high.eq(early.seq[32:])]
+            with m.State("EARLY"):  # the SA and its state on the shared read ports
+                m.d.sync += [sa.eq(entry), dead.eq(state.dead), fresh.eq(early.fresh), seq_high.eq(early.seq[32:])]
                 m.next = "SA"
             with m.State("SA"):
                 with m.If(can_decide):
