@@ -28,7 +28,10 @@ from .sa_fields import serve_snapshots
 from .sa_table import client_signature, renew
 from .trailer import TrailerLayout
 
-READS = ("classify", "commit")  # the SA table's read ports this direction uses
+# the SA table's read ports this direction uses, in the order they come first on a shared copy: commit
+# before classify, as on the dynamic state's port (each needs both ports in one cycle; were either
+# first on one and second on the other, both could wait for each other forever)
+READS = ("commit", "classify")
 EARLY = ("window", "dead")  # what classify reads of an SA's dynamic state
 
 

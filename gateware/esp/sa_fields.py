@@ -36,7 +36,8 @@ def share_read_port(m, port, users) -> list:
     """Let `users` ((asks, addr) pairs, the first the most urgent) share the synchronous read port
     `port`: the first that asks in a cycle has it, its data on `port.data` the next cycle; in a
     cycle none asks, the port reads the first user's index. Returns each user's grant. A user that
-    asks for one cycle a frame costs the others at most that cycle."""
+    asks for one cycle a frame costs the others at most that cycle. Users that need several shared
+    ports in one cycle must come in the same order on each (else two can wait for each other)."""
     grants, taken = [], Const(0, 1)
     for k, (asks, addr) in enumerate(users):
         grant = Signal(name=f"{port.addr.name}_grant_{k}")
