@@ -1,5 +1,6 @@
 """What both directions read out of an SA table entry (the register map's `sa_stage` layout):
-the GCM command of a packet, lifetime checks, SA events and per-SA counter snapshots."""
+the GCM command of a packet, lifetime checks, SA events and per-SA counter snapshots; and the
+read ports of the SA table and the dynamic states, each shared in turn by its readers."""
 
 from amaranth.hdl import Cat, Const, Mux, Signal
 from amaranth.lib import wiring
