@@ -84,7 +84,7 @@ class Appliance(wiring.Component):
             wiring.connect(m, spd.result[port], result)
 
         # one SA table; each direction holds its SAs' dynamic state, so counter snapshots go to both
-        m.submodules.sa_table = table = SaTable(csr.sa_write.payload.shape(), n_sa, readers=3)
+        m.submodules.sa_table = table = SaTable(csr.sa_write.payload.shape(), n_sa, readers=3, copies=(0, 0, 0))
         wiring.connect(m, csr.sa_write, table.write)
         m.d.comb += csr.sa_refused.eq(table.refused)
         reads = iter(table.read)

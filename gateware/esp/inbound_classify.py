@@ -12,7 +12,6 @@ the same cycle: both are offered only when both can be taken.
 
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, enum, stream, wiring
-from amaranth.lib.memory import ReadPort
 from amaranth.lib.wiring import In, Out
 
 from espline.regmap.enums import Action, Dir, Mode
@@ -23,7 +22,7 @@ from .ipv4_header import big_endian
 from .parser import Parsed
 from .policy_table import key_layout, result_layout
 from .replay import ReplayWindow
-from .sa_fields import gcm_command
+from .sa_fields import gcm_command, shared_read_signature
 from .sa_table import find_signature, read_signature
 from .splitter import DROP, FORWARD, SPLIT
 
@@ -57,7 +56,7 @@ class InboundClassify(wiring.Component):
             "idle": Out(1),  # no frame between reading its SA and its verdict
             "hold": In(1),  # take no new frame: the SA table is about to change
             "sa": In(read_signature(sa, n_sa)), "find": In(find_signature(n_sa)),
-            "state": In(ReadPort.Signature(addr_width=(n_sa - 1).bit_length(), shape=state)),
+            "state": In(shared_read_signature(n_sa, state)),  # shared with commit and the snapshots
             "lookup": Out(stream.Signature(key_layout(n_sa))),
             "policy": In(stream.Signature(result_layout(n_policy, n_sa))),
             "job": Out(stream.Signature(DecapJob)),
@@ -77,11 +76,13 @@ class InboundClassify(wiring.Component):
         esp_l4 = Mux(natt, rec.l4[64:], rec.l4[:128])  # SPI, seq, IV
         spi, seq_low, iv = big_endian(esp_l4, 0, 4), big_endian(esp_l4, 4, 4), big_endian(esp_l4, 8, 8)
         index, found = Signal.like(self.find.index), Signal()
-        m.d.comb += [self.find.spi.eq(spi), self.sa.addr.eq(index), self.state.addr.eq(index)]
-        sa, state = self.sa.data.sa, self.state.data
+        m.d.comb += [self.find.spi.eq(spi), self.sa.addr.eq(self.find.index), self.state.addr.eq(self.find.index)]
+        entry, state = self.sa.data.sa, self.state.data  # on the shared read ports in EARLY
         m.submodules.early = early = ReplayWindow(self.window)  # the window before the pipeline's updates
-        m.d.comb += [early.state.eq(state.window), early.size.eq(sa.replay_window.size), early.seq_low.eq(seq_low),
-                     early.esn.eq(sa.flags.esn)]
+        m.d.comb += [early.state.eq(state.window), early.size.eq(entry.replay_window.size),
+                     early.seq_low.eq(seq_low), early.esn.eq(entry.flags.esn)]
+        # what the frame's decision needs of its SA and of what the SA's state tells, kept from EARLY
+        sa, dead, fresh, seq_high = Signal.like(entry), Signal(), Signal(), Signal(32)
         esp_len = Signal(17)
         m.d.comb += esp_len.eq(rec.total_length - esp_at)
         bad_length = (esp_len < 18 + sa.flags.icv_len) | ((esp_len - sa.flags.icv_len)[:2] != 0)
@@ -92,9 +93,9 @@ class InboundClassify(wiring.Component):
             dj.split.c.eq(rec.l2_len + rec.total_length - sa.flags.icv_len),
             dj.split.d.eq(rec.l2_len + rec.total_length),
             dj.split.cut.eq(1),
-            *gcm_command(dj.gcm, sa, iv=iv, seq_low=seq_low, seq_high=early.seq[32:],
+            *gcm_command(dj.gcm, sa, iv=iv, seq_low=seq_low, seq_high=seq_high,
                          length=esp_len - 16 - sa.flags.icv_len, decrypt=1),
-            cj.sa_index.eq(index), cj.seq_low.eq(seq_low), cj.seq_high.eq(early.seq[32:]), cj.bad_length.eq(bad_length),
+            cj.sa_index.eq(index), cj.seq_low.eq(seq_low), cj.seq_high.eq(seq_high), cj.bad_length.eq(bad_length),
             cj.l2_len.eq(rec.l2_len), cj.ihl.eq(rec.ihl), cj.src.eq(rec.src), cj.dst.eq(rec.dst),
         ]
         lk = self.lookup.payload
@@ -172,10 +173,13 @@ class InboundClassify(wiring.Component):
                     m.next = "IDLE"
                 with m.Elif(can_decide):
                     m.next = "FIND"
-            with m.State("FIND"):
+            with m.State("FIND"):  # the SPI index answers; the shared read ports are asked for its SA
+                m.d.comb += [self.sa.en.eq(1), self.state.en.eq(1)]
                 m.d.sync += [index.eq(self.find.index), found.eq(self.find.hit)]
-                m.next = "FETCH"
-            with m.State("FETCH"):  # the table's read ports register the index
+                with m.If(self.sa.granted & self.state.granted):
+                    m.next = "EARLY"
+            with m.State("EARLY"):  # the SA and its state on the shared read ports
+                m.d.sync += [sa.eq(entry), dead.eq(state.dead), fresh.eq(early.fresh), seq_high.eq(early.seq[32:])]
                 m.next = "SA"
             with m.State("SA"):
                 with m.If(can_decide):
@@ -184,7 +188,7 @@ class InboundClassify(wiring.Component):
                     with m.Elif(sa.flags.natt != natt):
                         m.d.comb += decide("drop_policy")  # arrived with an encapsulation the SA does not use
                     with m.Else():
-                        decrypt = ~state.dead & ~bad_length & early.fresh
+                        decrypt = ~dead & ~bad_length & fresh
                         m.d.comb += [cj.kind.eq(Verdict.ESP), cj.decrypt.eq(decrypt), self.verdict.valid.eq(1),
                                      self.job.valid.eq(1), dj.decrypt.eq(decrypt),
                                      dj.split.action.eq(Mux(decrypt, SPLIT, DROP))]

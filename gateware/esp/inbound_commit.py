@@ -8,7 +8,7 @@ one is committed to the packet buffer or discarded (docs/invariants.md §1).
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import ReadPort, WritePort
+from amaranth.lib.memory import WritePort
 from amaranth.lib.wiring import In, Out
 
 from espline.regmap.enums import Dir, Event, Mode
@@ -20,7 +20,7 @@ from .ipv4_header import PORTED, IPv4Decoder, big_endian
 from .packet_buffer import commit_layout
 from .policy_table import key_layout, result_layout
 from .replay import ReplayWindow
-from .sa_fields import reached, report_events
+from .sa_fields import reached, report_events, shared_read_signature
 from .sa_table import read_signature
 from .trailer import TrailerLayout
 
@@ -36,7 +36,7 @@ class InboundCommit(wiring.Component):
             "verdict": In(stream.Signature(verdict_layout(n_sa))),
             "counted": Out(len(NAMES)),  # one pulse per frame, on its counter's bit
             "sa": In(read_signature(sa, n_sa)),
-            "state": In(ReadPort.Signature(addr_width=index_bits, shape=state)),
+            "state": In(shared_read_signature(n_sa, state)),  # shared with classify and the snapshots
             "state_write": In(WritePort.Signature(addr_width=index_bits, shape=state)),
             "icv": In(stream.Signature(data.StructLayout({"ok": 1}))),
             "trailer": In(stream.Signature(TrailerLayout)),
@@ -51,7 +51,9 @@ class InboundCommit(wiring.Component):
         m = Module()
         job = self.verdict.payload
         m.d.comb += [self.sa.addr.eq(job.sa_index), self.state.addr.eq(job.sa_index)]
-        sa, state = self.sa.data.sa, self.state.data
+        # the SA and its dynamic state, read once the frame is next (LOAD), the state then changed by
+        # the frame's verdict and written back (VERDICT): the shared read ports are free from LOAD on
+        sa, state = Signal.like(self.sa.data.sa), Signal.like(self.state.data)
         m.submodules.window = window = ReplayWindow(self.window)
         m.d.comb += [window.state.eq(state.window), window.size.eq(sa.replay_window.size),
                      window.seq_low.eq(job.seq_low), window.esn.eq(sa.flags.esn)]
@@ -84,7 +86,6 @@ class InboundCommit(wiring.Component):
         pending = Signal(4)  # events still to report: soft, hard (the model's order), auth-fail, replay thresholds
         limits = self.thresholds
         drop = Signal(range(len(NAMES)))
-        next_state = Signal.like(self.state.data)
         event_index = Signal.like(job.sa_index)
 
         def count(index):
@@ -98,11 +99,14 @@ class InboundCommit(wiring.Component):
                     with m.If(~job.forward | c.ready):
                         m.d.comb += [self.verdict.ready.eq(1), count(job.counter)]
                 with m.Elif(self.verdict.valid):
-                    m.next = "FETCH"
-            with m.State("FETCH"):  # the table's read ports register the index
+                    m.d.comb += [self.sa.en.eq(1), self.state.en.eq(1)]
+                    with m.If(self.sa.granted & self.state.granted):
+                        m.next = "LOAD"
+            with m.State("LOAD"):  # the SA and its state on the shared read ports
+                m.d.sync += [sa.eq(self.sa.data.sa), state.eq(self.state.data)]
                 m.next = "CHECK"
             with m.State("CHECK"):
-                m.d.sync += [next_state.eq(state), pending.eq(0), event_index.eq(job.sa_index)]
+                m.d.sync += [pending.eq(0), event_index.eq(job.sa_index)]
                 ready = ~job.decrypt | (self.trailer.valid & self.icv.valid)
                 checked = [
                     (state.dead, "drop_sa_expired"),
@@ -121,10 +125,10 @@ class InboundCommit(wiring.Component):
                             for field, bit in (("replay", 3), ("auth_fail", 2)):  # counted, maybe an event
                                 if name == f"drop_{field}":
                                     count_, limit = getattr(state, field) + 1, getattr(limits, field)
-                                    m.d.sync += [getattr(next_state, field).eq(count_),
+                                    m.d.sync += [getattr(state, field).eq(count_),
                                                  pending[bit].eq((limit != 0) & (count_ == limit))]
                     with m.Else():  # the ICV verified: the window moves (RFC 4303 §3.4.3)
-                        m.d.sync += next_state.window.eq(window.next_state)
+                        m.d.sync += state.window.eq(window.next_state)
                         with m.If(~t.pad_ok):
                             m.d.sync += drop.eq(counter("drop_bad_pad"))
                         with m.Elif(t.next_header == NEXT_HEADER_NONE):
@@ -132,9 +136,9 @@ class InboundCommit(wiring.Component):
                         with m.Elif(tunnel & ((t.next_header != PROTO_IPIP) | ~inner.fields.ok)):
                             m.d.sync += drop.eq(counter("drop_malformed"))
                         with m.Else():
-                            m.d.sync += [drop.eq(0), next_state.packets.eq(packets), next_state.bytes.eq(nbytes),
-                                         next_state.soft_expired.eq(state.soft_expired | soft),
-                                         next_state.dead.eq(hard), pending.eq(Cat(soft, hard))]
+                            m.d.sync += [drop.eq(0), state.packets.eq(packets), state.bytes.eq(nbytes),
+                                         state.soft_expired.eq(state.soft_expired | soft),
+                                         state.dead.eq(hard), pending.eq(Cat(soft, hard))]
                             m.next = "ADMIT"
             with m.State("ADMIT"):  # RFC 4301 §5.2 step 4: a policy of this SA covers the inner packet
                 m.d.comb += self.admit_lookup.valid.eq(1)
@@ -149,7 +153,7 @@ class InboundCommit(wiring.Component):
                 m.d.comb += [c.valid.eq(job.decrypt), commit_ok.eq(drop == 0)]
                 with m.If(~job.decrypt | c.ready):
                     w = self.state_write
-                    m.d.comb += [w.addr.eq(job.sa_index), w.data.eq(next_state), w.en.eq(1),
+                    m.d.comb += [w.addr.eq(job.sa_index), w.data.eq(state), w.en.eq(1),
                                  self.verdict.ready.eq(1),
                                  self.trailer.ready.eq(job.decrypt), self.icv.ready.eq(job.decrypt),
                                  count(Mux(drop == 0, counter("tx_plain"), drop))]

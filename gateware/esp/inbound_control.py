@@ -11,7 +11,7 @@ sees one version of its SA from classify to commit.
 
 from amaranth.hdl import Module, Signal
 from amaranth.lib import data, fifo, stream, wiring
-from amaranth.lib.memory import Memory
+from amaranth.lib.memory import Memory, WritePort
 from amaranth.lib.wiring import In, Out
 
 from espline.regmap.enums import Dir
@@ -28,7 +28,11 @@ from .sa_fields import serve_snapshots
 from .sa_table import client_signature, renew
 from .trailer import TrailerLayout
 
-READS = ("classify", "commit")  # the SA table's read ports this direction uses
+# the SA table's read ports this direction uses, in the order they come first on a shared copy: commit
+# before classify, as on the dynamic state's port (each needs both ports in one cycle; were either
+# first on one and second on the other, both could wait for each other forever)
+READS = ("commit", "classify")
+EARLY = ("window", "dead")  # what classify reads of an SA's dynamic state
 
 
 def sa_state_layout(window: int) -> data.StructLayout:
@@ -67,10 +71,28 @@ class InboundControl(wiring.Component):
         m = Module()
         m.submodules.classify = classify = self.classify
         m.submodules.commit = decide = self.decide
-        m.submodules.dynamic = dynamic = Memory(shape=self.state, depth=self.n_sa, init=[])
-        state_write, snapshot = dynamic.write_port(), dynamic.read_port()
-        wiring.connect(m, classify.state, dynamic.read_port())
-        wiring.connect(m, decide.state, dynamic.read_port())
+        # the dynamic state in two memories: what classify reads (window, dead) in distributed RAM, the
+        # rest (counters, soft flag: read only into registers, by commit and the snapshots) in block RAM
+        parts = [data.StructLayout({name: self.state[name].shape for name, _ in self.state if (name in EARLY) == fast})
+                 for fast in (True, False)]
+        m.submodules.dynamic = fast = Memory(shape=parts[0], depth=self.n_sa, init=[])
+        m.submodules.counted = slow = Memory(shape=parts[1], depth=self.n_sa, init=[], attrs={"ram_style": "block"})
+        writes, reads = [fast.write_port(), slow.write_port()], [fast.read_port(), slow.read_port()]
+        state_write = WritePort.Signature(addr_width=(self.n_sa - 1).bit_length(), shape=self.state).create()
+        state_read = data.View(self.state, Signal(self.state.size))  # both parts, as one state
+        for write, read, part in zip(writes, reads, parts, strict=True):
+            m.d.comb += [write.addr.eq(state_write.addr), write.en.eq(state_write.en)]
+            m.d.comb += [getattr(write.data, name).eq(getattr(state_write.data, name)) for name, _ in part]
+            m.d.comb += [getattr(state_read, name).eq(getattr(read.data, name)) for name, _ in part]
+        # one read port (of each part), in turn: commit (the frame it decides), classify (the frame it
+        # reads ahead), counter snapshots; each asks for one cycle a frame
+        m.d.comb += [decide.state.data.eq(state_read), classify.state.data.eq(state_read)]
+        grants = serve_snapshots(m, self.counter_request, self.counter_response, reads[0],
+                                 {**{n: getattr(state_read, n) for n in ("packets", "bytes", "auth_fail", "replay")},
+                                  "seq": state_read.window.top},
+                                 [(user.state.en, user.state.addr) for user in (decide, classify)])
+        m.d.comb += [reads[1].addr.eq(reads[0].addr), decide.state.granted.eq(grants[0]),
+                     classify.state.granted.eq(grants[1])]
         m.d.comb += [state_write.addr.eq(decide.state_write.addr), state_write.data.eq(decide.state_write.data),
                      state_write.en.eq(decide.state_write.en)]
         renew(m, self.table.renewed, state_write, Dir.IN, window=started_at(self.window, self.table.renewed.seq))
@@ -100,8 +122,4 @@ class InboundControl(wiring.Component):
             wiring.connect(m, getattr(decide, name), wiring.flipped(getattr(self, name)))
         m.d.comb += [decide.thresholds.eq(self.thresholds),
                      self.counts.as_value().eq(decide.counted | (classify.received << counter("rx_cipher")))]
-
-        serve_snapshots(m, self.counter_request, self.counter_response, snapshot,
-                        {**{n: getattr(snapshot.data, n) for n in ("packets", "bytes", "auth_fail", "replay")},
-                         "seq": snapshot.data.window.top})
         return m

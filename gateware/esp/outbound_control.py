@@ -92,20 +92,16 @@ class OutboundControl(wiring.Component):
         m = Module()
         m.submodules.dynamic = dynamic = Memory(shape=EncapState, depth=self.n_sa, init=[])
         static_r = self.table.read
-        dyn_w, dyn_r, dyn_snap = dynamic.write_port(), dynamic.read_port(), dynamic.read_port()
+        dyn_w, dyn_r = dynamic.write_port(), dynamic.read_port()  # dyn_r also serves the counter snapshots
         # two jobs (in flip-flops: a 16-deep distributed RAM would cost ~1.5 LUT sites per bit) keep the
         # decisions a frame ahead of the encapsulator
         m.submodules.jobs = jobs = fifo.SyncFIFOBuffered(width=job_layout(self.n_sa).size, depth=2)
-
-        serve_snapshots(m, self.counter_request, self.counter_response, dyn_snap,
-                        {name: getattr(dyn_snap.data, name) for name in ("packets", "bytes", "seq")})
 
         rec = Signal(Parsed)
         job = Signal(job_layout(self.n_sa))
         sa_index = Signal(range(self.n_sa))
         sa, state = static_r.data.sa, dyn_r.data
-        m.d.comb += [static_r.addr.eq(sa_index), dyn_r.addr.eq(sa_index), dyn_w.addr.eq(sa_index),
-                     jobs.w_data.eq(job)]
+        m.d.comb += [static_r.addr.eq(sa_index), dyn_w.addr.eq(sa_index), jobs.w_data.eq(job)]
         renewed = self.table.renewed
         renew(m, renewed, dyn_w, Dir.OUT, seq=renewed.seq, dead=renewed.seq >= seq_max(renewed.esn))
         m.d.comb += [self.job.valid.eq(jobs.r_rdy), self.job.payload.eq(jobs.r_data), jobs.r_en.eq(self.job.ready)]
@@ -160,7 +156,7 @@ class OutboundControl(wiring.Component):
         lk = self.lookup.payload
         m.d.comb += [lk.dir.eq(Dir.OUT), lk.src.eq(rec.src), lk.dst.eq(rec.dst), lk.proto.eq(rec.proto),
                      lk.has_ports.eq(rec.has_ports), lk.sport.eq(rec.sport), lk.dport.eq(rec.dport)]
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("IDLE"):
                 m.d.comb += self.table.quiet.eq(1)
                 with m.If(self.parsed.valid & jobs.w_rdy & ~self.table.hold):
@@ -195,8 +191,10 @@ class OutboundControl(wiring.Component):
                     with m.Else():
                         m.d.comb += finish(DROP, "drop_policy")
                         m.next = "IDLE"
-            with m.State("FETCH"):  # the table's read ports register sa_index
-                m.next = "DECIDE"
+            with m.State("FETCH"):  # the table's read ports register sa_index (once the table's is ours)
+                m.d.comb += static_r.en.eq(1)
+                with m.If(static_r.granted):
+                    m.next = "DECIDE"
             with m.State("DECIDE"):
                 with m.If(~static_r.data.valid | (sa.flags.dir != Dir.OUT)):
                     m.d.comb += finish(DROP, "drop_no_sa")
@@ -219,4 +217,9 @@ class OutboundControl(wiring.Component):
                               (Event.SEQ_EXHAUSTED, Event.SOFT_LIFETIME, Event.HARD_LIFETIME), sa_index)
                 with m.If(pending == 0):
                     m.next = "IDLE"
+        # the frame's SA state is read in FETCH (first: it waits for no one); in any other cycle dyn_r
+        # may read a counter snapshot
+        serve_snapshots(m, self.counter_request, self.counter_response, dyn_r,
+                        {name: getattr(state, name) for name in ("packets", "bytes", "seq")},
+                        [(fsm.ongoing("FETCH"), sa_index)])
         return m

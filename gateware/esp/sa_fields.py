@@ -1,7 +1,10 @@
 """What both directions read out of an SA table entry (the register map's `sa_stage` layout):
-the GCM command of a packet, lifetime checks, SA events and per-SA counter snapshots."""
+the GCM command of a packet, lifetime checks, SA events and per-SA counter snapshots; and the
+read ports of the SA table and the dynamic states, each shared in turn by its readers."""
 
-from amaranth.hdl import Cat, Const, Mux
+from amaranth.hdl import Cat, Const, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 
 
 def gcm_command(cmd, sa, *, iv, seq_low, seq_high, length, decrypt) -> list:
@@ -23,15 +26,48 @@ def reached(count, limit):
     return (limit != 0) & (count >= limit)
 
 
-def serve_snapshots(m, request, response, read_port, values: dict) -> None:
-    """Answer each SA index on `request` with `response` one cycle later, its members (`values`:
-    name -> value of `read_port.data`) read from the SA's dynamic state through `read_port`."""
-    m.d.comb += [read_port.addr.eq(request.payload), request.ready.eq(~response.valid)]
-    m.d.comb += [getattr(response.payload, name).eq(value) for name, value in values.items()]
+def shared_read_signature(n_sa: int, shape) -> wiring.Signature:
+    """A read port of a memory that several users share in turn (`share_read_port`), from the
+    port's side: a user asks for it (`en`) with an index (`addr`); once `granted`, the entry is on
+    `data` the next cycle."""
+    return wiring.Signature({"addr": In(range(n_sa)), "en": In(1), "granted": Out(1), "data": Out(shape)})
+
+
+def share_read_port(m, port, users) -> list:
+    """Let `users` ((asks, addr) pairs, the first the most urgent) share the synchronous read port
+    `port`: the first that asks in a cycle has it, its data on `port.data` the next cycle; in a
+    cycle none asks, the port reads the first user's index. Returns each user's grant. A user that
+    asks for one cycle a frame costs the others at most that cycle. Users that need several shared
+    ports in one cycle must come in the same order on each (else two can wait for each other)."""
+    grants, taken = [], Const(0, 1)
+    for k, (asks, addr) in enumerate(users):
+        grant = Signal(name=f"{port.addr.name}_grant_{k}")
+        m.d.comb += grant.eq(asks & ~taken)
+        if k == 0:  # the first user's index, unless another has the port
+            m.d.comb += port.addr.eq(addr)
+        else:
+            with m.If(grant):
+                m.d.comb += port.addr.eq(addr)
+        grants.append(grant)
+        taken = taken | asks
+    return grants
+
+
+def serve_snapshots(m, request, response, port, values: dict, owners) -> list:
+    """Answer each SA index on `request` with `response`, its members (`values`: name -> value of
+    `port.data`) read from the SA's dynamic state through `port` in a cycle none of its `owners`
+    ((asks, addr) pairs, as `share_read_port` takes them) asks for it; the answer waits in
+    registers until taken. Returns the owners' grants."""
+    asked = Signal()  # `port.data` holds the requested SA's state
+    *grants, lent = share_read_port(m, port, [*owners, (request.valid & request.ready, request.payload)])
+    m.d.comb += request.ready.eq(~asked & ~response.valid & ~Cat(asks for asks, _ in owners).any())
+    m.d.sync += asked.eq(lent)
     with m.If(response.ready):
         m.d.sync += response.valid.eq(0)
-    with m.If(request.valid & request.ready):
+    with m.If(asked):
         m.d.sync += response.valid.eq(1)
+        m.d.sync += [getattr(response.payload, name).eq(value) for name, value in values.items()]
+    return grants
 
 
 def report_events(m, events, pending, kinds, index) -> None:

@@ -13,18 +13,22 @@ update keeps the entry's key and salt and its dynamic state: the sequence number
 (RFC 4106 §3) - continues and the replay window (RFC 4303 §3.4.3) remembers, so never two
 frames under one (key, nonce) (docs/invariants.md §7).
 
-The static entries are two memories, one copy per read port each (docs/synth.md): the secret
-members (key and salt), which only commit and delete write, in block RAM; the public ones in
-distributed RAM, which the write also reads (an inbound SA's SPI, to remove it from the index).
+The static entries are two memories: the secret members (key and salt), which only commit and
+delete write, in block RAM; the public ones in distributed RAM. Each has one copy per group of
+readers (`copies`, docs/synth.md): the readers of a copy take its read port in turn, the first
+first (`sa_fields.share_read_port`); a reader that has it (`granted`) finds its entry on `data`
+the next cycle. The first reader of a copy also keeps it there for as long as it keeps its
+index on `addr` (the port reads that index whenever no reader asks).
 """
 
-from amaranth.hdl import Module, Mux
+from amaranth.hdl import Module
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory, ReadPort
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from espline.regmap.enums import Dir
 
+from .sa_fields import share_read_port, shared_read_signature
 from .spi_index import SpiIndex, find_signature
 
 #: The members of an SA an update keeps: software writes them but never reads them back.
@@ -35,9 +39,10 @@ def entry_layout(sa: data.StructLayout) -> data.StructLayout:
     return data.StructLayout({"valid": 1, "sa": sa})
 
 
-def read_signature(sa: data.StructLayout, n_sa: int) -> ReadPort.Signature:
-    """A read port of the table, from the table's side: an index in, its entry out a cycle later."""
-    return ReadPort.Signature(addr_width=(n_sa - 1).bit_length(), shape=entry_layout(sa))
+def read_signature(sa: data.StructLayout, n_sa: int) -> wiring.Signature:
+    """A read port of the table, from the table's side: asked (`en`) with an index, once `granted`
+    its entry out a cycle later."""
+    return shared_read_signature(n_sa, entry_layout(sa))
 
 
 def renew_layout(n_sa: int) -> data.StructLayout:
@@ -47,8 +52,14 @@ def renew_layout(n_sa: int) -> data.StructLayout:
 
 
 class SaTable(wiring.Component):
-    def __init__(self, write: data.StructLayout, n_sa: int, *, readers: int, directions: int = 2):
+    """`copies`: for each reader, the copy of the entries it reads (default: one each)."""
+
+    def __init__(self, write: data.StructLayout, n_sa: int, *, readers: int, directions: int = 2,
+                 copies: tuple[int, ...] | None = None):
         self.sa, self.n_sa = write.members["entry"], n_sa
+        self.copies = tuple(range(readers)) if copies is None else copies
+        if len(self.copies) != readers:
+            raise ValueError(f"copies: {self.copies} names no copy for each of {readers} readers")
         super().__init__({
             "write": In(stream.Signature(write)),
             "refused": Out(1),  # with `write.ready`: the index had no slot, nothing was written
@@ -66,24 +77,26 @@ class SaTable(wiring.Component):
         m.submodules.public = public = Memory(shape=public_layout, depth=self.n_sa, init=[])
         m.submodules.secret = secret = Memory(shape=secret_layout, depth=self.n_sa, init=[],
                                               attrs={"ram_style": "block"})
-        for port in self.read:
+        for copy in sorted(set(self.copies)):
+            readers = [port for port, c in zip(self.read, self.copies, strict=True) if c == copy]
             public_r, secret_r = public.read_port(), secret.read_port()
-            for part in (public_r, secret_r):
-                m.d.comb += [part.addr.eq(port.addr), part.en.eq(port.en)]
-            m.d.comb += port.data.valid.eq(public_r.data.valid)
-            m.d.comb += [getattr(port.data.sa, name).eq(getattr(public_r.data, name)) for name in public_names]
-            m.d.comb += [getattr(port.data.sa, name).eq(getattr(secret_r.data, name)) for name in SECRET]
+            grants = share_read_port(m, public_r, [(port.en, port.addr) for port in readers])
+            m.d.comb += secret_r.addr.eq(public_r.addr)
+            for port, grant in zip(readers, grants, strict=True):
+                m.d.comb += [port.granted.eq(grant), port.data.valid.eq(public_r.data.valid)]
+                m.d.comb += [getattr(port.data.sa, name).eq(getattr(public_r.data, name)) for name in public_names]
+                m.d.comb += [getattr(port.data.sa, name).eq(getattr(secret_r.data, name)) for name in SECRET]
         m.submodules.index = index = SpiIndex(self.n_sa)
         wiring.connect(m, wiring.flipped(self.find), index.find)
 
-        w, old = self.write.payload, public.read_port()
+        w = self.write.payload
         store, store_secret = public.write_port(), secret.write_port()
-        m.d.comb += [self.hold.eq(self.write.valid), old.addr.eq(w.index)]
+        m.d.comb += self.hold.eq(self.write.valid)
         change = index.change.payload
+        # a commit of an inbound SA inserts its SPI; a delete removes the SPI its index holds, if any
         inserted = w.valid & ~w.update & (w.entry.flags.dir == Dir.IN)
-        removed = ~w.valid & old.data.valid & (old.data.flags.dir == Dir.IN)
-        m.d.comb += [change.insert.eq(inserted), change.spi.eq(Mux(w.valid, w.entry.spi, old.data.spi)),
-                     change.index.eq(w.index)]
+        removed = ~w.valid
+        m.d.comb += [change.insert.eq(inserted), change.spi.eq(w.entry.spi), change.index.eq(w.index)]
         m.d.comb += [store.addr.eq(w.index), store.data.valid.eq(w.valid), store_secret.addr.eq(w.index)]
         m.d.comb += [getattr(store.data, name).eq(getattr(w.entry, name)) for name in public_names]
         m.d.comb += [getattr(store_secret.data, name).eq(getattr(w.entry, name)) for name in SECRET]
@@ -91,7 +104,7 @@ class SaTable(wiring.Component):
             with m.State("IDLE"):
                 with m.If(self.write.valid & self.quiet.all()):
                     m.next = "WRITE"
-            with m.State("WRITE"):  # entry INDEX is on `old`
+            with m.State("WRITE"):
                 m.d.comb += index.change.valid.eq(inserted | removed)
                 with m.If(~index.change.valid | index.change.ready):
                     m.d.comb += [self.write.ready.eq(1), self.refused.eq(index.refused)]

@@ -4,13 +4,14 @@ and CRC-32C of the SPI), `WAYS` slots a row, twice as many slots as SAs (docs/sa
 
 The rows exist only as counts of their used slots: which slot an SPI takes within its row never
 shows (the SPIs of inbound SAs are unique, the driver's rule), so each SA table index keeps the
-SPI it holds and which of its two rows counts it, and a lookup compares the SPI with every
-index's at once (at 16 SAs, 16 comparators cost less than reading and searching two rows).
+SPI it holds and the row that counts it, and a lookup compares the SPI with every index's at
+once (at 16 SAs, 16 comparators cost less than reading and searching two rows).
 
 `find`: the SPI on `spi`, the answer (`hit`, `index`: the lowest index holding the SPI) one cycle
-later; a lookup every cycle. `change`: insert or remove the SPI of one index (the SA table's
-writes: an insert only at an index holding none, a commit being of a free entry); taken in its
-second cycle (`ready`). An insert that finds both rows full changes nothing and is `refused`.
+later; a lookup every cycle. `change`: insert the SPI on `spi` at one index, or remove
+whatever SPI an index holds (none: nothing changes; `spi` unused) - the SA table's writes: an
+insert only at an index holding none, a commit being of a free entry; taken in its second
+cycle (`ready`). An insert that finds both rows full changes nothing and is `refused`.
 """
 
 from amaranth.hdl import Array, Cat, Module, Mux, Signal
@@ -43,7 +44,7 @@ class SpiIndex(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        held = data.StructLayout({"valid": 1, "spi": 32, "second": 1})  # second: counted in the SPI's second row
+        held = data.StructLayout({"valid": 1, "spi": 32, "row": range(self.n_rows)})  # row: the row counting it
         spis = Array(Signal(held, name=f"spi_of_{k}") for k in range(self.n_sa))
         used = Array(Signal(range(WAYS + 1), name=f"used_{r}") for r in range(self.n_rows))
 
@@ -63,7 +64,6 @@ class SpiIndex(wiring.Component):
         m.d.comb += second.eq(used[row_of[1]] < used[row_of[0]])
         chosen = Mux(second, row_of[1], row_of[0])
         entry = spis[change.index]
-        counted = Mux(entry.second, row_of[1], row_of[0])
         with m.If(self.change.valid & read):
             m.d.comb += self.change.ready.eq(1)
             with m.If(change.insert):
@@ -71,7 +71,7 @@ class SpiIndex(wiring.Component):
                     m.d.comb += self.refused.eq(1)
                 with m.Else():
                     m.d.sync += [used[chosen].eq(used[chosen] + 1),
-                                 entry.valid.eq(1), entry.spi.eq(change.spi), entry.second.eq(second)]
-            with m.Elif(entry.valid & (entry.spi == change.spi)):
-                m.d.sync += [used[counted].eq(used[counted] - 1), entry.valid.eq(0)]
+                                 entry.valid.eq(1), entry.spi.eq(change.spi), entry.row.eq(chosen)]
+            with m.Elif(entry.valid):
+                m.d.sync += [used[entry.row].eq(used[entry.row] - 1), entry.valid.eq(0)]
         return m

@@ -4,12 +4,14 @@ driver would, an SPD that answers as the model's, and port forwarding for bench 
 
 import random
 
+from amaranth.hdl import Signal
 from amaranth.lib import wiring
 from csr_tb import expected_sa_write
 
 from espline import regmap as rm
 from espline.gateware.csr.csr import CsrBlock
 from espline.gateware.esp.parser import FrameParser
+from espline.gateware.esp.sa_fields import share_read_port
 from espline.regmap.enums import Action
 from espline.sim.packetbus import put_frame, simulate
 
@@ -89,3 +91,13 @@ def forward(m, outer, inner, names) -> None:
             wiring.connect(m, wiring.flipped(getattr(outer, name)), getattr(inner, name))
         else:
             wiring.connect(m, getattr(inner, name), wiring.flipped(getattr(outer, name)))
+
+
+def share_state_port(m, port, user) -> None:
+    """Serve `user` (a dynamic state's shared read port, `sa_fields.shared_read_signature`) through
+    `port`, which a rival takes first one cycle in four: the user waits for its grant as it would
+    for the appliance's other users."""
+    cycle = Signal(2)
+    m.d.sync += cycle.eq(cycle + 1)
+    _, grant = share_read_port(m, port, [(cycle == 0, 0), (user.en, user.addr)])
+    m.d.comb += [user.granted.eq(grant), user.data.eq(port.data)]

@@ -14,7 +14,7 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
-from control_tb import N_POLICY, N_SA, forward, layouts, parsed_records, program, spd_responder
+from control_tb import N_POLICY, N_SA, forward, layouts, parsed_records, program, share_state_port, spd_responder
 
 from espline.gateware.esp.counts import NAMES
 from espline.gateware.esp.inbound_classify import InboundClassify, Verdict
@@ -45,7 +45,7 @@ class Bench(wiring.Component):
         m = Module()
         m.submodules.table, m.submodules.classify = t, c = self.table, self.classify
         m.submodules.state = state = Memory(shape=self.state, depth=N_SA, init=[])
-        wiring.connect(m, c.state, state.read_port())
+        share_state_port(m, state.read_port(), c.state)
         wiring.connect(m, wiring.flipped(self.write), t.write)
         wiring.connect(m, t.read[0], c.sa)
         wiring.connect(m, t.find, c.find)

@@ -10,7 +10,7 @@ from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
-from control_tb import N_POLICY, N_SA, forward, layouts, program
+from control_tb import N_POLICY, N_SA, forward, layouts, program, share_state_port
 
 from espline.gateware.esp.counts import NAMES
 from espline.gateware.esp.inbound_classify import Verdict, counter
@@ -45,7 +45,7 @@ class Bench(wiring.Component):
         m.submodules.table, m.submodules.decide = t, c = self.table, self.decide
         m.submodules.state = state = Memory(shape=self.state, depth=N_SA, init=[])
         write = state.write_port()
-        wiring.connect(m, c.state, state.read_port())
+        share_state_port(m, state.read_port(), c.state)
         m.d.comb += [write.addr.eq(c.state_write.addr), write.data.eq(c.state_write.data),
                      write.en.eq(c.state_write.en)]
         renew(m, t.renewed, write, Dir.IN, window=started_at(WINDOW, t.renewed.seq))

@@ -1,7 +1,8 @@
 """The SA table against a dictionary and the SPI index rule (docs/sa-table.md): writes taken only
 once every direction is quiet, whole entries, an update keeping key and salt, a renewal of the
 dynamic state for new and deleted SAs but not for updates, inbound SPIs found where the rule
-puts them, and an inbound commit refused (nothing written) when its rows are full."""
+puts them, and an inbound commit refused (nothing written) when its rows are full; readers that
+share a copy of the entries take its read port in turn."""
 
 import itertools
 import random
@@ -25,7 +26,7 @@ def write_layout():
 
 def test_writes_reads_renewals_and_the_spi_index():
     rng, starts = random.Random(7), random.Random(8)
-    dut = SaTable(write_layout(), N_SA, readers=2)
+    dut = SaTable(write_layout(), N_SA, readers=3, copies=(0, 1, 0))
     # SPIs of one row, which fills up, and a few others
     crowd = list(itertools.islice((s for s in itertools.count(0x1000) if hashes(s, rows(N_SA)) == (0, 0)), 8))
     crowd += [rng.getrandbits(32) for _ in range(4)]
@@ -103,9 +104,24 @@ def test_writes_reads_renewals_and_the_spi_index():
                 del table[i]
                 seen["delete"] += 1
             for k in range(N_SA):  # every entry, through a reader's port
-                port = dut.read[k % 2]
+                r = rng.randrange(3)
+                port = dut.read[r]
+                # readers 0 and 2 share a copy: the first has it first, the other waits a cycle
+                rival = dut.read[2 - r] if r != 1 and rng.random() < 0.5 else None
                 ctx.set(port.addr, k)
+                ctx.set(port.en, 1)
+                if rival is not None:
+                    ctx.set(rival.addr, (k + 1) % N_SA)
+                    ctx.set(rival.en, 1)
+                    assert ctx.get(port.granted) == (r == 0) and ctx.get(rival.granted) == (r == 2)
+                    await ctx.tick()
+                    ctx.set(rival.en, 0)
+                assert ctx.get(port.granted)
                 await ctx.tick()
+                ctx.set(port.en, 0)
+                if r != 2:  # the first reader of a copy keeps its entry while it keeps the index
+                    for _ in range(rng.randrange(3)):
+                        await ctx.tick()
                 e = port.data
                 got = (ctx.get(e.sa.spi), ctx.get(e.sa.flags.dir), ctx.get(e.sa.key[0]), ctx.get(e.sa.salt),
                        ctx.get(e.sa.src)) if ctx.get(e.valid) else None

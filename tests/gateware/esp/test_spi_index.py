@@ -28,13 +28,15 @@ def test_changes_and_lookups_follow_the_rule(n_sa):
     async def bench(ctx):
         live = {}  # spi -> index
         for step in range(12 * n_sa):
+            free = [k for k in range(n_sa) if k not in live.values()]
             if live and rng.random() < 0.35:
                 spi = rng.choice(sorted(live))
                 change, expected = (0, spi, live.pop(spi)), True
                 model.remove(spi, change[2])
+            elif free and rng.random() < 0.1:  # the delete of an outbound or free entry: no SPI to remove
+                change, expected = (0, rng.choice(spis), rng.choice(free)), True
             else:
                 spi = rng.choice([s for s in spis if s not in live])
-                free = [k for k in range(n_sa) if k not in live.values()]
                 if not free:
                     continue
                 index = rng.choice(free)  # an SA table index holds one SA: its insert is at a free index
