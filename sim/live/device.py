@@ -20,6 +20,7 @@ from espline.sim.toolchain import BUILD_ROOT, gateware_fingerprint, verilator_en
 
 TOP = "espline_live"
 HARNESS = Path(__file__).with_name("harness.cpp")
+BOUNDARY = Path(__file__).with_name("boundary.py")
 BINARY = "espline-live"
 #: The device's tables: Verilator evaluates every policy's match logic each cycle, so the
 #: register map's 64 policies would cost most of the simulation speed (docs/live.md).
@@ -41,12 +42,14 @@ def _build(build_dir: Path, quiet: bool, options: dict) -> Path:
     from espline import regmap
     from espline.gateware.appliance import Appliance
 
+    from .boundary import Boundary
+
     source, binary = build_dir / f"{TOP}.v", build_dir / "obj" / BINARY
-    gateware = gateware_fingerprint(CONFIG, {**options, **TABLES})
+    gateware = gateware_fingerprint(CONFIG, {**options, **TABLES}) + hashlib.sha256(BOUNDARY.read_bytes()).hexdigest()
     stamp = build_dir / "fingerprint"
     if not (stamp.exists() and stamp.read_text().startswith(gateware) and source.exists()):
         appliance = Appliance(CONFIG, regmap=regmap.compile(**TABLES), **options)
-        write_verilog(appliance, TOP, source)
+        write_verilog(Boundary(appliance), TOP, source)
         (build_dir / "params").write_text(f"{appliance.width} {len(appliance.bus.adr)}")
         stamp.write_text(gateware)
     width, addr_width = (build_dir / "params").read_text().split()
