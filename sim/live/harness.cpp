@@ -97,6 +97,8 @@ struct Link {
     virtual bool attached() const { return true; }
     virtual uint64_t lost() { return 0; }  // frames lost on the way in, before the appliance
     uint64_t send_failed = 0;
+  protected:
+    Bytes buffer = Bytes(65536);  // where a frame is received (not a new 64 KiB per attempt)
 };
 
 // An interface through AF_PACKET: every frame on it, none of our own (PACKET_IGNORE_OUTGOING).
@@ -128,10 +130,10 @@ struct InterfaceLink : Link {
     int fd() const override { return sock; }
     void readable() override {}
     bool receive(Bytes &frame) override {
-        frame.resize(65536);
-        ssize_t n = recv(sock, frame.data(), frame.size(), MSG_TRUNC);
+        ssize_t n = recv(sock, buffer.data(), buffer.size(), MSG_TRUNC);
         if (n < 0) return false;
-        frame.resize(size_t(n) < 65536 ? n : 65536);  // a longer one is cut: the appliance drops it malformed
+        // a longer one is cut: the appliance drops it malformed
+        frame.assign(buffer.begin(), buffer.begin() + (size_t(n) < buffer.size() ? n : buffer.size()));
         return true;
     }
     void send(const Bytes &frame) override {
@@ -169,15 +171,14 @@ struct DaemonLink : Link {
     }
     bool receive(Bytes &frame) override {
         if (client < 0) return false;
-        frame.resize(65536);
-        ssize_t n = recv(client, frame.data(), frame.size(), 0);
+        ssize_t n = recv(client, buffer.data(), buffer.size(), 0);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {  // the daemon left (or sent 0 bytes)
             close(client);
             client = -1;
             return false;
         }
         if (n < 0) return false;
-        frame.resize(n);
+        frame.assign(buffer.begin(), buffer.begin() + n);
         return true;
     }
     void send(const Bytes &frame) override {
