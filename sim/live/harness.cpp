@@ -11,7 +11,8 @@
 // appliance) and stops when there is none: the appliance has no timers, so stopping the
 // clock changes nothing it computes. SIGINT/SIGTERM end it cleanly.
 //
-// Built by espline.sim.live with -DWIDTH=<packet bus bytes> against the module espline_live
+// Built by espline.sim.live with -DWIDTH=<packet bus bytes> against the module espline_live (the
+// appliance behind registered ports, espline.sim.live.boundary)
 // (Verilator spells the port `plain_i__valid` as `plain_i___05Fvalid`).
 
 #include "Vespline_live.h"
@@ -236,7 +237,8 @@ template <typename Wide> struct Port {
         }
         out_ready = link->attached();
     }
-    // After the combinational settle, before the clock edge: the handshakes of this cycle.
+    // Before the clock edge: the handshakes of this cycle (ready and valid as the last edge left
+    // them: they come from flip-flops, espline.sim.live.boundary).
     // Returns whether a beat moved.
     bool transfer() {
         bool moved = false;
