@@ -20,6 +20,7 @@ from espline.sim.toolchain import BUILD_ROOT, gateware_fingerprint, verilator_en
 
 TOP = "espline_live"
 HARNESS = Path(__file__).with_name("harness.cpp")
+BOUNDARY = Path(__file__).with_name("boundary.py")
 BINARY = "espline-live"
 #: The device's tables: Verilator evaluates every policy's match logic each cycle, so the
 #: register map's 64 policies would cost most of the simulation speed (docs/live.md).
@@ -41,24 +42,28 @@ def _build(build_dir: Path, quiet: bool, options: dict) -> Path:
     from espline import regmap
     from espline.gateware.appliance import Appliance
 
+    from .boundary import Boundary
+
     source, binary = build_dir / f"{TOP}.v", build_dir / "obj" / BINARY
-    gateware = gateware_fingerprint(CONFIG, {**options, **TABLES})
+    gateware = gateware_fingerprint(CONFIG, {**options, **TABLES}) + hashlib.sha256(BOUNDARY.read_bytes()).hexdigest()
     stamp = build_dir / "fingerprint"
     if not (stamp.exists() and stamp.read_text().startswith(gateware) and source.exists()):
         appliance = Appliance(CONFIG, regmap=regmap.compile(**TABLES), **options)
-        write_verilog(appliance, TOP, source)
+        write_verilog(Boundary(appliance), TOP, source)
         (build_dir / "params").write_text(f"{appliance.width} {len(appliance.bus.adr)}")
         stamp.write_text(gateware)
     width, addr_width = (build_dir / "params").read_text().split()
-    fingerprint = gateware + hashlib.sha256(HARNESS.read_bytes()).hexdigest()
+    # the C++ compiler's optimization is Verilator's own (-Os for the model's per-cycle code, none for
+    # its construction): -Os ran 128-135 k cycles per CPU second where -O2 ran 107-120 k (docs/live.md)
+    cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", "-O3", "--x-assign", "fast", "--x-initial", "fast",
+           "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", TOP, "--Mdir", str(build_dir / "obj"),
+           "-o", BINARY, "-CFLAGS", f"-DWIDTH={width} -DADDR_WIDTH={addr_width}", str(source), str(HARNESS)]
+    fingerprint = gateware + hashlib.sha256((HARNESS.read_text() + " ".join(cmd)).encode()).hexdigest()
     if binary.exists() and stamp.read_text() == fingerprint:
         return binary
     if not quiet:
         print(f"building the Verilator model of Appliance({CONFIG!r}) for `espline run` in {build_dir}: "
               "the first time takes about 5 minutes (later runs reuse it) ...", file=sys.stderr, flush=True)
-    cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", "-O3", "--x-assign", "fast", "--x-initial", "fast",
-           "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", TOP, "--Mdir", str(build_dir / "obj"),
-           "-o", BINARY, "-CFLAGS", f"-O2 -DWIDTH={width} -DADDR_WIDTH={addr_width}", str(source), str(HARNESS)]
     env = {**os.environ, **verilator_env()}
     log = build_dir / "build.log"
     with open(log, "w") as out:

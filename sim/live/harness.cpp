@@ -11,7 +11,8 @@
 // appliance) and stops when there is none: the appliance has no timers, so stopping the
 // clock changes nothing it computes. SIGINT/SIGTERM end it cleanly.
 //
-// Built by espline.sim.live with -DWIDTH=<packet bus bytes> against the module espline_live
+// Built by espline.sim.live with -DWIDTH=<packet bus bytes> against the module espline_live (the
+// appliance behind registered ports, espline.sim.live.boundary)
 // (Verilator spells the port `plain_i__valid` as `plain_i___05Fvalid`).
 
 #include "Vespline_live.h"
@@ -60,9 +61,9 @@ static const size_t MAX_QUEUE = 256;  // frames waiting for an input port; more 
     exit(2);
 }
 
-static double now() {
+static double now(clockid_t clock = CLOCK_REALTIME) {
     timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(clock, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -97,6 +98,8 @@ struct Link {
     virtual bool attached() const { return true; }
     virtual uint64_t lost() { return 0; }  // frames lost on the way in, before the appliance
     uint64_t send_failed = 0;
+  protected:
+    Bytes buffer = Bytes(65536);  // where a frame is received (not a new 64 KiB per attempt)
 };
 
 // An interface through AF_PACKET: every frame on it, none of our own (PACKET_IGNORE_OUTGOING).
@@ -128,10 +131,10 @@ struct InterfaceLink : Link {
     int fd() const override { return sock; }
     void readable() override {}
     bool receive(Bytes &frame) override {
-        frame.resize(65536);
-        ssize_t n = recv(sock, frame.data(), frame.size(), MSG_TRUNC);
+        ssize_t n = recv(sock, buffer.data(), buffer.size(), MSG_TRUNC);
         if (n < 0) return false;
-        frame.resize(size_t(n) < 65536 ? n : 65536);  // a longer one is cut: the appliance drops it malformed
+        // a longer one is cut: the appliance drops it malformed
+        frame.assign(buffer.begin(), buffer.begin() + (size_t(n) < buffer.size() ? n : buffer.size()));
         return true;
     }
     void send(const Bytes &frame) override {
@@ -169,15 +172,14 @@ struct DaemonLink : Link {
     }
     bool receive(Bytes &frame) override {
         if (client < 0) return false;
-        frame.resize(65536);
-        ssize_t n = recv(client, frame.data(), frame.size(), 0);
+        ssize_t n = recv(client, buffer.data(), buffer.size(), 0);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {  // the daemon left (or sent 0 bytes)
             close(client);
             client = -1;
             return false;
         }
         if (n < 0) return false;
-        frame.resize(n);
+        frame.assign(buffer.begin(), buffer.begin() + n);
         return true;
     }
     void send(const Bytes &frame) override {
@@ -235,7 +237,8 @@ template <typename Wide> struct Port {
         }
         out_ready = link->attached();
     }
-    // After the combinational settle, before the clock edge: the handshakes of this cycle.
+    // Before the clock edge: the handshakes of this cycle (ready and valid as the last edge left
+    // them: they come from flip-flops, espline.sim.live.boundary).
     // Returns whether a beat moved.
     bool transfer() {
         bool moved = false;
@@ -360,10 +363,14 @@ struct Management {
 struct Device {
     Vespline_live top;
     uint64_t cycles = 0;
+    // One clock cycle. The edge's `eval` settles everything the harness reads next (it all comes
+    // from flip-flops: espline.sim.live.boundary); the falling edge's costs little, as no logic
+    // but the boundary's depends on the inputs, and lets the next rising edge be seen as one.
     void tick() {
         top.clk = 1;
         top.eval();
         top.clk = 0;
+        top.eval();
         cycles++;
     }
 };
@@ -423,12 +430,9 @@ int main(int argc, char **argv) {
         }
     }
     t.rst = 1;
-    for (int i = 0; i < 4; i++) {
-        t.eval();
-        dev.tick();
-    }
+    for (int i = 0; i < 4; i++) dev.tick();
     t.rst = 0;
-    t.eval();
+    dev.tick();  // the appliance's reset is a flip-flop (espline.sim.live.boundary): it ends an edge later
 
     printf("espline run: appliance up: plain=%s cipher=%s host=%s; registers on unix:%s", plain.c_str(),
            cipher.c_str(), host_link->name.c_str(), mgmt.c_str());
@@ -445,7 +449,9 @@ int main(int argc, char **argv) {
         t.bus___05Fsel = 0xF;
         return true;
     };
-    double start = now(), busy = 0;  // busy: wall time spent clocking the appliance
+    // busy: wall time spent clocking the appliance; cpu: this thread's CPU time in it (the
+    // model's own speed on a shared machine, where the wall time includes waiting for a core)
+    double start = now(), busy = 0, cpu = 0;
     bool bus_cycle = false;
     uint64_t quiet = 0;  // cycles since the last beat moved
     while (!stopping) {
@@ -467,11 +473,10 @@ int main(int argc, char **argv) {
         for (auto &p : ports) p.take_frames();
         if (!bus_cycle) bus_cycle = start_bus_cycle();
         // 2. the appliance: a burst of cycles before looking outside again
-        double burst = now();
+        double burst = now(), burst_cpu = now(CLOCK_THREAD_CPUTIME_ID);
         for (int n = 0; n < 256 && !stopping; n++) {
             for (auto &p : ports) p.drive();
-            t.eval();
-            bool moved = false;
+            bool moved = false;  // the handshakes: ready and valid from flip-flops, no eval needed
             for (auto &p : ports) moved |= p.transfer();
             quiet = moved ? 0 : quiet + 1;
             if (bus_cycle && t.bus___05Fack) {
@@ -486,11 +491,12 @@ int main(int argc, char **argv) {
             if (!pending && (t.idle || quiet >= 100000)) break;
         }
         busy += now() - burst;
+        cpu += now(CLOCK_THREAD_CPUTIME_ID) - burst_cpu;
     }
     double wall = now() - start;
-    printf("espline run: stopped after %.1f s, %llu cycles in %.1f s of clocking (%.0f cycles/s), %llu register "
-           "accesses\n", wall, (unsigned long long)dev.cycles, busy, dev.cycles / (busy > 0 ? busy : 1),
-           (unsigned long long)bus.commands);
+    printf("espline run: stopped after %.1f s, %llu cycles in %.1f s of clocking (%.0f cycles/s; %.1f s of CPU, "
+           "%.0f cycles per CPU second), %llu register accesses\n", wall, (unsigned long long)dev.cycles, busy,
+           dev.cycles / (busy > 0 ? busy : 1), cpu, dev.cycles / (cpu > 0 ? cpu : 1), (unsigned long long)bus.commands);
     for (auto &p : ports) {
         printf("espline run: %-6s %s: %llu frames in, %llu frames out", p.name, p.link->name.c_str(),
                (unsigned long long)p.frames_in, (unsigned long long)p.frames_out);
