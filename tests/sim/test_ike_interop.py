@@ -62,6 +62,7 @@ def _scenarios(out: Path) -> dict:
     return result
 
 
+@pytest.mark.slow
 def test_quick_pass_strongswan_to_strongswan(tmp_path, capsys, interop_host):
     """Set-up, ping and TCP; a Child SA rekey under traffic loses no datagram either way and the
     TCP transfer that spans it is intact; DELETE empties both sides; a wrong PSK is refused and

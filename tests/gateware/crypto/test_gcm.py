@@ -70,7 +70,7 @@ def test_gcm_throughput_contract(config):
         assert 128 * per / (firsts[2] - firsts[1]) >= 8
 
 
-@pytest.mark.parametrize("key_bytes,cycles", [(16, 13), (32, 14)])
+@pytest.mark.parametrize("key_bytes,cycles", [(16, 13), pytest.param(32, 14, marks=pytest.mark.slow)])
 def test_gcm_compact_digit11_throughput(key_bytes, cycles):
     """The gigabit build's compact engine, GHASH digit 11 (13 cycles a GHASH block): back-to-back
     1500-byte packets of one key size take 96 x 14 cycles each with AES-256 (the AES's Nr, as with

@@ -34,17 +34,20 @@ def run(simulator, config, tag, **env):
     return json.loads(result.read_text())
 
 
-@pytest.mark.parametrize("config", ["wide", pytest.param("compact", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("config", ["wide", "compact"])
 def test_verilator_nist_subset(config):
     run("verilator", config, "nist", GCM_SUITE="nist")
 
 
-@pytest.mark.parametrize("config", ["wide", pytest.param("compact", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("config", ["wide", "compact"])
 def test_verilator_random_stalls(config):
     run("verilator", config, "random", GCM_SUITE="random", GCM_COUNT=16, GCM_MAXLEN=700,
         GCM_SEED=21, GCM_VALID_PROB=0.8, GCM_READY_PROB=0.7)
 
 
+@pytest.mark.slow
 def test_verilator_back_to_back_wide():
     """1500-byte packets, alternating AES-128/256 keys: 1 block/cycle, 2 idle input cycles."""
     st = run("verilator", "wide", "b2b", GCM_SUITE="throughput", GCM_COUNT=6, GCM_MAXLEN=1500)
