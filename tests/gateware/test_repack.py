@@ -70,7 +70,7 @@ def test_full_rate_when_nothing_stalls():
     pieces = [{"data": int.from_bytes(frame[:7], "little") << 72, "lo": 9, "n": 7, "last": 0}]
     pieces += [{"data": int.from_bytes(frame[i:i + 16].ljust(16, b"\0"), "little"), "lo": 0,
                 "n": len(frame[i:i + 16]), "last": int(i + 16 >= len(frame))} for i in range(7, 1500, 16)]
-    cycles = {"first": None, "last": None}
+    out_cycles = []
 
     async def source(ctx):
         ctx.set(dut.i.valid, 1)
@@ -79,6 +79,12 @@ def test_full_rate_when_nothing_stalls():
             await ctx.tick().until(dut.i.ready)
         ctx.set(dut.i.valid, 0)
 
+    simulate(dut, source, _ready_sink(dut, 16, frame, out_cycles))
+    assert out_cycles[-1] - out_cycles[0] + 1 == -(-1500 // 16)
+
+
+def _ready_sink(dut, width, frame, out_cycles):
+    """A sink always ready: checks the beats spell `frame`, appends the cycle of each beat."""
     async def sink(ctx):
         ctx.set(dut.o.ready, 1)
         out, cycle = b"", 0
@@ -86,15 +92,12 @@ def test_full_rate_when_nothing_stalls():
             _, _, valid, beat = await ctx.tick().sample(dut.o.valid, dut.o.payload)
             cycle += 1
             if valid:
-                cycles["first"] = cycles["first"] or cycle
-                out += beat.data.to_bytes(16, "little")[: beat.nbytes]
+                out_cycles.append(cycle)
+                out += beat.data.to_bytes(width, "little")[: beat.nbytes]
                 if beat.last:
-                    cycles["last"] = cycle
                     break
         assert out == frame
-
-    simulate(dut, source, sink)
-    assert cycles["last"] - cycles["first"] + 1 == -(-1500 // 16)
+    return sink
 
 
 @pytest.mark.parametrize("width,in_width", [(4, 16), (16, 4), (2, 16), (16, 8)])
@@ -122,19 +125,6 @@ def test_full_rate_between_widths(width, in_width):
                     break
         ctx.set(dut.i.valid, 0)
 
-    async def sink(ctx):
-        ctx.set(dut.o.ready, 1)
-        out, cycle = b"", 0
-        while True:
-            _, _, valid, beat = await ctx.tick().sample(dut.o.valid, dut.o.payload)
-            cycle += 1
-            if valid:
-                cycles["out"].append(cycle)
-                out += beat.data.to_bytes(width, "little")[: beat.nbytes]
-                if beat.last:
-                    break
-        assert out == frame
-
-    simulate(dut, source, sink)
+    simulate(dut, source, _ready_sink(dut, width, frame, cycles["out"]))
     narrow = cycles["out"] if width < in_width else cycles["in"]
     assert narrow[-1] - narrow[0] + 1 == len(narrow)
