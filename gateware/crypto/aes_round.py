@@ -11,8 +11,7 @@ from amaranth.lib.wiring import In, Out
 from .aes_key_schedule import key_step, words
 from .sbox import sbox_lookups
 
-__all__ = ["SBOX_ADDRS", "AESCore", "block_bytes", "from_bytes", "mix", "mix_columns", "shift_rows",
-           "substitute"]
+__all__ = ["SBOX_ADDRS", "AESCore", "block_bytes", "mix", "mix_column", "shift_rows", "substitute"]
 
 #: S-box lookups per round: 16 state bytes + 4 bytes of SubWord for the key schedule.
 SBOX_ADDRS = 20
@@ -23,33 +22,30 @@ def block_bytes(v):
     return [v[120 - 8 * i: 128 - 8 * i] for i in range(16)]
 
 
-def from_bytes(bs):
-    """Inverse of :func:`block_bytes`."""
-    return Cat(*reversed(bs))
+def _rotl(word, n):
+    """A 32-bit column rotated towards the top row by ``n`` bytes: row r gets row r + n."""
+    return Cat(word[32 - 8 * n:], word[:32 - 8 * n])
 
 
-def _xtime(a):
-    return Cat(0, a[:7]) ^ (a[7].replicate(8) & 0x1B)
+def _xtime(word):
+    """Multiplication by {02} (§4.2.1) of each byte of a 32-bit column at once: the carried-out
+    bit of a byte selects {1b} = x^4 + x^3 + x + 1, written as shifted copies of it (no carries
+    between bytes), so that simulators evaluate one 32-bit expression instead of four."""
+    carry = word & 0x80808080
+    return (Cat(0, word[:31]) & 0xFEFEFEFE) ^ (carry >> 7) ^ (carry >> 6) ^ (carry >> 4) ^ (carry >> 3)
 
 
-def shift_rows(bs):
-    """§5.1.2: row r rotated left by r: s'[r, c] = s[r, (c + r) mod 4]."""
-    return [bs[4 * ((n // 4 + n % 4) % 4) + n % 4] for n in range(16)]
+def shift_rows(columns):
+    """§5.1.2 on four 32-bit columns (row 0 most significant): row r rotated left by r,
+    s'[r, c] = s[r, (c + r) mod 4]."""
+    return [Cat(*(columns[(c + 3 - k) % 4][8 * k: 8 * k + 8] for k in range(4))) for c in range(4)]
 
 
-def mix_columns(bs):
-    """§5.1.3: each column multiplied by {03}x^3 + {01}x^2 + {01}x + {02}."""
-    out = []
-    for c in range(4):
-        a = bs[4 * c: 4 * c + 4]
-        x = [_xtime(v) for v in a]
-        out += [
-            x[0] ^ x[1] ^ a[1] ^ a[2] ^ a[3],
-            a[0] ^ x[1] ^ x[2] ^ a[2] ^ a[3],
-            a[0] ^ a[1] ^ x[2] ^ x[3] ^ a[3],
-            x[0] ^ a[0] ^ a[1] ^ a[2] ^ x[3],
-        ]
-    return out
+def mix_column(a):
+    """§5.1.3 on one 32-bit column: s'_r = {02}s_r ^ {03}s_(r+1) ^ s_(r+2) ^ s_(r+3)
+    = xtime(s_r ^ s_(r+1)) ^ s_(r+1) ^ s_(r+2) ^ s_(r+3)."""
+    a1 = _rotl(a, 1)
+    return _xtime(a ^ a1) ^ a1 ^ _rotl(a, 2) ^ _rotl(a, 3)
 
 
 def substitute(m, name, state, q, sbox):
@@ -57,30 +53,35 @@ def substitute(m, name, state, q, sbox):
     key window's ``q[3]``), registered in the S-box ROM (S) and again in flip-flops (R), so a
     block-RAM read's slow clock-to-out has a cycle of its own.
 
-    Returns ``(sub_bytes, sub_word)``, 128 and 32 bits, two cycles after ``state``/``q``.
+    Returns ``(sub_bytes, sub_word)``: four 32-bit columns (:func:`.aes_key_schedule.words`
+    order, column 0 first) and 32 bits, two cycles after ``state``/``q``.
     """
     q3 = words(q)[3]
     looked = sbox_lookups(m, f"{name}_sbox", block_bytes(state) + [q3[24:32], q3[16:24], q3[8:16], q3[0:8]],
                           Const(1), sbox)
-    sub_bytes, sub_word = Signal(128, name=f"{name}_sub_bytes"), Signal(32, name=f"{name}_sub_word")
-    m.d.sync += [sub_bytes.eq(from_bytes(looked[:16])), sub_word.eq(Cat(*reversed(looked[16:])))]
+    sub_bytes = [Signal(32, name=f"{name}_sub_bytes{c}") for c in range(4)]
+    sub_word = Signal(32, name=f"{name}_sub_word")
+    m.d.sync += [col.eq(Cat(*reversed(looked[4 * c: 4 * c + 4]))) for c, col in enumerate(sub_bytes)]
+    m.d.sync += sub_word.eq(Cat(*reversed(looked[16:])))
     return sub_bytes, sub_word
 
 
 def mix(m, name, sub_bytes, sub_word, p, q, aes256, rot, rcon, final):
     """Stage M of a round: ShiftRows, MixColumns (skipped when ``final``) and the round key
-    (:func:`.aes_key_schedule.key_step`), registered.
+    (:func:`.aes_key_schedule.key_step`), registered, column by column.
 
-    Returns ``(mixed, round_key, k_new)``: the round's output is ``mixed ^ round_key``
-    (AddRoundKey, §5.1.4, left to the consumer: it is the one XOR before the next S-box
-    address), and ``k_new`` (combinational) completes the next key window ``(q, k_new)``.
+    Returns ``(mixed, round_key, k_new)``, 128 bits each: the round's output is
+    ``mixed ^ round_key`` (AddRoundKey, §5.1.4, left to the consumer: it is the one XOR before
+    the next S-box address), and ``k_new`` (combinational) completes the next key window
+    ``(q, k_new)``.
     """
     k_new = key_step(m, sub_word, p, q, aes256, rot, rcon, name=f"{name}_k_new")
-    shifted = shift_rows(block_bytes(sub_bytes))
-    mixed, round_key = Signal(128, name=f"{name}_mixed"), Signal(128, name=f"{name}_round_key")
-    m.d.sync += [mixed.eq(Mux(final, from_bytes(shifted), from_bytes(mix_columns(shifted)))),
-                 round_key.eq(Mux(aes256, q, k_new))]
-    return mixed, round_key, k_new
+    mixed = [Signal(32, name=f"{name}_mixed{c}") for c in range(4)]
+    round_key = Signal(128, name=f"{name}_round_key")
+    m.d.sync += [col.eq(Mux(final, shifted, mix_column(shifted)))
+                 for col, shifted in zip(mixed, shift_rows(sub_bytes), strict=True)]
+    m.d.sync += round_key.eq(Mux(aes256, q, k_new))
+    return Cat(*reversed(mixed)), round_key, k_new
 
 
 class AESCore(wiring.Component):
