@@ -96,9 +96,11 @@ class TableCommand(wiring.Component):
         same = Signal()  # the entry to write differs from entry INDEX in update fields only
         live = Signal()  # entry INDEX is valid
         m.d.sync += live.eq(read.valid)
-        if self.fixed is not None:
-            pairs = zip(self.fixed(self.fetched_entry), self.fixed(w.payload.entry), strict=True)
-            m.d.sync += same.eq(Cat(a == b for a, b in pairs).all())
+        if self.fixed is not None:  # compared a byte at a time, the bytes' results registered
+            old, new = (Cat(*self.fixed(view)) for view in (self.fetched_entry, w.payload.entry))
+            equal = Signal((len(old) + 7) // 8)
+            m.d.sync += equal.eq(Cat(old[i:i + 8] == new[i:i + 8] for i in range(0, len(old), 8)))
+            m.d.comb += same.eq(equal.all())
         with m.If(check_done):
             with m.If(w.payload.update):
                 with m.If(live & same):
