@@ -36,7 +36,7 @@ from espline import regmap as rm
 
 from . import wishbone
 
-GROUP = 16  # words a group of the read multiplexer's first stage (word address // GROUP)
+GROUP = 8  # words a group of the read multiplexer's first stage (word address // GROUP)
 
 
 def field_members(f: rm.Field) -> dict:
@@ -191,7 +191,7 @@ class RegisterFile(wiring.Component):
                                     m.d.sync += getattr(hw, f"{f.name}_swmod").eq(1)
                             if f.swacc:
                                 m.d.comb += getattr(hw, f"{f.name}_swacc").eq(read)
-        registered = [Signal(32, name=f"{group.name}_r") for group in groups.values()]
+        registered = [Signal(32, name=f"{group.name}_r", reset_less=True) for group in groups.values()]
         m.d.sync += [r.eq(group) for r, group in zip(registered, groups.values(), strict=True)]
         with m.If(selecting):
             m.d.sync += bus.dat_r.eq(reduce(or_, registered))
