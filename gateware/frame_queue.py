@@ -25,8 +25,12 @@ class FrameQueue(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         pointer = unsigned(self.depth.bit_length())  # one bit more than the address: full vs empty
-        m.submodules.mem = mem = Memory(shape=beat_layout(self.width), depth=self.depth, init=[])
-        wr, rd = mem.write_port(), mem.read_port()
+        # an asynchronous read port and the output register behind it, which Yosys merges into a
+        # synchronous port: `no_rw_check` (honoured there only) spares the emulation of a read of the
+        # word being written, never used (the reader stops at `committed`, the writer writes beyond)
+        m.submodules.mem = mem = Memory(shape=beat_layout(self.width), depth=self.depth, init=[],
+                                        attrs={"no_rw_check": 1})
+        wr, rd = mem.write_port(), mem.read_port(domain="comb")
         wr_ptr, rd_ptr = Signal(pointer), Signal(pointer)
         committed = Signal(pointer)  # the end of the last whole frame written: the reader stops there
 
@@ -52,9 +56,9 @@ class FrameQueue(wiring.Component):
         # -- reader: committed beats out, through the read port's output register ------------------
         advance = ~self.o.valid | self.o.ready
         fetch = advance & (rd_ptr != committed)
-        m.d.comb += [rd.addr.eq(rd_ptr), rd.en.eq(advance), self.o.payload.eq(rd.data)]
+        m.d.comb += rd.addr.eq(rd_ptr)
         with m.If(advance):
-            m.d.sync += self.o.valid.eq(fetch)
+            m.d.sync += [self.o.valid.eq(fetch), self.o.payload.eq(rd.data)]
         with m.If(fetch):
             m.d.sync += rd_ptr.eq(rd_ptr + 1)
         return m

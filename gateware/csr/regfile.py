@@ -9,17 +9,23 @@ hardware also reads the field, hw=rw), a pulse on software write
 on software read (`swacc`: `<field>_swacc`, in the cycle the read is decoded), a set pulse
 (`hwset`: `<field>_hwset`, hardware wins over a same-cycle software clear).
 
-Bus timing: one wait state. A cycle is decoded when `cyc & stb` and no `ack` is pending; its
-write and side effects take place at that clock edge, `ack` and read data follow one cycle
-later. Software-write-only fields (keys, salt) read as zero. Registers with `buffer_reads`
-latch all their words when the lowest word is read; the higher words read from the latch, so
-a 64-bit counter reads consistently while it counts. Writes honour `sel` byte lanes.
+Bus timing: two wait states. A cycle is decoded when `cyc & stb` and none is under way; a read's
+side effects take place at that clock edge, a write at the next (the master holds address, data
+and `sel` until `ack`, so the write enables start at a flip-flop); `ack` and read data follow two
+cycles after the decode: the read multiplexer is two stages, the addressed word of each group of `GROUP` words
+registered first (the other groups' zero), then the OR of the groups. Software-write-only
+fields (keys, salt) read as zero. Registers with `buffer_reads` latch all their words when the
+lowest word is read; the higher words read from the latch, so a 64-bit counter reads
+consistently while it counts. Writes honour `sel` byte lanes.
 
 An `external` register file of the map (its registers all one width, one after another, read
 only) is held outside: its `hw` port is `external_signature`, the register the bus addresses
 (`index`, in address order) out and its value in, in the same cycle. Its buffered registers share
 one latch: the low word's read latches the register's other words (read them next).
 """
+
+from functools import reduce
+from operator import or_
 
 from amaranth.hdl import Const, Module, Signal
 from amaranth.lib import wiring
@@ -29,6 +35,8 @@ from systemrdl.node import RegNode
 from espline import regmap as rm
 
 from . import wishbone
+
+GROUP = 8  # words a group of the read multiplexer's first stage (word address // GROUP)
 
 
 def field_members(f: rm.Field) -> dict:
@@ -104,12 +112,15 @@ class RegisterFile(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         bus = self.bus
-        strobe = bus.cyc & bus.stb & ~bus.ack
-        write, read = strobe & bus.we, strobe & ~bus.we
-        read_data = Signal(32)
-        m.d.sync += bus.ack.eq(strobe)
-        with m.If(strobe):
-            m.d.sync += bus.dat_r.eq(read_data)
+        selecting = Signal()  # the cycle after the decode: the groups' words are registered
+        write = Signal()  # and if it is a write's: the write, the bus's signals unchanged
+        strobe = bus.cyc & bus.stb & ~bus.ack & ~selecting
+        read = strobe & ~bus.we
+        m.d.sync += [selecting.eq(strobe), write.eq(strobe & bus.we), bus.ack.eq(selecting)]
+        groups = {}  # word address // GROUP -> the addressed word if it is in the group, else 0
+
+        def read_data(address):
+            return groups.setdefault(address // GROUP, Signal(32, name=f"read_group_{address // GROUP}"))
 
         hardware_updates = []
         for reg in self.regmap.registers:  # swmod pulses last one cycle; a write below sets them
@@ -123,12 +134,16 @@ class RegisterFile(wiring.Component):
                 port, words = getattr(self.hw, name), regs[0].words
                 latch = Signal(regs[0].width, name=f"{name}__latch") if regs[0].buffer_reads and words > 1 else None
                 for word in range(words):
-                    with m.Case(*[reg.address // 4 + word for reg in regs]):
-                        source = port.value if latch is None or word == 0 else latch
-                        m.d.comb += read_data.eq(source[word * 32:word * 32 + 32])
-                        if latch is not None and word == 0:
-                            with m.If(read):
-                                m.d.sync += latch.eq(port.value)
+                    by_group = {}  # this word of every register, by read group
+                    for reg in regs:
+                        by_group.setdefault((reg.address // 4 + word) // GROUP, []).append(reg.address // 4 + word)
+                    for addresses in by_group.values():
+                        with m.Case(*addresses):
+                            source = port.value if latch is None or word == 0 else latch
+                            m.d.comb += read_data(addresses[0]).eq(source[word * 32:word * 32 + 32])
+                            if latch is not None and word == 0:
+                                with m.If(read):
+                                    m.d.sync += latch.eq(port.value)
             for reg in self.regmap.registers:
                 if reg.external:
                     continue
@@ -157,7 +172,7 @@ class RegisterFile(wiring.Component):
                     lo, hi = word * 32, word * 32 + 32
                     with m.Case(reg.address // 4 + word):
                         source = current if latch is None or word == 0 else latch
-                        m.d.comb += read_data.eq(source[lo:hi])
+                        m.d.comb += read_data(reg.address // 4 + word).eq(source[lo:hi])
                         if latch is not None and word == 0:
                             with m.If(read):
                                 m.d.sync += latch.eq(current)
@@ -176,6 +191,10 @@ class RegisterFile(wiring.Component):
                                     m.d.sync += getattr(hw, f"{f.name}_swmod").eq(1)
                             if f.swacc:
                                 m.d.comb += getattr(hw, f"{f.name}_swacc").eq(read)
+        registered = [Signal(32, name=f"{group.name}_r", reset_less=True) for group in groups.values()]
+        m.d.sync += [r.eq(group) for r, group in zip(registered, groups.values(), strict=True)]
+        with m.If(selecting):
+            m.d.sync += bus.dat_r.eq(reduce(or_, registered))
         for enable, target, value in hardware_updates:
             with m.If(enable):
                 m.d.sync += target.eq(value)

@@ -19,9 +19,10 @@ keeps the entry's secrets and dynamic state (sequence number, replay window, cou
 A mirror of the table's public part (every member but the secret ones) lives here in a
 `Memory`, updated as each write is taken; fetch reads an entry back from it (on `fetched`, two
 cycles after the command), so the host can list the table after a restart; commit and update
-check the entry there, two cycles after the command. The mirror is in block RAM: its entries are
-hundreds of bits wide and read once per command (docs/synth.md); its slow output goes into
-flip-flops first.
+check the entry there and decide three cycles after the command (the host polls `busy`). The
+mirror is in block RAM: its entries are hundreds of bits wide and read once per command
+(docs/synth.md); its slow output goes into flip-flops first, and the update check's comparison
+of the fixed fields into one more.
 """
 
 from amaranth.hdl import Cat, Module, Signal
@@ -68,19 +69,25 @@ class TableCommand(wiring.Component):
         flushing = Signal()
         fetching, checking = Signal(), Signal()  # entry INDEX being read for a fetch, a commit or update
         fetch_read, check_read = Signal(), Signal()  # and the cycle after: it is in `read`
-        m.d.comb += [self.busy.eq(w.valid | fetching | checking | fetch_read | check_read),
+        check_done = Signal()  # and the cycle after that: the check's results are registered
+        m.d.comb += [self.busy.eq(w.valid | fetching | checking | fetch_read | check_read | check_done),
                      self.zeroize.eq(self.start)]
 
+        # an asynchronous read port and a register behind it, which Yosys merges into the block RAM's
+        # read port: `no_rw_check` (honoured there only) spares the emulation of a read of the entry
+        # being written, a delayed write and a bypass multiplexer of the mirror's width; the mirror
+        # is written only while a command is busy, and no command reads it then
         m.submodules.mirror = mirror = memory.Memory(shape=self.mirror, depth=self.depth, init=[],
-                                                     attrs={"ram_style": "block"})
-        update, lookup = mirror.write_port(), mirror.read_port()
+                                                     attrs={"ram_style": "block", "no_rw_check": 1})
+        update, lookup = mirror.write_port(), mirror.read_port(domain="comb")
         m.d.comb += [update.addr.eq(w.payload.index), update.en.eq(w.valid & w.ready & ~self.refused),
                      update.data.valid.eq(w.payload.valid), lookup.addr.eq(self.index),
                      self.fetched.eq(fetch_read)]
         # the block RAM's output (5.6 ns after the clock on a -6 part: docs/boards.md) goes into
         # flip-flops only; the fetch and the checks read them, a cycle later
-        read = Signal(self.mirror)
-        m.d.sync += [read.eq(lookup.data), fetch_read.eq(fetching), check_read.eq(checking)]
+        looked_up, read = Signal(self.mirror), Signal(self.mirror)
+        m.d.sync += [looked_up.eq(lookup.data), read.eq(looked_up), fetch_read.eq(fetching),
+                     check_read.eq(checking), check_done.eq(check_read)]
         m.d.comb += [getattr(update.data, name).eq(getattr(w.payload.entry, name)) for name in self.public]
         m.d.comb += [getattr(self.fetched_entry, name).eq(getattr(read, name)) for name in self.public]
         m.d.sync += [fetching.eq(0), checking.eq(0)]
@@ -89,17 +96,22 @@ class TableCommand(wiring.Component):
 
         written = Signal(len(self.secret))  # each secret member written since the last command
         m.d.sync += written.eq(written | self.secret_written[:len(self.secret)])
+        # registered from `read` (entry INDEX at `check_read`) and the payload (set at the command)
         same = Signal()  # the entry to write differs from entry INDEX in update fields only
-        if self.fixed is not None:
-            pairs = zip(self.fixed(self.fetched_entry), self.fixed(w.payload.entry), strict=True)
-            m.d.comb += same.eq(Cat(a == b for a, b in pairs).all())
-        with m.If(check_read):  # `read` holds entry INDEX now
+        live = Signal()  # entry INDEX is valid
+        m.d.sync += live.eq(read.valid)
+        if self.fixed is not None:  # compared a byte at a time, the bytes' results registered
+            old, new = (Cat(*self.fixed(view)) for view in (self.fetched_entry, w.payload.entry))
+            equal = Signal((len(old) + 7) // 8)
+            m.d.sync += equal.eq(Cat(old[i:i + 8] == new[i:i + 8] for i in range(0, len(old), 8)))
+            m.d.comb += same.eq(equal.all())
+        with m.If(check_done):
             with m.If(w.payload.update):
-                with m.If(read.valid & same):
+                with m.If(live & same):
                     m.d.sync += w.valid.eq(1)
                 with m.Else():
                     m.d.sync += self.error.eq(CmdErr.INVALID)
-            with m.Elif(read.valid):
+            with m.Elif(live):
                 m.d.sync += self.error.eq(CmdErr.EXISTS)
             with m.Else():
                 m.d.sync += w.valid.eq(1)

@@ -166,4 +166,4 @@ def test_wishbone_byte_lanes_and_one_ack_per_cycle():
     sim.add_clock(1e-8)
     sim.add_testbench(master)
     sim.run()
-    assert acks == [1] * 5  # one wait state, every cycle
+    assert acks == [2] * 5  # two wait states, every cycle
