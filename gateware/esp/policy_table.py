@@ -3,12 +3,13 @@ the lowest-numbered match wins (the host driver keeps entries in priority order)
 
 Entries arrive whole from the CSR block's `spd_write` port (layout of the register map's
 `spd_stage`). `lookups` ports share one matcher (one comparator set per entry), taken in turn
-(round robin among the ports waiting). A lookup takes the selector fields of one packet into
-the key register; the cycle after, every entry is matched against it into the match register;
-the cycle after that, the port's result: the first match and `admitted`: whether some entry of
-the key's direction protects with the key's `sa_index` and matches it (RFC 4301 §5.2 step 4,
-the inbound check of a decapsulated packet; the model's `PolicyDatabase.admits`). An entry is
-written only while no key is being matched, so a result reads the entries its match saw.
+(round robin among the ports waiting). A waiting port is picked into a register; the cycle after,
+its lookup's selector fields go into the key register; the cycle after, every entry is matched
+against them into the match register; the cycle after that, the port's result: the first match
+and `admitted`: whether some entry of the key's direction protects with the key's `sa_index`
+and matches it (RFC 4301 §5.2 step 4, the inbound check of a decapsulated packet; the model's
+`PolicyDatabase.admits`). An entry is written only while no key is being matched, so a result
+reads the entries its match saw.
 A selector whose port ranges are both 0..65535 matches packets without ports too; one that
 names ports matches only packets that have them, as the reference model's `Selector` does
 (the entry's "any ports" is worked out once, as it is written).
@@ -60,28 +61,34 @@ class PolicyTable(wiring.Component):
                                      any_ports[i].eq((e.sport.lo == 0) & (e.sport.hi == 0xFFFF)
                                                      & (e.dport.lo == 0) & (e.dport.hi == 0xFFFF))]
 
-        # the turn: the first port waiting at or after `turn` (a port waits while its lookup is in
-        # the pipeline or its result is held); none while an entry waits to be written
+        # the turn: the first port waiting at or after `turn` is picked into a register, and its key
+        # taken the cycle after (the key's multiplexer and the ports' `ready` driven by flip-flops); a
+        # port waits while its lookup is picked, in the pipeline or its result held; none is picked
+        # while an entry waits to be written
+        picked = Signal(data.StructLayout({"valid": 1, "port": range(lookups)}))
         turn = Signal(range(lookups))
-        waiting = Cat(*[self.lookup[k].valid & ~self.result[k].valid & ~(asked.valid & (asked.port == k))
-                        & ~(matched.valid & (matched.port == k)) for k in range(lookups)])
-        granted, grant = Signal(range(lookups)), Signal()
+        waiting = Cat(*[self.lookup[k].valid & ~self.result[k].valid
+                        & ~Cat(*[s.valid & (s.port == k) for s in (picked, asked, matched)]).any()
+                        for k in range(lookups)])
+        choice = Signal(range(lookups))
         with m.Switch(turn):
             for t in range(lookups):
                 with m.Case(t):
                     for k in reversed([(t + j) % lookups for j in range(lookups)]):  # the first in turn wins
                         with m.If(waiting[k]):
-                            m.d.comb += [granted.eq(k), grant.eq(~self.write.valid)]
+                            m.d.comb += choice.eq(k)
+        pick = waiting.any() & ~self.write.valid
+        m.d.sync += [picked.valid.eq(pick), picked.port.eq(choice)]
+        with m.If(pick):
+            m.d.sync += turn.eq(Mux(choice == lookups - 1, 0, choice + 1))
         key = Signal(self.lookup[0].payload.shape())
-        with m.Switch(granted):
+        with m.Switch(picked.port):
             for k in range(lookups):
                 with m.Case(k):
-                    m.d.comb += self.lookup[k].ready.eq(grant)
-                    with m.If(grant):
+                    m.d.comb += self.lookup[k].ready.eq(picked.valid)
+                    with m.If(picked.valid):
                         m.d.sync += key.eq(self.lookup[k].payload)
-        m.d.sync += [asked.valid.eq(grant), asked.port.eq(granted)]
-        with m.If(grant):
-            m.d.sync += turn.eq(Mux(granted == lookups - 1, 0, granted + 1))
+        m.d.sync += [asked.valid.eq(picked.valid), asked.port.eq(picked.port)]
 
         matches, admits = Signal(n), Signal(n)
         for i, e in enumerate(entries):
