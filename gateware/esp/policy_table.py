@@ -4,8 +4,9 @@ the lowest-numbered match wins (the host driver keeps entries in priority order)
 Entries arrive whole from the CSR block's `spd_write` port (layout of the register map's
 `spd_stage`). `lookups` ports share one matcher (one comparator set per entry), taken in turn
 (round robin among the ports waiting). A waiting port is picked into a register; the cycle after,
-its lookup's selector fields go into the key register; the cycle after, every entry is matched
-against them into the match register; the cycle after that, the port's result: the first match
+its lookup's selector fields go into the key register; the cycle after, every entry's checks of
+them (direction, addresses, protocol, ports, SA) into registers; the cycle after, their AND
+into the match register; the cycle after that, the port's result: the first match
 and `admitted`: whether some entry of the key's direction protects with the key's `sa_index`
 and matches it (RFC 4301 §5.2 step 4, the inbound check of a decapsulated packet; the model's
 `PolicyDatabase.admits`). An entry is written only while no key is being matched, so a result
@@ -46,12 +47,14 @@ class PolicyTable(wiring.Component):
         m = Module()
         n, lookups = self.n_policy, self.lookups
         asked = Signal(data.StructLayout({"valid": 1, "port": range(lookups)}))  # a key in the key register
+        compared = Signal(data.StructLayout({"valid": 1, "port": range(lookups), "dir": n, "src": n, "dst": n,
+                                             "proto": n, "ports": n, "sa": n}))  # each entry's checks of the key
         matched = Signal(data.StructLayout({"valid": 1, "port": range(lookups), "matches": n, "admits": n}))
 
         entries = [Signal(self.entry, name=f"entry_{i}") for i in range(n)]
         valid, any_ports = Signal(n), Signal(n)
         w = self.write.payload
-        m.d.comb += self.write.ready.eq(~asked.valid)
+        m.d.comb += self.write.ready.eq(~asked.valid & ~compared.valid)
         with m.If(self.write.valid & self.write.ready):
             with m.Switch(w.index):
                 for i, entry in enumerate(entries):
@@ -68,7 +71,7 @@ class PolicyTable(wiring.Component):
         picked = Signal(data.StructLayout({"valid": 1, "port": range(lookups)}))
         turn = Signal(range(lookups))
         waiting = Cat(*[self.lookup[k].valid & ~self.result[k].valid
-                        & ~Cat(*[s.valid & (s.port == k) for s in (picked, asked, matched)]).any()
+                        & ~Cat(*[s.valid & (s.port == k) for s in (picked, asked, compared, matched)]).any()
                         for k in range(lookups)])
         choice = Signal(range(lookups))
         with m.Switch(turn):
@@ -90,19 +93,23 @@ class PolicyTable(wiring.Component):
                         m.d.sync += key.eq(self.lookup[k].payload)
         m.d.sync += [asked.valid.eq(picked.valid), asked.port.eq(picked.port)]
 
-        matches, admits = Signal(n), Signal(n)
+        # each entry's selector checks, each into a register of its own; the cycle after, their AND
+        m.d.sync += [compared.valid.eq(asked.valid), compared.port.eq(asked.port)]
         for i, e in enumerate(entries):
             in_ranges = ((e.sport.lo <= key.sport) & (key.sport <= e.sport.hi)
                          & (e.dport.lo <= key.dport) & (key.dport <= e.dport.hi))
-            m.d.comb += [
-                matches[i].eq(valid[i] & (e.flags.dir == key.dir)
-                              & ((key.src & e.src_mask) == e.src) & ((key.dst & e.dst_mask) == e.dst)
-                              & (e.flags.proto_any | (e.flags.proto == key.proto))
-                              & (any_ports[i] | (key.has_ports & in_ranges))),
-                admits[i].eq(matches[i] & (e.flags.action == Action.PROTECT) & (e.sa_index == key.sa_index)),
+            m.d.sync += [
+                compared.dir[i].eq(valid[i] & (e.flags.dir == key.dir)),
+                compared.src[i].eq((key.src & e.src_mask) == e.src),
+                compared.dst[i].eq((key.dst & e.dst_mask) == e.dst),
+                compared.proto[i].eq(e.flags.proto_any | (e.flags.proto == key.proto)),
+                compared.ports[i].eq(any_ports[i] | (key.has_ports & in_ranges)),
+                compared.sa[i].eq((e.flags.action == Action.PROTECT) & (e.sa_index == key.sa_index)),
             ]
-        m.d.sync += [matched.valid.eq(asked.valid), matched.port.eq(asked.port), matched.matches.eq(matches),
-                     matched.admits.eq(admits)]
+        matches = Signal(n)
+        m.d.comb += matches.eq(compared.dir & compared.src & compared.dst & compared.proto & compared.ports)
+        m.d.sync += [matched.valid.eq(compared.valid), matched.port.eq(compared.port), matched.matches.eq(matches),
+                     matched.admits.eq(matches & compared.sa)]
 
         # the first match of the registered vector, into the port's result
         index = Signal(range(n))
