@@ -125,6 +125,8 @@ class OutboundControl(wiring.Component):
         # UDP header (RFC 3948) and in tunnel mode the outer IPv4 header
         pad = Signal(2)
         m.d.comb += pad.eq(-(rec.total_length + 2))
+        inner_len = Signal(16)  # transport mode's payload, the frame's a cycle after it is taken (LOAD is later)
+        m.d.sync += inner_len.eq(rec.total_length - 4 * rec.ihl)
         padded = Signal(17)
         m.d.comb += padded.eq(rec.total_length + 2 + pad)
 
@@ -150,7 +152,7 @@ class OutboundControl(wiring.Component):
         load = [
             sa.eq(entry), valid.eq(static_r.data.valid),
             seq.eq(state.seq + 1), packets.eq(state.packets + 1),
-            nbytes.eq(state.bytes + Mux(transport(entry), rec.total_length - 4 * rec.ihl, rec.total_length)),
+            nbytes.eq(state.bytes + Mux(transport(entry), inner_len, rec.total_length)),
             soft_expired.eq(state.soft_expired), dead.eq(state.dead),
             ip_len.eq(ip_length(entry)), fixed_sum.eq(word_sum(outer_words(entry, 0, 0))),
         ]
