@@ -103,7 +103,6 @@ class OutboundControl(wiring.Component):
         entry, state = static_r.data.sa, dyn_r.data  # on the read ports in LOAD
         m.d.comb += [static_r.addr.eq(sa_index), dyn_w.addr.eq(sa_index), jobs.w_data.eq(job)]
         renewed = self.table.renewed
-        renew(m, renewed, dyn_w, Dir.OUT, seq=renewed.seq, dead=renewed.seq >= seq_max(renewed.esn))
         m.d.comb += [self.job.valid.eq(jobs.r_rdy), self.job.payload.eq(jobs.r_data), jobs.r_en.eq(self.job.ready)]
         c = self.counts
 
@@ -163,6 +162,10 @@ class OutboundControl(wiring.Component):
             hard.eq(reached(packets, sa.hard_packets) | reached(nbytes, sa.hard_bytes)),
             exhausted.eq(seq == seq_max(sa.flags.esn)),
         ]
+        # what a decision writes back (in DECIDE) unless the table renews an entry (while quiet)
+        m.d.comb += [dyn_w.data.seq.eq(seq), dyn_w.data.packets.eq(packets), dyn_w.data.bytes.eq(nbytes),
+                     dyn_w.data.soft_expired.eq(soft_expired | soft), dyn_w.data.dead.eq(exhausted | hard)]
+        renew(m, renewed, dyn_w, Dir.OUT, seq=renewed.seq, dead=renewed.seq >= seq_max(renewed.esn))
         outer_sum = ~end_around_carry(outer_total)
         esp_len = Signal(17)
         m.d.comb += esp_len.eq(ip_len - Mux(transport(sa), 4 * rec.ihl, 20))
@@ -239,9 +242,7 @@ class OutboundControl(wiring.Component):
                     finish(DROP, "drop_sa_expired")
                     m.next = "IDLE"
                 with m.Else():
-                    m.d.comb += [dyn_w.en.eq(1), dyn_w.data.seq.eq(seq), dyn_w.data.packets.eq(packets),
-                                 dyn_w.data.bytes.eq(nbytes), dyn_w.data.soft_expired.eq(soft_expired | soft),
-                                 dyn_w.data.dead.eq(exhausted | hard)]
+                    m.d.comb += dyn_w.en.eq(1)
                     m.d.sync += pending.eq(Cat(exhausted, soft, hard))
                     with m.If(ip_len > self.mtu):
                         finish(DROP, "drop_too_big", big=True)
