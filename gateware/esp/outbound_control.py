@@ -124,10 +124,9 @@ class OutboundControl(wiring.Component):
         # UDP header (RFC 3948) and in tunnel mode the outer IPv4 header
         pad = Signal(2)
         m.d.comb += pad.eq(-(rec.total_length + 2))
-        inner_len = Signal(16)  # transport mode's payload, the frame's a cycle after it is taken (LOAD is later)
-        m.d.sync += inner_len.eq(rec.total_length - 4 * rec.ihl)
-        padded = Signal(17)
-        m.d.comb += padded.eq(rec.total_length + 2 + pad)
+        # the padded length and transport mode's payload, the frame's a cycle after it is taken (LOAD is later)
+        padded, inner_len = Signal(17), Signal(16)
+        m.d.sync += [padded.eq(rec.total_length + 2 + pad), inner_len.eq(rec.total_length - 4 * rec.ihl)]
 
         def ip_length(sa):
             return padded + (Mux(transport(sa), 16, 16 + 20) + sa.flags.icv_len + Mux(sa.flags.natt, 8, 0))
