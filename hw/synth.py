@@ -111,6 +111,8 @@ DESIGNS = {
     "appliance-gigabit": (lambda: _build("gigabit"), "45F"),
     "appliance-gigabit-jumbo": (lambda: _build("gigabit-jumbo"), "45F"),
     "outbound-gigabit": (lambda: _block("outbound", build="gigabit"), "45F"),
+    # its decisions alone (OutboundControl: the SA table's read port and the SPD's result are wrapper flip-flops)
+    "outbound-control-gigabit": (lambda: _block("outbound", build="gigabit").control, "45F"),
     "inbound-gigabit": (lambda: _block("inbound", build="gigabit"), "45F"),
     "csr-gigabit": (lambda: _block("csr", build="gigabit"), "45F"),
     "spd-gigabit": (lambda: _block("spd", build="gigabit"), "45F"),

@@ -27,9 +27,17 @@ def end_around_carry(total):
     return total[:16]
 
 
+def word_sum(words):
+    """The integer sum of `words`, as a balanced tree of adders (as deep as log2 of their count)."""
+    words = list(words)
+    while len(words) > 1:
+        words = [*(words[i] + words[i + 1] for i in range(0, len(words) - 1, 2)), *words[len(words) & ~1:]]
+    return words[0]
+
+
 def ones_complement_sum(words):
     """RFC 1071 §1: the one's-complement sum of 16-bit values, folded to 16 bits."""
-    return end_around_carry(sum(words))
+    return end_around_carry(word_sum(words))
 
 
 def fields_layout(l4_bytes: int) -> data.StructLayout:

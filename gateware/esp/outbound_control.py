@@ -27,7 +27,7 @@ from espline.regmap.enums import Action, Df, Dir, Event, Mode
 from ..crypto.gcm import GCMCommand
 from ..packet import FRAME_TAG
 from .counts import Counts
-from .ipv4_header import ones_complement_sum
+from .ipv4_header import end_around_carry, word_sum
 from .parser import Parsed
 from .policy_table import key_layout, result_layout
 from .sa_fields import gcm_command, reached, report_events, serve_snapshots
@@ -100,54 +100,86 @@ class OutboundControl(wiring.Component):
         rec = Signal(Parsed)
         job = Signal(job_layout(self.n_sa))
         sa_index = Signal(range(self.n_sa))
-        sa, state = static_r.data.sa, dyn_r.data
+        entry, state = static_r.data.sa, dyn_r.data  # on the read ports in LOAD
         m.d.comb += [static_r.addr.eq(sa_index), dyn_w.addr.eq(sa_index), jobs.w_data.eq(job)]
         renewed = self.table.renewed
-        renew(m, renewed, dyn_w, Dir.OUT, seq=renewed.seq, dead=renewed.seq >= seq_max(renewed.esn))
         m.d.comb += [self.job.valid.eq(jobs.r_rdy), self.job.payload.eq(jobs.r_data), jobs.r_en.eq(self.job.ready)]
         c = self.counts
 
-        def finish(action, counter):
-            return [getattr(c, counter).eq(1), job.action.eq(action), jobs.w_en.eq(1)]
+        # a decided frame's job enters the queue the cycle after (its write enable, which reaches every
+        # bit of the queue, from a flip-flop); the job's fields hold, as IDLE takes no frame in that cycle
+        push, decided, too_big = Signal(), Signal(SplitAction), Signal()
+        m.d.sync += push.eq(0)
+        m.d.comb += [jobs.w_en.eq(push), job.action.eq(decided), job.too_big.eq(too_big)]
 
-        # the protected packet (RFC 4303 §2): lengths, padding to 4 bytes (§2.4), trailer
-        payload_len = Signal(16)
-        m.d.comb += payload_len.eq(Mux(sa.flags.mode == Mode.TRANSPORT, rec.total_length - 4 * rec.ihl,
-                                       rec.total_length))
+        def finish(action, counter, *, big=False):
+            m.d.comb += getattr(c, counter).eq(1)
+            m.d.sync += [push.eq(1), decided.eq(action), too_big.eq(big)]
+
+        def transport(sa):
+            return sa.flags.mode == Mode.TRANSPORT
+
+        # the protected packet (RFC 4303 §2): the payload padded to 4 bytes with the trailer (§2.4;
+        # 4 * ihl is a multiple of 4, so the pad is the total length's), the ESP header and ICV, NAT-T's
+        # UDP header (RFC 3948) and in tunnel mode the outer IPv4 header
         pad = Signal(2)
-        m.d.comb += pad.eq(-(payload_len + 2))
-        sealed = Signal(17)
-        m.d.comb += sealed.eq(payload_len + pad + 2)
+        m.d.comb += pad.eq(-(rec.total_length + 2))
+        # the padded length and transport mode's payload, the frame's a cycle after it is taken (LOAD is later)
+        padded, inner_len = Signal(17), Signal(16)
+        m.d.sync += [padded.eq(rec.total_length + 2 + pad), inner_len.eq(rec.total_length - 4 * rec.ihl)]
+
+        def ip_length(sa):
+            return padded + (Mux(transport(sa), 16, 16 + 20) + sa.flags.icv_len + Mux(sa.flags.natt, 8, 0))
+
+        def protocol(sa):
+            return Mux(sa.flags.natt, Const(17, 8), Const(50, 8))
+
+        def outer_words(sa, ip_len, seq):
+            """The outer IPv4 header's 16-bit words (RFC 791 §3.1), its checksum 0."""
+            df = Mux(sa.flags.df == Df.COPY, rec.df, sa.flags.df == Df.SET)
+            return [Cat(rec.tos, Const(0x45, 8)), ip_len, seq, Cat(Const(0, 14), df, Const(0, 1)),
+                    Cat(protocol(sa), sa.flags.ttl), Const(0, 16), sa.src[16:], sa.src[:16], sa.dst[16:], sa.dst[:16]]
+
+        # what the decision needs, in three register stages so that no carry chain follows another's:
+        # LOAD keeps the SA, the next sequence number and counts, the IP length and the sum of the outer
+        # header's words but these two; SUM the whole sum and the limits each count reaches; DECIDE folds
+        sa, valid = Signal.like(entry), Signal()
+        seq, packets, nbytes = Signal(64), Signal(64), Signal(64)
+        soft_expired, dead = Signal(), Signal()
+        ip_len, fixed_sum = Signal(18), Signal(20)
+        load = [
+            sa.eq(entry), valid.eq(static_r.data.valid),
+            seq.eq(state.seq + 1), packets.eq(state.packets + 1),
+            nbytes.eq(state.bytes + Mux(transport(entry), inner_len, rec.total_length)),
+            soft_expired.eq(state.soft_expired), dead.eq(state.dead),
+            ip_len.eq(ip_length(entry)), fixed_sum.eq(word_sum(outer_words(entry, 0, 0))),
+        ]
+        outer_total, soft, hard, exhausted = Signal(21), Signal(), Signal(), Signal()
+        summed = [
+            outer_total.eq(fixed_sum + ip_len[:16] + seq[:16]),
+            soft.eq(~soft_expired & (reached(packets, sa.soft_packets) | reached(nbytes, sa.soft_bytes))),
+            hard.eq(reached(packets, sa.hard_packets) | reached(nbytes, sa.hard_bytes)),
+            exhausted.eq(seq == seq_max(sa.flags.esn)),
+        ]
+        # what a decision writes back (in DECIDE) unless the table renews an entry (while quiet)
+        m.d.comb += [dyn_w.data.seq.eq(seq), dyn_w.data.packets.eq(packets), dyn_w.data.bytes.eq(nbytes),
+                     dyn_w.data.soft_expired.eq(soft_expired | soft), dyn_w.data.dead.eq(exhausted | hard)]
+        renew(m, renewed, dyn_w, Dir.OUT, seq=renewed.seq, dead=renewed.seq >= seq_max(renewed.esn))
+        outer_sum = ~end_around_carry(outer_total)
         esp_len = Signal(17)
-        m.d.comb += esp_len.eq(16 + sealed + sa.flags.icv_len + Mux(sa.flags.natt, 8, 0))
-        ip_len = Signal(18)
-        m.d.comb += ip_len.eq(esp_len + Mux(sa.flags.mode == Mode.TRANSPORT, 4 * rec.ihl, 20))
-
-        seq = Signal(64)
-        m.d.comb += seq.eq(state.seq + 1)
-        packets, nbytes = Signal(64), Signal(64)
-        m.d.comb += [packets.eq(state.packets + 1), nbytes.eq(state.bytes + payload_len)]
-        soft = ~state.soft_expired & (reached(packets, sa.soft_packets) | reached(nbytes, sa.soft_bytes))
-        hard = reached(packets, sa.hard_packets) | reached(nbytes, sa.hard_bytes)
-        exhausted = seq == seq_max(sa.flags.esn)
-
-        # the headers (RFC 791 outer header with RFC 1071 checksum, RFC 3948 UDP, RFC 4303 §2)
-        proto = Mux(sa.flags.natt, Const(17, 8), Const(50, 8))
-        df = Mux(sa.flags.df == Df.COPY, rec.df, sa.flags.df == Df.SET)
-        outer_words = [Cat(rec.tos, Const(0x45, 8)), ip_len[:16], seq[:16], Cat(Const(0, 14), df, Const(0, 1)),
-                       Cat(proto, sa.flags.ttl), Const(0, 16), sa.src[16:], sa.src[:16], sa.dst[16:], sa.dst[:16]]
-        outer_sum = ~ones_complement_sum(outer_words)
+        m.d.comb += esp_len.eq(ip_len - Mux(transport(sa), 4 * rec.ihl, 20))
+        sealed = padded - Mux(transport(sa), 4 * rec.ihl, 0)
+        outer = outer_words(sa, ip_len[:16], seq[:16])
         m.d.comb += [
             job.tag.eq(rec.tag), job.l2_len.eq(rec.l2_len), job.ihl.eq(rec.ihl), job.length.eq(rec.length),
-            job.payload_start.eq(rec.l2_len + Mux(sa.flags.mode == Mode.TRANSPORT, 4 * rec.ihl, 0)),
+            job.payload_start.eq(rec.l2_len + Mux(transport(sa), 4 * rec.ihl, 0)),
             job.payload_end.eq(rec.l2_len + rec.total_length),
-            job.pad.eq(pad), job.next_header.eq(Mux(sa.flags.mode == Mode.TRANSPORT, rec.proto, 4)),
-            job.tunnel.eq(sa.flags.mode != Mode.TRANSPORT), job.natt.eq(sa.flags.natt),
-            job.outer.eq(wire(*[(w, 2) for w in outer_words[:5]], (outer_sum[:16], 2),
-                              *[(w, 2) for w in outer_words[6:]])),
+            job.pad.eq(pad), job.next_header.eq(Mux(transport(sa), rec.proto, 4)),
+            job.tunnel.eq(~transport(sa)), job.natt.eq(sa.flags.natt),
+            job.outer.eq(wire(*[(w, 2) for w in outer[:5]], (outer_sum, 2), *[(w, 2) for w in outer[6:]])),
             job.udp.eq(wire((sa.natt_ports.lo, 2), (sa.natt_ports.hi, 2), (esp_len[:16], 2), (0, 2))),
             job.esp.eq(wire((sa.spi, 4), (seq[:32], 4), (seq, 8))),
-            job.ip_length.eq(ip_len[:16]), job.ip_proto.eq(proto),
+            job.ip_length.eq(ip_len[:16]), job.ip_proto.eq(protocol(sa)),
             *gcm_command(job.gcm, sa, iv=seq, seq_low=seq[:32], seq_high=seq[32:], length=sealed[:16], decrypt=0),
         ]
 
@@ -159,19 +191,19 @@ class OutboundControl(wiring.Component):
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 m.d.comb += self.table.quiet.eq(1)
-                with m.If(self.parsed.valid & jobs.w_rdy & ~self.table.hold):
+                with m.If(self.parsed.valid & jobs.w_rdy & ~push & ~self.table.hold):
                     m.d.comb += [self.parsed.ready.eq(1), c.rx_plain.eq(1)]
                     m.d.sync += rec.eq(self.parsed.payload)
                     m.next = "CLASSIFY"
             with m.State("CLASSIFY"):
                 with m.If(rec.malformed):
-                    m.d.comb += finish(DROP, "drop_malformed")
+                    finish(DROP, "drop_malformed")
                     m.next = "IDLE"
                 with m.Elif(rec.ipv6 & Const(not self.ipv6_bypass)):
-                    m.d.comb += finish(DROP, "drop_policy")
+                    finish(DROP, "drop_policy")
                     m.next = "IDLE"
                 with m.Elif(~rec.ipv4):
-                    m.d.comb += finish(FORWARD, "tx_cipher")
+                    finish(FORWARD, "tx_cipher")
                     m.next = "IDLE"
                 with m.Else():
                     m.d.comb += self.lookup.valid.eq(1)
@@ -186,39 +218,43 @@ class OutboundControl(wiring.Component):
                     with m.If(action == Action.PROTECT):
                         m.next = "FETCH"
                     with m.Elif(action == Action.BYPASS):
-                        m.d.comb += finish(FORWARD, "tx_cipher")
+                        finish(FORWARD, "tx_cipher")
                         m.next = "IDLE"
                     with m.Else():
-                        m.d.comb += finish(DROP, "drop_policy")
+                        finish(DROP, "drop_policy")
                         m.next = "IDLE"
             with m.State("FETCH"):  # the table's read ports register sa_index (once the table's is ours)
                 m.d.comb += static_r.en.eq(1)
                 with m.If(static_r.granted):
-                    m.next = "DECIDE"
+                    m.next = "LOAD"
+            with m.State("LOAD"):  # the SA and its state on the read ports
+                m.d.sync += load
+                m.next = "SUM"
+            with m.State("SUM"):
+                m.d.sync += summed
+                m.next = "DECIDE"
             with m.State("DECIDE"):
-                with m.If(~static_r.data.valid | (sa.flags.dir != Dir.OUT)):
-                    m.d.comb += finish(DROP, "drop_no_sa")
+                with m.If(~valid | (sa.flags.dir != Dir.OUT)):
+                    finish(DROP, "drop_no_sa")
                     m.next = "IDLE"
-                with m.Elif(state.dead):
-                    m.d.comb += finish(DROP, "drop_sa_expired")
+                with m.Elif(dead):
+                    finish(DROP, "drop_sa_expired")
                     m.next = "IDLE"
                 with m.Else():
-                    m.d.comb += [dyn_w.en.eq(1), dyn_w.data.seq.eq(seq), dyn_w.data.packets.eq(packets),
-                                 dyn_w.data.bytes.eq(nbytes), dyn_w.data.soft_expired.eq(state.soft_expired | soft),
-                                 dyn_w.data.dead.eq(exhausted | hard)]
+                    m.d.comb += dyn_w.en.eq(1)
                     m.d.sync += pending.eq(Cat(exhausted, soft, hard))
                     with m.If(ip_len > self.mtu):
-                        m.d.comb += [*finish(DROP, "drop_too_big"), job.too_big.eq(1)]
+                        finish(DROP, "drop_too_big", big=True)
                     with m.Else():
-                        m.d.comb += finish(ENCAP, "tx_cipher")
+                        finish(ENCAP, "tx_cipher")
                     m.next = "EVENTS"
             with m.State("EVENTS"):
                 report_events(m, self.events, pending,
                               (Event.SEQ_EXHAUSTED, Event.SOFT_LIFETIME, Event.HARD_LIFETIME), sa_index)
                 with m.If(pending == 0):
                     m.next = "IDLE"
-        # the frame's SA state is read in FETCH (first: it waits for no one); in any other cycle dyn_r
-        # may read a counter snapshot
+        # the frame's SA state is read in FETCH (first: it waits for no one) and kept in LOAD; in any
+        # other cycle dyn_r may read a counter snapshot
         serve_snapshots(m, self.counter_request, self.counter_response, dyn_r,
                         {name: getattr(state, name) for name in ("packets", "bytes", "seq")},
                         [(fsm.ongoing("FETCH"), sa_index)])

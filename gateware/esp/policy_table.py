@@ -3,12 +3,14 @@ the lowest-numbered match wins (the host driver keeps entries in priority order)
 
 Entries arrive whole from the CSR block's `spd_write` port (layout of the register map's
 `spd_stage`). `lookups` ports share one matcher (one comparator set per entry), taken in turn
-(round robin among the ports waiting). A lookup takes the selector fields of one packet into
-the key register; the cycle after, every entry is matched against it into the match register;
-the cycle after that, the port's result: the first match and `admitted`: whether some entry of
-the key's direction protects with the key's `sa_index` and matches it (RFC 4301 §5.2 step 4,
-the inbound check of a decapsulated packet; the model's `PolicyDatabase.admits`). An entry is
-written only while no key is being matched, so a result reads the entries its match saw.
+(round robin among the ports waiting). A waiting port is picked into a register; the cycle after,
+its lookup's selector fields go into the key register; the cycle after, every entry's checks of
+them (direction, addresses, protocol, ports, SA) into registers; the cycle after, their AND
+into the match register; the cycle after that, the port's result: the first match
+and `admitted`: whether some entry of the key's direction protects with the key's `sa_index`
+and matches it (RFC 4301 §5.2 step 4, the inbound check of a decapsulated packet; the model's
+`PolicyDatabase.admits`). An entry is written only while no key is being matched, so a result
+reads the entries its match saw.
 A selector whose port ranges are both 0..65535 matches packets without ports too; one that
 names ports matches only packets that have them, as the reference model's `Selector` does
 (the entry's "any ports" is worked out once, as it is written).
@@ -45,12 +47,14 @@ class PolicyTable(wiring.Component):
         m = Module()
         n, lookups = self.n_policy, self.lookups
         asked = Signal(data.StructLayout({"valid": 1, "port": range(lookups)}))  # a key in the key register
+        compared = Signal(data.StructLayout({"valid": 1, "port": range(lookups), "dir": n, "src": n, "dst": n,
+                                             "proto": n, "ports": n, "sa": n}))  # each entry's checks of the key
         matched = Signal(data.StructLayout({"valid": 1, "port": range(lookups), "matches": n, "admits": n}))
 
         entries = [Signal(self.entry, name=f"entry_{i}") for i in range(n)]
         valid, any_ports = Signal(n), Signal(n)
         w = self.write.payload
-        m.d.comb += self.write.ready.eq(~asked.valid)
+        m.d.comb += self.write.ready.eq(~asked.valid & ~compared.valid)
         with m.If(self.write.valid & self.write.ready):
             with m.Switch(w.index):
                 for i, entry in enumerate(entries):
@@ -60,42 +64,52 @@ class PolicyTable(wiring.Component):
                                      any_ports[i].eq((e.sport.lo == 0) & (e.sport.hi == 0xFFFF)
                                                      & (e.dport.lo == 0) & (e.dport.hi == 0xFFFF))]
 
-        # the turn: the first port waiting at or after `turn` (a port waits while its lookup is in
-        # the pipeline or its result is held); none while an entry waits to be written
+        # the turn: the first port waiting at or after `turn` is picked into a register, and its key
+        # taken the cycle after (the key's multiplexer and the ports' `ready` driven by flip-flops); a
+        # port waits while its lookup is picked, in the pipeline or its result held; none is picked
+        # while an entry waits to be written
+        picked = Signal(data.StructLayout({"valid": 1, "port": range(lookups)}))
         turn = Signal(range(lookups))
-        waiting = Cat(*[self.lookup[k].valid & ~self.result[k].valid & ~(asked.valid & (asked.port == k))
-                        & ~(matched.valid & (matched.port == k)) for k in range(lookups)])
-        granted, grant = Signal(range(lookups)), Signal()
+        waiting = Cat(*[self.lookup[k].valid & ~self.result[k].valid
+                        & ~Cat(*[s.valid & (s.port == k) for s in (picked, asked, compared, matched)]).any()
+                        for k in range(lookups)])
+        choice = Signal(range(lookups))
         with m.Switch(turn):
             for t in range(lookups):
                 with m.Case(t):
                     for k in reversed([(t + j) % lookups for j in range(lookups)]):  # the first in turn wins
                         with m.If(waiting[k]):
-                            m.d.comb += [granted.eq(k), grant.eq(~self.write.valid)]
+                            m.d.comb += choice.eq(k)
+        pick = waiting.any() & ~self.write.valid
+        m.d.sync += [picked.valid.eq(pick), picked.port.eq(choice)]
+        with m.If(pick):
+            m.d.sync += turn.eq(Mux(choice == lookups - 1, 0, choice + 1))
         key = Signal(self.lookup[0].payload.shape())
-        with m.Switch(granted):
+        with m.Switch(picked.port):
             for k in range(lookups):
                 with m.Case(k):
-                    m.d.comb += self.lookup[k].ready.eq(grant)
-                    with m.If(grant):
+                    m.d.comb += self.lookup[k].ready.eq(picked.valid)
+                    with m.If(picked.valid):
                         m.d.sync += key.eq(self.lookup[k].payload)
-        m.d.sync += [asked.valid.eq(grant), asked.port.eq(granted)]
-        with m.If(grant):
-            m.d.sync += turn.eq(Mux(granted == lookups - 1, 0, granted + 1))
+        m.d.sync += [asked.valid.eq(picked.valid), asked.port.eq(picked.port)]
 
-        matches, admits = Signal(n), Signal(n)
+        # each entry's selector checks, each into a register of its own; the cycle after, their AND
+        m.d.sync += [compared.valid.eq(asked.valid), compared.port.eq(asked.port)]
         for i, e in enumerate(entries):
             in_ranges = ((e.sport.lo <= key.sport) & (key.sport <= e.sport.hi)
                          & (e.dport.lo <= key.dport) & (key.dport <= e.dport.hi))
-            m.d.comb += [
-                matches[i].eq(valid[i] & (e.flags.dir == key.dir)
-                              & ((key.src & e.src_mask) == e.src) & ((key.dst & e.dst_mask) == e.dst)
-                              & (e.flags.proto_any | (e.flags.proto == key.proto))
-                              & (any_ports[i] | (key.has_ports & in_ranges))),
-                admits[i].eq(matches[i] & (e.flags.action == Action.PROTECT) & (e.sa_index == key.sa_index)),
+            m.d.sync += [
+                compared.dir[i].eq(valid[i] & (e.flags.dir == key.dir)),
+                compared.src[i].eq((key.src & e.src_mask) == e.src),
+                compared.dst[i].eq((key.dst & e.dst_mask) == e.dst),
+                compared.proto[i].eq(e.flags.proto_any | (e.flags.proto == key.proto)),
+                compared.ports[i].eq(any_ports[i] | (key.has_ports & in_ranges)),
+                compared.sa[i].eq((e.flags.action == Action.PROTECT) & (e.sa_index == key.sa_index)),
             ]
-        m.d.sync += [matched.valid.eq(asked.valid), matched.port.eq(asked.port), matched.matches.eq(matches),
-                     matched.admits.eq(admits)]
+        matches = Signal(n)
+        m.d.comb += matches.eq(compared.dir & compared.src & compared.dst & compared.proto & compared.ports)
+        m.d.sync += [matched.valid.eq(compared.valid), matched.port.eq(compared.port), matched.matches.eq(matches),
+                     matched.admits.eq(matches & compared.sa)]
 
         # the first match of the registered vector, into the port's result
         index = Signal(range(n))

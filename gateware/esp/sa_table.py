@@ -13,8 +13,9 @@ update keeps the entry's key and salt and its dynamic state: the sequence number
 (RFC 4106 §3) - continues and the replay window (RFC 4303 §3.4.3) remembers, so never two
 frames under one (key, nonce) (docs/invariants.md §7).
 
-The static entries are two memories: the secret members (key and salt), which only commit and
-delete write, in block RAM; the public ones in distributed RAM. Each has one copy per group of
+The static entries are three memories: the secret members (key and salt), which only commit and
+delete write, and the four 64-bit lifetimes, which every reader keeps in registers before it
+compares them, in block RAM; the other public ones in distributed RAM. Each has one copy per group of
 readers (`copies`, docs/synth.md): the readers of a copy take its read port in turn, the first
 first (`sa_fields.share_read_port`); a reader that has it (`granted`) finds its entry on `data`
 the next cycle. The first reader of a copy also keeps it there for as long as it keeps its
@@ -33,6 +34,8 @@ from .spi_index import SpiIndex, find_signature
 
 #: The members of an SA an update keeps: software writes them but never reads them back.
 SECRET = ("key", "salt")
+#: The lifetimes (RFC 4301 §4.4.2.1), which every reader keeps in registers before comparing them.
+LIFETIMES = ("soft_packets", "hard_packets", "soft_bytes", "hard_bytes")
 
 
 def entry_layout(sa: data.StructLayout) -> data.StructLayout:
@@ -71,35 +74,40 @@ class SaTable(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        public_names = [name for name, _ in self.sa if name not in SECRET]
-        public_layout = data.StructLayout({"valid": 1, **{name: self.sa[name].shape for name in public_names}})
-        secret_layout = data.StructLayout({name: self.sa[name].shape for name in SECRET})
-        m.submodules.public = public = Memory(shape=public_layout, depth=self.n_sa, init=[])
-        m.submodules.secret = secret = Memory(shape=secret_layout, depth=self.n_sa, init=[],
-                                              attrs={"ram_style": "block"})
+        names = [name for name, _ in self.sa]
+        # (members, block RAM, written by an update too); the first holds `valid` too
+        groups = {"public": ([name for name in names if name not in SECRET + LIFETIMES], False, True),
+                  "lifetimes": (LIFETIMES, True, True), "secret": (SECRET, True, False)}
+        memories = {}
+        for group, (members, block, _) in groups.items():
+            layout = data.StructLayout({**({"valid": 1} if group == "public" else {}),
+                                        **{name: self.sa[name].shape for name in members}})
+            m.submodules[group] = memories[group] = Memory(shape=layout, depth=self.n_sa, init=[],
+                                                           attrs={"ram_style": "block"} if block else {})
         for copy in sorted(set(self.copies)):
             readers = [port for port, c in zip(self.read, self.copies, strict=True) if c == copy]
-            public_r, secret_r = public.read_port(), secret.read_port()
-            grants = share_read_port(m, public_r, [(port.en, port.addr) for port in readers])
-            m.d.comb += secret_r.addr.eq(public_r.addr)
+            reads = {group: memory.read_port() for group, memory in memories.items()}
+            grants = share_read_port(m, reads["public"], [(port.en, port.addr) for port in readers])
+            m.d.comb += [reads[group].addr.eq(reads["public"].addr) for group in ("lifetimes", "secret")]
             for port, grant in zip(readers, grants, strict=True):
-                m.d.comb += [port.granted.eq(grant), port.data.valid.eq(public_r.data.valid)]
-                m.d.comb += [getattr(port.data.sa, name).eq(getattr(public_r.data, name)) for name in public_names]
-                m.d.comb += [getattr(port.data.sa, name).eq(getattr(secret_r.data, name)) for name in SECRET]
+                m.d.comb += [port.granted.eq(grant), port.data.valid.eq(reads["public"].data.valid)]
+                for group, (members, _, _) in groups.items():
+                    m.d.comb += [getattr(port.data.sa, name).eq(getattr(reads[group].data, name)) for name in members]
         m.submodules.index = index = SpiIndex(self.n_sa)
         wiring.connect(m, wiring.flipped(self.find), index.find)
 
         w = self.write.payload
-        store, store_secret = public.write_port(), secret.write_port()
+        stores = {group: memory.write_port() for group, memory in memories.items()}
         m.d.comb += self.hold.eq(self.write.valid)
         change = index.change.payload
         # a commit of an inbound SA inserts its SPI; a delete removes the SPI its index holds, if any
         inserted = w.valid & ~w.update & (w.entry.flags.dir == Dir.IN)
         removed = ~w.valid
         m.d.comb += [change.insert.eq(inserted), change.spi.eq(w.entry.spi), change.index.eq(w.index)]
-        m.d.comb += [store.addr.eq(w.index), store.data.valid.eq(w.valid), store_secret.addr.eq(w.index)]
-        m.d.comb += [getattr(store.data, name).eq(getattr(w.entry, name)) for name in public_names]
-        m.d.comb += [getattr(store_secret.data, name).eq(getattr(w.entry, name)) for name in SECRET]
+        m.d.comb += stores["public"].data.valid.eq(w.valid)
+        for group, (members, _, _) in groups.items():
+            m.d.comb += stores[group].addr.eq(w.index)
+            m.d.comb += [getattr(stores[group].data, name).eq(getattr(w.entry, name)) for name in members]
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.write.valid & self.quiet.all()):
@@ -109,8 +117,9 @@ class SaTable(wiring.Component):
                 with m.If(~index.change.valid | index.change.ready):
                     m.d.comb += [self.write.ready.eq(1), self.refused.eq(index.refused)]
                     with m.If(~index.refused):
-                        m.d.comb += [store.en.eq(1), store_secret.en.eq(~w.update),
-                                     self.renewed.en.eq(~w.update), self.renewed.index.eq(w.index),
+                        m.d.comb += [stores[group].en.eq(updated | ~w.update)
+                                     for group, (_, _, updated) in groups.items()]
+                        m.d.comb += [self.renewed.en.eq(~w.update), self.renewed.index.eq(w.index),
                                      self.renewed.dir.eq(w.entry.flags.dir), self.renewed.seq.eq(w.entry.seq),
                                      self.renewed.esn.eq(w.entry.flags.esn)]
                     m.next = "IDLE"

@@ -47,12 +47,12 @@ from amaranth.hdl import Assert, Assume, Cat, Const, Cover, Elaboratable, Module
 from amaranth.lib import data, wiring
 
 from ...gateware.esp.outbound_control import EncapState, OutboundControl
-from ...gateware.esp.sa_table import SECRET, SaTable
+from ...gateware.esp.sa_table import LIFETIMES, SECRET, SaTable
 from ...gateware.esp.splitter import SPLIT
 from .runner import elaborated, no_reset
 
 #: with `free_tables`, the SA tables' words (mapped to flip-flops) start free
-FREE_TABLES = ("w:table.public[[]*", "w:control.dynamic[[]*")
+FREE_TABLES = ("w:table.public[[]*", "w:table.lifetimes[[]*", "w:control.dynamic[[]*")
 
 
 def layouts(n_sa: int, n_policy: int):
@@ -149,7 +149,7 @@ class SequenceNumbers(Elaboratable):
         s_read, s_write = mems["public"]._read_ports[0], mems["public"]._write_ports[0]  # the control's read
         d_read, d_write = mems["dynamic"]._read_ports[0], mems["dynamic"]._write_ports[0]
         public = data.StructLayout({"valid": 1, **{name: field.shape for name, field in sa_write.members["entry"]
-                                                   if name not in SECRET}})
+                                                   if name not in SECRET + LIFETIMES}})
         static, state = data.View(public, s_read._data), data.View(EncapState, d_read._data)
         # what each read port shows now was read at its address of the cycle before (a decision
         # reads both at the SA index)

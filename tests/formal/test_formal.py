@@ -16,6 +16,9 @@ from espline.sim.formal.runner import run
 from espline.sim.formal.sequence import SequenceNumbers
 from espline.sim.formal.verified import VerifiedBuffer
 
+#: the depth `sequence` runs at, within which each mutant below must fail it
+SEQUENCE_DEPTH = next(p.depth for p in PROOFS if p.name == "sequence")
+
 
 def check(result, expected="PASS"):
     assert result.status == expected, f"{result}\n{result.log[-3000:]}"
@@ -111,7 +114,8 @@ class ReplayingControl(wiring.Component):
 
 
 def test_mutation_control_replays_a_job():
-    result = run("sequence", SequenceNumbers(control=ReplayingControl), "bmc", 18, tag="-mutant", map_memories=True)
+    result = run("sequence", SequenceNumbers(control=ReplayingControl), "bmc", SEQUENCE_DEPTH, tag="-mutant",
+                 map_memories=True)
     check(result, "FAIL")
     assert "failed assertion" in result.log
 
@@ -130,6 +134,7 @@ class RenewingTable(SaTable):
 @pytest.mark.slow
 def test_mutation_update_restarts_the_sequence():
     """An update that zeroes the SA's dynamic state must fail `sequence`."""
-    result = run("sequence", SequenceNumbers(table=RenewingTable), "bmc", 18, tag="-mutant-update", map_memories=True)
+    result = run("sequence", SequenceNumbers(table=RenewingTable), "bmc", SEQUENCE_DEPTH, tag="-mutant-update",
+                 map_memories=True)
     check(result, "FAIL")
     assert "failed assertion" in result.log

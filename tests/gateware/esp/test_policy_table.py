@@ -144,10 +144,10 @@ def test_lookups_match_the_model(lookups):
 
 def test_ports_take_turns():
     """Three ports asking at once, again and again (results always taken, the next lookup ready at
-    once): granted in turn, one a cycle, each result three cycles after its grant (key, match,
-    result registers), so the first results come 4, 5 and 6 cycles after the start; a port asks
-    again once its result is taken, so then every port has one every 4 cycles; each right for its
-    own port's key."""
+    once): picked in turn, one a cycle, each result five cycles after its pick (pick, key, checks,
+    match, result registers), so the first results come 6, 7 and 8 cycles after the start; a port
+    asks again once its result is taken, so then every port has one every 6 cycles; each right for
+    its own port's key."""
     regs = regmap.compile()
     write_layout = table_cmd.write_layout(layout_of(regs.top.get_child_by_name("spd_stage")), 4)
     dut = PolicyTable(write_layout, 4, regs.params["N_SA"], lookups=3)
@@ -181,5 +181,5 @@ def test_ports_take_turns():
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
-    assert [w[0] for w in waits.values()] == [4, 5, 6]
-    assert all(set(w[1:]) == {4} and len(w) >= 8 for w in waits.values())
+    assert [w[0] for w in waits.values()] == [6, 7, 8]
+    assert all(set(w[1:]) == {6} and len(w) >= 6 for w in waits.values())
