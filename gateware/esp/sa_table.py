@@ -22,7 +22,7 @@ the next cycle. The first reader of a copy also keeps it there for as long as it
 index on `addr` (the port reads that index whenever no reader asks).
 """
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -82,17 +82,24 @@ class SaTable(wiring.Component):
         for group, (members, block, _) in groups.items():
             layout = data.StructLayout({**({"valid": 1} if group == "public" else {}),
                                         **{name: self.sa[name].shape for name in members}})
+            # read through an asynchronous port and a register, which Yosys merges into a block RAM's
+            # synchronous port: `no_rw_check` (honoured there only) spares the emulation of a read of
+            # the entry being written (a delayed write and a bypass multiplexer of the memory's width),
+            # never used: the table is written only while both directions are quiet
             m.submodules[group] = memories[group] = Memory(shape=layout, depth=self.n_sa, init=[],
-                                                           attrs={"ram_style": "block"} if block else {})
+                                                           attrs={"ram_style": "block", "no_rw_check": 1}
+                                                           if block else {})
         for copy in sorted(set(self.copies)):
             readers = [port for port, c in zip(self.read, self.copies, strict=True) if c == copy]
-            reads = {group: memory.read_port() for group, memory in memories.items()}
+            reads = {group: memory.read_port(domain="comb") for group, memory in memories.items()}
             grants = share_read_port(m, reads["public"], [(port.en, port.addr) for port in readers])
             m.d.comb += [reads[group].addr.eq(reads["public"].addr) for group in ("lifetimes", "secret")]
+            read = {group: Signal(memory.shape, name=f"{group}_read{copy}") for group, memory in memories.items()}
+            m.d.sync += [read[group].eq(port.data) for group, port in reads.items()]
             for port, grant in zip(readers, grants, strict=True):
-                m.d.comb += [port.granted.eq(grant), port.data.valid.eq(reads["public"].data.valid)]
+                m.d.comb += [port.granted.eq(grant), port.data.valid.eq(read["public"].valid)]
                 for group, (members, _, _) in groups.items():
-                    m.d.comb += [getattr(port.data.sa, name).eq(getattr(reads[group].data, name)) for name in members]
+                    m.d.comb += [getattr(port.data.sa, name).eq(getattr(read[group], name)) for name in members]
         m.submodules.index = index = SpiIndex(self.n_sa)
         wiring.connect(m, wiring.flipped(self.find), index.find)
 

@@ -150,9 +150,11 @@ class SequenceNumbers(Elaboratable):
         d_read, d_write = mems["dynamic"]._read_ports[0], mems["dynamic"]._write_ports[0]
         public = data.StructLayout({"valid": 1, **{name: field.shape for name, field in sa_write.members["entry"]
                                                    if name not in SECRET + LIFETIMES}})
-        static, state = data.View(public, s_read._data), data.View(EncapState, d_read._data)
-        # what each read port shows now was read at its address of the cycle before (a decision
-        # reads both at the SA index)
+        # the table's read is asynchronous, registered (as `SaTable` registers it); the dynamic state's
+        # port is synchronous: what each shows now was read at its address of the cycle before (a
+        # decision reads both at the SA index)
+        static, state = Signal(public), data.View(EncapState, d_read._data)
+        m.d.sync += static.eq(s_read._data)
         s_at, read_at = Signal(range(self.n_sa)), Signal(range(self.n_sa))
         m.d.sync += [s_at.eq(s_read._addr), read_at.eq(d_read._addr)]
         # written[i]: entry i written by the control up to two cycles back (what a read sees now)
