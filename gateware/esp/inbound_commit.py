@@ -57,6 +57,9 @@ class InboundCommit(wiring.Component):
         m.submodules.window = window = ReplayWindow(self.window)
         m.d.comb += [window.state.eq(state.window), window.size.eq(sa.replay_window.size),
                      window.seq_low.eq(job.seq_low), window.esn.eq(sa.flags.esn)]
+        # the window's check and update registered (INFER), so that its arithmetic has a cycle of its own
+        fresh, stale, moved = Signal(), Signal(), Signal.like(window.next_state)
+        m.d.sync += [fresh.eq(window.fresh), stale.eq(window.seq[32:] != job.seq_high), moved.eq(window.next_state)]
         t = self.trailer.payload
         m.submodules.inner = inner = IPv4Decoder(4)
         m.d.comb += [inner.header.eq(t.head), inner.l4.eq(t.after_header), inner.available.eq(t.payload_len),
@@ -104,6 +107,8 @@ class InboundCommit(wiring.Component):
                         m.next = "LOAD"
             with m.State("LOAD"):  # the SA and its state on the shared read ports
                 m.d.sync += [sa.eq(self.sa.data.sa), state.eq(self.state.data)]
+                m.next = "INFER"
+            with m.State("INFER"):
                 m.next = "CHECK"
             with m.State("CHECK"):
                 m.d.sync += [pending.eq(0), event_index.eq(job.sa_index)]
@@ -111,11 +116,11 @@ class InboundCommit(wiring.Component):
                 checked = [
                     (state.dead, "drop_sa_expired"),
                     (job.bad_length, "drop_malformed"),
-                    (~window.fresh, "drop_replay"),
+                    (~fresh, "drop_replay"),
                     # the ICV as the model checks it: with the high half inferred from this state
                     # (RFC 4303 A2.2); decrypted with another (inferred while frames were in
                     # flight), the model's AAD differs, so its ICV fails too
-                    (~self.icv.payload.ok | (window.seq[32:] != job.seq_high), "drop_auth_fail"),
+                    (~self.icv.payload.ok | stale, "drop_auth_fail"),
                 ]
                 with m.If(ready):
                     m.next = "VERDICT"
@@ -128,7 +133,7 @@ class InboundCommit(wiring.Component):
                                     m.d.sync += [getattr(state, field).eq(count_),
                                                  pending[bit].eq((limit != 0) & (count_ == limit))]
                     with m.Else():  # the ICV verified: the window moves (RFC 4303 §3.4.3)
-                        m.d.sync += state.window.eq(window.next_state)
+                        m.d.sync += state.window.eq(moved)
                         with m.If(~t.pad_ok):
                             m.d.sync += drop.eq(counter("drop_bad_pad"))
                         with m.Elif(t.next_header == NEXT_HEADER_NONE):
