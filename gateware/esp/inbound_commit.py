@@ -65,8 +65,9 @@ class InboundCommit(wiring.Component):
         m.d.comb += [inner.header.eq(t.head), inner.l4.eq(t.after_header), inner.available.eq(t.payload_len),
                      inner.checksum_ok.eq(t.head_checksum_ok)]
         tunnel = sa.flags.mode != Mode.TRANSPORT
+        # the counts with this frame, registered (from CHECK on), compared with the lifetimes in ADMIT
         packets, nbytes = Signal(64), Signal(64)
-        m.d.comb += [packets.eq(state.packets + 1), nbytes.eq(state.bytes + t.payload_len)]
+        m.d.sync += [packets.eq(state.packets + 1), nbytes.eq(state.bytes + t.payload_len)]
         soft = ~state.soft_expired & (reached(packets, sa.soft_packets) | reached(nbytes, sa.soft_bytes))
         hard = reached(packets, sa.hard_packets) | reached(nbytes, sa.hard_bytes)
 
@@ -141,13 +142,14 @@ class InboundCommit(wiring.Component):
                         with m.Elif(tunnel & ((t.next_header != PROTO_IPIP) | ~inner.fields.ok)):
                             m.d.sync += drop.eq(counter("drop_malformed"))
                         with m.Else():
-                            m.d.sync += [drop.eq(0), state.packets.eq(packets), state.bytes.eq(nbytes),
-                                         state.soft_expired.eq(state.soft_expired | soft),
-                                         state.dead.eq(hard), pending.eq(Cat(soft, hard))]
+                            m.d.sync += drop.eq(0)
                             m.next = "ADMIT"
             with m.State("ADMIT"):  # RFC 4301 §5.2 step 4: a policy of this SA covers the inner packet
                 m.d.comb += self.admit_lookup.valid.eq(1)
                 with m.If(self.admit_lookup.ready):
+                    m.d.sync += [state.packets.eq(packets), state.bytes.eq(nbytes),
+                                 state.soft_expired.eq(state.soft_expired | soft),
+                                 state.dead.eq(hard), pending.eq(Cat(soft, hard))]
                     m.next = "ADMITTED"
             with m.State("ADMITTED"):
                 m.d.comb += self.admit.ready.eq(1)
