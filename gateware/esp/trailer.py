@@ -38,7 +38,9 @@ TrailerLayout = data.StructLayout({
 
 class EspTrailer(wiring.Component):
     """Pass plaintext frames from `i` to `o` unchanged (no added latency); emit one
-    `TrailerLayout` record per frame on `trailer`, from the cycle after its last beat.
+    `TrailerLayout` record per frame on `trailer`, from the second cycle after its last beat
+    (the record is queued at the last beat, the header checksum's verdict a cycle later, in a
+    queue of its own that always has room: it holds one verdict fewer than the records do).
 
     A frame's last beat waits only while the record queue (`records` deep) is full.
     """
@@ -53,6 +55,7 @@ class EspTrailer(wiring.Component):
         m = Module()
         width, beat = self.width, self.i.payload
         m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=self.layout.size, depth=self.records)
+        m.submodules.verdicts = verdicts = fifo.SyncFIFOBuffered(width=1, depth=self.records)
 
         take = self.i.valid & self.i.ready
         passable = ~beat.last | queue.w_rdy  # a last beat needs room for its record
@@ -106,8 +109,7 @@ class EspTrailer(wiring.Component):
             m.d.sync += length.eq(total)
         m.submodules.head_checksum = head_checksum = HeaderChecksum(width)
         m.d.comb += [head_checksum.beat.eq(beat), head_checksum.take.eq(take)]
-        m.d.comb += [record.length.eq(total), record.head.eq(head_now), record.after_header.eq(after_now),
-                     record.head_checksum_ok.eq(head_checksum.ok)]
+        m.d.comb += [record.length.eq(total), record.head.eq(head_now), record.after_header.eq(after_now)]
         with m.Switch(beat.nbytes):
             for n in range(1, width + 1):
                 with m.Case(n):
@@ -119,11 +121,17 @@ class EspTrailer(wiring.Component):
                         record.payload_len.eq(total - 2 - pad),
                     ]
 
+        done, out = Signal(), Signal(self.layout)  # done: the cycle after a last beat
+        m.d.sync += done.eq(take & beat.last)
         m.d.comb += [
             queue.w_data.eq(record),
             queue.w_en.eq(take & beat.last),
-            self.trailer.valid.eq(queue.r_rdy),
-            self.trailer.payload.eq(queue.r_data),
-            queue.r_en.eq(self.trailer.ready),
+            verdicts.w_data.eq(head_checksum.ok),
+            verdicts.w_en.eq(done),
+            out.eq(queue.r_data), out.head_checksum_ok.eq(verdicts.r_data),
+            self.trailer.valid.eq(queue.r_rdy & verdicts.r_rdy),
+            self.trailer.payload.eq(out),
+            queue.r_en.eq(self.trailer.ready & verdicts.r_rdy),
+            verdicts.r_en.eq(self.trailer.ready & queue.r_rdy),
         ]
         return m
