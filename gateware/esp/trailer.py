@@ -11,7 +11,7 @@ byte is b - 1 and ended a run too); the padding is good iff the pad length is 0
 or the byte before the pad-length byte ends a run and equals the pad length.
 """
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -69,10 +69,19 @@ class EspTrailer(wiring.Component):
         prev = [Signal(8, name="prev_1"), Signal(8, name="prev_0")]  # older first
         prev_seq = [Signal(name="prev_seq_1"), Signal(name="prev_seq_0")]
         b = [Mux(beat.first, 0, p) for p in prev] + [beat.data.word_select(i, 8) for i in range(width)]
+        # seq[j] = (b[j] == 1) | (b[j - 1] + 1 == b[j]) & seq[j - 1]: a carry chain (generate,
+        # propagate), resolved as a parallel prefix in log2(width + 1) steps rather than width
         seq = [Mux(beat.first, 0, p) for p in prev_seq]
+        gen = [seq[1]] + [b[j] == 1 for j in range(2, width + 2)]
+        pro = [Const(0, 1)] + [b[j - 1] + 1 == b[j] for j in range(2, width + 2)]
+        span = 1
+        while span < len(gen):
+            gen = [g if k < span else g | (pro[k] & gen[k - span]) for k, g in enumerate(gen)]
+            pro = [p if k < span else p & pro[k - span] for k, p in enumerate(pro)]
+            span *= 2
         for j in range(2, width + 2):
             step = Signal(name=f"seq_{j - 2}")
-            m.d.comb += step.eq((b[j] == 1) | ((b[j - 1] + 1 == b[j]) & seq[j - 1]))
+            m.d.comb += step.eq(gen[j - 1])
             seq.append(step)
         with m.If(take & ~beat.last):  # full beat: keep its last two bytes
             m.d.sync += [prev[0].eq(b[width]), prev[1].eq(b[width + 1]),
