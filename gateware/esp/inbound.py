@@ -13,8 +13,8 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..frame_queue import FrameQueue
-from ..packet import packet_signature
-from ..plumbing import Queue
+from ..packet import beat_layout, packet_signature
+from ..plumbing import Queue, Register
 from .decapsulator import Decapsulator
 from .header_patch import HeaderPatch, PatchLayout
 from .inbound_control import InboundControl
@@ -59,8 +59,14 @@ class Inbound(wiring.Component):
         wiring.connect(m, decap.trailer, control.trailer)
         wiring.connect(m, decap.o, verified.i)
         wiring.connect(m, control.commit, verified.commit)
-        wiring.connect(m, verified.o, patch.i)
-        m.d.comb += [patch.patch.valid.eq(verified.o.valid), patch.patch.payload.eq(verified.meta)]
+        # the store's block RAM output and its frame's patch record registered before the patch's arithmetic
+        m.submodules.stored = stored = Register(data.StructLayout({"beat": beat_layout(self.width),
+                                                                   "patch": PatchLayout}))
+        m.d.comb += [stored.i.valid.eq(verified.o.valid), verified.o.ready.eq(stored.i.ready),
+                     stored.i.payload.beat.eq(verified.o.payload), stored.i.payload.patch.eq(verified.meta),
+                     patch.i.valid.eq(stored.o.valid), stored.o.ready.eq(patch.i.ready),
+                     patch.i.payload.eq(stored.o.payload.beat),
+                     patch.patch.valid.eq(stored.o.valid), patch.patch.payload.eq(stored.o.payload.patch)]
         wiring.connect(m, patch.o, wiring.flipped(self.o))
         m.submodules.host_queue = host_queue = FrameQueue(self.width, depth=self.host_queue // self.width)
         wiring.connect(m, decap.host, host_queue.i)

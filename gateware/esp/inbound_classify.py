@@ -78,11 +78,13 @@ class InboundClassify(wiring.Component):
         index, found = Signal.like(self.find.index), Signal()
         m.d.comb += [self.find.spi.eq(spi), self.sa.addr.eq(self.find.index), self.state.addr.eq(self.find.index)]
         entry, state = self.sa.data.sa, self.state.data  # on the shared read ports in EARLY
-        m.submodules.early = early = ReplayWindow(self.window)  # the window before the pipeline's updates
-        m.d.comb += [early.state.eq(state.window), early.size.eq(entry.replay_window.size),
-                     early.seq_low.eq(seq_low), early.esn.eq(entry.flags.esn)]
-        # what the frame's decision needs of its SA and of what the SA's state tells, kept from EARLY
+        # what the frame's decision needs of its SA and of what the SA's state tells, kept from EARLY; the
+        # window before the pipeline's updates checked from registers (WINDOW)
         sa, dead, fresh, seq_high = Signal.like(entry), Signal(), Signal(), Signal(32)
+        window = Signal.like(state.window)
+        m.submodules.early = early = ReplayWindow(self.window)
+        m.d.comb += [early.state.eq(window), early.size.eq(sa.replay_window.size),
+                     early.seq_low.eq(seq_low), early.esn.eq(sa.flags.esn)]
         esp_len = Signal(17)
         m.d.comb += esp_len.eq(rec.total_length - esp_at)
         bad_length = (esp_len < 18 + sa.flags.icv_len) | ((esp_len - sa.flags.icv_len)[:2] != 0)
@@ -179,7 +181,10 @@ class InboundClassify(wiring.Component):
                 with m.If(self.sa.granted & self.state.granted):
                     m.next = "EARLY"
             with m.State("EARLY"):  # the SA and its state on the shared read ports
-                m.d.sync += [sa.eq(entry), dead.eq(state.dead), fresh.eq(early.fresh), seq_high.eq(early.seq[32:])]
+                m.d.sync += [sa.eq(entry), dead.eq(state.dead), window.eq(state.window)]
+                m.next = "WINDOW"
+            with m.State("WINDOW"):
+                m.d.sync += [fresh.eq(early.fresh), seq_high.eq(early.seq[32:])]
                 m.next = "SA"
             with m.State("SA"):
                 with m.If(can_decide):

@@ -57,13 +57,17 @@ class InboundCommit(wiring.Component):
         m.submodules.window = window = ReplayWindow(self.window)
         m.d.comb += [window.state.eq(state.window), window.size.eq(sa.replay_window.size),
                      window.seq_low.eq(job.seq_low), window.esn.eq(sa.flags.esn)]
+        # the window's check and update registered (INFER), so that its arithmetic has a cycle of its own
+        fresh, stale, moved = Signal(), Signal(), Signal.like(window.next_state)
+        m.d.sync += [fresh.eq(window.fresh), stale.eq(window.seq[32:] != job.seq_high), moved.eq(window.next_state)]
         t = self.trailer.payload
         m.submodules.inner = inner = IPv4Decoder(4)
         m.d.comb += [inner.header.eq(t.head), inner.l4.eq(t.after_header), inner.available.eq(t.payload_len),
                      inner.checksum_ok.eq(t.head_checksum_ok)]
         tunnel = sa.flags.mode != Mode.TRANSPORT
+        # the counts with this frame, registered (from CHECK on), compared with the lifetimes in ADMIT
         packets, nbytes = Signal(64), Signal(64)
-        m.d.comb += [packets.eq(state.packets + 1), nbytes.eq(state.bytes + t.payload_len)]
+        m.d.sync += [packets.eq(state.packets + 1), nbytes.eq(state.bytes + t.payload_len)]
         soft = ~state.soft_expired & (reached(packets, sa.soft_packets) | reached(nbytes, sa.soft_bytes))
         hard = reached(packets, sa.hard_packets) | reached(nbytes, sa.hard_bytes)
 
@@ -104,6 +108,8 @@ class InboundCommit(wiring.Component):
                         m.next = "LOAD"
             with m.State("LOAD"):  # the SA and its state on the shared read ports
                 m.d.sync += [sa.eq(self.sa.data.sa), state.eq(self.state.data)]
+                m.next = "INFER"
+            with m.State("INFER"):
                 m.next = "CHECK"
             with m.State("CHECK"):
                 m.d.sync += [pending.eq(0), event_index.eq(job.sa_index)]
@@ -111,11 +117,11 @@ class InboundCommit(wiring.Component):
                 checked = [
                     (state.dead, "drop_sa_expired"),
                     (job.bad_length, "drop_malformed"),
-                    (~window.fresh, "drop_replay"),
+                    (~fresh, "drop_replay"),
                     # the ICV as the model checks it: with the high half inferred from this state
                     # (RFC 4303 A2.2); decrypted with another (inferred while frames were in
                     # flight), the model's AAD differs, so its ICV fails too
-                    (~self.icv.payload.ok | (window.seq[32:] != job.seq_high), "drop_auth_fail"),
+                    (~self.icv.payload.ok | stale, "drop_auth_fail"),
                 ]
                 with m.If(ready):
                     m.next = "VERDICT"
@@ -128,7 +134,7 @@ class InboundCommit(wiring.Component):
                                     m.d.sync += [getattr(state, field).eq(count_),
                                                  pending[bit].eq((limit != 0) & (count_ == limit))]
                     with m.Else():  # the ICV verified: the window moves (RFC 4303 §3.4.3)
-                        m.d.sync += state.window.eq(window.next_state)
+                        m.d.sync += state.window.eq(moved)
                         with m.If(~t.pad_ok):
                             m.d.sync += drop.eq(counter("drop_bad_pad"))
                         with m.Elif(t.next_header == NEXT_HEADER_NONE):
@@ -136,13 +142,14 @@ class InboundCommit(wiring.Component):
                         with m.Elif(tunnel & ((t.next_header != PROTO_IPIP) | ~inner.fields.ok)):
                             m.d.sync += drop.eq(counter("drop_malformed"))
                         with m.Else():
-                            m.d.sync += [drop.eq(0), state.packets.eq(packets), state.bytes.eq(nbytes),
-                                         state.soft_expired.eq(state.soft_expired | soft),
-                                         state.dead.eq(hard), pending.eq(Cat(soft, hard))]
+                            m.d.sync += drop.eq(0)
                             m.next = "ADMIT"
             with m.State("ADMIT"):  # RFC 4301 §5.2 step 4: a policy of this SA covers the inner packet
                 m.d.comb += self.admit_lookup.valid.eq(1)
                 with m.If(self.admit_lookup.ready):
+                    m.d.sync += [state.packets.eq(packets), state.bytes.eq(nbytes),
+                                 state.soft_expired.eq(state.soft_expired | soft),
+                                 state.dead.eq(hard), pending.eq(Cat(soft, hard))]
                     m.next = "ADMITTED"
             with m.State("ADMITTED"):
                 m.d.comb += self.admit.ready.eq(1)

@@ -3,9 +3,10 @@
 The one's-complement sum is associative and commutative (RFC 1071 §2(A)), so each beat's header
 words are added to an integer total as they pass, and the total is folded with its end-around
 carries (RFC 1071 §1) once: the same sum as over the whole header at once, with adders for one
-beat's words instead of thirty. The header's words are those of its first 4 × IHL bytes, IHL
-being the low nibble of its first byte (RFC 791 §3.1), as the reference model's
-`ipv4.header_length` sums them.
+beat's words instead of thirty. A beat's words are summed in the cycle it is taken, added to the
+total the next, so the verdict comes the cycle after a frame's last beat. The header's words are
+those of its first 4 × IHL bytes, IHL being the low nibble of its first byte (RFC 791 §3.1), as
+the reference model's `ipv4.header_length` sums them.
 """
 
 from amaranth.hdl import Module, Mux, Signal
@@ -21,10 +22,10 @@ LONGEST = 60  # bytes: IHL 15
 class HeaderChecksum(wiring.Component):
     """Watch the beats of a packet bus (`beat`, taken when `take`) whose frames hold an IPv4
     header at one of `starts` bytes in, `choice` saying which (from the beat holding the
-    earliest of them on); `ok` is whether the header's words taken so far, this beat's included
-    when `take`, sum to 0xffff. At a frame's last beat (as it is taken), `ok` is the frame's
-    checksum verdict, meaningful when the frame holds the whole header (4 × IHL bytes: the
-    bytes of the last beat past `nbytes` count as they are).
+    earliest of them on); `ok` is whether the header's words taken up to the cycle before sum to
+    0xffff. The cycle after a frame's last beat is taken, `ok` is the frame's checksum verdict,
+    meaningful when the frame holds the whole header (4 × IHL bytes: the bytes of the last beat
+    past `nbytes` count as they are).
 
     Frames are delimited by `last` alone (`espline.gateware.packet`). The header's 16-bit words
     must not straddle beats: `width` and `starts` even.
@@ -59,14 +60,18 @@ class HeaderChecksum(wiring.Component):
             position = at * w + 2 * k  # in the frame
             inside = (position >= start) & (position < start + 4 * ihl_now)
             words.append(Mux(inside, big_endian(beat.data, 2 * k, 2), 0))
+        # the beat's words (0 if none is taken) and whether it started a frame, then the total with them
+        part, first = Signal(16 + (w // 2 - 1).bit_length()), Signal()
+        m.d.sync += [part.eq(Mux(self.take, sum(words), 0)), first.eq(self.take & starts)]
         total = Signal(16 + (LONGEST // 2 - 1).bit_length())  # at most 30 words of 16 bits
         total_now = Signal.like(total)
         m.d.comb += [
-            total_now.eq(Mux(starts, 0, total) + Mux(self.take, sum(words), 0)),
+            total_now.eq(Mux(first, 0, total) + part),
             self.ok.eq(end_around_carry(total_now) == 0xFFFF),
         ]
+        m.d.sync += total.eq(total_now)
         with m.If(self.take):
-            m.d.sync += [total.eq(total_now), ihl.eq(ihl_now), starts.eq(beat.last)]
+            m.d.sync += [ihl.eq(ihl_now), starts.eq(beat.last)]
             with m.If(at <= last_beat):
                 m.d.sync += index.eq(at + 1)
         return m

@@ -108,10 +108,7 @@ class FrameParser(wiring.Component):
 
         # the IPv4 header checksum, summed as the frame passes, behind either Ethernet header
         m.submodules.checksum = checksum = HeaderChecksum(width, (14, 18))
-        checksum_ok = Signal()  # the verdict at the frame's last beat
         m.d.comb += [checksum.beat.eq(self.i.payload), checksum.take.eq(take), checksum.choice.eq(tagged_now)]
-        with m.If(take & self.i.payload.last):
-            m.d.sync += checksum_ok.eq(checksum.ok)
 
         # decode (the cycle after the last beat, from the bytes kept)
         p = Signal(Parsed)
@@ -126,7 +123,7 @@ class FrameParser(wiring.Component):
             decoder.header.eq(ip_bytes),
             decoder.l4.eq(l4),
             decoder.available.eq(length - l2_len),
-            decoder.checksum_ok.eq(checksum_ok),
+            decoder.checksum_ok.eq(checksum.ok),  # the frame's verdict, in the cycle after its last beat
         ]
         ip = decoder.fields
         is_ipv4 = ~stacked & (kind == ETH_IPV4)

@@ -65,44 +65,52 @@ class ReplayWindow(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        w, top, bitmap = self.size, self.state.top, self.state.bitmap
+        w, top, bitmap, s = self.size, self.state.top, self.state.bitmap, self.seq_low
         index_bits = (self.blocks - 1).bit_length()
+        w_bits = len(w)
 
-        # RFC 4303 Appendix A2.2: the high half of the received sequence number
-        top_low, top_high = top[:32], top[32:]
-        bottom = Signal(32)
-        m.d.comb += bottom.eq(top_low - (w - 1))
-        high = Signal(33)  # one extra bit: "-1" in case B means nothing valid
-        with m.If(~self.esn):
-            m.d.comb += high.eq(0)
-        with m.Elif(top_low >= w - 1):  # case A
-            m.d.comb += high.eq(Mux(self.seq_low >= bottom, top_high, top_high + 1))
-        with m.Else():  # case B
-            m.d.comb += high.eq(Mux(self.seq_low >= bottom, top_high - 1, top_high))
-        negative = self.esn & (top_low < w - 1) & (self.seq_low >= bottom) & (top_high == 0)
+        # RFC 4303 Appendix A2.2 with the low halves only: the inferred high half is T's, T's + 1 or
+        # T's - 1, so every comparison of 64-bit numbers reduces to one 32-bit subtraction, t - s,
+        # and which of the three the high half is (no carry chain follows another)
+        t, th = top[:32], top[32:]
+        below = Signal(33)  # t - s, its top bit the borrow: s > t
+        m.d.comb += below.eq(t - s)
+        after = below[32]
+        near = (below[w_bits:32] == 0) & (below[:w_bits] < w)  # (t - s) mod 2^32 < W
+        case_a = (t[w_bits:] != 0) | (t[:w_bits] >= w - 1)  # the window within one 2^32 subspace
+        ge = Mux(case_a, after | near, after & near)  # s >= the window's bottom, t - W + 1 mod 2^32
+        same = ~self.esn | (case_a == ge)  # high: T's (ESN), else 0
+        up = self.esn & case_a & ~ge  # high: T's + 1
+        down = self.esn & ~case_a & ge  # high: T's - 1 (-1 in case B means nothing valid)
+        th_zero, th_ones = th == 0, th == 2**32 - 1
+        high = Signal(32)
+        m.d.comb += high.eq(Mux(~self.esn, 0, Mux(up, th + 1, Mux(down, th - 1, th))))
+        negative = down & th_zero
         seq = self.seq
-        m.d.comb += seq.eq(Cat(self.seq_low, high[:32]))
+        m.d.comb += seq.eq(Cat(s, high))
 
-        # fresh: new, or inside the window with its bit clear
+        # seq > T; T - seq < W when seq <= T: the high halves differ by 0 (s <= t) or 1 (s > t)
+        th_same = Mux(self.esn, 1, th_zero)  # T's high half the same as seq's
+        newer = Mux(same, th_same & after, Mux(up, ~th_ones, th_zero))
+        in_window = near & Mux(after, Mux(self.esn, down, th == 1), same & th_same)
         bit = Signal(range(self.blocks * BLOCK))
         m.d.comb += bit.eq(seq[: index_bits + 5])
         seen = bitmap.bit_select(bit, 1)
-        newer = seq > top
-        in_window = (top - seq) < w
-        m.d.comb += self.fresh.eq((seq != 0) & ~negative & (newer | (in_window & ~seen)))
+        high_zero = Mux(~self.esn, 1, Mux(up, th_ones, Mux(down, th == 1, th_zero)))
+        m.d.comb += self.fresh.eq(((s != 0) | ~high_zero) & ~negative & (newer | (in_window & ~seen)))
 
-        # next state: advancing clears the blocks between the old top's block and the new one's
-        old_block, new_block = top[5:], seq[5:]
-        advance = Signal(64)
-        m.d.comb += advance.eq(new_block - old_block)
+        # next state: advancing clears the blocks between the old top's block and the new one's,
+        # `advance` of them: (s >> 5) - (t >> 5), plus 2^27 when the high half is T's + 1
+        ahead = Signal(28)
+        m.d.comb += ahead.eq(s[5:] - t[5:])
+        whole = (up & ~ahead[27]) | (ahead[index_bits:27] != 0)  # by a whole ring or more
         cleared = Signal(self.blocks * BLOCK)
         for i in range(self.blocks):
             # ring position i is cleared when it is one of the `advance` blocks after the old
             # top's (RFC 6479 §3: all of them when the window moves by a whole ring or more)
-            distance = Signal(max(index_bits, 1), name=f"distance_{i}")
-            if index_bits:
-                m.d.comb += distance.eq(Const(i, index_bits) - old_block[:index_bits])
-            clear = newer & ((advance >= self.blocks) | ((distance != 0) & (distance <= advance)))
+            distance = Signal(index_bits, name=f"distance_{i}")
+            m.d.comb += distance.eq(Const(i, index_bits) - t[5 : 5 + index_bits])
+            clear = newer & (whole | ((distance != 0) & (distance <= ahead[:index_bits])))
             block = slice(i * BLOCK, (i + 1) * BLOCK)
             m.d.comb += cleared[block].eq(Mux(clear, 0, bitmap[block]))
         m.d.comb += [

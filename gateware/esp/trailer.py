@@ -11,7 +11,7 @@ byte is b - 1 and ended a run too); the padding is good iff the pad length is 0
 or the byte before the pad-length byte ends a run and equals the pad length.
 """
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Const, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -38,7 +38,9 @@ TrailerLayout = data.StructLayout({
 
 class EspTrailer(wiring.Component):
     """Pass plaintext frames from `i` to `o` unchanged (no added latency); emit one
-    `TrailerLayout` record per frame on `trailer`, from the cycle after its last beat.
+    `TrailerLayout` record per frame on `trailer`, from the second cycle after its last beat
+    (the record is queued at the last beat, the header checksum's verdict a cycle later, in a
+    queue of its own that always has room: it holds one verdict fewer than the records do).
 
     A frame's last beat waits only while the record queue (`records` deep) is full.
     """
@@ -53,6 +55,7 @@ class EspTrailer(wiring.Component):
         m = Module()
         width, beat = self.width, self.i.payload
         m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=self.layout.size, depth=self.records)
+        m.submodules.verdicts = verdicts = fifo.SyncFIFOBuffered(width=1, depth=self.records)
 
         take = self.i.valid & self.i.ready
         passable = ~beat.last | queue.w_rdy  # a last beat needs room for its record
@@ -66,10 +69,19 @@ class EspTrailer(wiring.Component):
         prev = [Signal(8, name="prev_1"), Signal(8, name="prev_0")]  # older first
         prev_seq = [Signal(name="prev_seq_1"), Signal(name="prev_seq_0")]
         b = [Mux(beat.first, 0, p) for p in prev] + [beat.data.word_select(i, 8) for i in range(width)]
+        # seq[j] = (b[j] == 1) | (b[j - 1] + 1 == b[j]) & seq[j - 1]: a carry chain (generate,
+        # propagate), resolved as a parallel prefix in log2(width + 1) steps rather than width
         seq = [Mux(beat.first, 0, p) for p in prev_seq]
+        gen = [seq[1]] + [b[j] == 1 for j in range(2, width + 2)]
+        pro = [Const(0, 1)] + [b[j - 1] + 1 == b[j] for j in range(2, width + 2)]
+        span = 1
+        while span < len(gen):
+            gen = [g if k < span else g | (pro[k] & gen[k - span]) for k, g in enumerate(gen)]
+            pro = [p if k < span else p & pro[k - span] for k, p in enumerate(pro)]
+            span *= 2
         for j in range(2, width + 2):
             step = Signal(name=f"seq_{j - 2}")
-            m.d.comb += step.eq((b[j] == 1) | ((b[j - 1] + 1 == b[j]) & seq[j - 1]))
+            m.d.comb += step.eq(gen[j - 1])
             seq.append(step)
         with m.If(take & ~beat.last):  # full beat: keep its last two bytes
             m.d.sync += [prev[0].eq(b[width]), prev[1].eq(b[width + 1]),
@@ -106,8 +118,7 @@ class EspTrailer(wiring.Component):
             m.d.sync += length.eq(total)
         m.submodules.head_checksum = head_checksum = HeaderChecksum(width)
         m.d.comb += [head_checksum.beat.eq(beat), head_checksum.take.eq(take)]
-        m.d.comb += [record.length.eq(total), record.head.eq(head_now), record.after_header.eq(after_now),
-                     record.head_checksum_ok.eq(head_checksum.ok)]
+        m.d.comb += [record.length.eq(total), record.head.eq(head_now), record.after_header.eq(after_now)]
         with m.Switch(beat.nbytes):
             for n in range(1, width + 1):
                 with m.Case(n):
@@ -119,11 +130,17 @@ class EspTrailer(wiring.Component):
                         record.payload_len.eq(total - 2 - pad),
                     ]
 
+        done, out = Signal(), Signal(self.layout)  # done: the cycle after a last beat
+        m.d.sync += done.eq(take & beat.last)
         m.d.comb += [
             queue.w_data.eq(record),
             queue.w_en.eq(take & beat.last),
-            self.trailer.valid.eq(queue.r_rdy),
-            self.trailer.payload.eq(queue.r_data),
-            queue.r_en.eq(self.trailer.ready),
+            verdicts.w_data.eq(head_checksum.ok),
+            verdicts.w_en.eq(done),
+            out.eq(queue.r_data), out.head_checksum_ok.eq(verdicts.r_data),
+            self.trailer.valid.eq(queue.r_rdy & verdicts.r_rdy),
+            self.trailer.payload.eq(out),
+            queue.r_en.eq(self.trailer.ready & verdicts.r_rdy),
+            verdicts.r_en.eq(self.trailer.ready & queue.r_rdy),
         ]
         return m

@@ -72,9 +72,9 @@ def test_checksum_agrees_with_rfc1071_and_the_model(width, starts):
                     await ctx.tick()
                 ctx.set(dut.take, 1)
                 ctx.set(dut.beat, beat)
-                if beat["last"]:
-                    verdicts.append(ctx.get(dut.ok))
                 await ctx.tick()
+                if beat["last"]:
+                    verdicts.append(ctx.get(dut.ok))  # the cycle after the last beat
             ctx.set(dut.take, 0)
 
     sim = Simulator(dut)
