@@ -70,13 +70,15 @@ synth: setup $(VENV)/.espline-synth
 	$(PY) -m espline.hw.synth $(if $(DESIGN),--design $(DESIGN))
 
 # A board's bitstream (espline.hw.bitstream, docs/boards.md) into build/boards/$(BOARD)/:
-# BOARD=colorlight-i9 (default) | versa | colorlight-5a-75b, SEED=n (nextpnr), LOOPBACK=1 (a wire in
+# BOARD=colorlight-i9 (default) | versa | colorlight-5a-75b, SEED=n, PLACER=heap|static and
+# ROUTER=router1|router2 (nextpnr), LOOPBACK=1 (a wire in
 # place of the appliance, to bring a board up; into build/boards/$(BOARD)-loopback/). One heavy
 # build at a time on a shared machine: the lock is the one the synthesis runs take.
 BOARD ?= colorlight-i9
 BITSTREAM_ARGS = --board $(BOARD) $(if $(LOOPBACK),--loopback)
 bitstream: setup $(VENV)/.espline-synth
-	flock /tmp/espline-synth.lock $(PY) -m espline.hw.bitstream $(BITSTREAM_ARGS) $(if $(SEED),--seed $(SEED))
+	flock /tmp/espline-synth.lock $(PY) -m espline.hw.bitstream $(BITSTREAM_ARGS) $(if $(SEED),--seed $(SEED)) \
+	  $(if $(PLACER),--placer $(PLACER)) $(if $(ROUTER),--router $(ROUTER))
 
 # The board's bitstream onto the board with openFPGALoader (says so when it is not installed).
 program: setup

@@ -57,26 +57,33 @@ def _device(board) -> str:
     return board.device.split("-")[1]  # LFE5U-45F, LFE5UM-45F -> 45F
 
 
-def build(board_name: str, *, seed: int = 1, out: str = "build/boards", loopback: bool = False) -> dict:
-    """Build one board's bitstream (`loopback`: with `Loopback` in place of the appliance); returns
-    (and writes as summary.json) what it measured."""
+def build(board_name: str, *, seed: int = 1, placer: str = "heap", router: str = "router1",
+          out: str = "build/boards", loopback: bool = False, pnr: bool = True) -> dict:
+    """Build one board's bitstream (`loopback`: with `Loopback` in place of the appliance; `pnr`
+    False: Yosys only); returns (and writes as summary.json) what it measured."""
     board = BOARDS[board_name]
     work = Path(out) / (board_name + "-loopback" * loopback)
     _tools()
     command = (f"make bitstream BOARD={board_name}" + (f" SEED={seed}" if seed != 1 else "")
+               + (f" PLACER={placer}" if placer != "heap" else "")
+               + (f" ROUTER={router}" if router != "router1" else "")
                + (" LOOPBACK=1" if loopback else ""))
     appliance = Loopback(GIGABIT.width, word_address_width(GIGABIT.regmap())) if loopback else None
     t0 = time.monotonic()
     plan = board.platform().prepare(BoardTop(board, GIGABIT, appliance), name=NAME, ecppack_opts="--compress",
-                                    nextpnr_opts=["--seed", str(seed), "--report", "report.json",
+                                    nextpnr_opts=["--seed", str(seed), "--placer", placer, "--router", router,
+                                                  "--report", "report.json",
                                                   "--timing-allow-fail"])
     plan.extract(str(work))
+    for stale in ("report.json", f"{NAME}.bit"):  # an earlier run's
+        (work / stale).unlink(missing_ok=True)
     steps, tool_seconds = _steps(work / f"build_{NAME}.sh"), {}
     error = _run(steps[0], work, tool_seconds)  # Yosys
-    if error is None and _summary(board, work)["status"] != "does not fit":  # nextpnr, ecppack: if it fits
+    if pnr and error is None and _summary(board, work)["status"] != "does not fit":  # nextpnr, ecppack: if it fits
         error = next(filter(None, (_run(step, work, tool_seconds) for step in steps[1:])), None)
-    summary = _summary(board, work) | {"seed": seed, "loopback": loopback, "command": command,
-                                       "seconds": round(time.monotonic() - t0), "tool_seconds": tool_seconds}
+    summary = _summary(board, work, pnr) | {"seed": seed, "placer": placer, "router": router, "loopback": loopback,
+                                            "command": command, "seconds": round(time.monotonic() - t0),
+                                            "tool_seconds": tool_seconds}
     (work / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     if error is not None:
         raise SystemExit(f"{board_name}: {error}; see {work}/{NAME}.rpt (Yosys) and {NAME}.tim (nextpnr)")
@@ -99,7 +106,7 @@ def _run(step: str, work: Path, seconds: dict) -> str | None:
     return None if result.returncode == 0 else f"{tool} failed ({result.returncode})"
 
 
-def _summary(board, work: Path) -> dict:
+def _summary(board, work: Path, pnr: bool = True) -> dict:
     device = _device(board)
     summary = {"board": board.name, "device": board.device}
     if not (work / f"{NAME}.json").exists():
@@ -112,7 +119,8 @@ def _summary(board, work: Path) -> dict:
                    fill={k: round(need[k] / capacity[k], 3) for k in capacity})
     report = work / "report.json"
     if not report.exists():
-        return summary | {"status": "does not fit" if max(summary["fill"].values()) > 1 else "nextpnr failed"}
+        fits = max(summary["fill"].values()) <= 1
+        return summary | {"status": "does not fit" if not fits else "synthesized" if not pnr else "nextpnr failed"}
     report = json.loads(report.read_text())
     clocks = {net: {"achieved_mhz": round(v["achieved"], 1), "constraint_mhz": round(v["constraint"], 1)}
               for net, v in report.get("fmax", {}).items()}
@@ -151,17 +159,23 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m espline.hw.bitstream", description=__doc__.splitlines()[0])
     ap.add_argument("--board", required=True, choices=sorted(BOARDS))
     ap.add_argument("--seed", type=int, default=1, help="nextpnr placer seed")
+    ap.add_argument("--placer", default="heap", choices=["heap", "static"], help="nextpnr placer")
+    ap.add_argument("--router", default="router1", choices=["router1", "router2"],
+                    help="nextpnr router: router1 (timing-driven) or router2 (converges on congested designs)")
     ap.add_argument("--out", default="build/boards", help="output folder (a sub-folder per board)")
     ap.add_argument("--loopback", action="store_true",
                     help="a wire in place of the appliance (espline.hw.loopback), to bring a board up")
+    ap.add_argument("--no-pnr", dest="pnr", action="store_false",
+                    help="Yosys only: the cells and their fill of the device, no nextpnr")
     ap.add_argument("--program", action="store_true", help="program the board's bitstream, build nothing")
     args = ap.parse_args(argv)
     if args.program:
         program(args.board, args.out, args.loopback)
         return 0
-    summary = build(args.board, seed=args.seed, out=args.out, loopback=args.loopback)
+    summary = build(args.board, seed=args.seed, placer=args.placer, router=args.router, out=args.out,
+                    loopback=args.loopback, pnr=args.pnr)
     print(_line(summary), flush=True)
-    return 0 if summary["status"] == "bitstream" else 1
+    return 0 if summary["status"] in ("bitstream", "synthesized") else 1
 
 
 if __name__ == "__main__":
