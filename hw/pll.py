@@ -6,7 +6,11 @@ CLKOP, f_VCO = f_out * CLKOP_DIV; the phase-frequency detector runs at f_in / CL
 detector frequency, then the VCO nearest the middle of its range, which is what Project Trellis'
 `ecppll` chooses (25 -> 125 MHz: 1, 5, 5; 100 -> 125 MHz: 4, 5, 5; `tests/hw/test_pll.py`).
 The design above defines the domain (`sync` by default); this block drives its clock, and its
-reset until the PLL locks, released synchronously (`amaranth.lib.cdc.ResetSynchronizer`). Its
+reset until the PLL locks, released synchronously (`amaranth.lib.cdc.ResetSynchronizer`). That
+reset reaches most of the design's flip-flops (~20 k in the gigabit board top), and nextpnr-ecp5
+0.11 promotes only clocks to the global networks: on general routing such a net spans the device
+and its congestion (docs/boards.md), so it goes through a `DCCA` global buffer, which nextpnr
+routes on a global network to every flip-flop's `LSR` and to the few LUTs that use it. Its
 frequency constraint is nextpnr-ecp5's, derived from the input pin's (the LPF's `FREQUENCY PORT`
 on the oscillator) through the dividers ("Derived frequency constraint of 125.0 MHz"): Yosys
 renames the output net, so an LPF `FREQUENCY NET` on it would be ignored.
@@ -14,7 +18,7 @@ renames the output net, so an LPF `FREQUENCY NET` on it would be ignored.
 
 from fractions import Fraction
 
-from amaranth.hdl import ClockSignal, Instance, Module, Signal
+from amaranth.hdl import ClockDomain, ClockSignal, Instance, Module, ResetSignal, Signal
 from amaranth.lib import wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
@@ -70,6 +74,9 @@ class Pll(wiring.Component):
             i_RST=0, i_STDBY=0, i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1,
             i_PLLWAKESYNC=0, i_ENCLKOP=0,
         )
-        m.d.comb += ClockSignal(self.domain).eq(clock)
-        m.submodules.reset = ResetSynchronizer(~self.locked, domain=self.domain)
+        m.domains.unbuffered = ClockDomain(local=True)  # the reset before its global buffer
+        m.d.comb += [ClockSignal(self.domain).eq(clock), ClockSignal("unbuffered").eq(clock)]
+        m.submodules.reset = ResetSynchronizer(~self.locked, domain="unbuffered")
+        m.submodules.reset_buffer = Instance("DCCA", i_CLKI=ResetSignal("unbuffered"), i_CE=1,
+                                             o_CLKO=ResetSignal(self.domain))
         return m
