@@ -6,7 +6,8 @@ an entry's afresh when `renewed` names it: from the new SA's starting number (th
 
 Writes (docs/sa-table.md): a pending write raises `hold`, and the directions take no new frame;
 the table takes it once every direction is `quiet` (no frame between its SA read and its
-write-back), so a frame sees one version of its SA, never half an entry. Commit and delete
+write-back), so a frame sees one version of its SA, never half an entry; `renewed` follows a
+cycle later, still under `hold`. Commit and delete
 write the entry whole and renew it; an inbound SA's commit also inserts its SPI into the index
 and is `refused` (nothing written) when the index has no slot for it, a delete removes it. An
 update keeps the entry's key and salt and its dynamic state: the sequence number - the GCM IV
@@ -105,7 +106,10 @@ class SaTable(wiring.Component):
 
         w = self.write.payload
         stores = {group: memory.write_port() for group, memory in memories.items()}
-        m.d.comb += self.hold.eq(self.write.valid)
+        # `renewed` is registered: the directions start the dynamic state a cycle after the write,
+        # held for that cycle too, so a frame still sees one version of its SA
+        m.d.comb += self.hold.eq(self.write.valid | self.renewed.en)
+        m.d.sync += self.renewed.en.eq(0)
         change = index.change.payload
         # a commit of an inbound SA inserts its SPI; a delete removes the SPI its index holds, if any
         inserted = w.valid & ~w.update & (w.entry.flags.dir == Dir.IN)
@@ -126,7 +130,7 @@ class SaTable(wiring.Component):
                     with m.If(~index.refused):
                         m.d.comb += [stores[group].en.eq(updated | ~w.update)
                                      for group, (_, _, updated) in groups.items()]
-                        m.d.comb += [self.renewed.en.eq(~w.update), self.renewed.index.eq(w.index),
+                        m.d.sync += [self.renewed.en.eq(~w.update), self.renewed.index.eq(w.index),
                                      self.renewed.dir.eq(w.entry.flags.dir), self.renewed.seq.eq(w.entry.seq),
                                      self.renewed.esn.eq(w.entry.flags.esn)]
                     m.next = "IDLE"

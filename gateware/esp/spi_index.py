@@ -10,8 +10,9 @@ once (at 16 SAs, 16 comparators cost less than reading and searching two rows).
 `find`: the SPI on `spi`, the answer (`hit`, `index`: the lowest index holding the SPI) one cycle
 later; a lookup every cycle. `change`: insert the SPI on `spi` at one index, or remove
 whatever SPI an index holds (none: nothing changes; `spi` unused) - the SA table's writes: an
-insert only at an index holding none, a commit being of a free entry; taken in its second
-cycle (`ready`). An insert that finds both rows full changes nothing and is `refused`.
+insert only at an index holding none, a commit being of a free entry; taken in its third
+cycle (`ready`: the rows' hashes, then their counts compared, each registered). An insert that
+finds both rows full changes nothing and is `refused`.
 """
 
 from amaranth.hdl import Array, Cat, Module, Mux, Signal
@@ -56,18 +57,20 @@ class SpiIndex(wiring.Component):
 
         change = self.change.payload
         row_of = [Signal(range(self.n_rows), name=f"row_{k}") for k in range(2)]  # the rows of `change.spi`
-        read = Signal()  # `row_of` holds the rows of the change on `change`
-        m.d.sync += read.eq(self.change.valid & ~read)
+        read, decided = Signal(), Signal()  # `row_of` holds the change's rows; then the choice below
+        m.d.sync += [read.eq(self.change.valid & ~read & ~decided), decided.eq(read)]
         m.d.sync += [h.eq(row_hash(change.spi, polynomial, self.n_rows))
                      for h, polynomial in zip(row_of, POLYNOMIALS, strict=True)]
         second = Signal()  # the insert goes to the second row: it has fewer used slots
-        m.d.comb += second.eq(used[row_of[1]] < used[row_of[0]])
+        full = [Signal(name=f"full_{k}") for k in range(2)]
+        m.d.sync += [second.eq(used[row_of[1]] < used[row_of[0]]),
+                     *[f.eq(used[row] == WAYS) for f, row in zip(full, row_of, strict=True)]]
         chosen = Mux(second, row_of[1], row_of[0])
         entry = spis[change.index]
-        with m.If(self.change.valid & read):
+        with m.If(self.change.valid & decided):
             m.d.comb += self.change.ready.eq(1)
             with m.If(change.insert):
-                with m.If(used[chosen] == WAYS):
+                with m.If(Mux(second, full[1], full[0])):
                     m.d.comb += self.refused.eq(1)
                 with m.Else():
                     m.d.sync += [used[chosen].eq(used[chosen] + 1),

@@ -170,7 +170,12 @@ class SequenceNumbers(Elaboratable):
         consistent = state.dead | (state.seq < seq_max)
         with m.If(~seen_s.bit_select(s_at, 1)):
             m.d.comb += Assume(static.spi == s_at)
-        with m.If(s_at == read_at):
+        # reads made while the table renews an entry (the cycle after it wrote the static entry,
+        # the directions quiet and held) feed no decision: the static entry is new there, its
+        # dynamic state not yet
+        read_renewing = Signal()
+        m.d.sync += read_renewing.eq(t.renewed.en)
+        with m.If((s_at == read_at) & ~read_renewing):
             with m.If(~seen_d.bit_select(read_at, 1)):
                 m.d.comb += Assume(consistent)
             with m.Else():

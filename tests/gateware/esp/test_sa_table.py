@@ -52,12 +52,18 @@ def test_writes_reads_renewals_and_the_spi_index():
             assert ctx.get(dut.hold)
             if ctx.get(dut.write.ready):
                 assert cycle > max(quiet_after), "taken before every direction was quiet"
-                refused, renewed = ctx.get(dut.refused), ctx.get(dut.renewed.en)
-                renewed_index = ctx.get(dut.renewed.index)
+                refused = ctx.get(dut.refused)
+                assert not ctx.get(dut.renewed.en)
+                await ctx.tick()
+                ctx.set(dut.write.valid, 0)
+                # the cycle after: the renewal, the directions still held
+                renewed, renewed_index = ctx.get(dut.renewed.en), ctx.get(dut.renewed.index)
+                assert ctx.get(dut.hold) == renewed
                 if renewed:  # the written entry's direction, starting number and ESN flag
                     assert (ctx.get(dut.renewed.dir), ctx.get(dut.renewed.seq), ctx.get(dut.renewed.esn)) == \
                         (dir, *start)
                 await ctx.tick()
+                assert not ctx.get(dut.renewed.en)
                 break
             assert not ctx.get(dut.renewed.en)
             await ctx.tick()
