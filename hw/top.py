@@ -29,6 +29,8 @@ from espline.gateware.builds import GIGABIT, ApplianceBuild
 from espline.gateware.csr.uart_bridge import UartBridge
 from espline.gateware.eth.port import EthernetPort
 from espline.gateware.eth.rgmii import RgmiiPhy
+from espline.gateware.packet import beat_layout
+from espline.gateware.plumbing import Queue
 
 from .activity import Activity
 from .board_registers import BOARD_BASE, BoardRegisters
@@ -80,10 +82,13 @@ class BoardTop(wiring.Component):
             wiring.connect(m, mac.gmii, phy.gmii)
             macs.append(mac)
         lan, wan = macs
-        wiring.connect(m, lan.rx, appliance.plain_i)
-        wiring.connect(m, appliance.plain_o, lan.tx)
-        wiring.connect(m, wan.rx, appliance.cipher_i)
-        wiring.connect(m, appliance.cipher_o, wan.tx)
+        # each stream between a MAC and the appliance through a two-beat queue, whose `ready` and
+        # `valid` come from registers: neither side's handshake logic runs into the other's
+        for name, source, sink in (("lan_in", lan.rx, appliance.plain_i), ("lan_out", appliance.plain_o, lan.tx),
+                                   ("wan_in", wan.rx, appliance.cipher_i), ("wan_out", appliance.cipher_o, wan.tx)):
+            m.submodules[name] = queue = Queue(beat_layout(width), 2)
+            wiring.connect(m, source, queue.i)
+            wiring.connect(m, queue.o, sink)
 
         phy_reset = Signal(range(PHY_RESET + 1), init=PHY_RESET)
         with m.If(phy_reset != 0):
