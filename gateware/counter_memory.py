@@ -5,7 +5,7 @@ Each counter sums its pulses into a small pending count, which its turn (every `
 to its total: the total is read (`registered_read`), kept in a register for a cycle (the block
 RAM's output is slow), then written back with the pending count added, while the counters two
 turns on are read. A read waits for its counter's turn (up to `n` cycles) and takes the value
-written then, so it is live: every pulse up to the cycle before counts. Unlike the appliance's
+written then, so it is live: every pulse up to two cycles before counts. Unlike the appliance's
 `esp.counts.GlobalCounters`, which answers in the cycle it is asked (so keeps its totals in
 distributed RAM, read through two ports), the totals here take no logic but the adder.
 """
@@ -45,18 +45,20 @@ class CounterMemory(wiring.Component):
         with m.If(turn == n - 1):
             m.d.sync += turn.eq(0)
         fetching, at = Signal(range(n)), Signal(range(n))  # the counters in `fetched`, in `total`
-        total = Signal(self.width)
+        total, taken = Signal(self.width), Signal(range(n + 1))  # and the pending count taken with it
         primed = Signal(2)  # `fetched`, `total` hold a counter's total (not so after a reset)
         m.d.sync += [fetching.eq(turn), at.eq(fetching), total.eq(fetched), primed.eq(Cat(1, primed[0]))]
-        # between two turns a counter takes at most `n` pulses (`n + 1` before its first after a reset)
-        pending = Array(Signal(range(n + 2), name=f"pending_{k}") for k in range(n))
-        written = primed[1]
-        m.d.comb += [fetch.addr.eq(turn), update.addr.eq(at), update.en.eq(written),
-                     update.data.eq(total + pending[at])]
+        # between two turns a counter takes at most `n` pulses; its pending count is taken the cycle
+        # before the write (the selection in one cycle, the addition in the next)
+        pending = Array(Signal(range(n + 1), name=f"pending_{k}") for k in range(n))
+        taking, written = primed[0], primed[1]
+        m.d.sync += taken.eq(pending[fetching])
         for k in range(n):
-            with m.If(written & (at == k)):
+            with m.If(taking & (fetching == k)):
                 m.d.sync += pending[k].eq(self.pulses[k])
             with m.Else():
                 m.d.sync += pending[k].eq(pending[k] + self.pulses[k])
+        m.d.comb += [fetch.addr.eq(turn), update.addr.eq(at), update.en.eq(written),
+                     update.data.eq(total + taken)]
         m.d.comb += [self.read.value.eq(update.data), self.read.valid.eq(written & (at == self.read.index))]
         return m
