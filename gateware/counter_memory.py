@@ -29,14 +29,14 @@ class CounterMemory(wiring.Component):
 
     def __init__(self, n: int, width: int = 32):
         if n < 3:
-            raise ValueError(f"n: {n} counters are fewer than the 3 a turn is in flight for")
+            raise ValueError(f"n: {n} counters, fewer than 3 (a total is written back while the one two on is read)")
         self.n, self.width = n, width
         super().__init__({"pulses": In(n), "read": In(read_signature(n, width))})
 
     def elaborate(self, platform):
         m = Module()
         n = self.n
-        # a counter is written back while the one two turns on is read: never the same word
+        # the total written back (`at`) is two counters behind the one read (`turn`): never the same word
         m.submodules.totals = totals = registered_read.memory(self.width, n, block=True)
         fetch, fetched = registered_read.read_port(m, totals)
         update = totals.write_port()
