@@ -7,9 +7,9 @@ loses frames, it never stalls the datapath.
 
 from amaranth.hdl import Module, Signal, unsigned
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from . import registered_read
 from .packet import beat_layout, packet_signature
 
 
@@ -25,12 +25,11 @@ class FrameQueue(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         pointer = unsigned(self.depth.bit_length())  # one bit more than the address: full vs empty
-        # an asynchronous read port and the output register behind it, which Yosys merges into a
-        # synchronous port: `no_rw_check` (honoured there only) spares the emulation of a read of the
-        # word being written, never used (the reader stops at `committed`, the writer writes beyond)
-        m.submodules.mem = mem = Memory(shape=beat_layout(self.width), depth=self.depth, init=[],
-                                        attrs={"no_rw_check": 1})
-        wr, rd = mem.write_port(), mem.read_port(domain="comb")
+        # no beat read in the cycle it is written is used: the reader stops at `committed`, the writer
+        # writes beyond
+        m.submodules.mem = mem = registered_read.memory(beat_layout(self.width), self.depth)
+        advance = ~self.o.valid | self.o.ready  # the output register takes the next beat, if any
+        wr, (rd, beat_out) = mem.write_port(), registered_read.read_port(m, mem, en=advance)
         wr_ptr, rd_ptr = Signal(pointer), Signal(pointer)
         committed = Signal(pointer)  # the end of the last whole frame written: the reader stops there
 
@@ -54,11 +53,10 @@ class FrameQueue(wiring.Component):
                 m.d.sync += [dropping.eq(1), wr_ptr.eq(committed)]
 
         # -- reader: committed beats out, through the read port's output register ------------------
-        advance = ~self.o.valid | self.o.ready
         fetch = advance & (rd_ptr != committed)
-        m.d.comb += rd.addr.eq(rd_ptr)
+        m.d.comb += [rd.addr.eq(rd_ptr), self.o.payload.eq(beat_out)]
         with m.If(advance):
-            m.d.sync += [self.o.valid.eq(fetch), self.o.payload.eq(rd.data)]
+            m.d.sync += self.o.valid.eq(fetch)
         with m.If(fetch):
             m.d.sync += rd_ptr.eq(rd_ptr + 1)
         return m

@@ -72,6 +72,11 @@ def _ethernet_port(width):
     return EthernetPort(width, rx_domain="rx")
 
 
+def _board_registers():
+    from espline.hw.board_registers import BoardRegisters
+    return BoardRegisters(2)
+
+
 def _block(block, config="compact", *, build=None, **params):
     """One sub-block of the appliance ("csr", "spd", "outbound", "inbound", "sa_table"), taken from the module
     Appliance.elaborate builds, so it has exactly the appliance's parameters (those of the named
@@ -120,6 +125,8 @@ DESIGNS = {
     # one Ethernet MAC (docs/ethernet.md) at 2, 4 and 8 bytes a beat; its receive clock `rx`
     # is a second clock pin
     **{f"eth-port-{width}": (lambda width=width: _ethernet_port(width), "25F") for width in (2, 4, 8)},
+    # the board's registers (docs/boards.md): the MAC counters' memory and its bus side
+    "board-registers": (_board_registers, "45F"),
 }
 
 #: device -> nextpnr-ecp5 arguments (ULX3S-style 85F; Colorlight 5A-75B 25F; 45F as on the Colorlight i9

@@ -114,7 +114,7 @@ class BoardTop(wiring.Component):
         wiring.connect(m, appliance.host_o, bridge.to_host)
         wiring.connect(m, bridge.from_host, appliance.host_i)
         for n, mac in enumerate(macs):
-            m.d.comb += registers.counters[n].eq(mac.counters)
+            m.d.comb += registers.counts[n].eq(mac.counts)
         bus, to_board = bridge.bus, bridge.bus.adr[bridge_width - 1]
         for slave, chosen in ((appliance.bus, ~to_board), (registers.bus, to_board)):
             m.d.comb += [slave.cyc.eq(bus.cyc & chosen), slave.stb.eq(bus.stb), slave.we.eq(bus.we),
@@ -125,12 +125,7 @@ class BoardTop(wiring.Component):
         # LEDs: 0 lit once the PLL has locked, dark for a moment on traffic; then one per port and direction
         alive = Signal()
         m.d.sync += alive.eq(1)
-        traffic = []  # LAN rx, LAN tx, WAN rx, WAN tx: a frame counted
-        for mac in macs:
-            for name in ("rx_frames", "tx_frames"):
-                counted, seen = mac.counters[name][0], Signal()  # a counter stepping by one flips bit 0 each count
-                m.d.sync += seen.eq(counted)
-                traffic.append(seen != counted)
+        traffic = [pulse for mac in macs for pulse in (mac.counts.rx_frames, mac.counts.tx_frames)]  # a frame counted
         shown = [(alive, Cat(*traffic).any())]
         if board.leds > len(traffic):
             shown += [(0, pulse) for pulse in traffic]

@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In, Out, connect
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
-from ..gateware.eth.port import EthernetPort, counter_layout
+from ..gateware.eth.port import COUNTERS, EthernetPort, count_layout
 from ..gateware.eth.rgmii_rx import RgmiiReceiver
 from ..gateware.eth.rgmii_tx import RgmiiTransmitter
 from ..gateware.packet import packet_signature
@@ -97,6 +97,14 @@ async def gmii_record(ctx, gmii, bursts: list, gaps: list, domain: str = "sync")
             idle += 1
 
 
+async def tally(ctx, counts, counted: dict):
+    """Add up the pulses on an `EthernetPort`'s `counts` (one per frame counted), by counter, into
+    `counted` (for a background testbench)."""
+    async for _, _, pulses in ctx.tick().sample(counts):
+        for name in COUNTERS:
+            counted[name] = counted.get(name, 0) + getattr(pulses, name)
+
+
 class RgmiiPort(wiring.Component):
     """For cocotb: an `EthernetPort` behind the RGMII coding (`RgmiiReceiver`, `RgmiiTransmitter`)
     with behavioural models of the DDR I/O registers in place of the FPGA's primitives, its RGMII
@@ -109,7 +117,7 @@ class RgmiiPort(wiring.Component):
     def __init__(self, width: int):
         self.width = width
         super().__init__({
-            "rx": Out(packet_signature(width)), "tx": In(packet_signature(width)), "counters": Out(counter_layout),
+            "rx": Out(packet_signature(width)), "tx": In(packet_signature(width)), "counts": Out(count_layout),
             "rgmii_rxd": In(4), "rgmii_rx_ctl": In(1), "rgmii_txd": Out(4), "rgmii_tx_ctl": Out(1),
             "rx_clk": In(1), "rx_rst": In(1), "phy_tx_clk": In(1),
         })
@@ -133,7 +141,7 @@ class RgmiiPort(wiring.Component):
             self.rgmii_txd.eq(Mux(high, txd[0], txd[1])), self.rgmii_tx_ctl.eq(Mux(high, tx_ctl[0], tx_ctl[1])),
             port.gmii.rx_data.eq(decode.rx_data), port.gmii.rx_dv.eq(decode.rx_dv), port.gmii.rx_er.eq(decode.rx_er),
             encode.tx_data.eq(port.gmii.tx_data), encode.tx_en.eq(port.gmii.tx_en), encode.tx_er.eq(port.gmii.tx_er),
-            self.counters.eq(port.counters),
+            self.counts.eq(port.counts),
         ]
         connect(m, wiring.flipped(self.tx), port.tx)
         connect(m, port.rx, wiring.flipped(self.rx))

@@ -26,12 +26,13 @@ of the fixed fields into one more.
 """
 
 from amaranth.hdl import Cat, Module, Signal
-from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from espline import regmap as rm
 from espline.regmap.enums import CmdErr, CmdOp
 
+from .. import registered_read
 from .layouts import fixed_fields
 
 
@@ -73,20 +74,17 @@ class TableCommand(wiring.Component):
         m.d.comb += [self.busy.eq(w.valid | fetching | checking | fetch_read | check_read | check_done),
                      self.zeroize.eq(self.start)]
 
-        # an asynchronous read port and a register behind it, which Yosys merges into the block RAM's
-        # read port: `no_rw_check` (honoured there only) spares the emulation of a read of the entry
-        # being written, a delayed write and a bypass multiplexer of the mirror's width; the mirror
-        # is written only while a command is busy, and no command reads it then
-        m.submodules.mirror = mirror = memory.Memory(shape=self.mirror, depth=self.depth, init=[],
-                                                     attrs={"ram_style": "block", "no_rw_check": 1})
-        update, lookup = mirror.write_port(), mirror.read_port(domain="comb")
+        # no entry read in the cycle it is written is used: the mirror is written only while a command
+        # is busy, and no command reads it then
+        m.submodules.mirror = mirror = registered_read.memory(self.mirror, self.depth, block=True)
+        update, (lookup, looked_up) = mirror.write_port(), registered_read.read_port(m, mirror, name="looked_up")
         m.d.comb += [update.addr.eq(w.payload.index), update.en.eq(w.valid & w.ready & ~self.refused),
                      update.data.valid.eq(w.payload.valid), lookup.addr.eq(self.index),
                      self.fetched.eq(fetch_read)]
         # the block RAM's output (5.6 ns after the clock on a -6 part: docs/boards.md) goes into
         # flip-flops only; the fetch and the checks read them, a cycle later
-        looked_up, read = Signal(self.mirror), Signal(self.mirror)
-        m.d.sync += [looked_up.eq(lookup.data), read.eq(looked_up), fetch_read.eq(fetching),
+        read = Signal(self.mirror)
+        m.d.sync += [read.eq(looked_up), fetch_read.eq(fetching),
                      check_read.eq(checking), check_done.eq(check_read)]
         m.d.comb += [getattr(update.data, name).eq(getattr(w.payload.entry, name)) for name in self.public]
         m.d.comb += [getattr(self.fetched_entry, name).eq(getattr(read, name)) for name in self.public]

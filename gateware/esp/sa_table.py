@@ -23,13 +23,13 @@ the next cycle. The first reader of a copy also keeps it there for as long as it
 index on `addr` (the port reads that index whenever no reader asks).
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from espline.regmap.enums import Dir
 
+from .. import registered_read
 from .sa_fields import share_read_port, shared_read_signature
 from .spi_index import SpiIndex, find_signature
 
@@ -83,20 +83,16 @@ class SaTable(wiring.Component):
         for group, (members, block, _) in groups.items():
             layout = data.StructLayout({**({"valid": 1} if group == "public" else {}),
                                         **{name: self.sa[name].shape for name in members}})
-            # read through an asynchronous port and a register, which Yosys merges into a block RAM's
-            # synchronous port: `no_rw_check` (honoured there only) spares the emulation of a read of
-            # the entry being written (a delayed write and a bypass multiplexer of the memory's width),
-            # never used: the table is written only while both directions are quiet
-            m.submodules[group] = memories[group] = Memory(shape=layout, depth=self.n_sa, init=[],
-                                                           attrs={"ram_style": "block", "no_rw_check": 1}
-                                                           if block else {})
+            # no entry read in the cycle it is written is used: the table is written only while both
+            # directions are quiet
+            m.submodules[group] = memories[group] = registered_read.memory(layout, self.n_sa, block=block)
         for copy in sorted(set(self.copies)):
             readers = [port for port, c in zip(self.read, self.copies, strict=True) if c == copy]
-            reads = {group: memory.read_port(domain="comb") for group, memory in memories.items()}
+            reads, read = {}, {}
+            for group, memory in memories.items():
+                reads[group], read[group] = registered_read.read_port(m, memory, name=f"{group}_read{copy}")
             grants = share_read_port(m, reads["public"], [(port.en, port.addr) for port in readers])
             m.d.comb += [reads[group].addr.eq(reads["public"].addr) for group in ("lifetimes", "secret")]
-            read = {group: Signal(memory.shape, name=f"{group}_read{copy}") for group, memory in memories.items()}
-            m.d.sync += [read[group].eq(port.data) for group, port in reads.items()]
             for port, grant in zip(readers, grants, strict=True):
                 m.d.comb += [port.granted.eq(grant), port.data.valid.eq(read["public"].valid)]
                 for group, (members, _, _) in groups.items():

@@ -6,10 +6,11 @@ there, committed only if it is good; committed words cross to `sync` through an 
 so a dropped frame leaves nothing behind. Each frame's outcome crosses through a small
 `AsyncFIFO` and is counted in `sync`. Transmit: `TxIntake` stores whole frames, `TxFramer`
 sends them with preamble, SFD, padding, FCS and the interpacket gap, in `sync`, whose clock
-is the PHY's transmit clock.
+is the PHY's transmit clock. Counting is a pulse on `counts`; the board keeps the totals
+(`espline.hw.board_registers`).
 """
 
-from amaranth.hdl import DomainRenamer, Module, Signal, unsigned
+from amaranth.hdl import DomainRenamer, Module, Signal
 from amaranth.lib import data, fifo, wiring
 from amaranth.lib.wiring import In, Out, connect
 
@@ -20,9 +21,10 @@ from .rx_framer import FCS_BYTES, MIN_FRAME, RxFramer, RxOutcome
 from .tx_framer import TxFramer
 from .tx_intake import TxIntake
 
-counter_layout = data.StructLayout({name: unsigned(32) for name in (
-    "rx_frames", "rx_bad_fcs", "rx_runt", "rx_oversize", "rx_overflow", "rx_error",
-    "tx_frames", "tx_oversize", "tx_empty")})
+#: The port's counters (docs/boards.md "Board registers"): `counts` pulses one member a frame counted.
+COUNTERS = ("rx_frames", "rx_bad_fcs", "rx_runt", "rx_oversize", "rx_overflow", "rx_error",
+            "tx_frames", "tx_oversize", "tx_empty")
+count_layout = data.StructLayout({name: 1 for name in COUNTERS})
 
 RX_COUNTER = {RxOutcome.GOOD: "rx_frames", RxOutcome.BAD_FCS: "rx_bad_fcs", RxOutcome.RUNT: "rx_runt",
               RxOutcome.OVERSIZE: "rx_oversize", RxOutcome.OVERFLOW: "rx_overflow", RxOutcome.ERROR: "rx_error"}
@@ -49,7 +51,7 @@ class EthernetPort(wiring.Component):
             "rx": Out(packet_signature(width)),
             "tx": In(packet_signature(width)),
             "gmii": Out(gmii_signature()),
-            "counters": Out(counter_layout),
+            "counts": Out(count_layout),
         })
 
     def elaborate(self, platform):
@@ -86,14 +88,9 @@ class EthernetPort(wiring.Component):
         with m.If(self.rx.valid & self.rx.ready):
             m.d.sync += at_start.eq(word.last)
 
-        counters = Signal(counter_layout)
-        m.d.comb += self.counters.eq(counters)
+        # each frame's outcome counted a cycle after it crosses
         outcome = RxOutcome(outcomes.r_data)
-        with m.If(outcomes.r_rdy):
-            with m.Switch(outcome):
-                for value, name in RX_COUNTER.items():
-                    with m.Case(value):
-                        m.d.sync += counters[name].eq(counters[name] + 1)
+        m.d.sync += [self.counts[name].eq(outcomes.r_rdy & (outcome == value)) for value, name in RX_COUNTER.items()]
 
         # -- transmit -----------------------------------------------------------------------
         m.submodules.tx_intake = intake = TxIntake(width, limit=self.max_frame - FCS_BYTES,
@@ -108,8 +105,6 @@ class EthernetPort(wiring.Component):
             self.gmii.tx_data.eq(tx_framer.tx_data), self.gmii.tx_en.eq(tx_framer.tx_en),
             self.gmii.tx_er.eq(tx_framer.tx_er),
         ]
-        for pulse, name in ((tx_framer.sent, "tx_frames"), (intake.oversize, "tx_oversize"),
-                            (intake.empty, "tx_empty")):
-            with m.If(pulse):
-                m.d.sync += counters[name].eq(counters[name] + 1)
+        m.d.sync += [self.counts.tx_frames.eq(tx_framer.sent), self.counts.tx_oversize.eq(intake.oversize),
+                     self.counts.tx_empty.eq(intake.empty)]
         return m

@@ -33,7 +33,7 @@ from cocotb.utils import get_sim_time
 from cocotbext.eth import GmiiFrame, RgmiiSink, RgmiiSource
 
 from espline.config import load
-from espline.gateware.eth.port import counter_layout
+from espline.gateware.eth.port import COUNTERS
 from espline.host.driver import Espline
 from espline.host.transport.uart import UartTransport
 from espline.hw.board_registers import BOARD_BASE, counter_address
@@ -90,7 +90,7 @@ class Board:
     async def mac_counters(self) -> list[dict]:
         """Both ports' MAC counters from the board registers."""
         def read():
-            return [{name: self.uart.read(counter_address(port, name)) for name in counter_layout.members}
+            return [{name: self.uart.read(counter_address(port, name)) for name in COUNTERS}
                     for port in (0, 1)]
         return await self.host(read)
 
@@ -395,7 +395,7 @@ async def line_rate(dut):
         mac_before, glob_before = before
         mac_after, glob_after = after
         row["mac_drops"] = {f"{port}.{k}": mac_after[i][k] - mac_before[i][k]
-                            for i, port in enumerate(("lan", "wan")) for k in counter_layout.members
+                            for i, port in enumerate(("lan", "wan")) for k in COUNTERS
                             if k not in ("rx_frames", "tx_frames") and mac_after[i][k] != mac_before[i][k]}
         row["appliance_drops"] = {k: glob_after[k] - glob_before.get(k, 0) for k in glob_after
                                   if k.startswith("drop") and glob_after[k] != glob_before.get(k, 0)}

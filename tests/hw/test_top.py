@@ -10,7 +10,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from espline.gateware.builds import GIGABIT
-from espline.gateware.eth.port import counter_layout
+from espline.gateware.eth.port import COUNTERS
 from espline.hw.board_registers import BOARD_BASE, BoardRegisters, counter_address
 from espline.hw.boards import BOARDS
 from espline.hw.loopback import Loopback
@@ -56,21 +56,27 @@ def test_top_prepares_with_the_gigabit_build():
 
 
 def test_board_registers_read_the_counters():
+    """Pulses on every counter of both ports at once (and on HOST_DROPPED), then each word read;
+    a write to a counter is acknowledged and changes nothing."""
     dut = BoardRegisters(2)
-    values = {(port, name): (port + 1) * 1000 + k for port in (0, 1) for k, name in enumerate(counter_layout.members)}
+    values = {(port, name): (port + 1) * 20 + k for port in (0, 1) for k, name in enumerate(COUNTERS)}
     read = {}
 
     async def bench(ctx):
-        for (port, name), value in values.items():
-            ctx.set(dut.counters[port][name], value)
-        for _ in range(3):  # three frames too long for the bridge
-            ctx.set(dut.host_dropped, 1)
+        for cycle in range(max(values.values())):
+            for (port, name), value in values.items():
+                ctx.set(getattr(dut.counts[port], name), cycle < value)
+            ctx.set(dut.host_dropped, cycle < 3)  # three frames too long for the bridge
             await ctx.tick()
+        ctx.set(dut.counts.as_value(), 0)
         ctx.set(dut.host_dropped, 0)
         addresses = {key: counter_address(*key) for key in values} | {"id": BOARD_BASE, "dropped": BOARD_BASE + 0x200,
                                                                      "hole": BOARD_BASE + 0x3FC}
-        for key, address in addresses.items():
+        for write, (key, address) in [(True, ("written", counter_address(1, "tx_empty")))] + [
+                (False, item) for item in addresses.items()]:
             ctx.set(dut.bus.adr, (address - BOARD_BASE) >> 2)
+            ctx.set(dut.bus.we, write)
+            ctx.set(dut.bus.dat_w, 0xFFFF)
             ctx.set(dut.bus.cyc, 1)
             ctx.set(dut.bus.stb, 1)
             ack = False

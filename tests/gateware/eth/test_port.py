@@ -10,8 +10,8 @@ import pytest
 from amaranth.hdl import ClockDomain, Module
 from amaranth.sim import Simulator
 
-from espline.gateware.eth.port import EthernetPort
-from espline.sim.ethernet import GAP, burst, fcs, gmii_record, gmii_send, on_the_wire, rx_counter, udp_frame
+from espline.gateware.eth.port import COUNTERS, EthernetPort
+from espline.sim.ethernet import GAP, burst, fcs, gmii_record, gmii_send, on_the_wire, rx_counter, tally, udp_frame
 from espline.sim.packetbus import put_frame, take_frame
 
 PERIOD = 8e-9  # 125 MHz
@@ -28,8 +28,7 @@ def run(port, *, bursts=(), tx_frames=(), rx_count=None, tx_count=None, seed=0, 
     top = Module()
     top.domains += [ClockDomain("sync"), ClockDomain("rx")]
     top.submodules.port = port
-    got, wire, gaps, counters, busy = [], [], [], {}, [True, True]
-    names = port.counters.shape().members
+    got, wire, gaps, counters, busy = [], [], [], dict.fromkeys(COUNTERS, 0), [True, True]
 
     async def receiver(ctx):
         await gmii_send(ctx, port.gmii, bursts, "rx")
@@ -46,15 +45,17 @@ def run(port, *, bursts=(), tx_frames=(), rx_count=None, tx_count=None, seed=0, 
             await put_frame(ctx, port.tx, frame, port.width, rng, idle)
         busy[1] = False
 
-    def rx_counted(ctx):
-        return sum(ctx.get(getattr(port.counters, name)) for name in names if name.startswith("rx_"))
+    def rx_counted():
+        return sum(value for name, value in counters.items() if name.startswith("rx_"))
 
     async def finish(ctx):
         while (any(busy) or len(wire) < (len(tx_frames) if tx_count is None else tx_count)
-               or (len(got) < rx_count if rx_count is not None else rx_counted(ctx) < len(bursts))):
+               or (len(got) < rx_count if rx_count is not None else rx_counted() < len(bursts))):
             await ctx.tick()
         await ctx.tick().repeat(drain)
-        counters.update({name: ctx.get(getattr(port.counters, name)) for name in names})
+
+    async def counter(ctx):
+        await tally(ctx, port.counts, counters)
 
     async def recorder(ctx):
         await gmii_record(ctx, port.gmii, wire, gaps)
@@ -76,7 +77,7 @@ def run(port, *, bursts=(), tx_frames=(), rx_count=None, tx_count=None, seed=0, 
     sim.add_clock(rx_period, phase=rx_phase, domain="rx")
     for bench in (receiver, sender, finish):
         sim.add_testbench(bench)
-    for bench in (reader, recorder, watchdog) + ((back_pressure,) if held_back is not None else ()):
+    for bench in (reader, recorder, counter, watchdog) + ((back_pressure,) if held_back is not None else ()):
         sim.add_testbench(bench, background=True)
     sim.run()
     return got, wire, gaps, counters
