@@ -76,7 +76,7 @@ class InboundClassify(wiring.Component):
         esp_l4 = Mux(natt, rec.l4[64:], rec.l4[:128])  # SPI, seq, IV
         spi, seq_low, iv = big_endian(esp_l4, 0, 4), big_endian(esp_l4, 4, 4), big_endian(esp_l4, 8, 8)
         index, found = Signal.like(self.find.index), Signal()
-        m.d.comb += [self.find.spi.eq(spi), self.sa.addr.eq(self.find.index), self.state.addr.eq(self.find.index)]
+        m.d.comb += [self.find.spi.eq(spi), self.sa.addr.eq(index), self.state.addr.eq(index)]
         entry, state = self.sa.data.sa, self.state.data  # on the shared read ports in EARLY
         # what the frame's decision needs of its SA and of what the SA's state tells, kept from EARLY; the
         # window before the pipeline's updates checked from registers (WINDOW)
@@ -175,9 +175,11 @@ class InboundClassify(wiring.Component):
                     m.next = "IDLE"
                 with m.Elif(can_decide):
                     m.next = "FIND"
-            with m.State("FIND"):  # the SPI index answers; the shared read ports are asked for its SA
-                m.d.comb += [self.sa.en.eq(1), self.state.en.eq(1)]
+            with m.State("FIND"):  # the SPI index answers, into registers
                 m.d.sync += [index.eq(self.find.index), found.eq(self.find.hit)]
+                m.next = "ASK"
+            with m.State("ASK"):  # the shared read ports are asked for its SA
+                m.d.comb += [self.sa.en.eq(1), self.state.en.eq(1)]
                 with m.If(self.sa.granted & self.state.granted):
                     m.next = "EARLY"
             with m.State("EARLY"):  # the SA and its state on the shared read ports
