@@ -122,33 +122,35 @@ class IcmpTooBig(wiring.Component):
         is_error = (ip[8 * 9 : 8 * 10] == 1) & (total > header_bytes) & Cat(first_l4 == t for t in ERROR_TYPES).any()
         flags = big_endian(ip, 6, 2)
         src_net, dst_net = ip[8 * 12 : 8 * 13], ip[8 * 16 : 8 * 17]
-        answerable = (flags[14] & (flags[:13] == 0) & ~is_error & (src_net != 0) & (src_net != 127) & (src_net < 224)
-                      & (dst_net < 224))
+        # the decision and the answer's fields are registered as they settle, in two stages: the job
+        # and the kept bytes hold from the capture's end to the decision, after a too-big frame's
+        # last beat (at least 530 bytes in, 96 captured), so both stages are ready long before
+        answerable = Signal()
+        m.d.sync += answerable.eq(flags[14] & (flags[:13] == 0) & ~is_error & (src_net != 0) & (src_net != 127)
+                                  & (src_net < 224) & (dst_net < 224))
 
         # -- next-hop MTU (RFC 1191 §4): the largest inner packet that fits once protected -------
         room = Signal(17)
         m.d.comb += room.eq(self.mtu - Mux(job.tunnel, 20, header_bytes) - Mux(job.natt, 8, 0) - 16 - job.icv_len)
         next_hop = Signal(16)
-        m.d.comb += next_hop.eq(Cat(Const(0, 2), room[2:]) - 2 + Mux(job.tunnel, 0, header_bytes))
+        m.d.sync += next_hop.eq(Cat(Const(0, 2), room[2:]) - 2 + Mux(job.tunnel, 0, header_bytes))
 
         # -- the answer: Ethernet (addresses swapped, tag kept), IPv4, ICMP, the quote ----------
         # RFC 792: the quote is the header and the 8 bytes after it, all within a too-big packet
         # (longer than `mtu` >= 576 bytes); the bytes after the quote in `ip` end up past the
         # answer's end, on lanes past its last beat's `nbytes`
-        quoted = Signal(7)
-        m.d.comb += quoted.eq(header_bytes + 8)
+        ip_length, src = Signal(16), Signal(32)
+        m.d.sync += [ip_length.eq(28 + header_bytes + 8), src.eq(Mux(job.tunnel, job.src, big_endian(ip, 16, 4)))]
         # RFC 1071 §1: the quoted IPv4 header's words sum to 0xffff (the parser checked it: a
         # too-big frame is well-formed IPv4), which adds nothing to a one's-complement sum that
         # is not zero (0x0304 makes it so): the checksum sums only the quoted bytes after it
         icmp_sum = ~ones_complement_sum([Const(0x0304, 16), next_hop, *[big_endian(after, 2 * i, 2) for i in range(4)]])
-        src = Mux(job.tunnel, job.src, big_endian(ip, 16, 4))
         dst = big_endian(ip, 12, 4)
-        ip_length = Signal(16)
-        m.d.comb += ip_length.eq(28 + quoted)
         ip_sum = ~ones_complement_sum([Const(0x4500, 16), ip_length, Const(0x4001, 16), src[16:], src[:16],
                                        dst[16:], dst[:16]])
-        body = wire((0x4500, 2), (ip_length, 2), (0, 4), (0x4001, 2), (ip_sum[:16], 2), (src, 4), (dst, 4),
-                    (0x0304, 2), (icmp_sum[:16], 2), (0, 2), (next_hop, 2))
+        body = Signal(8 * 28)
+        m.d.sync += body.eq(wire((0x4500, 2), (ip_length, 2), (0, 4), (0x4001, 2), (ip_sum[:16], 2), (src, 4),
+                                 (dst, 4), (0x0304, 2), (icmp_sum[:16], 2), (0, 2), (next_hop, 2)))
         # an untagged answer is a tagged one without bytes 12..15: where they are whole beats (a
         # width dividing 4) the writer skips them, else the answer is laid out without them
         skips_tag = 4 % w == 0
@@ -181,7 +183,7 @@ class IcmpTooBig(wiring.Component):
         beat = Signal(range(OUT // w + 1))
         writing, skip = Signal(), Signal()
         with m.If(send):
-            m.d.sync += [out.eq(answer), length.eq(Mux(tagged, 18, 14) + 28 + quoted), beat.eq(0), writing.eq(1),
+            m.d.sync += [out.eq(answer), length.eq(Mux(tagged, 18, 14) + ip_length), beat.eq(0), writing.eq(1),
                          skip.eq(~tagged & skips_tag)]
         slot = Signal(range(OUT // w + 2))  # the beat of `out` sent: from byte 12 on, past the tag if skipped
         m.d.comb += slot.eq(beat + Mux(skip & (beat >= 12 // w), 4 // w, 0))
