@@ -13,6 +13,20 @@ from amaranth.lib.wiring import In, Out
 from .packet import beat_layout, packet_signature
 
 
+def read_committed(m: Module, mem: Memory, o, committed: Signal) -> Signal:
+    """The reader of a lossy queue: the beats of `mem` up to `committed` out on `o`, through the
+    read port's output register; its read pointer (as wide as `committed`)."""
+    rd, rd_ptr = mem.read_port(domain="comb"), Signal.like(committed)
+    advance = ~o.valid | o.ready
+    fetch = advance & (rd_ptr != committed)
+    m.d.comb += rd.addr.eq(rd_ptr)
+    with m.If(advance):
+        m.d.sync += [o.valid.eq(fetch), o.payload.eq(rd.data)]
+    with m.If(fetch):
+        m.d.sync += rd_ptr.eq(rd_ptr + 1)
+    return rd_ptr
+
+
 class FrameQueue(wiring.Component):
     """`depth` beats of `width` bytes (a power of two)."""
 
@@ -30,9 +44,10 @@ class FrameQueue(wiring.Component):
         # word being written, never used (the reader stops at `committed`, the writer writes beyond)
         m.submodules.mem = mem = Memory(shape=beat_layout(self.width), depth=self.depth, init=[],
                                         attrs={"no_rw_check": 1})
-        wr, rd = mem.write_port(), mem.read_port(domain="comb")
-        wr_ptr, rd_ptr = Signal(pointer), Signal(pointer)
+        wr = mem.write_port()
+        wr_ptr = Signal(pointer)
         committed = Signal(pointer)  # the end of the last whole frame written: the reader stops there
+        rd_ptr = read_committed(m, mem, self.o, committed)
 
         # -- writer: append beats; at a frame's last beat commit it, or rewind to drop it ----------
         dropping = Signal()  # the frame coming in did not fit
@@ -53,12 +68,4 @@ class FrameQueue(wiring.Component):
             with m.Else():
                 m.d.sync += [dropping.eq(1), wr_ptr.eq(committed)]
 
-        # -- reader: committed beats out, through the read port's output register ------------------
-        advance = ~self.o.valid | self.o.ready
-        fetch = advance & (rd_ptr != committed)
-        m.d.comb += rd.addr.eq(rd_ptr)
-        with m.If(advance):
-            m.d.sync += [self.o.valid.eq(fetch), self.o.payload.eq(rd.data)]
-        with m.If(fetch):
-            m.d.sync += rd_ptr.eq(rd_ptr + 1)
         return m
