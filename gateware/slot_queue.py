@@ -1,13 +1,13 @@
 """A lossy frame queue written at offsets (the ICMP too-big answers, `esp/icmp_too_big.py`): a
 frame of at most `slot` beats is written a beat at a time, in any order, at offsets from the end
 of the frames committed, then closed: committed whole (`commit`, with its length in beats) or
-dropped. A write that would overwrite a beat not yet read is not made, and a frame committed
-without one of its beats is dropped instead (`dropped` pulses). The reader sees whole frames, in
-order, at its own pace, as `frame_queue.py`'s: a slow reader loses frames, it never stalls the
-writer (docs/invariants.md §8).
+dropped (never in the cycle of a write). A write that would overwrite a beat not yet read is not
+made, and a frame committed without one of its beats is dropped instead (`dropped` pulses). The
+reader sees whole frames, in order, at its own pace, as `frame_queue.py`'s: a slow reader loses
+frames, it never stalls the writer (docs/invariants.md §8).
 """
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import Module, Signal, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -25,7 +25,7 @@ class SlotQueue(wiring.Component):
         self.width, self.depth, self.slot = width, depth, slot
         super().__init__({
             "write": In(1), "offset": In(range(slot)), "beat": In(beat_layout(width)),
-            "close": In(1), "commit": In(1), "length": In(range(slot + 1)),  # a write in this cycle is the frame's
+            "close": In(1), "commit": In(1), "length": In(range(slot + 1)),  # never with a write
             "o": Out(packet_signature(width)), "dropped": Out(1),
         })
 
@@ -47,11 +47,13 @@ class SlotQueue(wiring.Component):
         m.d.comb += [wr.addr.eq(address), wr.data.eq(self.beat), wr.en.eq(self.write & fits)]
 
         # the frame's lowest offset not written: committed only if past its length
-        refused, lowest = Signal(range(self.slot + 1), init=self.slot), Signal(range(self.slot + 1))
-        m.d.comb += lowest.eq(Mux(self.write & ~fits & (self.offset < refused), self.offset, refused))
-        m.d.sync += refused.eq(Mux(self.close, self.slot, lowest))
+        refused = Signal(range(self.slot + 1), init=self.slot)
+        with m.If(self.close):
+            m.d.sync += refused.eq(self.slot)
+        with m.Elif(self.write & ~fits & (self.offset < refused)):
+            m.d.sync += refused.eq(self.offset)
         with m.If(self.close & self.commit):
-            with m.If(lowest < self.length):
+            with m.If(refused < self.length):
                 m.d.comb += self.dropped.eq(1)
             with m.Else():
                 m.d.sync += committed.eq(committed + self.length)

@@ -215,11 +215,11 @@ class IcmpTooBig(wiring.Component):
         # `length` settles two beats after IHL's (frame byte 14 or 18), before the shortest answer's
         # last beat (70 bytes): no quote beat before that is the last, whatever the stale `length`
         last = (quote_beat == last_beat) & (quote_beat >= shortest_last)  # never so past the quote
-        q = queue
-        m.d.comb += [q.write.eq(self.beat_taken & job.too_big & (in_header | in_quote)),
+        q = queue  # its writes registered: they land a cycle later, long before the decision
+        m.d.sync += [q.write.eq(self.beat_taken & job.too_big & (in_header | in_quote)),
                      q.offset.eq(Mux(in_header, header_beat, quote_beat)),
                      q.beat.data.eq(Mux(in_header, before.word_select(slot_of, 8 * w), Cat(tail, data[: 8 * (w - lag)]))),
                      q.beat.first.eq(in_header & (header_beat == 0)), q.beat.last.eq(last),
-                     q.beat.nbytes.eq(Mux(last, last_bytes, w)),
-                     q.close.eq(decide), q.commit.eq(send), q.length.eq(last_beat + 1)]
+                     q.beat.nbytes.eq(Mux(last, last_bytes, w))]
+        m.d.comb += [q.close.eq(decide), q.commit.eq(send), q.length.eq(last_beat + 1)]
         return m
