@@ -15,7 +15,7 @@ ICMP headers made here, and the quote (RFC 792: the IPv4 header and the 8 bytes 
 frame's bytes from its IPv4 header on, 28 bytes further on: the quote's beats are written
 straight from the frame's as they pass; the beats before them, from the bytes kept of the
 frame's first 96 (`CAPTURE`), a beat per beat taken once those are all in and the headers'
-fields have settled through their two register stages. A too-big frame is at least 530 bytes
+fields have settled through their three register stages. A too-big frame is at least 530 bytes
 long (`mtu` >= 576), so all of it is written before its last beat, and the next frame's writes
 come after its decision.
 """
@@ -26,7 +26,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..packet import beat_layout, packet_signature
 from ..slot_queue import SlotQueue
-from .ipv4_header import big_endian, ones_complement_sum
+from .ipv4_header import big_endian, end_around_carry, word_sum
 from .outbound_control import wire
 from .parser import VLAN_TAGS
 
@@ -78,7 +78,7 @@ class IcmpTooBig(wiring.Component):
         shift, lag = divmod(BODY, w)
         header_beats_max = beats(18 + BODY, w)
         head_bytes = w * header_beats_max - BODY
-        start = CAPTURE // w + 2  # the frame's beat the header beats start at: all kept, both stages settled
+        start = CAPTURE // w + 3  # the frame's beat the header beats start at: all kept, the stages settled
         shortest_last = beats(14 + BODY + 28, w) - 1
         assert 18 // w + 2 <= shortest_last - shift, "the answer's length settles late"
         assert slot - shift <= start and start + header_beats_max <= 530 // w, "the writes overlap or end late"
@@ -143,8 +143,8 @@ class IcmpTooBig(wiring.Component):
         is_error = (ip[8 * 9 : 8 * 10] == 1) & (total > header_bytes) & Cat(first_l4 == t for t in ERROR_TYPES).any()
         flags = big_endian(ip, 6, 2)
         src_net, dst_net = ip[8 * 12 : 8 * 13], ip[8 * 16 : 8 * 17]
-        # the decision and the answer's fields are registered as they settle, in two stages: the job
-        # and the kept bytes hold from the capture's end to the decision
+        # the decision and the answer's fields are registered as they settle, in three stages: the
+        # job and the kept bytes hold from the capture's end to the decision
         answerable = Signal()
         m.d.sync += answerable.eq(flags[14] & (flags[:13] == 0) & ~is_error & (src_net != 0) & (src_net != 127)
                                   & (src_net < 224) & (dst_net < 224))
@@ -163,10 +163,13 @@ class IcmpTooBig(wiring.Component):
         # RFC 1071 §1: the quoted IPv4 header's words sum to 0xffff (the parser checked it: a
         # too-big frame is well-formed IPv4), which adds nothing to a one's-complement sum that
         # is not zero (0x0304 makes it so): the checksum sums only the quoted bytes after it
-        icmp_sum = ~ones_complement_sum([Const(0x0304, 16), next_hop, *[big_endian(after, 2 * i, 2) for i in range(4)]])
+        # (the words added at the second stage, the sums folded at the third)
         dst = big_endian(ip, 12, 4)
-        ip_sum = ~ones_complement_sum([Const(0x4500, 16), ip_length, Const(0x4001, 16), src[16:], src[:16],
-                                       dst[16:], dst[:16]])
+        icmp_words, ip_words = Signal(19), Signal(19)
+        m.d.sync += [icmp_words.eq(word_sum([Const(0x0304, 16), next_hop, *[big_endian(after, 2 * i, 2) for i in range(4)]])),
+                     ip_words.eq(word_sum([Const(0x4500, 16), ip_length, Const(0x4001, 16), src[16:], src[:16],
+                                           dst[16:], dst[:16]]))]
+        icmp_sum, ip_sum = ~end_around_carry(icmp_words), ~end_around_carry(ip_words)
         body = Signal(8 * BODY)
         m.d.sync += body.eq(wire((0x4500, 2), (ip_length, 2), (0, 4), (0x4001, 2), (ip_sum[:16], 2), (src, 4),
                                  (dst, 4), (0x0304, 2), (icmp_sum[:16], 2), (0, 2), (next_hop, 2)))
