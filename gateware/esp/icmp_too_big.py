@@ -5,10 +5,11 @@ A passive tap: it watches the outbound jobs and stored frames go from the intake
 encapsulator (every plaintext frame passes there once, in order, with its job) and never
 back-pressures them. Per job it steps the rate limit's frame count; for a frame whose job says
 too-big it writes the answer (at most 114 bytes) into a lossy queue (`slot_queue.py`) as the
-frame passes and, the cycle after its last beat, decides: the answer is committed if the packet
-is answerable (DF, not an ICMP error, ... : docs/model.md) and a token is left (`icmp_sent`),
-else dropped (`icmp_limited` if only the token lacked). The queue's reader is `o`: a slow `o`
-loses answers (`icmp_lost`), it never stalls the datapath (docs/invariants.md §8).
+frame passes and, two cycles after its last beat (the tap is registered), decides: the answer is
+committed if the packet is answerable (DF, not an ICMP error, ... : docs/model.md) and a token
+is left (`icmp_sent`), else dropped (`icmp_limited` if only the token lacked). The queue's
+reader is `o`: a slow `o` loses answers (`icmp_lost`), it never stalls the datapath
+(docs/invariants.md §8).
 
 The answer is the frame's Ethernet header (addresses swapped, tag kept), 28 bytes of IPv4 and
 ICMP headers made here, and the quote (RFC 792: the IPv4 header and the 8 bytes after it), the
@@ -83,25 +84,29 @@ class IcmpTooBig(wiring.Component):
         assert 18 // w + 2 <= shortest_last - shift, "the answer's length settles late"
         assert slot - shift <= start and start + header_beats_max <= 530 // w, "the writes overlap or end late"
 
-        # -- watch: the job, then its frame's beats ----------------------------------------------
+        # -- watch, a cycle behind the tap (the encapsulator's `ready`, in `job_taken` and
+        # `beat_taken`, ends at these registers): the job, then its frame's beats
+        tap_job, job_taken, beat, beat_taken = Signal(self.job.shape()), Signal(), Signal(self.beat.shape()), Signal()
+        m.d.sync += [tap_job.eq(self.job), job_taken.eq(self.job_taken), beat.eq(self.beat),
+                     beat_taken.eq(self.beat_taken)]
         job = Signal(Kept)  # what the answer needs of the job
         index = Signal(range(start + header_beats_max + 1))  # the frame's beats so far, up to the writes' end
-        decide = Signal()  # the cycle after the last beat of a too-big frame
-        with m.If(self.job_taken):
-            j = self.job
+        decide = Signal()  # the cycle after the last beat of a too-big frame (as registered)
+        with m.If(job_taken):
+            j = tap_job
             m.d.sync += [job.too_big.eq(j.too_big), job.tunnel.eq(j.tunnel), job.natt.eq(j.natt),
                          job.icv_len.eq(j.gcm.icv_len), job.src.eq(big_endian(j.outer, 12, 4)), index.eq(0)]
         m.d.sync += decide.eq(0)
-        with m.If(self.beat_taken):
+        with m.If(beat_taken):
             with m.If(index < start + header_beats_max):
                 m.d.sync += index.eq(index + 1)
-            with m.If(self.beat.last):
+            with m.If(beat.last):
                 m.d.sync += decide.eq(job.too_big)
 
         # -- kept as the beats pass: the frame's first `head_bytes` and the IPv4 fixed header,
         # whichever its offset (the tag known from its beat on)
         head, ip = Signal(8 * head_bytes), Signal(8 * 20)
-        data = self.beat.data
+        data = beat.data
 
         def at(position):
             """Whether this beat holds the frame's byte at a constant position; that byte."""
@@ -109,7 +114,7 @@ class IcmpTooBig(wiring.Component):
             return index == number, data.word_select(lane, 8)
 
         def keep(target, byte, when, value):
-            with m.If(self.beat_taken & when):
+            with m.If(beat_taken & when):
                 m.d.sync += target.word_select(byte, 8).eq(value)
 
         for byte in range(head_bytes):
@@ -196,7 +201,7 @@ class IcmpTooBig(wiring.Component):
                      self.counts.icmp_lost.eq(queue.dropped)]
         left = Signal.like(tokens)  # after this cycle's answer, before this cycle's frame's token
         m.d.comb += left.eq(tokens - send)
-        with m.If(self.job_taken):
+        with m.If(job_taken):
             gains = frames == self.every - 1
             m.d.sync += frames.eq(Mux(gains, 0, frames + 1))
             m.d.sync += tokens.eq(Mux(gains & (left < self.burst), left + 1, left))
@@ -206,7 +211,7 @@ class IcmpTooBig(wiring.Component):
         # -- write the answer as the frame passes; commit or drop it at the decision ------------
         tail = Signal(8 * lag)  # the last `lag` bytes of the previous beat
         if lag:
-            with m.If(self.beat_taken):
+            with m.If(beat_taken):
                 m.d.sync += tail.eq(data[8 * (w - lag) :])
         quote_beat = Signal(range(start + header_beats_max + shift + 1))
         header_beat = Signal(range(header_beats_max + 1))
@@ -219,7 +224,7 @@ class IcmpTooBig(wiring.Component):
         # last beat (70 bytes): no quote beat before that is the last, whatever the stale `length`
         last = (quote_beat == last_beat) & (quote_beat >= shortest_last)  # never so past the quote
         q = queue  # its writes registered: they land a cycle later, long before the decision
-        m.d.sync += [q.write.eq(self.beat_taken & job.too_big & (in_header | in_quote)),
+        m.d.sync += [q.write.eq(beat_taken & job.too_big & (in_header | in_quote)),
                      q.offset.eq(Mux(in_header, header_beat, quote_beat)),
                      q.beat.data.eq(Mux(in_header, before.word_select(slot_of, 8 * w), Cat(tail, data[: 8 * (w - lag)]))),
                      q.beat.first.eq(in_header & (header_beat == 0)), q.beat.last.eq(last),
