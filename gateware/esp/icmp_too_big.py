@@ -171,7 +171,8 @@ class IcmpTooBig(wiring.Component):
         # (the words added at the second stage, the sums folded at the third)
         dst = big_endian(ip, 12, 4)
         icmp_words, ip_words = Signal(19), Signal(19)
-        m.d.sync += [icmp_words.eq(word_sum([Const(0x0304, 16), next_hop, *[big_endian(after, 2 * i, 2) for i in range(4)]])),
+        quoted = [big_endian(after, 2 * i, 2) for i in range(4)]
+        m.d.sync += [icmp_words.eq(word_sum([Const(0x0304, 16), next_hop, *quoted])),
                      ip_words.eq(word_sum([Const(0x4500, 16), ip_length, Const(0x4001, 16), src[16:], src[:16],
                                            dst[16:], dst[:16]]))]
         icmp_sum, ip_sum = ~end_around_carry(icmp_words), ~end_around_carry(ip_words)
@@ -226,7 +227,8 @@ class IcmpTooBig(wiring.Component):
         q = queue  # its writes registered: they land a cycle later, long before the decision
         m.d.sync += [q.write.eq(beat_taken & job.too_big & (in_header | in_quote)),
                      q.offset.eq(Mux(in_header, header_beat, quote_beat)),
-                     q.beat.data.eq(Mux(in_header, before.word_select(slot_of, 8 * w), Cat(tail, data[: 8 * (w - lag)]))),
+                     q.beat.data.eq(Mux(in_header, before.word_select(slot_of, 8 * w),
+                                        Cat(tail, data[: 8 * (w - lag)]))),
                      q.beat.first.eq(in_header & (header_beat == 0)), q.beat.last.eq(last),
                      q.beat.nbytes.eq(Mux(last, last_bytes, w))]
         m.d.comb += [q.close.eq(decide), q.commit.eq(send), q.length.eq(last_beat + 1)]
