@@ -7,10 +7,27 @@ loses frames, it never stalls the datapath.
 
 from amaranth.hdl import Module, Signal, unsigned
 from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from . import registered_read
 from .packet import beat_layout, packet_signature
+
+
+def read_committed(m: Module, mem: Memory, o, committed: Signal) -> Signal:
+    """The reader of a lossy queue: the beats of `mem` (a `registered_read.memory`) up to
+    `committed` out on `o`, through the read port's output register; its read pointer (as wide as
+    `committed`). No beat read in the cycle it is written is used: the reader stops at
+    `committed`, the writer writes beyond."""
+    advance = ~o.valid | o.ready  # the output register takes the next beat, if any
+    (rd, beat), rd_ptr = registered_read.read_port(m, mem, en=advance), Signal.like(committed)
+    fetch = advance & (rd_ptr != committed)
+    m.d.comb += [rd.addr.eq(rd_ptr), o.payload.eq(beat)]
+    with m.If(advance):
+        m.d.sync += o.valid.eq(fetch)
+    with m.If(fetch):
+        m.d.sync += rd_ptr.eq(rd_ptr + 1)
+    return rd_ptr
 
 
 class FrameQueue(wiring.Component):
@@ -25,13 +42,11 @@ class FrameQueue(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         pointer = unsigned(self.depth.bit_length())  # one bit more than the address: full vs empty
-        # no beat read in the cycle it is written is used: the reader stops at `committed`, the writer
-        # writes beyond
         m.submodules.mem = mem = registered_read.memory(beat_layout(self.width), self.depth)
-        advance = ~self.o.valid | self.o.ready  # the output register takes the next beat, if any
-        wr, (rd, beat_out) = mem.write_port(), registered_read.read_port(m, mem, en=advance)
-        wr_ptr, rd_ptr = Signal(pointer), Signal(pointer)
+        wr = mem.write_port()
+        wr_ptr = Signal(pointer)
         committed = Signal(pointer)  # the end of the last whole frame written: the reader stops there
+        rd_ptr = read_committed(m, mem, self.o, committed)
 
         # -- writer: append beats; at a frame's last beat commit it, or rewind to drop it ----------
         dropping = Signal()  # the frame coming in did not fit
@@ -52,11 +67,4 @@ class FrameQueue(wiring.Component):
             with m.Else():
                 m.d.sync += [dropping.eq(1), wr_ptr.eq(committed)]
 
-        # -- reader: committed beats out, through the read port's output register ------------------
-        fetch = advance & (rd_ptr != committed)
-        m.d.comb += [rd.addr.eq(rd_ptr), self.o.payload.eq(beat_out)]
-        with m.If(advance):
-            m.d.sync += self.o.valid.eq(fetch)
-        with m.If(fetch):
-            m.d.sync += rd_ptr.eq(rd_ptr + 1)
         return m

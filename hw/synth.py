@@ -118,6 +118,8 @@ DESIGNS = {
     "outbound-gigabit": (lambda: _block("outbound", build="gigabit"), "45F"),
     # its decisions alone (OutboundControl: the SA table's read port and the SPD's result are wrapper flip-flops)
     "outbound-control-gigabit": (lambda: _block("outbound", build="gigabit").control, "45F"),
+    # its ICMP too-big answers alone (IcmpTooBig: the tapped job and beats are wrapper flip-flops)
+    "icmp-gigabit": (lambda: _block("outbound", build="gigabit").icmp, "45F"),
     "inbound-gigabit": (lambda: _block("inbound", build="gigabit"), "45F"),
     "csr-gigabit": (lambda: _block("csr", build="gigabit"), "45F"),
     "spd-gigabit": (lambda: _block("spd", build="gigabit"), "45F"),

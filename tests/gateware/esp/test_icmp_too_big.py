@@ -39,7 +39,7 @@ def mix(rng: random.Random, n: int, mode: str) -> list[bytes]:
 
 
 def run(frames, *, mode="tunnel", natt=False, icv=16, mtu=1400, every=16, burst=4, seed=1, gap=0.3,
-        stall=0.3, hold=0, width=16):
+        stall=0.3, hold=0, width=16, tight=False):
     a, _ = two_sites(mode, natt=natt, icv=icv)
     sa = next(s for s in a.sad if s.dir == "out")
     model = Appliance([sa], [Policy("out", Selector(), "protect", sa.spi)], mtu=mtu, icmp_every=every,
@@ -52,7 +52,8 @@ def run(frames, *, mode="tunnel", natt=False, icv=16, mtu=1400, every=16, burst=
 
     async def tap(ctx):
         for frame, verdict in zip(frames, verdicts, strict=True):
-            await ctx.tick().repeat(1 + rng.randrange(3))
+            if not tight:  # else each job is taken the cycle after the last beat (frame_join.py)
+                await ctx.tick().repeat(1 + rng.randrange(3))
             ctx.set(dut.job, {"too_big": verdict.reason is Reason.TOO_BIG, "tunnel": mode == "tunnel", "natt": natt,
                               "outer": int.from_bytes(outer, "little"), "gcm": {"icv_len": icv}})
             ctx.set(dut.job_taken, 1)
@@ -108,3 +109,40 @@ def test_a_blocked_reader_loses_whole_answers_and_counts_them():
     frame = bytes(Ether() / Dot1Q(vlan=5) / ip / rng.randbytes(1400))  # 114-byte answers: 8 beats
     got, want, pulses, _ = run([frame] * 12, every=1, burst=1, hold=5000, stall=0)
     assert len(want) == 12 and got == want[:4] and pulses["icmp_lost"] == 8 and pulses["icmp_sent"] == 12
+
+
+def shortest(rng: random.Random, n: int) -> list[bytes]:
+    """Too-big frames for `mtu` 576 (530 to 570 IPv4 bytes), DF, tagged or not, with options or not."""
+    frames = []
+    for _ in range(n):
+        options = [IPOption(b"\x01" * 4 * rng.randrange(1, 11))] if rng.random() < 0.5 else []
+        ip = IP(src="10.1.0.5", dst="10.2.0.9", flags="DF", id=rng.randrange(65536), options=options) / TCP()
+        ip = ip / rng.randbytes(rng.randrange(530, 570) - len(ip))
+        eth = Ether(src="02:00:00:00:00:05", dst="02:00:00:00:00:01")
+        frames.append(bytes(eth / Dot1Q(vlan=rng.randrange(4096)) / ip if rng.random() < 0.5 else eth / ip))
+    return frames
+
+
+@pytest.mark.parametrize("width", [4, 16])
+def test_shortest_too_big_frames_back_to_back(width):
+    """The shortest too-big frames (`mtu` 576), each job taken the cycle after the previous
+    frame's last beat and no gap between beats: each answer is written and decided before the
+    next, whatever its tag and options, while `o` stalls."""
+    got, want, pulses, counters = run(shortest(random.Random(width), 24), mtu=576, every=1, burst=2, gap=0,
+                                      stall=0.3, width=width, tight=True, seed=width)
+    assert len(want) == 24
+    assert got == want
+    assert pulses == {"icmp_sent": counters.icmp_sent, "icmp_limited": counters.icmp_limited, "icmp_lost": 0}
+
+
+@pytest.mark.parametrize("width", [4, 16])
+def test_a_slow_reader_loses_whole_answers_while_the_queue_fills(width):
+    """`o` mostly stalled while answers come back to back: the queue fills and drains as answers
+    are written into it, and each answer comes out whole and as the model's, in order, or is
+    lost and counted."""
+    got, want, pulses, _ = run(shortest(random.Random(10 + width), 40), mtu=576, every=1, burst=40, gap=0,
+                               stall=0.9, width=width, tight=True, seed=width)
+    assert pulses["icmp_sent"] == len(want) == 40 and 5 <= pulses["icmp_lost"] <= 35
+    assert len(got) + pulses["icmp_lost"] == len(want)
+    kept = iter(want)
+    assert all(answer in kept for answer in got), "an answer out of order or not the model's"
