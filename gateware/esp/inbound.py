@@ -57,7 +57,11 @@ class Inbound(wiring.Component):
         wiring.connect(m, intake.job_o, decap.job)
         wiring.connect(m, decap.icv, control.icv)
         wiring.connect(m, decap.trailer, control.trailer)
-        wiring.connect(m, decap.o, verified.i)
+        # the packet buffer's `ready` (its write pointer against the frames it holds) goes no
+        # further than this queue's registers, not into the decapsulator's pipeline enables
+        m.submodules.to_verified = to_verified = Queue(beat_layout(self.width), 2)
+        wiring.connect(m, decap.o, to_verified.i)
+        wiring.connect(m, to_verified.o, verified.i)
         wiring.connect(m, control.commit, verified.commit)
         # the store's block RAM output and its frame's patch record registered before the patch's arithmetic
         m.submodules.stored = stored = Register(data.StructLayout({"beat": beat_layout(self.width),
