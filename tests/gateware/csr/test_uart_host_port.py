@@ -144,8 +144,9 @@ def test_refused_and_dropped_frames():
     assert bench.received == [b"\x01\x02\x03"]
 
     ok = bench.rng.randbytes(BUFFER - 10)
-    bench.to_send.extend([bytes(BUFFER + 2), ok])  # too long for the buffer: dropped, counted
-    assert poll(bench.host, 1) == [ok] and bench.dropped == 1
+    # an empty frame and one too long for the buffer: each dropped, counted
+    bench.to_send.extend([b"", bytes(BUFFER + 2), ok])
+    assert poll(bench.host, 1) == [ok] and bench.dropped == 2
 
 
 def test_an_abandoned_frame_is_forgotten():
