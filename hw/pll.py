@@ -5,22 +5,25 @@ CLKOP, f_VCO = f_out * CLKOP_DIV; the phase-frequency detector runs at f_in / CL
 (3.125 to 400 MHz), the VCO at 400 to 800 MHz. `dividers` chooses exact dividers with the highest
 detector frequency, then the VCO nearest the middle of its range, which is what Project Trellis'
 `ecppll` chooses (25 -> 125 MHz: 1, 5, 5; 100 -> 125 MHz: 4, 5, 5; `tests/hw/test_pll.py`).
-The design above defines the domain (`sync` by default); this block drives its clock, and its
-reset until the PLL locks, released synchronously (`amaranth.lib.cdc.ResetSynchronizer`). That
-reset reaches most of the design's flip-flops (~20 k in the gigabit board top), and nextpnr-ecp5
-0.11 promotes only clocks to the global networks: on general routing such a net spans the device
-and its congestion (docs/boards.md), so it goes through a `DCCA` global buffer, which nextpnr
-routes on a global network to every flip-flop's `LSR` and to the few LUTs that use it. Its
-frequency constraint is nextpnr-ecp5's, derived from the input pin's (the LPF's `FREQUENCY PORT`
-on the oscillator) through the dividers ("Derived frequency constraint of 125.0 MHz"): Yosys
-renames the output net, so an LPF `FREQUENCY NET` on it would be ignored.
+The design above defines the domain (`sync` by default) reset-less (`Pll.reset_less`), and this
+block drives its clock. Its reset is the ECP5's global set/reset, as amaranth's own ECP5 platform
+does for its default domain: `locked` passes two flip-flops outside the GSR network (`FD1S3AX`,
+`GSR="DISABLED"`) in the new clock's domain into an `SGSR`, which holds every other flip-flop at its
+initial value until the PLL has locked and releases them synchronously to that clock (nextpnr-ecp5
+configures the `SGSR` as the GSR in its synchronous mode; amaranth's
+`LatticePlatform.create_missing_domain`). The reset thus takes no fabric routing at all: a reset net
+on general routing reached ~20 k flip-flops' `LSR` pins in the gigabit board top, and through a
+`DCCA` global buffer it could not be routed by router2 (docs/boards.md "The top"). The design's own
+synchronous clears (`LSR` from logic) are untouched. Its frequency constraint is nextpnr-ecp5's,
+derived from the input pin's (the LPF's `FREQUENCY PORT` on the oscillator) through the dividers
+("Derived frequency constraint of 125.0 MHz"): Yosys renames the output net, so an LPF `FREQUENCY
+NET` on it would be ignored.
 """
 
 from fractions import Fraction
 
-from amaranth.hdl import ClockDomain, ClockSignal, Instance, Module, ResetSignal, Signal
+from amaranth.hdl import ClockSignal, Instance, Module, Signal
 from amaranth.lib import wiring
-from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
 
 __all__ = ["Pll", "dividers"]
@@ -53,6 +56,8 @@ class Pll(wiring.Component):
     clk_in: In(1)
     locked: Out(1)
 
+    reset_less = True  # the domain has no reset signal: the GSR resets it
+
     def __init__(self, in_hz: float, out_hz: float = 125e6, *, domain: str = "sync"):
         self.in_hz, self.out_hz, self.domain = in_hz, out_hz, domain
         self.clki_div, self.clkfb_div, self.clkop_div = dividers(in_hz / 1e6, out_hz / 1e6)
@@ -74,9 +79,10 @@ class Pll(wiring.Component):
             i_RST=0, i_STDBY=0, i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1,
             i_PLLWAKESYNC=0, i_ENCLKOP=0,
         )
-        m.domains.unbuffered = ClockDomain(local=True)  # the reset before its global buffer
-        m.d.comb += [ClockSignal(self.domain).eq(clock), ClockSignal("unbuffered").eq(clock)]
-        m.submodules.reset = ResetSynchronizer(~self.locked, domain="unbuffered")
-        m.submodules.reset_buffer = Instance("DCCA", i_CLKI=ResetSignal("unbuffered"), i_CE=1,
-                                             o_CLKO=ResetSignal(self.domain))
+        m.d.comb += ClockSignal(self.domain).eq(clock)
+        locked = [self.locked, *(Signal(name=f"locked_{n}") for n in range(2))]  # into the clock's domain
+        for n in range(2):
+            m.submodules[f"lock_sync_{n}"] = Instance("FD1S3AX", p_GSR="DISABLED", i_CK=clock,
+                                                      i_D=locked[n], o_Q=locked[n + 1])
+        m.submodules.reset = Instance("SGSR", i_CLK=clock, i_GSR=locked[-1])  # active low
         return m

@@ -54,6 +54,8 @@ class _PassThroughPll(wiring.Component):
     clk_in: In(1)
     locked: In(1)
 
+    reset_less = False  # the domain's reset, driven here
+
     def elaborate(self, platform):
         m = Module()
         m.d.comb += ClockSignal("sync").eq(self.clk_in)

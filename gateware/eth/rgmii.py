@@ -1,16 +1,16 @@
 """RGMII PHY interface at 1000 Mb/s (RGMII v2.0; IEEE 802.3 clause 35 GMII at a quarter of the
 pins): an RGMII resource's pins <-> the GMII-level interface of `gmii.gmii_signature`.
 
-Receive: `rx_clk` from the PHY clocks the receive domain `rx_domain`, which the design above
-defines (`m.domains += ClockDomain(rx_domain)`: the MAC, a sibling, uses it too) and this
-block drives: its clock from the pin, its reset while `sync` is in reset, released
-synchronously. `rxd`/`rx_ctl` are sampled on both of its edges by
-`amaranth.lib.io.DDRBuffer`s and decoded by `RgmiiReceiver`. Transmit: `RgmiiTransmitter` in
+Receive: `rx_clk` from the PHY clocks the receive domain `rx_domain`, which the design above defines
+(`m.domains += ClockDomain(rx_domain)`: the MAC, a sibling, uses it too) and this block drives: its
+clock from the pin, its reset while `sync` is in reset, released synchronously (a reset-less `sync`,
+reset by the device's global set/reset as on the boards (`espline.hw.pll`), holds the synchronizer
+itself at its initial, asserted, state until then). `rxd`/`rx_ctl` are sampled on both of its edges
+by `amaranth.lib.io.DDRBuffer`s and decoded by `RgmiiReceiver`. Transmit: `RgmiiTransmitter` in
 `sync` (125 MHz) into DDR outputs; `tx_clk` is forwarded by a DDR output driving 1 then 0, from
-`sync` by default, so it is edge-aligned with the data: the PHY must add the 2 ns clock delay
-(an RGMII-ID PHY, or its TX delay enabled: RGMII v2.0's timing specification). Pass
-`tx_clk_domain`, a copy of `sync` shifted by 90 degrees from the PLL, to forward a
-centre-aligned clock instead.
+`sync` by default, so it is edge-aligned with the data: the PHY must add the 2 ns clock delay (an
+RGMII-ID PHY, or its TX delay enabled: RGMII v2.0's timing specification). Pass `tx_clk_domain`, a
+copy of `sync` shifted by 90 degrees from the PLL, to forward a centre-aligned clock instead.
 The receive side likewise expects the PHY to delay `rx_clk` (RX delay enabled), unless
 `rx_input` makes the receive DDR inputs: called as `rx_input(port, i_domain=rx_domain)` for
 `rx_data` and `rx_ctl`, it returns an `io.DDRBuffer` ("i") that may delay the pins itself (the
