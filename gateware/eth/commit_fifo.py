@@ -2,8 +2,11 @@
 
 The writer appends words (`w`); `commit` makes every word written since the last commit or
 discard readable, `discard` throws them away (in the cycle they are asserted, a word written in
-the same cycle counts as written before). `w.ready` is low while the FIFO is full, counting
-written but uncommitted words. The reader sees committed words only, in order, one a cycle,
+the same cycle counts as written before). `w.ready` is a register (no pointer comparison after
+it): high when two or more words were free the cycle before, counting written but uncommitted
+words, so at least one is free whatever was written then. Written back to back the FIFO fills to
+`depth`; a frame of up to `capacity` = `depth` - 1 words always finds room once the words before
+it are read. The reader sees committed words only, in order, one a cycle,
 two cycles after their commit (the memory's read register, then the stream's).
 The idea is LUNA's `TransactionalizedFIFO`; here one clock domain, `sync` (rename it).
 """
@@ -23,7 +26,7 @@ class CommitFifo(wiring.Component):
     def __init__(self, shape, depth: int):
         if depth & (depth - 1) or depth < 2:
             raise ValueError(f"depth: {depth} is not a power of two >= 2")
-        self.shape, self.depth = shape, depth
+        self.shape, self.depth, self.capacity = shape, depth, depth - 1
         super().__init__({
             "w": In(stream.Signature(shape)),
             "commit": In(1),
@@ -39,10 +42,11 @@ class CommitFifo(wiring.Component):
         wr_ptr, committed, rd_ptr = Signal(pointer), Signal(pointer), Signal(pointer)
 
         write = self.w.valid & self.w.ready
-        address = pointer.width - 1
-        full = (wr_ptr[:address] == rd_ptr[:address]) & (wr_ptr[address] != rd_ptr[address])
+        level, room = Signal(pointer), Signal(init=1)  # words written and not yet read; two free
+        m.d.sync += room.eq(level <= self.depth - 2)
         m.d.comb += [
-            self.w.ready.eq(~full),
+            level.eq(wr_ptr - rd_ptr),
+            self.w.ready.eq(room),
             wr.addr.eq(wr_ptr),
             wr.data.eq(self.w.payload),
             wr.en.eq(write),

@@ -93,9 +93,9 @@ class EthernetPort(wiring.Component):
         m.d.sync += [self.counts[name].eq(outcomes.r_rdy & (outcome == value)) for value, name in RX_COUNTER.items()]
 
         # -- transmit -----------------------------------------------------------------------
-        m.submodules.tx_intake = intake = TxIntake(width, limit=self.max_frame - FCS_BYTES,
-                                                   depth=self.tx_fifo // width)
         m.submodules.tx_buffer = tx_buffer = CommitFifo(words, self.tx_fifo // width)
+        m.submodules.tx_intake = intake = TxIntake(width, limit=self.max_frame - FCS_BYTES,
+                                                   depth=tx_buffer.capacity)
         m.submodules.tx_framer = tx_framer = TxFramer(width)
         connect(m, wiring.flipped(self.tx), intake.i)
         connect(m, intake.w, tx_buffer.w)

@@ -50,6 +50,9 @@ class RxFramer(wiring.Component):
 
         length = Signal(range(max_frame + 2))  # bytes after the SFD, saturating at max_frame + 1
         held = Signal(8 * FCS_BYTES)  # the last four bytes, oldest lowest: the FCS if the frame ends
+        # flags kept as bytes arrive, so that no comparison of `length` precedes a write or a verdict
+        filled = Signal(FCS_BYTES)  # which of `held` are frame bytes: all once `length` >= 4
+        runt = Signal()  # length < MIN_FRAME
         word, fill = Signal(8 * width), Signal(range(width + 1))  # the word being assembled
         errored, overflowed, too_long = Signal(), Signal(), Signal()  # too_long: length > max_frame
         writing = ~overflowed & ~too_long
@@ -72,7 +75,8 @@ class RxFramer(wiring.Component):
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += fcs.start.eq(1)
-                m.d.sync += [length.eq(0), fill.eq(0), errored.eq(er), overflowed.eq(0), too_long.eq(0)]
+                m.d.sync += [length.eq(0), fill.eq(0), errored.eq(er), overflowed.eq(0), too_long.eq(0),
+                             filled.eq(0), runt.eq(1)]
                 with m.If(dv):
                     with m.If(octet == SFD):
                         m.next = "DATA"
@@ -98,9 +102,12 @@ class RxFramer(wiring.Component):
                         length.eq(Mux(too_long, length, length + 1)),
                         too_long.eq(length >= max_frame),
                         held.eq(Cat(held[8:], octet)),
+                        filled.eq(Cat(filled[1:], 1)),
                         errored.eq(errored | er),
                     ]
-                    with m.If(length >= FCS_BYTES):  # the oldest held byte is frame data
+                    with m.If(length == MIN_FRAME - 1):
+                        m.d.sync += runt.eq(0)
+                    with m.If(filled[0]):  # the oldest held byte is frame data
                         with m.If(fill == width):
                             m.d.comb += [self.w.valid.eq(writing), self.w.payload.nbytes.eq(width)]
                             m.d.sync += [word.eq(held[:8]), fill.eq(1)]
@@ -111,7 +118,7 @@ class RxFramer(wiring.Component):
                                  self.w.payload.last.eq(1)]
                     with m.If(errored):
                         end(RxOutcome.ERROR)
-                    with m.Elif(length < MIN_FRAME):
+                    with m.Elif(runt):
                         end(RxOutcome.RUNT)
                     with m.Elif(too_long):
                         end(RxOutcome.OVERSIZE)

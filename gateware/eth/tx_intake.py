@@ -1,8 +1,8 @@
 """Transmit intake: frames from the packet bus into the transmit `CommitFifo`, committed whole
 once their last beat is in, so the framer never starts a frame it cannot finish (no underrun).
 
-A frame longer than `limit` bytes (the largest frame without its FCS), or one that alone would
-fill the FIFO's `depth` words, is swallowed and discarded (`oversize` pulses); a frame without
+A frame longer than `limit` bytes (the largest frame without its FCS), or one of more words than
+`depth` (the FIFO's `CommitFifo.capacity`), is swallowed and discarded (`oversize` pulses); a frame without
 a byte is discarded (`empty` pulses). Beats without a byte are not stored (the framer ends a
 frame at a stored word marked `last`, or at an empty word marked `last`); `nbytes` above the
 bus width counts as the width. `i.ready` depends on registers only (the FIFO's space, a frame

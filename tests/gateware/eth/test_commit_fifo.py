@@ -1,5 +1,5 @@
 """The commit FIFO against a plain restatement: words written since the last commit or discard
-are readable only once committed, gone if discarded; full counts uncommitted words."""
+are readable only once committed, gone if discarded; the space counts uncommitted words."""
 
 import random
 
@@ -55,3 +55,22 @@ def test_uncommitted_words_fill_the_fifo_and_stay_hidden():
 
     simulate(dut, writer)
     assert accepted == [1] * 8 + [0] * 4 and not any(seen)
+
+
+def test_capacity_with_gaps_between_words():
+    """`w.ready` is decided a cycle ahead: written with a gap after every word, the FIFO takes
+    `capacity` = depth - 1 uncommitted words (back to back, above, all `depth`)."""
+    dut = CommitFifo(8, depth=8)
+    accepted = []
+
+    async def writer(ctx):
+        for word in range(12):
+            ctx.set(dut.w.valid, 1)
+            ctx.set(dut.w.payload, word)
+            _, _, ready = await ctx.tick().sample(dut.w.ready)
+            accepted.append(ready)
+            ctx.set(dut.w.valid, 0)
+            await ctx.tick()
+
+    simulate(dut, writer)
+    assert dut.capacity == 7 and accepted == [1] * 7 + [0] * 5
