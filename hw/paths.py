@@ -179,7 +179,6 @@ def main(argv=None):
     ap.add_argument("--worst", type=int, help="instead: the N worst paths (one per endpoint net), net by net")
     ap.add_argument("--into", metavar="TEXT", help="instead: the worst path into a cell whose name contains TEXT")
     args = ap.parse_args(argv)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # quietly, when piped into `head`
     ends = Netlist(args.netlist, args.top, args.route_ns).ends()
     if args.into is not None:
         chosen = [end for end in ends if args.into in end.cell][:1]
@@ -203,4 +202,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # quietly, when piped into `head`
     raise SystemExit(main())
