@@ -1,10 +1,12 @@
 """Global counters (docs/invariants.md §3: rx = tx + punted + drops): one-cycle count pulses from
 every stage, summed into the 64-bit live values the register map's `global_cnt` reads.
 
-The 64-bit totals live in a memory, one adder serving them in turn: each counter sums its pulses
-into a small pending count, which its turn (every `len(NAMES)` cycles) adds to its total. A read
-(`read`: a counter's index in `NAMES` order in, its value out in the same cycle) is the total plus
-the pending count, so it is live: every pulse up to the cycle before counts.
+The pulses are registered as they come in (they are the ends of the stages' handshakes and
+decisions, which should reach nothing but a flip-flop). The 64-bit totals live in a memory, one
+adder serving them in turn: each counter sums its registered pulses into a small pending count,
+which its turn (every `len(NAMES)` cycles) adds to its total. A read (`read`: a counter's index in
+`NAMES` order in, its value out in the same cycle) is the total plus the pending count, so it is
+live: every pulse up to two cycles before counts.
 """
 
 from amaranth.hdl import Array, Module, Signal
@@ -53,8 +55,10 @@ class GlobalCounters(wiring.Component):
             m.d.sync += turn.eq(0)
         m.d.comb += [current.addr.eq(turn), update.addr.eq(turn), update.en.eq(1),
                      update.data.eq(current.data + pending[turn])]
+        registered = [Signal(Counts, name=f"counts_{n}") for n in range(self.sources)]
+        m.d.sync += [r.eq(c) for r, c in zip(registered, self.counts, strict=True)]
         for k, name in enumerate(NAMES):
-            pulses = sum(getattr(c, name) for c in self.counts)
+            pulses = sum(getattr(c, name) for c in registered)
             m.d.sync += pending[k].eq(pending[k] + pulses)
             with m.If(turn == k):
                 m.d.sync += pending[k].eq(pulses)
