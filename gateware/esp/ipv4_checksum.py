@@ -1,9 +1,10 @@
 """IPv4 header checksum (RFC 791 §3.1, RFC 1071), summed beat by beat as a frame streams by.
 
 The one's-complement sum is associative and commutative (RFC 1071 §2(A)), so each beat's header
-words are added to an integer total as they pass, and the total is folded with its end-around
-carries (RFC 1071 §1) once: the same sum as over the whole header at once, with adders for one
-beat's words instead of thirty. A beat's words are summed in the cycle it is taken, added to the
+words are added to an integer total as they pass: the same sum as over the whole header at once,
+with adders for one beat's words instead of thirty. The total is never folded: its end-around
+carries (RFC 1071 §1) make all ones exactly when its low 16 bits are the complement of the rest
+(below). A beat's words are summed in the cycle it is taken, added to the
 total the next, so the verdict comes the cycle after a frame's last beat. The header's words are
 those of its first 4 × IHL bytes, IHL being the low nibble of its first byte (RFC 791 §3.1), as
 the reference model's `ipv4.header_length` sums them.
@@ -14,7 +15,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..packet import beat_layout
-from .ipv4_header import big_endian, end_around_carry
+from .ipv4_header import big_endian
 
 LONGEST = 60  # bytes: IHL 15
 
@@ -67,7 +68,9 @@ class HeaderChecksum(wiring.Component):
         total_now = Signal.like(total)
         m.d.comb += [
             total_now.eq(Mux(first, 0, total) + part),
-            self.ok.eq(end_around_carry(total_now) == 0xFFFF),
+            # the folded sum is 0xffff iff the integer sum x = hi * 2**16 + lo (hi < 30) is a multiple
+            # of 0xffff above 0, i.e. hi + lo (x modulo 0xffff, below 2 * 0xffff) is 0xffff: lo = ~hi
+            self.ok.eq((total_now[:16] ^ total_now[16:]) == 0xFFFF),
         ]
         m.d.sync += total.eq(total_now)
         with m.If(self.take):
