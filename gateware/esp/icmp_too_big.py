@@ -121,14 +121,15 @@ class IcmpTooBig(wiring.Component):
             keep(head, byte, *at(byte))
         type_now = [Mux(here, value, head.word_select(12 + i, 8)) for i, (here, value) in enumerate(map(at, (12, 13)))]
         tagged_now = Cat(type_now[1], type_now[0]).matches(*VLAN_TAGS)
+        # the tag, as its bytes land in `head`: kept as a flag, not decoded from them
+        tagged = Signal()
+        with m.If(beat_taken & at(13)[0]):
+            m.d.sync += tagged.eq(tagged_now)
         for byte in range(20):
             (untagged, value), (tagged_, value_tagged) = at(14 + byte), at(18 + byte)
             keep(ip, byte, Mux(tagged_now, tagged_, untagged), Mux(tagged_now, value_tagged, value))
 
         # -- the packet and whether it is answered (docs/model.md) -------------------------------
-        tagged = Signal()
-        ethertype = big_endian(head, 12, 2)
-        m.d.comb += tagged.eq((ethertype == VLAN_TAGS[0]) | (ethertype == VLAN_TAGS[1]))
         ihl = Signal(6)  # bytes / 4
         m.d.comb += ihl.eq(ip[:4])
         header_bytes = Signal(7)
