@@ -69,8 +69,9 @@ class HeaderChecksum(wiring.Component):
         m.d.comb += [
             total_now.eq(Mux(first, 0, total) + part),
             # the folded sum is 0xffff iff the integer sum x = hi * 2**16 + lo (hi < 30) is a multiple
-            # of 0xffff above 0, i.e. hi + lo (x modulo 0xffff, below 2 * 0xffff) is 0xffff: lo = ~hi
-            self.ok.eq((total_now[:16] ^ total_now[16:]) == 0xFFFF),
+            # of 0xffff above 0, i.e. hi + lo (x modulo 0xffff, below 2 * 0xffff) is 0xffff: lo = ~hi,
+            # lo ^ hi all ones, which a carry chain tells (its carry out adding 1) as fast as the sum's
+            self.ok.eq(((total_now[:16] ^ total_now[16:]) + 1)[16]),
         ]
         m.d.sync += total.eq(total_now)
         with m.If(self.take):
