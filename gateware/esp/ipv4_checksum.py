@@ -10,7 +10,7 @@ those of its first 4 × IHL bytes, IHL being the low nibble of its first byte (R
 the reference model's `ipv4.header_length` sums them.
 """
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -48,19 +48,31 @@ class HeaderChecksum(wiring.Component):
         at = Mux(starts, 0, index)
 
         start, ihl, ihl_now = Signal(range(max(self.starts) + 1)), Signal(4), Signal(4)
+        opening, opening_words = Signal(), Signal(w // 2)  # the header's first beat (with IHL); its words in it
         m.d.comb += ihl_now.eq(ihl)
         with m.Switch(self.choice):
-            for k, position in enumerate(self.starts):
-                with m.Case(k):
+            for c, position in enumerate(self.starts):
+                with m.Case(c):
                     ihl_beat, ihl_lane = divmod(position, w)
-                    m.d.comb += start.eq(position)
+                    nibble = beat.data.word_select(ihl_lane, 8)[:4]
+                    m.d.comb += [start.eq(position), opening.eq(at == ihl_beat),
+                                 opening_words.eq(Cat(4 * nibble > 2 * k - ihl_lane if 2 * k >= ihl_lane else 0
+                                                      for k in range(w // 2)))]
                     with m.If(at == ihl_beat):
-                        m.d.comb += ihl_now.eq(beat.data.word_select(ihl_lane, 8)[:4])
-        words = []
-        for k in range(w // 2):
-            position = at * w + 2 * k  # in the frame
-            inside = (position >= start) & (position < start + 4 * ihl_now)
-            words.append(Mux(inside, big_endian(beat.data, 2 * k, 2), 0))
+                        m.d.comb += ihl_now.eq(nibble)
+
+        def inside(position):
+            return (position >= start) & (position < start + 4 * ihl_now)
+
+        # the next beat's words in the header, registered as this beat is taken (none before `choice`
+        # holds): a beat's words are summed from flip-flops but on the header's first beat, where they
+        # depend on its IHL
+        next_words = Signal(w // 2)
+        with m.If(self.take):
+            m.d.sync += next_words.eq(Mux(beat.last | (at < min(self.starts) // w), 0,
+                                          Cat(inside((at + 1) * w + 2 * k) for k in range(w // 2))))
+        words = [Mux(Mux(opening, opening_words[k], next_words[k]), big_endian(beat.data, 2 * k, 2), 0)
+                 for k in range(w // 2)]
         # the beat's words (0 if none is taken) and whether it started a frame, then the total with them
         part, first = Signal(16 + (w // 2 - 1).bit_length()), Signal()
         m.d.sync += [part.eq(Mux(self.take, sum(words), 0)), first.eq(self.take & starts)]
