@@ -110,9 +110,10 @@ class FrameParser(wiring.Component):
         for byte in range(20):
             (here, value), (here_tagged, value_tagged) = at(14 + byte), at(18 + byte)
             keep(ip_bytes, byte, Mux(tagged_now, here_tagged, here), Mux(tagged_now, value_tagged, value))
-        # the bytes after the options start 4 x IHL bytes behind the IPv4 header (IHL kept by
-        # then), at a position 2 modulo 4: in lanes fixed modulo 4
-        behind = index * width - (Mux(tagged_now, 18, 14) + 4 * ip_bytes[0:4])
+        # the bytes after the options start 4 x IHL bytes behind the IPv4 header (IHL and the tag
+        # kept by then: byte 34 on is past their beats), at a position 2 modulo 4: in lanes fixed
+        # modulo 4
+        behind = index * width - (Mux(tagged, 18, 14) + 4 * ip_bytes[0:4])
         for byte in range(24):
             for lane in range((2 + byte) % gcd(width, 4), width, gcd(width, 4)):
                 keep(l4, byte, behind == byte - lane, data.word_select(lane, 8))
