@@ -99,6 +99,12 @@ class Encapsulator(wiring.Component):
         hr = head.payload
         hj = data.View(headers, hdrs.r_data)
         oi = out.i.payload
+        # a frame's headers leave their queue the cycle after its last beat (the read enable, which
+        # reaches every bit of the queue's output, from a flip-flop): the next frame's head takes that
+        # cycle at least, and its headers are read from OUTER_0 on
+        popped = Signal()
+        m.d.sync += popped.eq(0)
+        m.d.comb += hdrs.r_en.eq(popped)
         ob = gcm.o.payload
         with m.FSM(name="writer"):
             with m.State("HEAD"):
@@ -118,7 +124,7 @@ class Encapsulator(wiring.Component):
                 m.d.comb += [out.i.valid.eq(gcm.o.valid), gcm.o.ready.eq(out.i.ready),
                              oi.data.eq(swap_bytes(ob.data)), oi.n.eq(ob.nbytes), oi.last.eq(ob.last)]
                 with m.If(gcm.o.valid & out.i.ready & ob.last):
-                    m.d.comb += hdrs.r_en.eq(1)
+                    m.d.sync += popped.eq(1)
                     m.next = "HEAD"
         wiring.connect(m, out.o, patch.i)
         m.d.comb += [patch.patch.valid.eq(patches.r_rdy), patch.patch.payload.eq(patches.r_data),

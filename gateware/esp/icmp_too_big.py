@@ -121,14 +121,15 @@ class IcmpTooBig(wiring.Component):
             keep(head, byte, *at(byte))
         type_now = [Mux(here, value, head.word_select(12 + i, 8)) for i, (here, value) in enumerate(map(at, (12, 13)))]
         tagged_now = Cat(type_now[1], type_now[0]).matches(*VLAN_TAGS)
+        # the tag, as its bytes land in `head`: kept as a flag, not decoded from them
+        tagged = Signal()
+        with m.If(beat_taken & at(13)[0]):
+            m.d.sync += tagged.eq(tagged_now)
         for byte in range(20):
             (untagged, value), (tagged_, value_tagged) = at(14 + byte), at(18 + byte)
             keep(ip, byte, Mux(tagged_now, tagged_, untagged), Mux(tagged_now, value_tagged, value))
 
         # -- the packet and whether it is answered (docs/model.md) -------------------------------
-        tagged = Signal()
-        ethertype = big_endian(head, 12, 2)
-        m.d.comb += tagged.eq((ethertype == VLAN_TAGS[0]) | (ethertype == VLAN_TAGS[1]))
         ihl = Signal(6)  # bytes / 4
         m.d.comb += ihl.eq(ip[:4])
         header_bytes = Signal(7)
@@ -219,7 +220,14 @@ class IcmpTooBig(wiring.Component):
         m.d.comb += [quote_beat.eq(index + shift), header_beat.eq(index - start)]
         in_header = (index >= start) & (header_beat < header_beats)
         in_quote = (quote_beat >= header_beats) & (quote_beat < slot)
-        slot_of = header_beat + Mux(~tagged & (header_beat >= 12 // w), 4 // w, 0) if skips_tag else header_beat
+        # the beat of `before` a header beat writes, counted as the beats pass (not added to the
+        # header beat's number): past bytes 12..15 (whole beats) in an untagged answer
+        slot_of = Signal(range(header_beats_max + 4 // w + 1))
+        with m.If(job_taken):
+            m.d.sync += slot_of.eq(0)
+        with m.Elif(beat_taken & (index >= start) & (index < start + header_beats_max)):
+            skip = ~tagged & (slot_of == 12 // w - 1) if skips_tag else 0
+            m.d.sync += slot_of.eq(slot_of + 1 + Mux(skip, 4 // w, 0))
         last_beat, last_bytes = (length - 1)[w.bit_length() - 1 :], (length - 1)[: w.bit_length() - 1] + 1
         # `length` settles two beats after IHL's (frame byte 14 or 18), before the shortest answer's
         # last beat (70 bytes): no quote beat before that is the last, whatever the stale `length`

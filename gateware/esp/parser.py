@@ -14,7 +14,7 @@ is, and the record carries the frame's number (`tag`), as the packet buffer behi
 
 from math import gcd
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -78,10 +78,10 @@ class FrameParser(wiring.Component):
             with m.If(index < beats):
                 m.d.sync += beat.eq(index + 1)
 
-        # keep the bytes a record needs as their beats pass (past a frame's end they hold an
-        # earlier frame's): the type fields (bytes 12..17), the IPv4 header's first 20 bytes
-        # behind the Ethernet header of 14 or 18 bytes, and the 24 bytes after its options
-        eth, ip_bytes, l4 = Signal(8 * 6), Signal(8 * 20), Signal(8 * 24)
+        # keep what a record needs as its beats pass (past a frame's end, an earlier frame's): what
+        # the type fields (bytes 12..13 and 16..17) say, the IPv4 header's first 20 bytes behind the
+        # Ethernet header of 14 or 18 bytes, and the 24 bytes after its options
+        ip_bytes, l4 = Signal(8 * 20), Signal(8 * 24)
 
         def at(position):
             """Whether this beat holds the frame's byte at a constant position; that byte."""
@@ -92,16 +92,28 @@ class FrameParser(wiring.Component):
             with m.If(take & when):
                 m.d.sync += target.word_select(byte, 8).eq(value)
 
-        for byte in range(6):
-            keep(eth, byte, *at(12 + byte))
-        ethertype_now = Mux(index == 12 // width, big_endian(data, 12 % width, 2), big_endian(eth, 0, 2))
-        tagged_now = (ethertype_now == VLAN_TAGS[0]) | (ethertype_now == VLAN_TAGS[1])
+        def kinds(position):
+            """Whether the type field at a constant position names a tag, IPv4, IPv6: registered as its
+            beat passes (its two bytes share a beat: even width and position); now, in that beat."""
+            here, _ = at(position)
+            value = big_endian(data, position % width, 2)
+            now = Cat(value.matches(*VLAN_TAGS), value == ETH_IPV4, value == ETH_IPV6)
+            kept = Signal(3, name=f"kinds_{position}")
+            with m.If(take & here):
+                m.d.sync += kept.eq(now)
+            return kept, Mux(here, now, kept)
+
+        # the EtherType (bytes 12..13) and, behind a tag, the inner one (16..17)
+        outer, outer_now = kinds(12)
+        inner, _ = kinds(16)
+        tagged, tagged_now = outer[0], outer_now[0]
         for byte in range(20):
-            (untagged, value), (tagged, value_tagged) = at(14 + byte), at(18 + byte)
-            keep(ip_bytes, byte, Mux(tagged_now, tagged, untagged), Mux(tagged_now, value_tagged, value))
-        # the bytes after the options start 4 x IHL bytes behind the IPv4 header (IHL kept by
-        # then), at a position 2 modulo 4: in lanes fixed modulo 4
-        behind = index * width - (Mux(tagged_now, 18, 14) + 4 * ip_bytes[0:4])
+            (here, value), (here_tagged, value_tagged) = at(14 + byte), at(18 + byte)
+            keep(ip_bytes, byte, Mux(tagged_now, here_tagged, here), Mux(tagged_now, value_tagged, value))
+        # the bytes after the options start 4 x IHL bytes behind the IPv4 header (IHL and the tag
+        # kept by then: byte 34 on is past their beats), at a position 2 modulo 4: in lanes fixed
+        # modulo 4
+        behind = index * width - (Mux(tagged, 18, 14) + 4 * ip_bytes[0:4])
         for byte in range(24):
             for lane in range((2 + byte) % gcd(width, 4), width, gcd(width, 4)):
                 keep(l4, byte, behind == byte - lane, data.word_select(lane, 8))
@@ -112,11 +124,8 @@ class FrameParser(wiring.Component):
 
         # decode (the cycle after the last beat, from the bytes kept)
         p = Signal(Parsed)
-        ethertype, inner_type = big_endian(eth, 0, 2), big_endian(eth, 4, 2)
-        tagged = (ethertype == VLAN_TAGS[0]) | (ethertype == VLAN_TAGS[1])
         # a second tag matters only behind a first (bytes past a frame's end are stale)
-        stacked = tagged & ((inner_type == VLAN_TAGS[0]) | (inner_type == VLAN_TAGS[1]))
-        kind = Mux(tagged, inner_type, ethertype)
+        stacked = tagged & inner[0]
         l2_len = Mux(tagged, 18, 14)
         m.submodules.ipv4 = decoder = IPv4Decoder(l4_bytes=24)
         m.d.comb += [
@@ -126,14 +135,14 @@ class FrameParser(wiring.Component):
             decoder.checksum_ok.eq(checksum.ok),  # the frame's verdict, in the cycle after its last beat
         ]
         ip = decoder.fields
-        is_ipv4 = ~stacked & (kind == ETH_IPV4)
+        is_ipv4 = ~stacked & Mux(tagged, inner[1], outer[1])
         runt = (length < 14) | (tagged & (length < 18))
         m.d.comb += [
             p.tag.eq(tag - 1),  # counted on at the last beat
             p.length.eq(length),
             p.l2_len.eq(l2_len),
             p.ipv4.eq(is_ipv4),
-            p.ipv6.eq(~stacked & (kind == ETH_IPV6)),
+            p.ipv6.eq(~stacked & Mux(tagged, inner[2], outer[2])),
             p.malformed.eq(runt | (length > self.max_frame) | stacked | (is_ipv4 & ~ip.ok)),
             *[getattr(p, name).eq(getattr(ip, name)) for name, _ in ip.shape() if name != "ok"],
             p.udp_length.eq(big_endian(ip.l4, 4, 2)),

@@ -66,7 +66,11 @@ class SpiIndex(wiring.Component):
         m.d.sync += [second.eq(used[row_of[1]] < used[row_of[0]]),
                      *[f.eq(used[row] == WAYS) for f, row in zip(full, row_of, strict=True)]]
         chosen = Mux(second, row_of[1], row_of[0])
-        entry = spis[change.index]
+        # what the change's index holds, registered as its rows' hashes are (it changes only when a
+        # change is taken, two cycles before the next is decided)
+        entry = Signal(held)
+        m.d.sync += entry.eq(spis[change.index])
+        written = spis[change.index]
         with m.If(self.change.valid & decided):
             m.d.comb += self.change.ready.eq(1)
             with m.If(change.insert):
@@ -74,7 +78,7 @@ class SpiIndex(wiring.Component):
                     m.d.comb += self.refused.eq(1)
                 with m.Else():
                     m.d.sync += [used[chosen].eq(used[chosen] + 1),
-                                 entry.valid.eq(1), entry.spi.eq(change.spi), entry.row.eq(chosen)]
+                                 written.valid.eq(1), written.spi.eq(change.spi), written.row.eq(chosen)]
             with m.Elif(entry.valid):
-                m.d.sync += [used[entry.row].eq(used[entry.row] - 1), entry.valid.eq(0)]
+                m.d.sync += [used[entry.row].eq(used[entry.row] - 1), written.valid.eq(0)]
         return m
