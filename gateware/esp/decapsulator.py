@@ -11,13 +11,14 @@ or - `tag` - punt it to the host), or decrypt it. A decrypted frame enters the b
 the control's commit then keeps the right length, or nothing.
 
 The splitter's handshakes end at registers on both sides: the stored frame reaches it through a
-two-beat queue (the intake's store and join see that queue's registered `ready`, not the
-splitter's cut comparisons), and its cipher text leaves through a register stage (the gearbox
-sees a registered fragment): a cycle more a frame and a cycle more its first cipher text. The
-clear heads and the plaintext reach the output gearbox through a two-entry queue, so its fill
-level does not reach the engine's and the heads queue's enables (a cycle more; the queue
-takes a fragment every other cycle, a 16-byte block or a head fragment of the bus's width, as
-fast as the packet buffer's two-beat queue after it takes beats).
+three-beat queue (the intake's store and join see that queue's registered `ready`, not the
+splitter's cut comparisons; three, as a queue of two takes a beat only every other cycle, and
+the splitter keeps up with the intake only at a beat a cycle), and its cipher text leaves
+through a register stage (the gearbox sees a registered fragment): a cycle more a frame and a
+cycle more its first cipher text. The clear heads and the plaintext reach the output gearbox
+through a two-entry queue, so its fill level does not reach the engine's and the heads queue's
+enables (a cycle more; a fragment every other cycle, a 16-byte block or a head fragment of the
+bus's width: as fast as the packet buffer's two-beat queue after it takes beats).
 """
 
 from amaranth.hdl import Module, Signal
@@ -64,7 +65,7 @@ class Decapsulator(wiring.Component):
         m.submodules.verdicts = verdicts = fifo.SyncFIFOBuffered(width=1, depth=self.trailer_monitor.records)
         m.d.comb += [self.icv.valid.eq(verdicts.r_rdy), self.icv.payload.ok.eq(verdicts.r_data),
                      verdicts.r_en.eq(self.icv.ready)]
-        m.submodules.frames = frames = Queue(beat_layout(w), 2)
+        m.submodules.frames = frames = Queue(beat_layout(w), 3)
         m.submodules.body = body = Register(splitter.body.payload.shape())
         wiring.connect(m, wiring.flipped(self.frame), frames.i)
         wiring.connect(m, frames.o, splitter.frame)
