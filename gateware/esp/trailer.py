@@ -70,13 +70,14 @@ class EspTrailer(wiring.Component):
             self.i.ready.eq(self.o.ready & passable),
         ]
 
-        # the stream as bytes: the two before this beat (registered), then this beat's
+        # the stream as bytes: the two before this beat (registered; zero before a frame's first
+        # beat: cleared by the last beat of the frame before), then this beat's
         prev = [Signal(8, name="prev_1"), Signal(8, name="prev_0")]  # older first
         prev_seq = [Signal(name="prev_seq_1"), Signal(name="prev_seq_0")]
-        b = [Mux(beat.first, 0, p) for p in prev] + [beat.data.word_select(i, 8) for i in range(width)]
+        b = prev + [beat.data.word_select(i, 8) for i in range(width)]
         # seq[j] = (b[j] == 1) | (b[j - 1] + 1 == b[j]) & seq[j - 1]: a carry chain (generate,
         # propagate), resolved as a parallel prefix in log2(width + 1) steps rather than width
-        seq = [Mux(beat.first, 0, p) for p in prev_seq]
+        seq = list(prev_seq)
         gen = [seq[1]] + [b[j] == 1 for j in range(2, width + 2)]
         pro = [Const(0, 1)] + [b[j - 1] + 1 == b[j] for j in range(2, width + 2)]
         span = 1
@@ -91,6 +92,8 @@ class EspTrailer(wiring.Component):
         with m.If(take & ~beat.last):  # full beat: keep its last two bytes
             m.d.sync += [prev[0].eq(b[width]), prev[1].eq(b[width + 1]),
                          prev_seq[0].eq(seq[width]), prev_seq[1].eq(seq[width + 1])]
+        with m.Elif(take):
+            m.d.sync += [p.eq(0) for p in prev + prev_seq]
 
         # the bytes kept, one beat at a time (`*_now`: with this beat's bytes)
         head_beats = -(-(4 * 15 + AFTER) // width)  # up to the last byte kept
