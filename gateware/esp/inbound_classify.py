@@ -8,8 +8,9 @@ It is decrypted unless it is already known to fail (SA dead, length wrong, seen 
 
 Each frame gets one `verdict` for commit (`inbound_commit.py`) and one decapsulator job, in
 the same cycle: both are offered only when both can be taken. What the decisions compare of the
-frame's lengths is registered as the record is taken, and the ESP length check (with its SA's
-ICV length) in `WINDOW`, so no decision waits for an adder and a comparator behind it.
+frame's lengths is registered as the record is taken, the ESP length and sequence number (past
+the NAT-T choice) at `FIND`, the ESP length check (with its SA's ICV length) in `WINDOW`, so no
+decision waits for an adder and a comparator behind it.
 """
 
 from amaranth.hdl import Module, Mux, Signal
@@ -87,6 +88,7 @@ class InboundClassify(wiring.Component):
         esp_at = Mux(natt, ip_len + 8, ip_len)  # ESP's offset in the IP packet
         esp_l4 = Mux(natt, rec.l4[64:], rec.l4[:128])  # SPI, seq, IV
         spi, seq_low, iv = big_endian(esp_l4, 0, 4), big_endian(esp_l4, 4, 4), big_endian(esp_l4, 8, 8)
+        seq_number = Signal(32)  # seq_low from FIND, where the window's arithmetic starts at a register
         index, found = Signal.like(self.find.index), Signal()
         m.d.comb += [self.find.spi.eq(spi), self.sa.addr.eq(index), self.state.addr.eq(index)]
         entry, state = self.sa.data.sa, self.state.data  # on the shared read ports in EARLY
@@ -96,9 +98,8 @@ class InboundClassify(wiring.Component):
         window = Signal.like(state.window)
         m.submodules.early = early = ReplayWindow(self.window)
         m.d.comb += [early.state.eq(window), early.size.eq(sa.replay_window.size),
-                     early.seq_low.eq(seq_low), early.esn.eq(sa.flags.esn)]
-        esp_len = Signal(17)
-        m.d.comb += esp_len.eq(rec.total_length - esp_at)
+                     early.seq_low.eq(seq_number), early.esn.eq(sa.flags.esn)]
+        esp_len = Signal(17)  # from FIND
         bad_length = Signal()  # from WINDOW
         m.d.comb += [
             dj.tag.eq(rec.tag), dj.split.tag.eq(0),
@@ -188,7 +189,8 @@ class InboundClassify(wiring.Component):
                 with m.Elif(can_decide):
                     m.next = "FIND"
             with m.State("FIND"):  # the SPI index answers, into registers
-                m.d.sync += [index.eq(self.find.index), found.eq(self.find.hit)]
+                m.d.sync += [index.eq(self.find.index), found.eq(self.find.hit), seq_number.eq(seq_low),
+                             esp_len.eq(rec.total_length - esp_at)]
                 m.next = "ASK"
             with m.State("ASK"):  # the shared read ports are asked for its SA
                 m.d.comb += [self.sa.en.eq(1), self.state.en.eq(1)]
