@@ -9,6 +9,16 @@ or - `tag` - punt it to the host), or decrypt it. A decrypted frame enters the b
 (`a` ends the Ethernet header in tunnel mode, the outer IPv4 header in transport mode), while
 `trailer` reports the plaintext's trailer and first bytes and `icv` whether the ICV matched;
 the control's commit then keeps the right length, or nothing.
+
+The splitter's handshakes end at registers on both sides: the stored frame reaches it through a
+three-beat queue (the intake's store and join see that queue's registered `ready`, not the
+splitter's cut comparisons; three, as a queue of two takes a beat only every other cycle, and
+the splitter keeps up with the intake only at a beat a cycle), and its cipher text leaves
+through a register stage (the gearbox sees a registered fragment): a cycle more a frame and a
+cycle more its first cipher text. The clear heads and the plaintext reach the output gearbox
+through a two-entry queue, so its fill level does not reach the engine's and the heads queue's
+enables (a cycle more; a fragment every other cycle, a 16-byte block or a head fragment of the
+bus's width: as fast as the packet buffer's two-beat queue after it takes beats).
 """
 
 from amaranth.hdl import Module, Signal
@@ -17,8 +27,8 @@ from amaranth.lib.wiring import In, Out
 
 from ..crypto.gcm import GCM, GCMCommand
 from ..packet import FRAME_TAG, beat_layout, packet_signature
-from ..plumbing import Queue
-from ..repack import Repack, widened
+from ..plumbing import Queue, Register
+from ..repack import Repack, fragment_layout, widened
 from .encapsulator import swap_bytes
 from .splitter import SplitJob, Splitter
 from .trailer import EspTrailer
@@ -48,13 +58,19 @@ class Decapsulator(wiring.Component):
         m.submodules.splitter = splitter = Splitter(w)
         m.submodules.cipher = cipher = Repack(16, w)  # cipher text, then the ICV as a block of its own
         m.submodules.out = out = Repack(w, 16)  # clear heads and plaintext blocks, onto the bus
+        m.submodules.to_out = to_out = Queue(fragment_layout(16), 2)
+        wiring.connect(m, to_out.o, out.i)
         m.submodules.to_host = to_host = Repack(w)
         m.submodules.trailer = trailer = self.trailer_monitor
         m.submodules.verdicts = verdicts = fifo.SyncFIFOBuffered(width=1, depth=self.trailer_monitor.records)
         m.d.comb += [self.icv.valid.eq(verdicts.r_rdy), self.icv.payload.ok.eq(verdicts.r_data),
                      verdicts.r_en.eq(self.icv.ready)]
-        wiring.connect(m, wiring.flipped(self.frame), splitter.frame)
-        wiring.connect(m, splitter.body, cipher.i)
+        m.submodules.frames = frames = Queue(beat_layout(w), 3)
+        m.submodules.body = body = Register(splitter.body.payload.shape())
+        wiring.connect(m, wiring.flipped(self.frame), frames.i)
+        wiring.connect(m, frames.o, splitter.frame)
+        wiring.connect(m, splitter.body, body.i)
+        wiring.connect(m, body.o, cipher.i)
         m.d.comb += [gcm.i.valid.eq(cipher.o.valid), gcm.i.payload.eq(swap_bytes(cipher.o.payload.data)),
                      cipher.o.ready.eq(gcm.i.ready)]
         wiring.connect(m, out.o, wiring.flipped(self.o))
@@ -78,17 +94,17 @@ class Decapsulator(wiring.Component):
         head, plain = heads.o.payload, gcm.o.payload
         held = Signal(beat_layout(16))
         holding = Signal()
-        m.d.comb += [trailer.i.payload.eq(held), out.i.payload.data.eq(trailer.o.payload.data),
-                     out.i.payload.n.eq(trailer.o.payload.nbytes), out.i.payload.last.eq(trailer.o.payload.last),
-                     out.i.valid.eq(trailer.o.valid), trailer.o.ready.eq(out.i.ready)]
+        m.d.comb += [trailer.i.payload.eq(held), to_out.i.payload.data.eq(trailer.o.payload.data),
+                     to_out.i.payload.n.eq(trailer.o.payload.nbytes), to_out.i.payload.last.eq(trailer.o.payload.last),
+                     to_out.i.valid.eq(trailer.o.valid), trailer.o.ready.eq(to_out.i.ready)]
         with m.FSM():
             with m.State("HEAD"):
                 with m.If(head.tag):
                     m.d.comb += [to_host.i.valid.eq(heads.o.valid), to_host.i.payload.eq(head.frag),
                                  heads.o.ready.eq(to_host.i.ready)]
                 with m.Else():
-                    m.d.comb += [out.i.valid.eq(heads.o.valid), heads.o.ready.eq(out.i.ready),
-                                 *widened(head.frag, out.i.payload)]
+                    m.d.comb += [to_out.i.valid.eq(heads.o.valid), heads.o.ready.eq(to_out.i.ready),
+                                 *widened(head.frag, to_out.i.payload)]
                 with m.If(heads.o.valid & heads.o.ready & head.then_body):
                     m.d.sync += holding.eq(0)
                     m.next = "PLAIN"

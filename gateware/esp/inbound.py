@@ -62,7 +62,11 @@ class Inbound(wiring.Component):
         m.submodules.to_verified = to_verified = Queue(beat_layout(self.width), 2)
         wiring.connect(m, decap.o, to_verified.i)
         wiring.connect(m, to_verified.o, verified.i)
-        wiring.connect(m, control.commit, verified.commit)
+        # the commit's kept length and patch record registered before the buffer's own
+        # arithmetic on them (its kept length against the bytes written): a cycle more a commit
+        m.submodules.to_commit = to_commit = Register(control.commit.payload.shape())
+        wiring.connect(m, control.commit, to_commit.i)
+        wiring.connect(m, to_commit.o, verified.commit)
         # the store's block RAM output and its frame's patch record registered before the patch's arithmetic
         m.submodules.stored = stored = Register(data.StructLayout({"beat": beat_layout(self.width),
                                                                    "patch": PatchLayout}))

@@ -7,7 +7,10 @@ the SPI index finds (`spi_index.py`), else `no-sa`; an SA whose NAT-T use differ
 It is decrypted unless it is already known to fail (SA dead, length wrong, seen before).
 
 Each frame gets one `verdict` for commit (`inbound_commit.py`) and one decapsulator job, in
-the same cycle: both are offered only when both can be taken.
+the same cycle: both are offered only when both can be taken. What the decisions compare of the
+frame's lengths is registered as the record is taken, the ESP length and sequence number (past
+the NAT-T choice) at `FIND`, the ESP length check (with its SA's ICV length) in `WINDOW`, so no
+decision waits for an adder and a comparator behind it.
 """
 
 from amaranth.hdl import Module, Mux, Signal
@@ -69,12 +72,23 @@ class InboundClassify(wiring.Component):
         cj, dj = self.verdict.payload, self.job.payload
         m.d.comb += dj.split.action.eq(DROP)
         ip_len = 4 * rec.ihl
-        udp_payload = Signal(17)
-        m.d.comb += udp_payload.eq(rec.total_length - ip_len - 8)
+        # the lengths the decisions compare, registered with the record: past the IPv4 header
+        # (its 4 x IHL) there are fewer than 8 bytes (no UDP header, no SPI and sequence number),
+        # fewer than 16 (the same in UDP), a UDP length that is not the rest of the packet, and
+        # 1 or at least 4 bytes after the UDP header (a NAT keepalive's, a non-ESP marker's)
+        p = self.parsed.payload
+        l4_len = Signal(range(-60, 1 << 16))
+        m.d.comb += l4_len.eq(p.total_length - 4 * p.ihl)
+        short, short_natt, udp_len_bad, keepalive_len, marker_len = (Signal(name=n) for n in (
+            "short", "short_natt", "udp_len_bad", "keepalive_len", "marker_len"))
+        with m.If(self.parsed.valid & self.parsed.ready):
+            m.d.sync += [short.eq(l4_len < 8), short_natt.eq(l4_len < 16), udp_len_bad.eq(p.udp_length != l4_len),
+                         keepalive_len.eq(l4_len == 8 + 1), marker_len.eq(l4_len >= 8 + 4)]
         natt = Signal()  # ESP in UDP (RFC 3948 §2.1)
         esp_at = Mux(natt, ip_len + 8, ip_len)  # ESP's offset in the IP packet
         esp_l4 = Mux(natt, rec.l4[64:], rec.l4[:128])  # SPI, seq, IV
         spi, seq_low, iv = big_endian(esp_l4, 0, 4), big_endian(esp_l4, 4, 4), big_endian(esp_l4, 8, 8)
+        seq_number = Signal(32)  # seq_low from FIND, where the window's arithmetic starts at a register
         index, found = Signal.like(self.find.index), Signal()
         m.d.comb += [self.find.spi.eq(spi), self.sa.addr.eq(index), self.state.addr.eq(index)]
         entry, state = self.sa.data.sa, self.state.data  # on the shared read ports in EARLY
@@ -84,10 +98,9 @@ class InboundClassify(wiring.Component):
         window = Signal.like(state.window)
         m.submodules.early = early = ReplayWindow(self.window)
         m.d.comb += [early.state.eq(window), early.size.eq(sa.replay_window.size),
-                     early.seq_low.eq(seq_low), early.esn.eq(sa.flags.esn)]
-        esp_len = Signal(17)
-        m.d.comb += esp_len.eq(rec.total_length - esp_at)
-        bad_length = (esp_len < 18 + sa.flags.icv_len) | ((esp_len - sa.flags.icv_len)[:2] != 0)
+                     early.seq_low.eq(seq_number), early.esn.eq(sa.flags.esn)]
+        esp_len = Signal(17)  # from FIND
+        bad_length = Signal()  # from WINDOW
         m.d.comb += [
             dj.tag.eq(rec.tag), dj.split.tag.eq(0),
             dj.split.a.eq(rec.l2_len + Mux(sa.flags.mode == Mode.TRANSPORT, ip_len, 0)),
@@ -138,7 +151,7 @@ class InboundClassify(wiring.Component):
                 with m.Elif(rec.proto == PROTO_ESP):
                     m.d.sync += natt.eq(0)
                     m.next = "ESP"
-                with m.Elif(is_udp & ((rec.total_length < ip_len + 8) | (rec.udp_length != rec.total_length - ip_len))):
+                with m.Elif(is_udp & (short | udp_len_bad)):
                     m.d.comb += decide("drop_malformed")  # the UDP length must fill the IP packet
                     m.next = "IDLE"
                 with m.Elif(is_udp & ((rec.sport == IKE_PORT) | (rec.dport == IKE_PORT))):
@@ -146,10 +159,10 @@ class InboundClassify(wiring.Component):
                     m.next = "IDLE"
                 with m.Elif(is_udp & (rec.dport == NAT_T_PORT)):
                     first = rec.l4[64:96]
-                    with m.If((udp_payload == 1) & (first[:8] == 0xFF)):  # NAT keepalive (RFC 3948 §2.3)
+                    with m.If(keepalive_len & (first[:8] == 0xFF)):  # NAT keepalive (RFC 3948 §2.3)
                         m.d.comb += decide("drop_keepalive")
                         m.next = "IDLE"
-                    with m.Elif((udp_payload >= 4) & (first == 0)):  # non-ESP marker: IKE (§2.2)
+                    with m.Elif(marker_len & (first == 0)):  # non-ESP marker: IKE (§2.2)
                         m.d.comb += decide("punted", "punt")
                         m.next = "IDLE"
                     with m.Else():
@@ -170,13 +183,14 @@ class InboundClassify(wiring.Component):
                         m.d.comb += decide("drop_policy")
                     m.next = "IDLE"
             with m.State("ESP"):  # the SPI index reads the SPI's rows
-                with m.If(can_decide & (rec.fragment | (rec.total_length < esp_at + 8))):
+                with m.If(can_decide & (rec.fragment | Mux(natt, short_natt, short))):  # esp_at + 8 bytes
                     m.d.comb += decide("drop_malformed")  # no reassembly
                     m.next = "IDLE"
                 with m.Elif(can_decide):
                     m.next = "FIND"
             with m.State("FIND"):  # the SPI index answers, into registers
-                m.d.sync += [index.eq(self.find.index), found.eq(self.find.hit)]
+                m.d.sync += [index.eq(self.find.index), found.eq(self.find.hit), seq_number.eq(seq_low),
+                             esp_len.eq(rec.total_length - esp_at)]
                 m.next = "ASK"
             with m.State("ASK"):  # the shared read ports are asked for its SA
                 m.d.comb += [self.sa.en.eq(1), self.state.en.eq(1)]
@@ -186,7 +200,8 @@ class InboundClassify(wiring.Component):
                 m.d.sync += [sa.eq(entry), dead.eq(state.dead), window.eq(state.window)]
                 m.next = "WINDOW"
             with m.State("WINDOW"):
-                m.d.sync += [fresh.eq(early.fresh), seq_high.eq(early.seq[32:])]
+                m.d.sync += [fresh.eq(early.fresh), seq_high.eq(early.seq[32:]),
+                             bad_length.eq((esp_len < 18 + sa.flags.icv_len) | ((esp_len - sa.flags.icv_len)[:2] != 0))]
                 m.next = "SA"
             with m.State("SA"):
                 with m.If(can_decide):

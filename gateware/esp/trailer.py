@@ -38,11 +38,14 @@ TrailerLayout = data.StructLayout({
 
 class EspTrailer(wiring.Component):
     """Pass plaintext frames from `i` to `o` unchanged (no added latency); emit one
-    `TrailerLayout` record per frame on `trailer`, from the second cycle after its last beat
-    (the record is queued at the last beat, the header checksum's verdict a cycle later, in a
-    queue of its own that always has room: it holds one verdict fewer than the records do).
+    `TrailerLayout` record per frame on `trailer`, from the second cycle after its last beat.
+    The record is queued the cycle after the last beat, with the header checksum's verdict: its
+    length, first bytes and ports are then in their registers, and its pad length, next header
+    and padding run in three of their own, so the payload length's and the pad check's
+    arithmetic starts from flip-flops rather than behind the beat's byte selection.
 
-    A frame's last beat waits only while the record queue (`records` deep) is full.
+    A frame's last beat waits only while the record queue (`records` deep) has no room for it
+    (behind a record about to be queued: for two).
     """
 
     def __init__(self, width: int = 16, records: int = 4):
@@ -55,23 +58,26 @@ class EspTrailer(wiring.Component):
         m = Module()
         width, beat = self.width, self.i.payload
         m.submodules.queue = queue = fifo.SyncFIFOBuffered(width=self.layout.size, depth=self.records)
-        m.submodules.verdicts = verdicts = fifo.SyncFIFOBuffered(width=1, depth=self.records)
 
         take = self.i.valid & self.i.ready
-        passable = ~beat.last | queue.w_rdy  # a last beat needs room for its record
+        done = Signal()  # the cycle after a last beat: its record is queued
+        m.d.sync += done.eq(take & beat.last)
+        room = Mux(done, queue.level < self.records - 1, queue.w_rdy)
+        passable = ~beat.last | room  # a last beat needs room for its record
         m.d.comb += [
             self.o.valid.eq(self.i.valid & passable),
             self.o.payload.eq(beat),
             self.i.ready.eq(self.o.ready & passable),
         ]
 
-        # the stream as bytes: the two before this beat (registered), then this beat's
+        # the stream as bytes: the two before this beat (registered; zero before a frame's first
+        # beat: cleared by the last beat of the frame before), then this beat's
         prev = [Signal(8, name="prev_1"), Signal(8, name="prev_0")]  # older first
         prev_seq = [Signal(name="prev_seq_1"), Signal(name="prev_seq_0")]
-        b = [Mux(beat.first, 0, p) for p in prev] + [beat.data.word_select(i, 8) for i in range(width)]
+        b = prev + [beat.data.word_select(i, 8) for i in range(width)]
         # seq[j] = (b[j] == 1) | (b[j - 1] + 1 == b[j]) & seq[j - 1]: a carry chain (generate,
         # propagate), resolved as a parallel prefix in log2(width + 1) steps rather than width
-        seq = [Mux(beat.first, 0, p) for p in prev_seq]
+        seq = list(prev_seq)
         gen = [seq[1]] + [b[j] == 1 for j in range(2, width + 2)]
         pro = [Const(0, 1)] + [b[j - 1] + 1 == b[j] for j in range(2, width + 2)]
         span = 1
@@ -86,6 +92,8 @@ class EspTrailer(wiring.Component):
         with m.If(take & ~beat.last):  # full beat: keep its last two bytes
             m.d.sync += [prev[0].eq(b[width]), prev[1].eq(b[width + 1]),
                          prev_seq[0].eq(seq[width]), prev_seq[1].eq(seq[width + 1])]
+        with m.Elif(take):
+            m.d.sync += [p.eq(0) for p in prev + prev_seq]
 
         # the bytes kept, one beat at a time (`*_now`: with this beat's bytes)
         head_beats = -(-(4 * 15 + AFTER) // width)  # up to the last byte kept
@@ -110,37 +118,33 @@ class EspTrailer(wiring.Component):
         with m.If(take):
             m.d.sync += [head.eq(head_now), after.eq(after_now), ihl.eq(ihl_now)]
 
-        # at the last beat (n bytes): next header is b[n + 1], pad length b[n], before it b[n - 1]
+        # at the last beat (n bytes): next header is b[n + 1], pad length b[n], before it b[n - 1];
+        # the record from the registers the cycle after
         length = Signal(16)
-        total = Mux(beat.first, 0, length) + beat.nbytes
-        record = Signal(self.layout)
+        pad_len, next_header, run = Signal(8), Signal(8), Signal()  # run: b[n - 1] ends a run and is b[n]
         with m.If(take):
-            m.d.sync += length.eq(total)
+            m.d.sync += length.eq(Mux(beat.first, 0, length) + beat.nbytes)
+        with m.If(take & beat.last):
+            with m.Switch(beat.nbytes):
+                for n in range(1, width + 1):
+                    with m.Case(n):
+                        m.d.sync += [pad_len.eq(b[n]), next_header.eq(b[n + 1]),
+                                     run.eq(seq[n - 1] & (b[n - 1] == b[n]))]
+                with m.Default():  # an empty frame
+                    m.d.sync += [pad_len.eq(0), next_header.eq(0), run.eq(0)]
         m.submodules.head_checksum = head_checksum = HeaderChecksum(width)
         m.d.comb += [head_checksum.beat.eq(beat), head_checksum.take.eq(take)]
-        m.d.comb += [record.length.eq(total), record.head.eq(head_now), record.after_header.eq(after_now)]
-        with m.Switch(beat.nbytes):
-            for n in range(1, width + 1):
-                with m.Case(n):
-                    pad = b[n]
-                    m.d.comb += [
-                        record.pad_len.eq(pad),
-                        record.next_header.eq(b[n + 1]),
-                        record.pad_ok.eq((total >= 2) & ((pad == 0) | (seq[n - 1] & (b[n - 1] == pad)))),
-                        record.payload_len.eq(total - 2 - pad),
-                    ]
-
-        done, out = Signal(), Signal(self.layout)  # done: the cycle after a last beat
-        m.d.sync += done.eq(take & beat.last)
+        record = Signal(self.layout)
         m.d.comb += [
+            record.length.eq(length), record.head.eq(head), record.after_header.eq(after),
+            record.pad_len.eq(pad_len), record.next_header.eq(next_header),
+            record.pad_ok.eq((length >= 2) & ((pad_len == 0) | run)),
+            record.payload_len.eq(length - 2 - pad_len),
+            record.head_checksum_ok.eq(head_checksum.ok),
             queue.w_data.eq(record),
-            queue.w_en.eq(take & beat.last),
-            verdicts.w_data.eq(head_checksum.ok),
-            verdicts.w_en.eq(done),
-            out.eq(queue.r_data), out.head_checksum_ok.eq(verdicts.r_data),
-            self.trailer.valid.eq(queue.r_rdy & verdicts.r_rdy),
-            self.trailer.payload.eq(out),
-            queue.r_en.eq(self.trailer.ready & verdicts.r_rdy),
-            verdicts.r_en.eq(self.trailer.ready & queue.r_rdy),
+            queue.w_en.eq(done),
+            self.trailer.valid.eq(queue.r_rdy),
+            self.trailer.payload.eq(queue.r_data),
+            queue.r_en.eq(self.trailer.ready),
         ]
         return m
