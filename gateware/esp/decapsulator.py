@@ -10,12 +10,9 @@ or - `tag` - punt it to the host), or decrypt it. A decrypted frame enters the b
 `trailer` reports the plaintext's trailer and first bytes and `icv` whether the ICV matched;
 the control's commit then keeps the right length, or nothing.
 
-The splitter's handshakes end at registers on both sides: the stored frame reaches it through a
-three-beat queue (the intake's store and join see that queue's registered `ready`, not the
-splitter's cut comparisons; three, as a queue of two takes a beat only every other cycle, and
-the splitter keeps up with the intake only at a beat a cycle), and its cipher text leaves
-through a register stage (the gearbox sees a registered fragment): a cycle more a frame and a
-cycle more its first cipher text. The clear heads and the plaintext reach the output gearbox
+The splitter's handshakes end at registers on both sides (`splitter.connect_buffered`: a
+three-beat queue in front, a register stage behind; a cycle more a frame and a cycle more its
+first cipher text). The clear heads and the plaintext reach the output gearbox
 through a two-entry queue, so its fill level does not reach the engine's and the heads queue's
 enables (a cycle more; a fragment every other cycle, a 16-byte block or a head fragment of the
 bus's width: as fast as the packet buffer's two-beat queue after it takes beats).
@@ -27,10 +24,10 @@ from amaranth.lib.wiring import In, Out
 
 from ..crypto.gcm import GCM, GCMCommand
 from ..packet import FRAME_TAG, beat_layout, packet_signature
-from ..plumbing import Queue, Register
+from ..plumbing import Queue
 from ..repack import Repack, fragment_layout, widened
 from .encapsulator import swap_bytes
-from .splitter import SplitJob, Splitter
+from .splitter import SplitJob, Splitter, connect_buffered
 from .trailer import EspTrailer
 
 DecapJob = data.StructLayout({"tag": FRAME_TAG, "split": SplitJob, "decrypt": 1, "gcm": GCMCommand})
@@ -65,12 +62,7 @@ class Decapsulator(wiring.Component):
         m.submodules.verdicts = verdicts = fifo.SyncFIFOBuffered(width=1, depth=self.trailer_monitor.records)
         m.d.comb += [self.icv.valid.eq(verdicts.r_rdy), self.icv.payload.ok.eq(verdicts.r_data),
                      verdicts.r_en.eq(self.icv.ready)]
-        m.submodules.frames = frames = Queue(beat_layout(w), 3)
-        m.submodules.body = body = Register(splitter.body.payload.shape())
-        wiring.connect(m, wiring.flipped(self.frame), frames.i)
-        wiring.connect(m, frames.o, splitter.frame)
-        wiring.connect(m, splitter.body, body.i)
-        wiring.connect(m, body.o, cipher.i)
+        connect_buffered(m, splitter, wiring.flipped(self.frame), cipher.i)
         m.d.comb += [gcm.i.valid.eq(cipher.o.valid), gcm.i.payload.eq(swap_bytes(cipher.o.payload.data)),
                      cipher.o.ready.eq(gcm.i.ready)]
         wiring.connect(m, out.o, wiring.flipped(self.o))

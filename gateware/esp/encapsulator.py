@@ -11,8 +11,9 @@ length, protocol and checksum are rewritten afterwards by `HeaderPatch`).
 
 Two sequencers share the work, so the GCM engine streams without waiting for headers:
 the *reader* walks the stored frame: the bytes before the payload go to the head queue, the
-payload and the trailer to the GCM engine; the *writer* assembles the output from the head
-queue, the job's header bytes, and the engine's cipher text and ICV.
+payload and the trailer to the GCM engine (its splitter's handshakes end at registers on both
+sides: `splitter.connect_buffered`); the *writer* assembles the output from the head queue, the
+job's header bytes, and the engine's cipher text and ICV.
 """
 
 from amaranth.hdl import Cat, Const, Module, Signal
@@ -25,7 +26,7 @@ from ..plumbing import Queue
 from ..repack import Repack, widened
 from .header_patch import HeaderPatch, PatchLayout
 from .outbound_control import DROP, ENCAP, job_layout
-from .splitter import Splitter
+from .splitter import Splitter, connect_buffered
 
 
 def swap_bytes(value, n: int = 16):
@@ -61,8 +62,7 @@ class Encapsulator(wiring.Component):
         m.submodules.splitter = splitter = Splitter(w)
         m.submodules.patches = patches = fifo.SyncFIFOBuffered(width=PatchLayout.size, depth=8)
         m.submodules.patch = patch = HeaderPatch(w)
-        wiring.connect(m, wiring.flipped(self.frame), splitter.frame)
-        wiring.connect(m, splitter.body, plain.i)
+        connect_buffered(m, splitter, wiring.flipped(self.frame), plain.i)
         j = self.job.payload
         cmd = Signal.like(gcm.cmd.payload)
         cmd_pending = Signal()  # the engine has not yet taken the last packet's command
