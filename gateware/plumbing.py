@@ -60,7 +60,11 @@ class Fanout(wiring.Component):
 
 
 class Queue(wiring.Component):
-    """A FIFO of `depth` records of `layout`, as streams."""
+    """A FIFO of `depth` records of `layout`, as streams; `i.ready` and `o.valid` are registers.
+
+    Its rate, streaming with `o` always ready: one record a cycle from `depth` 3 on, one every
+    other cycle at `depth` 2 (`amaranth.lib.fifo.SyncFIFOBuffered`: one entry and its output
+    register, the entry not refilled in the cycle it is emptied)."""
 
     def __init__(self, layout, depth: int):
         self.depth = depth

@@ -84,7 +84,8 @@ class BoardTop(wiring.Component):
             macs.append(mac)
         lan, wan = macs
         # each stream between a MAC and the appliance through a two-beat queue, whose `ready` and
-        # `valid` come from registers: neither side's handshake logic runs into the other's
+        # `valid` come from registers: neither side's handshake logic runs into the other's (it
+        # passes a beat every other cycle, `plumbing.Queue`: twice a gigabit port's byte a cycle)
         for name, source, sink in (("lan_in", lan.rx, appliance.plain_i), ("lan_out", appliance.plain_o, lan.tx),
                                    ("wan_in", wan.rx, appliance.cipher_i), ("wan_out", appliance.cipher_o, wan.tx)):
             m.submodules[name] = queue = Queue(beat_layout(width), 2)

@@ -58,7 +58,8 @@ class Inbound(wiring.Component):
         wiring.connect(m, decap.icv, control.icv)
         wiring.connect(m, decap.trailer, control.trailer)
         # the packet buffer's `ready` (its write pointer against the frames it holds) goes no
-        # further than this queue's registers, not into the decapsulator's pipeline enables
+        # further than this queue's registers, not into the decapsulator's pipeline enables (a beat
+        # every other cycle, `plumbing.Queue`: as fast as the decapsulator's output queue)
         m.submodules.to_verified = to_verified = Queue(beat_layout(self.width), 2)
         wiring.connect(m, decap.o, to_verified.i)
         wiring.connect(m, to_verified.o, verified.i)
