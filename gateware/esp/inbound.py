@@ -59,7 +59,7 @@ class Inbound(wiring.Component):
         wiring.connect(m, decap.trailer, control.trailer)
         # the packet buffer's `ready` (its write pointer against the frames it holds) goes no
         # further than this queue's registers, not into the decapsulator's pipeline enables (a beat
-        # every other cycle, `plumbing.Queue`: as fast as the decapsulator's output queue)
+        # every other cycle, `plumbing.Queue`: half the bus, above what the decapsulator gives)
         m.submodules.to_verified = to_verified = Queue(beat_layout(self.width), 2)
         wiring.connect(m, decap.o, to_verified.i)
         wiring.connect(m, to_verified.o, verified.i)
