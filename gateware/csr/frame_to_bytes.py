@@ -36,6 +36,7 @@ class FrameToBytes(wiring.Component):
         words = Signal(range(depth + 1))  # beats written
         count = Signal(range(self.size + self.width + 1))  # bytes so far
         overflow = Signal()  # the frame has more beats than the buffer has words
+        left = Signal(16)  # bytes of the held frame not yet read out: its last is `left == 1`
         beat = self.i.payload
         took = self.i.valid & self.i.ready
         m.d.comb += [self.i.ready.eq(~self.full), wr.addr.eq(words), wr.data.eq(beat.data),
@@ -50,7 +51,7 @@ class FrameToBytes(wiring.Component):
                 with m.If(overflow | (words == depth) | empty):
                     m.d.comb += self.dropped.eq(1)
                 with m.Else():
-                    m.d.sync += [self.full.eq(1), self.length.eq(total)]
+                    m.d.sync += [self.full.eq(1), self.length.eq(total), left.eq(total)]
 
         # -- out: byte `pos` of the frame. The EBR's output goes straight into a register (its
         # clock-to-output is 5.6 ns of the 8 on a -6 part: docs/boards.md), the byte is chosen after.
@@ -65,7 +66,7 @@ class FrameToBytes(wiring.Component):
             m.d.sync += [self.byte.valid.eq(1),
                          self.byte.payload.eq(word.word_select(pos[:lanes], 8) if lanes else word)]
         with m.If(taken):
-            m.d.sync += [self.byte.valid.eq(0), pos.eq(pos + 1)]
-            with m.If(pos == self.length - 1):
+            m.d.sync += [self.byte.valid.eq(0), pos.eq(pos + 1), left.eq(left - 1)]
+            with m.If(left == 1):
                 m.d.sync += [self.full.eq(0), pos.eq(0)]
         return m
