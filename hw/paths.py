@@ -129,7 +129,7 @@ class Netlist:
 
     def _nets(self, bit):
         nets = []
-        while bit is not None and len(nets) <= len(self._arrival):
+        while bit is not None and len(nets) <= len(self._arrival):  # bounded: a loop's links may cycle
             nets.append((self._arrival[bit][0], self.names.get(bit, str(bit))))
             bit = self._arrival[bit][1]
         return tuple(reversed(nets))

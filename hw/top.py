@@ -1,14 +1,14 @@
 """The board top: the appliance between two gigabit Ethernet ports, managed over the UART
 (docs/boards.md).
 
-* clock: an ECP5 PLL (`pll.Pll`) defines the 125 MHz `sync` domain from the board oscillator, held
-  in reset until it locks (by the global set/reset: `sync` has no reset net). Every RGMII transmit
-  side runs in `sync` and forwards its clock edge-aligned; all three boards' PHYs add the transmit
-  clock delay (`boards`), so no 90-degree clock is needed. Each PHY's receive clock is a domain of
-  its own (`eth0_rx`, `eth1_rx`); where the PHY does not delay it (`Board.rx_delay`: the Colorlight
-  boards), the received data and control pass through the ECP5 input delay (`delayed_input`)
-  instead. A platform with a `pll` of its own supplies the clock instead of the EHXPLLL (the
-  simulation's: `sim_board`).
+* clock: an ECP5 PLL (`pll.Pll`) drives the 125 MHz `sync` domain from the board oscillator, held in
+  reset until it locks (on the boards by the global set/reset, so `sync` has no reset net:
+  `Pll.reset_less`). Every RGMII transmit side runs in `sync` and forwards its clock edge-aligned;
+  all three boards' PHYs add the transmit clock delay (`boards`), so no 90-degree clock is needed.
+  Each PHY's receive clock is a domain of its own (`eth0_rx`, `eth1_rx`); where the PHY does not
+  delay it (`Board.rx_delay`: the Colorlight boards), the received data and control pass through the
+  ECP5 input delay (`delayed_input`) instead. A platform with a `pll` of its own supplies the clock
+  instead of the EHXPLLL (the simulation's: `sim_board`).
 * Ethernet: port 0 (`eth_rgmii` 0) is the LAN, on the appliance's plaintext side; port 1 the WAN,
   on its ciphertext side; each an `RgmiiPhy` and an `EthernetPort` (`espline.gateware.eth`).
   The PHYs are held in reset for `PHY_RESET` cycles after the PLL locks; MDIO is left idle (the

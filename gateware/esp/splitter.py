@@ -133,15 +133,15 @@ class Splitter(wiring.Component):
         return m
 
 
-def connect_buffered(m: Module, splitter: "Splitter", frame, body, *, name: str = "splitter"):
+def connect_buffered(m: Module, splitter: "Splitter", frame, body):
     """Connect `frame` (a stream of stored beats) to `splitter` and its body to `body` so that its
     handshakes end at registers on both sides: the frame through a three-beat queue (the store's
     and join's enables see the queue's registered `ready`, not the splitter's cut comparisons;
     three, as a queue of two takes a beat only every other cycle), the body through a register
     stage (the gearbox behind it sees a registered fragment). A cycle more a frame and a cycle
     more its first body fragment."""
-    m.submodules[f"{name}_frames"] = frames = Queue(beat_layout(splitter.width), 3)
-    m.submodules[f"{name}_body"] = registered = Register(splitter.body.payload.shape())
+    m.submodules.splitter_frames = frames = Queue(beat_layout(splitter.width), 3)
+    m.submodules.splitter_body = registered = Register(splitter.body.payload.shape())
     wiring.connect(m, frame, frames.i)
     wiring.connect(m, frames.o, splitter.frame)
     wiring.connect(m, splitter.body, registered.i)
